@@ -1,0 +1,112 @@
+// Zombie reaping for PID 1 and subreapers.
+//
+// libuv reaps only the pids it spawned (waitpid(pid, WNOHANG) per handle), and node-pty waits
+// for its own pid in a thread. A reaper that called waitpid(-1) would steal their exit status,
+// so this one waits only for zombies whose parent is us and whose pid the caller does not own.
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// Reads /proc/<pid>/stat and reports its state letter and parent pid. The command name sits in
+// parentheses and may itself contain spaces or ')', so parse from the last ')'.
+static int read_stat(const char *pid_dir, char *state, pid_t *ppid) {
+  char path[64];
+  char buf[512];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid_dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *end = strrchr(buf, ')');
+  if (end == NULL || end[1] != ' ') return -1;
+  int parent = 0;
+  if (sscanf(end + 2, "%c %d", state, &parent) != 2) return -1;
+  *ppid = (pid_t)parent;
+  return 0;
+}
+
+static int is_owned(pid_t pid, const int32_t *owned, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    if (owned[i] == pid) return 1;
+  }
+  return 0;
+}
+
+// reapOrphans(owned: Int32Array): number — waits for every zombie child of ours that is not in
+// `owned`, returns how many were reaped.
+static napi_value reap_orphans(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+
+  const int32_t *owned = NULL;
+  size_t owned_count = 0;
+  bool is_typed = false;
+  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed);
+  if (!is_typed) {
+    napi_throw_type_error(env, NULL, "reapOrphans expects an Int32Array of owned pids");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_get_typedarray_info(env, argv[0], &type, &owned_count, &data, NULL, NULL);
+  if (type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "reapOrphans expects an Int32Array of owned pids");
+    return NULL;
+  }
+  owned = (const int32_t *)data;
+
+  pid_t self = getpid();
+  int reaped = 0;
+  DIR *proc = opendir("/proc");
+  if (proc != NULL) {
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+      if (!isdigit((unsigned char)entry->d_name[0])) continue;
+      char state = 0;
+      pid_t ppid = 0;
+      if (read_stat(entry->d_name, &state, &ppid) != 0) continue;
+      if (state != 'Z' || ppid != self) continue;
+      pid_t pid = (pid_t)strtol(entry->d_name, NULL, 10);
+      if (is_owned(pid, owned, owned_count)) continue;
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) reaped++;
+    }
+    closedir(proc);
+  }
+
+  napi_value result;
+  napi_create_int32(env, reaped, &result);
+  return result;
+}
+
+// setChildSubreaper(): boolean — orphaned descendants are reparented to us instead of PID 1.
+static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_boolean(env, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},
+      {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

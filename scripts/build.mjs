@@ -1,0 +1,44 @@
+// Bundles each program into one CommonJS file in dist/ (the form Node's single executable
+// applications need). node-pty's addon lookup is pointed at our loader, which knows where the
+// addon is in the npm package and how to unpack it from the single binary.
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+/** @type {import('esbuild').Plugin} */
+const nodePtyNativeLoader = {
+  name: 'node-pty-native-loader',
+  setup(b) {
+    b.onLoad({ filter: /node-pty[\\/]lib[\\/]utils\.js$/ }, () => ({
+      contents: `
+        const { loadNative } = require(${JSON.stringify(path.join(root, 'src/native/load.ts'))});
+        exports.assign = (target, ...sources) => Object.assign(target, ...sources);
+        exports.loadNativeModule = (name) => ({ dir: '', module: loadNative(name) });
+      `,
+      loader: 'js',
+    }));
+  },
+};
+
+export const programs = { entrypoint: 'src/cli/entrypoint.ts' };
+
+await Promise.all(
+  Object.entries(programs).map(([name, entry]) =>
+    build({
+      entryPoints: [path.join(root, entry)],
+      outfile: path.join(root, 'dist', `${name}.cjs`),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      legalComments: 'none',
+      define: { __VERSION__: JSON.stringify(pkg.version) },
+      plugins: [nodePtyNativeLoader],
+      logLevel: 'warning',
+    }),
+  ),
+);

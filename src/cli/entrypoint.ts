@@ -1,0 +1,73 @@
+// `waypoint-entrypoint [options] [--] <command> [args...]`: parse, validate, run, exit.
+import { Command, CommanderError } from 'commander';
+import { runEntrypoint } from '../entrypoint.js';
+import { Logger, writeLine } from '../log.js';
+import { loadSettings, SettingsError } from '../settings.js';
+
+declare const __VERSION__: string;
+
+const EXIT_USAGE = 2;
+
+const ENV_HELP = `
+Settings come from the environment (see README.md for all of them):
+  WAYPOINT_SERVER_ADDR         host:port of the control server (unset: no connection)
+  WAYPOINT_CEB_DISABLE         1 to run as a plain supervisor, with no network
+  WAYPOINT_CEB_STOP_TIMEOUT    grace period before SIGKILL on stop (default 30s)
+  WAYPOINT_CEB_SIGNAL_GROUP    1 to forward signals to the app's whole process group
+  WAYPOINT_CEB_SUBREAPER       1 to reap orphaned descendants when not PID 1
+  WAYPOINT_LOG_LEVEL           trace, debug, info, warn or error (default info)
+  PORT                         the app's port, set for it when unset (default 5000)
+
+Exit status: the command's own; 128+N if it died of signal N; 127 if it was not found;
+126 if it could not be executed; 2 for a usage or settings error.`;
+
+function buildProgram(): Command {
+  return new Command('waypoint-entrypoint')
+    .description('Run a command under a PID-1-correct supervisor connected to a Waypoint server.')
+    .usage('[options] [--] <command> [args...]')
+    .version(__VERSION__, '-V, --version')
+    .argument('[command...]', 'the command to run, and its arguments, verbatim')
+    .passThroughOptions() // everything from the command on belongs to the command
+    .helpOption('-h, --help')
+    .addHelpText('after', ENV_HELP)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => writeLine(2, text) });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : EXIT_USAGE;
+    }
+    throw err;
+  }
+  const command = program.args;
+  if (command.length === 0) {
+    writeLine(2, `waypoint-entrypoint: no command given\n${program.helpInformation()}`);
+    return EXIT_USAGE;
+  }
+
+  let settings;
+  try {
+    settings = loadSettings(process.env);
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      writeLine(2, `waypoint-entrypoint: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  return runEntrypoint({ argv: command, settings, logger: new Logger(settings.logLevel) });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    // A bug of ours: one line, not a stack trace, and an exit code that says "not the app".
+    writeLine(2, `waypoint-entrypoint: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,108 @@
+// The app's lifecycle: start it (pipes, or a terminal when we run on one), pass signals on,
+// stop it with a grace period then SIGKILL to its whole process group. Never a restart because
+// it crashed: that is the scheduler's call, not ours.
+import type { Logger } from '../log.js';
+import { type ChildSpec, type RunningChild, spawnWithPipes, spawnWithTerminal } from './child.js';
+import { resolveCommand } from './command.js';
+import { relay, type Relay } from './output.js';
+import { SpawnError } from './child.js';
+
+export interface SupervisorOptions {
+  /** The command and its arguments, verbatim. */
+  argv: string[];
+  cwd: string;
+  stopTimeoutMs: number;
+  /** Forward signals to the child's process group instead of the child alone. */
+  signalGroup: boolean;
+  /** Run the child on a pseudo-terminal wired to ours (we are on a terminal). */
+  terminal: boolean;
+  logger: Logger;
+}
+
+/** How long the output may trickle in after the child exited; see Relay.drained. */
+const OUTPUT_IDLE_MS = 100;
+const OUTPUT_MAX_MS = 2000;
+
+export class Supervisor {
+  private child?: RunningChild;
+  private output?: Relay;
+  private killTimer?: NodeJS.Timeout;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the app with `env`. Throws SpawnError (exit code 126/127) when it cannot start. */
+  async start(env: Record<string, string>): Promise<RunningChild> {
+    const [command, ...args] = this.options.argv;
+    const found = resolveCommand(command, env.PATH, this.options.cwd);
+    if (!found.ok) throw new SpawnError(`${command}: ${found.reason}`, found.exitCode);
+    const spec: ChildSpec = { command, file: found.path, args, env, cwd: this.options.cwd };
+    const child = this.options.terminal
+      ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm')
+      : await spawnWithPipes(spec);
+    this.child = child;
+    this.output = child.stderr
+      ? relay([
+          [child.stdout, process.stdout],
+          [child.stderr, process.stderr],
+        ])
+      : relay([[child.stdout, process.stdout]]);
+    if (this.options.terminal) this.attachTerminal(child);
+    this.options.logger.debug('app started', { pid: child.pid, command });
+    void child.exited.then(() => clearTimeout(this.killTimer));
+    return child;
+  }
+
+  /** Passes a signal on: to the child, or its whole group with WAYPOINT_CEB_SIGNAL_GROUP. */
+  forward(signal: NodeJS.Signals): void {
+    if (signal === 'SIGWINCH' && this.child?.resize) {
+      // On a terminal, a resize of ours is a resize of the child's: the kernel then sends
+      // SIGWINCH to its foreground job, which is what would happen without us.
+      this.child.resize(terminalSize());
+      return;
+    }
+    this.child?.kill(signal, this.options.signalGroup);
+  }
+
+  /**
+   * Stops the app: `signal` now, SIGKILL to its process group (grandchildren too) when the stop
+   * timeout runs out. Resolves with its exit status.
+   */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    const child = this.child;
+    if (!child) return Promise.resolve(0);
+    this.forward(signal);
+    this.killTimer ??= setTimeout(() => {
+      this.options.logger.warn('app did not stop in time; sending SIGKILL to its process group', {
+        pid: child.pid,
+        timeout_ms: this.options.stopTimeoutMs,
+      });
+      child.kill('SIGKILL', true);
+    }, this.options.stopTimeoutMs);
+    return child.exited;
+  }
+
+  /** After the child exited: let its last output through, bounded in time. */
+  async flushOutput(): Promise<void> {
+    await this.output?.drained(OUTPUT_IDLE_MS, OUTPUT_MAX_MS);
+    if (this.options.terminal && process.stdin.isTTY) process.stdin.setRawMode(false);
+  }
+
+  private attachTerminal(child: RunningChild): void {
+    const stdin = process.stdin;
+    // Raw: keys (Ctrl-C too) go to the child's terminal, whose line discipline turns them into
+    // signals for the job running there, exactly as on a terminal of its own.
+    stdin.setRawMode(true);
+    stdin.on('data', (data: Buffer) => child.writeInput?.(data));
+    process.once('exit', () => {
+      if (stdin.isTTY) stdin.setRawMode(false);
+    });
+  }
+}
+
+function terminalSize(): { cols: number; rows: number } {
+  return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+}

@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 // Reads /proc/<pid>/stat and reports its state letter and parent pid. The command name sits in
@@ -100,10 +101,33 @@ static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// disableOutputPostProcessing(fd): boolean — clears OPOST on a terminal. Node's raw mode keeps
+// ONLCR on, so a child's pty output (already "\r\n") would reach the screen as "\r\r\n".
+static napi_value disable_output_post_processing(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "disableOutputPostProcessing expects a file descriptor");
+    return NULL;
+  }
+  struct termios t;
+  bool ok = tcgetattr(fd, &t) == 0;
+  if (ok) {
+    t.c_oflag &= ~OPOST;
+    ok = tcsetattr(fd, TCSANOW, &t) == 0;
+  }
+  napi_value result;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
+      {"disableOutputPostProcessing", NULL, disable_output_post_processing, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

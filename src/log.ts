@@ -21,6 +21,8 @@ export type LogSink = (record: LogRecord) => void;
 export class Logger {
   private rank: number;
   private readonly sinks: LogSink[] = [];
+  /** "\r\n" while our terminal is raw (no output post-processing), else "\n". */
+  lineEnd = '\n';
 
   constructor(
     level: LogLevel,
@@ -56,7 +58,7 @@ export class Logger {
   private log(level: LogLevel, message: string, fields: LogFields): void {
     if (RANK[level] < this.rank) return;
     const record: LogRecord = { time: new Date(), level, message, fields };
-    writeLine(this.fd, formatRecord(record));
+    writeLine(this.fd, formatRecord(record) + this.lineEnd);
     for (const sink of this.sinks) sink(record);
   }
 }
@@ -66,7 +68,7 @@ export function formatRecord(record: LogRecord): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}=${formatValue(v as string | number | boolean)}`)
     .join('');
-  return `waypoint-entrypoint: ${record.level}: ${record.message}${pairs}\n`;
+  return `waypoint-entrypoint: ${record.level}: ${record.message}${pairs}`;
 }
 
 function formatValue(value: string | number | boolean): string {

@@ -5,23 +5,27 @@ import type { Readable, Writable } from 'node:stream';
 export interface Relay {
   /**
    * Resolves once both streams reached EOF, or, after the child exited, once no byte arrived for
-   * `idleMs` (a daemonised grandchild may hold the pipe open forever), at most `maxMs`.
+   * `idleMs` (a daemonised grandchild may hold the pipe open forever; time spent holding a
+   * stream back for a slow reader does not count), and once what we wrote has left our write
+   * queues; at most `maxMs` in all.
    */
   drained(idleMs: number, maxMs: number): Promise<void>;
 }
 
 export function relay(pairs: Array<[Readable, Writable]>): Relay {
   let lastData = Date.now();
-  const ends = pairs.map(([from, to]) => relayOne(from, to, () => (lastData = Date.now())));
+  // Sources we paused because their destination is full: not idle, we are holding them back.
+  const held = new Set<Readable>();
+  const ends = pairs.map(([from, to]) => relayOne(from, to, () => (lastData = Date.now()), held));
   const allEnded = Promise.all(ends).then(() => undefined);
   return {
     drained(idleMs, maxMs) {
-      const started = Date.now();
-      return new Promise((resolve) => {
+      const deadline = Date.now() + maxMs;
+      const sourcesDone = new Promise<void>((resolve) => {
         let timer: NodeJS.Timeout;
         const check = () => {
           const now = Date.now();
-          if (now - lastData >= idleMs || now - started >= maxMs) resolve();
+          if ((held.size === 0 && now - lastData >= idleMs) || now >= deadline) resolve();
           else timer = setTimeout(check, Math.min(idleMs, 50));
         };
         allEnded.then(() => {
@@ -30,24 +34,46 @@ export function relay(pairs: Array<[Readable, Writable]>): Relay {
         });
         timer = setTimeout(check, Math.min(idleMs, 50));
       });
+      // What we wrote may still sit in our own write queue (a pipe to a slow reader is
+      // written asynchronously): exiting before it left the process would lose it.
+      return sourcesDone.then(() => Promise.all(pairs.map(([, to]) => flushed(to, deadline)))).then(() => undefined);
     },
   };
 }
 
-function relayOne(from: Readable, to: Writable, onData: () => void): Promise<void> {
+function relayOne(from: Readable, to: Writable, onData: () => void, held: Set<Readable>): Promise<void> {
   return new Promise((resolve) => {
     from.on('data', (chunk: Buffer) => {
       onData();
       if (!to.write(chunk)) {
+        held.add(from);
         from.pause();
-        to.once('drain', () => from.resume());
+        to.once('drain', () => {
+          held.delete(from);
+          onData(); // the idle wait starts over once data may flow again
+          from.resume();
+        });
       }
     });
     // Our reader went away (EPIPE): close the child's pipe too, so the child meets the same
     // SIGPIPE/EPIPE it would have met writing there directly.
-    to.on('error', () => from.destroy());
+    to.on('error', () => {
+      held.delete(from);
+      from.destroy();
+    });
     from.once('end', resolve);
     from.once('close', resolve);
     from.once('error', () => resolve());
+  });
+}
+
+/** Resolves once `to` has nothing left to write (or cannot write any more), or at `deadline`. */
+function flushed(to: Writable, deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (to.writableLength === 0 || to.destroyed || Date.now() >= deadline) resolve();
+      else setTimeout(check, 10);
+    };
+    check();
   });
 }

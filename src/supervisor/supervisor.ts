@@ -6,6 +6,7 @@ import { type ChildSpec, type RunningChild, spawnWithPipes, spawnWithTerminal } 
 import { resolveCommand } from './command.js';
 import { relay, type Relay } from './output.js';
 import { SpawnError } from './child.js';
+import { attachTerminal, restoreTerminal, terminalSize } from './terminal.js';
 
 export interface SupervisorOptions {
   /** The command and its arguments, verbatim. */
@@ -50,7 +51,7 @@ export class Supervisor {
           [child.stderr, process.stderr],
         ])
       : relay([[child.stdout, process.stdout]]);
-    if (this.options.terminal) this.attachTerminal(child);
+    if (this.options.terminal) attachTerminal(child, this.options.logger);
     this.options.logger.debug('app started', { pid: child.pid, command });
     void child.exited.then(() => clearTimeout(this.killTimer));
     return child;
@@ -88,21 +89,6 @@ export class Supervisor {
   /** After the child exited: let its last output through, bounded in time. */
   async flushOutput(): Promise<void> {
     await this.output?.drained(OUTPUT_IDLE_MS, OUTPUT_MAX_MS);
-    if (this.options.terminal && process.stdin.isTTY) process.stdin.setRawMode(false);
+    if (this.options.terminal) restoreTerminal(this.options.logger);
   }
-
-  private attachTerminal(child: RunningChild): void {
-    const stdin = process.stdin;
-    // Raw: keys (Ctrl-C too) go to the child's terminal, whose line discipline turns them into
-    // signals for the job running there, exactly as on a terminal of its own.
-    stdin.setRawMode(true);
-    stdin.on('data', (data: Buffer) => child.writeInput?.(data));
-    process.once('exit', () => {
-      if (stdin.isTTY) stdin.setRawMode(false);
-    });
-  }
-}
-
-function terminalSize(): { cols: number; rows: number } {
-  return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
 }

@@ -1,0 +1,94 @@
+// Shared helpers for the benchmarks: timing commands, statistics, markdown output.
+// Every bench compares against a baseline measured in the same run, so that the machine's noise
+// of the moment hits both sides alike.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A positive integer from the environment, or the default. */
+export function envInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+export function isExecutable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `name` as found on PATH (or itself, when a path), if executable; else undefined. */
+export function which(name) {
+  if (name.includes('/')) return isExecutable(name) ? name : undefined;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const file = path.join(dir || '.', name);
+    if (isExecutable(file)) return file;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `argv` to completion once and returns its wall time in ms. Output is discarded; a
+ * non-zero exit or a spawn error throws, since timing a failing command is meaningless.
+ */
+export function timeOnce(argv, { env = process.env, cwd = ROOT } = {}) {
+  const startedAt = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', env, cwd });
+  const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+  if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.signal ?? r.status}`);
+  return ms;
+}
+
+/**
+ * Times each case `runs` times, round-robin (case 1, case 2, ..., case 1, ...), so that every
+ * case sees the same machine noise. One untimed warm-up round first (page cache, binaries
+ * mapped). Returns Map(case name -> sorted samples in ms).
+ */
+export function timeRoundRobin(cases, runs, { warmup = 1 } = {}) {
+  const samples = new Map(cases.map((c) => [c.name, []]));
+  for (let round = -warmup; round < runs; round++) {
+    for (const c of cases) {
+      const ms = timeOnce(c.argv, c);
+      if (round >= 0) samples.get(c.name).push(ms);
+    }
+  }
+  for (const list of samples.values()) list.sort((a, b) => a - b);
+  return samples;
+}
+
+/** The q-quantile (0..1) of sorted samples, nearest-rank. */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil(q * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+export function median(sorted) {
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A markdown table from a header row and rows of cells. */
+export function markdownTable(header, rows) {
+  const lines = [header, header.map(() => '---'), ...rows];
+  return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+export function fmtMs(ms) {
+  return Number.isFinite(ms) ? ms.toFixed(1) : 'n/a';
+}
+
+export function fileSizeMiB(file) {
+  return statSync(file).size / 1024 / 1024;
+}

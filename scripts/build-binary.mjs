@@ -1,0 +1,211 @@
+// Builds dist/waypoint-entrypoint: one executable file holding Node itself, our bundle
+// (dist/entrypoint.cjs, from `npm run build`) and the two native addons as SEA assets.
+//
+//   bundle --(node --experimental-sea-config)--> blob
+//   copy of node --strip--> --NODE_OPTIONS guard--> --postject blob--> dist/waypoint-entrypoint
+//
+// The NODE_OPTIONS guard: Node reads NODE_OPTIONS in C++ before any JavaScript runs, and a single
+// executable application honours it like `node` does, so an app image with
+// `NODE_OPTIONS=--require ./tracing.js` would run the app's code inside the supervisor (and a
+// missing file would crash it). We rename the variable Node looks up, in the copied binary, to a
+// same-length name of our own: the binary then never reads NODE_OPTIONS, and the variable stays
+// in the environment, unchanged, for the child.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+const BUNDLE = path.join(root, 'dist/entrypoint.cjs');
+const OUTPUT = path.join(root, 'dist/waypoint-entrypoint');
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/** The environment variable Node's C++ reads for its options, and our replacement name. */
+const NODE_OPTIONS_NAME = 'NODE_OPTIONS';
+export const NODE_OPTIONS_RENAMED = 'WPCEB_NODEOP';
+
+class BuildError extends Error {}
+
+function log(message) {
+  process.stdout.write(`build-binary: ${message}\n`);
+}
+
+/** The files that go in, each checked to exist with a hint on how to produce it. */
+function inputs() {
+  const req = createRequire(path.join(root, 'package.json'));
+  let ptyAddon;
+  try {
+    ptyAddon = path.join(path.dirname(req.resolve('node-pty/package.json')), 'build/Release/pty.node');
+  } catch {
+    throw new BuildError('node-pty is not installed: run `npm ci`');
+  }
+  const files = {
+    bundle: [BUNDLE, 'run `npm run build` first (npm ci does it)'],
+    reaper: [path.join(root, 'native/build/Release/reaper.node'), 'run `npm run build:native` (npm ci does it)'],
+    pty: [ptyAddon, "node-pty's addon was not built: run `npm ci` (or `npm rebuild node-pty`)"],
+  };
+  for (const [what, [file, hint]] of Object.entries(files)) {
+    if (!existsSync(file)) throw new BuildError(`${path.relative(root, file)} is missing (${what}): ${hint}`);
+  }
+  return { bundle: files.bundle[0], reaper: files.reaper[0], pty: files.pty[0] };
+}
+
+function run(cmd, args, { what = `${cmd} ${args.join(' ')}`, ...options } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  if (r.error) throw new BuildError(`${what}: ${r.error.message}`);
+  if (r.status !== 0) {
+    throw new BuildError(`${what} failed (${r.signal ?? `exit ${r.status}`}):\n${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd());
+  }
+  return r;
+}
+
+function requireTool(name, hint) {
+  const r = spawnSync(name, ['--version'], { encoding: 'utf8' });
+  if (r.error) throw new BuildError(`\`${name}\` not found on PATH: ${hint}`);
+}
+
+/** node --experimental-sea-config: the bundle and the addons, as the blob postject injects. */
+function buildBlob(files, workDir) {
+  const blob = path.join(workDir, 'sea-prep.blob');
+  const config = {
+    main: files.bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    // V8's code cache for the bundle, made at build time: measured ~2 ms less start-up (of
+    // ~30). A startup snapshot (useSnapshot) measured no better than the code cache and would
+    // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
+    useCodeCache: true,
+    useSnapshot: false,
+    assets: { 'reaper.node': files.reaper, 'pty.node': files.pty },
+  };
+  const configFile = path.join(workDir, 'sea-config.json');
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  run(process.execPath, ['--experimental-sea-config', configFile], { cwd: workDir, what: 'node --experimental-sea-config' });
+  return blob;
+}
+
+/**
+ * Finds the C string literal "NODE_OPTIONS" that Node's C++ passes to getenv. It sits in a
+ * string table: a NUL before it (the end of the previous literal) and its own NUL after it. The
+ * same bytes also occur inside V8's serialized heap (the startup snapshot, code caches), where
+ * every string is preceded by its 32-bit length, 12 here: those are JavaScript strings
+ * (`process.env.NODE_OPTIONS` in Node's own library code), not what Node parses at start-up,
+ * and patching them would corrupt the snapshot. Exactly one literal must remain; anything else
+ * means this Node is laid out differently from what we verified, and the build must stop.
+ */
+export function findNodeOptionsLiteral(bin) {
+  const needle = Buffer.from(`\0${NODE_OPTIONS_NAME}\0`, 'latin1');
+  const v8Length = Buffer.alloc(4);
+  v8Length.writeUInt32LE(NODE_OPTIONS_NAME.length);
+  const literals = [];
+  const heapStrings = [];
+  for (let at = bin.indexOf(needle); at !== -1; at = bin.indexOf(needle, at + 1)) {
+    const name = at + 1;
+    (bin.subarray(name - 4, name).equals(v8Length) ? heapStrings : literals).push(name);
+  }
+  return { literals, heapStrings };
+}
+
+/** The NODE_OPTIONS guard: Node's getenv("NODE_OPTIONS") becomes getenv("WPCEB_NODEOP"). */
+function patchNodeOptions(binary) {
+  if (NODE_OPTIONS_RENAMED.length !== NODE_OPTIONS_NAME.length) throw new BuildError('the replacement name must keep the length');
+  const bin = readFileSync(binary);
+  const { literals, heapStrings } = findNodeOptionsLiteral(bin);
+  if (literals.length !== 1) {
+    throw new BuildError(
+      `NODE_OPTIONS guard: expected exactly one C string literal "${NODE_OPTIONS_NAME}" in ${process.execPath}, ` +
+        `found ${literals.length} (at ${literals.map((o) => `0x${o.toString(16)}`).join(', ') || 'none'}). ` +
+        'This Node build is laid out differently: refusing to build a binary that would honour NODE_OPTIONS.',
+    );
+  }
+  if (bin.includes(Buffer.from(`\0${NODE_OPTIONS_RENAMED}\0`, 'latin1'))) {
+    throw new BuildError(`NODE_OPTIONS guard: ${NODE_OPTIONS_RENAMED} already occurs in the binary`);
+  }
+  bin.write(NODE_OPTIONS_RENAMED, literals[0], 'latin1');
+  writeFileSync(binary, bin);
+  log(
+    `NODE_OPTIONS guard: getenv literal at 0x${literals[0].toString(16)} renamed to ${NODE_OPTIONS_RENAMED} ` +
+      `(${heapStrings.length} V8 heap string(s) left alone)`,
+  );
+}
+
+/** postject, through its CLI: its LIEF warnings about `.note.100` sections are noise. */
+function inject(binary, blob) {
+  const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('postject/package.json')), 'dist/cli.js');
+  const r = run(
+    process.execPath,
+    [cli, binary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE],
+    { what: 'postject' },
+  );
+  // Its progress lines, and LIEF's "warning: Can't find string offset for section name
+  // '.note…'" (the stripped binary's many notes): harmless. Anything else is shown.
+  const noise = /^\s*$|^Start injection|Injection done|^warning: Can't find string offset for section name '\.note/u;
+  const rest = `${r.stdout}\n${r.stderr}`
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((line) => !noise.test(line));
+  if (rest.length > 0) log(`postject: ${rest.join('\n')}`);
+}
+
+/** The finished binary must work, alone, with a hostile NODE_OPTIONS in the environment. */
+function verify(binary) {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '--require /nonexistent-waypoint-check.js' };
+  const version = run(binary, ['--version'], { env, what: 'NODE_OPTIONS=--require /nonexistent waypoint-entrypoint --version' });
+  if (version.stdout.trim() !== pkg.version) {
+    throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${pkg.version}`);
+  }
+  // Alone in an empty directory (no node_modules, no native/ beside it), the child's exit code
+  // and the app's NODE_OPTIONS, untouched, must come through.
+  const lonely = mkdtempSync(path.join(os.tmpdir(), 'waypoint-binary-check-'));
+  try {
+    const copy = path.join(lonely, 'waypoint-entrypoint');
+    copyFileSync(binary, copy);
+    const r = spawnSync(copy, ['sh', '-c', 'printf %s "$NODE_OPTIONS"; exit 42'], { cwd: lonely, env, encoding: 'utf8' });
+    if (r.status !== 42 || r.stdout !== env.NODE_OPTIONS) {
+      throw new BuildError(
+        `the binary, alone in an empty directory, ran \`sh -c 'printf %s "$NODE_OPTIONS"; exit 42'\` with ` +
+          `${r.error?.message ?? `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}`}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`,
+      );
+    }
+  } finally {
+    rmSync(lonely, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  const started = Date.now();
+  const files = inputs();
+  requireTool('strip', 'install binutils (apt-get install binutils)');
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'waypoint-sea-'));
+  const partial = `${OUTPUT}.partial`;
+  try {
+    const blob = buildBlob(files, workDir);
+    copyFileSync(process.execPath, partial);
+    chmodSync(partial, 0o755);
+    run('strip', [partial], { what: 'strip' });
+    patchNodeOptions(partial);
+    inject(partial, blob);
+    chmodSync(partial, 0o755);
+    verify(partial);
+    renameSync(partial, OUTPUT);
+  } catch (err) {
+    rmSync(partial, { force: true });
+    throw err;
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const mb = (statSync(OUTPUT).size / 1024 / 1024).toFixed(1);
+  log(`${path.relative(process.cwd(), OUTPUT) || OUTPUT}: ${mb} MiB (Node ${process.version}), built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } catch (err) {
+    process.stderr.write(`build-binary: error: ${err instanceof BuildError ? err.message : (err?.stack ?? err)}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,105 @@
+// Interactive use: on a terminal (`docker run -it img bash`) the app behaves as without us —
+// prompt, line editing, Ctrl-C reaching the job inside the shell and not the shell itself.
+import * as pty from 'node-pty';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, ENTRYPOINT, waitFor, withDeadline } from '../helpers/run.js';
+
+interface Session {
+  term: pty.IPty;
+  output(): string;
+  exited: Promise<number>;
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+}
+
+const sessions: pty.IPty[] = [];
+
+function openTerminal(bin: string, args: string[], size = { cols: 100, rows: 30 }): Session {
+  const term = pty.spawn(bin, args, {
+    name: 'xterm',
+    cols: size.cols,
+    rows: size.rows,
+    cwd: process.cwd(),
+    env: cleanEnv({ TERM: 'xterm' }) as Record<string, string>,
+  });
+  sessions.push(term);
+  let out = '';
+  term.onData((d) => (out += d));
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  return {
+    term,
+    output: () => out,
+    exited,
+    waitFor: (text, timeoutMs = 10_000) =>
+      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)), {
+        timeoutMs,
+        what: () => `${String(text)} on the terminal; got ${JSON.stringify(out.slice(-400))}`,
+      }),
+  };
+}
+
+afterEach(() => {
+  for (const term of sessions.splice(0)) {
+    try {
+      term.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
+/** bash without rc files, with a prompt we can wait for. */
+const BASH = ['bash', '--norc', '--noprofile', '-i'];
+/** Split by quotes so that the echo of this line never looks like the prompt itself. */
+const SET_PROMPT = "PS1='PRO''MPT> '\r";
+
+describe('on a terminal', () => {
+  it('gives the app a terminal of its own: tty is a /dev/pts device and isatty holds', async () => {
+    const s = openTerminal(ENTRYPOINT, ['sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys']);
+    expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(0);
+    expect(s.output()).toMatch(/\/dev\/pts\/\d+/);
+    expect(s.output()).toContain('all-ttys');
+  });
+
+  it('shows the shell prompt and applies line editing (cursor left, backspace)', async () => {
+    const s = openTerminal(ENTRYPOINT, BASH);
+    s.term.write(SET_PROMPT);
+    await s.waitFor('PROMPT> ');
+    // Typed "echo abc", cursor left once, "Z", Ctrl-E (end of line), backspace: "abZ".
+    s.term.write('echo abc\x1b[DZ\x05\x7f\r');
+    await s.waitFor(/[\r\n]abZ\r\n/);
+    s.term.write('exit 0\r');
+    expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(0);
+  });
+
+  it('Ctrl-C interrupts the command running in the shell, not the shell', async () => {
+    const s = openTerminal(ENTRYPOINT, BASH);
+    s.term.write(SET_PROMPT);
+    await s.waitFor('PROMPT> ');
+    s.term.write('echo started; sleep 100; echo after-sleep\r');
+    await s.waitFor(/[\r\n]started\r\n/); // the echo ran: sleep is the foreground job now
+    s.term.write('\x03');
+    s.term.write('echo status-$?\r');
+    await s.waitFor('status-130');
+    expect(s.output()).not.toMatch(/[\r\n]after-sleep/);
+    s.term.write('exit 5\r');
+    expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(5);
+  });
+
+  it('passes the window size, and a resize reaches the app', async () => {
+    const s = openTerminal(ENTRYPOINT, BASH, { cols: 91, rows: 27 });
+    s.term.write(SET_PROMPT);
+    await s.waitFor('PROMPT> ');
+    s.term.write('stty size\r');
+    await s.waitFor('27 91');
+    s.term.resize(120, 40);
+    s.term.write('stty size\r');
+    await s.waitFor('40 120');
+    s.term.write('exit\r');
+    expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(0);
+  });
+
+  it('returns the exit status of a command that fails', async () => {
+    const s = openTerminal(ENTRYPOINT, ['sh', '-c', 'exit 3']);
+    expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(3);
+  });
+});

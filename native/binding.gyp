@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "reaper",
-      "sources": ["reaper.c"],
+      "target_name": "posix",
+      "sources": ["posix.c", "spawn.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]

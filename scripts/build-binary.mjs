@@ -44,13 +44,13 @@ function inputs() {
   }
   const files = {
     bundle: [BUNDLE, 'run `npm run build` first (npm ci does it)'],
-    reaper: [path.join(root, 'native/build/Release/reaper.node'), 'run `npm run build:native` (npm ci does it)'],
+    posix: [path.join(root, 'native/build/Release/posix.node'), 'run `npm run build:native` (npm ci does it)'],
     pty: [ptyAddon, "node-pty's addon was not built: run `npm ci` (or `npm rebuild node-pty`)"],
   };
   for (const [what, [file, hint]] of Object.entries(files)) {
     if (!existsSync(file)) throw new BuildError(`${path.relative(root, file)} is missing (${what}): ${hint}`);
   }
-  return { bundle: files.bundle[0], reaper: files.reaper[0], pty: files.pty[0] };
+  return { bundle: files.bundle[0], posix: files.posix[0], pty: files.pty[0] };
 }
 
 function run(cmd, args, { what = `${cmd} ${args.join(' ')}`, ...options } = {}) {
@@ -79,7 +79,7 @@ function buildBlob(files, workDir) {
     // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
     useCodeCache: true,
     useSnapshot: false,
-    assets: { 'reaper.node': files.reaper, 'pty.node': files.pty },
+    assets: { 'posix.node': files.posix, 'pty.node': files.pty },
   };
   const configFile = path.join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));

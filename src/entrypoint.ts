@@ -2,6 +2,7 @@
 // (signals, reaping, exit status); the server connection joins it in connected mode.
 import type { Logger } from './log.js';
 import { setNativeDir } from './native/load.js';
+import { isTerminal } from './native/posix.js';
 import { isConnected, type Settings } from './settings.js';
 import { SpawnError } from './supervisor/child.js';
 import { childEnv } from './supervisor/env.js';
@@ -31,7 +32,8 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     cwd: process.cwd(),
     stopTimeoutMs: settings.stopTimeoutMs,
     signalGroup: settings.signalGroup,
-    terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    // Not process.stdin/stdout.isTTY: those getters build streams we do not otherwise need.
+    terminal: isTerminal(0) && isTerminal(1),
     logger,
   });
 

@@ -13,13 +13,10 @@ export const EXIT_NOT_FOUND = 127;
 type Candidate = 'executable' | 'not-executable' | 'directory' | 'missing';
 
 function inspect(file: string): Candidate {
-  let isFile: boolean;
-  try {
-    isFile = statSync(file).isFile();
-  } catch {
-    return 'missing';
-  }
-  if (!isFile) return 'directory';
+  // No exception for a missing entry: most PATH directories miss, and each throw costs.
+  const stat = statSync(file, { throwIfNoEntry: false });
+  if (stat === undefined) return 'missing';
+  if (!stat.isFile()) return 'directory';
   try {
     accessSync(file, constants.X_OK);
     return 'executable';

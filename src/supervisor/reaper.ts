@@ -1,16 +1,11 @@
 // Orphan reaping as PID 1 or as a subreaper. The pids we spawn ourselves (the app, exec
 // sessions, node-pty children) are "owned": libuv or node-pty wait for those and need their
 // exit status, so the native reaper skips them and waits only for adopted orphans.
-import { loadNative } from '../native/load.js';
 import type { Logger } from '../log.js';
-
-interface ReaperAddon {
-  reapOrphans(owned: Int32Array): number;
-  setChildSubreaper(): boolean;
-}
+import { posix, type PosixAddon } from '../native/posix.js';
 
 const owned = new Set<number>();
-let reaper: ReaperAddon | undefined;
+let reaper: PosixAddon | undefined;
 
 /** Call right after a spawn returns, in the same tick, before any SIGCHLD handler can run. */
 export function ownPid(pid: number): void {
@@ -39,9 +34,9 @@ export interface ReaperOptions {
 export function startReaper({ asSubreaper, logger }: ReaperOptions): boolean {
   if (process.pid !== 1 && !asSubreaper) return false;
   try {
-    reaper = loadNative<ReaperAddon>('reaper');
+    reaper = posix();
   } catch (err) {
-    logger.warn('zombie reaping is off: the reaper addon did not load', { error: (err as Error).message });
+    logger.warn('zombie reaping is off: the native addon did not load', { error: (err as Error).message });
     return false;
   }
   if (process.pid !== 1 && !reaper.setChildSubreaper()) {

@@ -2,10 +2,12 @@
 // stop it with a grace period then SIGKILL to its whole process group. Never a restart because
 // it crashed: that is the scheduler's call, not ours.
 import type { Logger } from '../log.js';
-import { type ChildSpec, type RunningChild, spawnWithPipes, spawnWithTerminal } from './child.js';
+import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
 import { resolveCommand } from './command.js';
+import { ourOutput } from './fd-writer.js';
 import { relay, type Relay } from './output.js';
-import { SpawnError } from './child.js';
+import { spawnWithPipes } from './spawn-pipes.js';
+import { spawnWithTerminal } from './spawn-terminal.js';
 import { attachTerminal, restoreTerminal, terminalSize } from './terminal.js';
 
 export interface SupervisorOptions {
@@ -43,14 +45,15 @@ export class Supervisor {
     const spec: ChildSpec = { command, file: found.path, args, env, cwd: this.options.cwd };
     const child = this.options.terminal
       ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm')
-      : await spawnWithPipes(spec);
+      : await spawnWithPipes(spec, this.options.logger);
     this.child = child;
+    const ours = ourOutput();
     this.output = child.stderr
       ? relay([
-          [child.stdout, process.stdout],
-          [child.stderr, process.stderr],
+          [child.stdout, ours.stdout],
+          [child.stderr, ours.stderr],
         ])
-      : relay([[child.stdout, process.stdout]]);
+      : relay([[child.stdout, ours.stdout]]);
     if (this.options.terminal) attachTerminal(child, this.options.logger);
     this.options.logger.debug('app started', { pid: child.pid, command });
     void child.exited.then(() => clearTimeout(this.killTimer));
@@ -59,12 +62,8 @@ export class Supervisor {
 
   /** Passes a signal on: to the child, or its whole group with WAYPOINT_CEB_SIGNAL_GROUP. */
   forward(signal: NodeJS.Signals): void {
-    if (signal === 'SIGWINCH' && this.child?.resize) {
-      // On a terminal, a resize of ours is a resize of the child's: the kernel then sends
-      // SIGWINCH to its foreground job, which is what would happen without us.
-      this.child.resize(terminalSize());
-      return;
-    }
+    // On a terminal the child has a terminal of its own, resized by terminal.ts.
+    if (signal === 'SIGWINCH' && this.options.terminal) return;
     this.child?.kill(signal, this.options.signalGroup);
   }
 

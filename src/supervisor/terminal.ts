@@ -1,12 +1,8 @@
 // Our own terminal, when the app runs on a pseudo-terminal behind us: raw input passed to the
 // child's terminal, output shown as is, our settings restored however we exit.
 import type { Logger } from '../log.js';
-import { loadNative } from '../native/load.js';
+import { posix } from '../native/posix.js';
 import type { RunningChild, TerminalSize } from './child.js';
-
-interface TermiosAddon {
-  disableOutputPostProcessing(fd: number): boolean;
-}
 
 export function terminalSize(): TerminalSize {
   return { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
@@ -19,11 +15,22 @@ export function attachTerminal(child: RunningChild, logger: Logger): void {
   stdin.setRawMode(true);
   try {
     // The child's terminal already turned "\n" into "\r\n"; ours must not do it twice.
-    if (loadNative<TermiosAddon>('reaper').disableOutputPostProcessing(1)) logger.lineEnd = '\r\n';
+    if (posix().disableOutputPostProcessing(1)) logger.lineEnd = '\r\n';
   } catch (err) {
     logger.debug('terminal output post-processing left on', { error: (err as Error).message });
   }
-  stdin.on('data', (data: Buffer) => child.writeInput?.(data));
+  const forward = (data: Buffer) => child.writeInput?.(data);
+  stdin.on('data', forward);
+  // A resize of ours is a resize of the child's terminal; the kernel then sends SIGWINCH to the
+  // job in its foreground, as it would without us. ('resize' comes after Node re-reads the size.)
+  const resize = () => child.resize?.(terminalSize());
+  process.stdout.on('resize', resize);
+  // Keys typed after the app ended have no terminal left to go to.
+  void child.exited.then(() => {
+    stdin.off('data', forward);
+    stdin.pause();
+    process.stdout.off('resize', resize);
+  });
   process.once('exit', () => restoreTerminal(logger));
 }
 

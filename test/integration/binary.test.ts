@@ -185,7 +185,8 @@ suite('the single binary', () => {
       expect(r.code).toBe(6);
       const err = r.stderr.toString();
       expect(err).toContain(REAPER_OFF);
-      expect(err).toContain('cannot load the reaper addon');
+      expect(err).toContain('cannot load the posix addon');
+      expect(err).toContain('app output goes through socket pairs');
       expect(err).toContain('WAYPOINT_CEB_NATIVE_DIR');
       expect(err).toContain(noexec);
       expect(err).toContain(lonelyDir);

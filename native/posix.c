@@ -1,6 +1,7 @@
-// Zombie reaping for PID 1 and subreapers.
+// The few POSIX calls Node does not offer and a supervisor needs: starting the app on real pipes
+// (spawn.c), orphan reaping for PID 1 and subreapers, and two terminal calls.
 //
-// libuv reaps only the pids it spawned (waitpid(pid, WNOHANG) per handle), and node-pty waits
+// Reaping: libuv reaps only the pids it spawned (waitpid(pid, WNOHANG) per handle), and node-pty waits
 // for its own pid in a thread. A reaper that called waitpid(-1) would steal their exit status,
 // so this one waits only for zombies whose parent is us and whose pid the caller does not own.
 #define _GNU_SOURCE
@@ -17,6 +18,8 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "posix.h"
 
 // Reads /proc/<pid>/stat and reports its state letter and parent pid. The command name sits in
 // parentheses and may itself contain spaces or ')', so parse from the last ')'.
@@ -123,8 +126,56 @@ static napi_value disable_output_post_processing(napi_env env, napi_callback_inf
   return result;
 }
 
+// pipe(): [readFd, writeFd] — a real pipe, both ends close-on-exec. libuv's stdio "pipe" is a
+// socketpair, and an app whose stdout is a socket cannot open /dev/stdout (ENXIO: nginx's
+// access.log -> /dev/stdout) and meets ECONNRESET instead of SIGPIPE when its reader goes.
+static napi_value make_pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  // With our own stdout closed, the pipe could land on fd 1 or 2, where the child's dup2 onto
+  // it would be a no-op that keeps close-on-exec: keep both ends above the standard fds.
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] < 3) {
+      int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+      close(fds[i]);
+      fds[i] = moved;
+    }
+  }
+  if (fds[0] < 0 || fds[1] < 0) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  napi_value result, rd, wr;
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_int32(env, fds[0], &rd);
+  napi_create_int32(env, fds[1], &wr);
+  napi_set_element(env, result, 0, rd);
+  napi_set_element(env, result, 1, wr);
+  return result;
+}
+
+// isatty(fd): boolean — without loading Node's tty module, which costs start-up time.
+static napi_value is_a_tty(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &fd);
+  napi_value result;
+  napi_get_boolean(env, fd >= 0 && isatty(fd), &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+      {"isatty", NULL, is_a_tty, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, spawn_child, NULL, NULL, NULL, napi_default, NULL},
+      {"waitChild", NULL, wait_child, NULL, NULL, NULL, napi_default, NULL},
+      {"pipe", NULL, make_pipe, NULL, NULL, NULL, napi_default, NULL},
       {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"disableOutputPostProcessing", NULL, disable_output_post_processing, NULL, NULL, NULL, napi_default, NULL},

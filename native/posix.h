@@ -1,0 +1,9 @@
+// Functions of the posix addon defined outside posix.c.
+#ifndef WAYPOINT_POSIX_H
+#define WAYPOINT_POSIX_H
+#include <node_api.h>
+
+napi_value spawn_child(napi_env env, napi_callback_info info);
+napi_value wait_child(napi_env env, napi_callback_info info);
+
+#endif

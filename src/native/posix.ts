@@ -1,0 +1,34 @@
+// Typed access to native/posix.c (loaded on first use).
+import { loadNative } from './load.js';
+
+export interface PosixAddon {
+  /**
+   * posix_spawn in a new session, default signal dispositions, stdout/stderr on the given fds;
+   * returns the pid. Throws an Error with `errno` when the command cannot be started.
+   */
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number): number;
+  /** waitpid(pid, WNOHANG): null while it runs, else how it ended (reaped). */
+  waitChild(pid: number): { code: number | null; signal: number | null } | null;
+  isatty(fd: number): boolean;
+  /** A real pipe, [readFd, writeFd], both close-on-exec. */
+  pipe(): [number, number];
+  /** Waits for our zombie children whose pid is not in `owned`; returns how many. */
+  reapOrphans(owned: Int32Array): number;
+  /** prctl(PR_SET_CHILD_SUBREAPER); false when refused. */
+  setChildSubreaper(): boolean;
+  /** Clears OPOST on a terminal; false when `fd` is not one. */
+  disableOutputPostProcessing(fd: number): boolean;
+}
+
+export function posix(): PosixAddon {
+  return loadNative<PosixAddon>('posix');
+}
+
+/** isatty(3), from the addon (Node's tty module costs start-up time), else from Node. */
+export function isTerminal(fd: number): boolean {
+  try {
+    return posix().isatty(fd);
+  } catch {
+    return (require('node:tty') as typeof import('node:tty')).isatty(fd);
+  }
+}

@@ -33,10 +33,6 @@ export class Supervisor {
 
   constructor(private readonly options: SupervisorOptions) {}
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   /** Starts the app with `env`. Throws SpawnError (exit code 126/127) when it cannot start. */
   async start(env: Record<string, string>): Promise<RunningChild> {
     const [command, ...args] = this.options.argv;

@@ -24,7 +24,13 @@ const nodePtyNativeLoader = {
   },
 };
 
-export const programs = { entrypoint: 'src/cli/entrypoint.ts' };
+export const programs = { entrypoint: 'src/cli/entrypoint.ts', ctl: 'src/cli/ctl.ts' };
+
+/**
+ * Left to require() at run time: better-sqlite3 is a native addon a bundle cannot hold; it loads
+ * from node_modules, and only when `waypoint-ctl` runs a server (server run, dev).
+ */
+const external = { ctl: ['better-sqlite3'] };
 
 await Promise.all(
   Object.entries(programs).map(([name, entry]) =>
@@ -38,6 +44,7 @@ await Promise.all(
       legalComments: 'none',
       define: { __VERSION__: JSON.stringify(pkg.version) },
       plugins: [nodePtyNativeLoader],
+      external: external[name] ?? [],
       logLevel: 'warning',
     }),
   ),

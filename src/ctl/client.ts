@@ -1,0 +1,94 @@
+// The ctl's side of our control API: one channel to the target server, the operator token and
+// our protocol versions on every call, and each failure turned into one line saying what to do.
+import { readFileSync } from 'node:fs';
+import { grpc, protocol } from '../protocol/load.js';
+import { formatRange, METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
+import type { ControlClient } from '../protocol/generated/waypoint_entrypoint/control/v1/Control.js';
+import type { CreateDeploymentResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
+import type { ListDeploymentsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
+import type { ListInstancesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import { CtlError } from './errors.js';
+import type { Target, TlsSettings } from './target.js';
+
+declare const __VERSION__: string;
+
+const CALL_TIMEOUT_MS = 10_000;
+
+export interface ControlApi {
+  createDeployment(app: string, labels: Record<string, string>): Promise<CreateDeploymentResponse__Output>;
+  listDeployments(app?: string): Promise<ListDeploymentsResponse__Output>;
+  listInstances(app?: string): Promise<ListInstancesResponse__Output>;
+  close(): void;
+}
+
+export function connect(target: Target): ControlApi {
+  const Control = protocol().waypoint_entrypoint.control.v1.Control;
+  const client = new Control(target.addr, credentials(target.tls)) as ControlClient;
+  const metadata = new grpc.Metadata();
+  metadata.set(METADATA.authorization, target.token);
+  metadata.set(METADATA.apiProtocol, formatRange(PROTOCOL_VERSIONS.api));
+  metadata.set(METADATA.version, typeof __VERSION__ === 'string' ? __VERSION__ : 'dev');
+
+  /** One unary call, with a deadline, its error explained. */
+  function unary<Req, Res>(
+    method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown,
+    req: Req,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(client, req, metadata, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, res) => {
+        if (err) reject(explain(err, target));
+        else resolve(res!);
+      });
+    });
+  }
+
+  return {
+    createDeployment: (app, labels) => unary(client.CreateDeployment, { app, labels }),
+    listDeployments: (app = '') => unary(client.ListDeployments, { app }),
+    listInstances: (app = '') => unary(client.ListInstances, { app }),
+    close: () => client.close(),
+  };
+}
+
+function credentials(tls: TlsSettings | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  let ca: Buffer | null = null;
+  if (tls.caFile) {
+    try {
+      ca = readFileSync(tls.caFile);
+    } catch (err) {
+      throw new CtlError(`cannot read the CA file ${tls.caFile}: ${(err as Error).message}`);
+    }
+  }
+  return grpc.credentials.createSsl(
+    ca,
+    null,
+    null,
+    tls.skipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
+  );
+}
+
+/** A gRPC failure as one line: what happened at which server, and what to try. */
+export function explain(err: grpc.ServiceError, target: Target): CtlError {
+  const details = err.details || err.message;
+  const at = `the server at ${target.addr}`;
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      if (/certificate|self[- ]signed|SSL|TLS/i.test(details)) {
+        return new CtlError(
+          `TLS with ${at} failed: ${details}; pass --tls-ca-file <ca.pem> for a private CA (or --tls-skip-verify for a test server)`,
+        );
+      }
+      return new CtlError(
+        `cannot reach ${at}: ${details}; is it running (waypoint-ctl server run)${target.tls ? '' : ', and does it need --tls'}?`,
+      );
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CtlError(`${at} did not answer within ${CALL_TIMEOUT_MS / 1000} s${target.tls ? '' : ' (does it need --tls?)'}`);
+    case grpc.status.UNAUTHENTICATED:
+      return new CtlError(`${at} refused the token: ${details}`);
+    case grpc.status.PERMISSION_DENIED:
+      return new CtlError(`${at} denied the call: ${details}`);
+    default:
+      return new CtlError(`${at} answered ${grpc.status[err.code] ?? err.code}: ${details}`);
+  }
+}

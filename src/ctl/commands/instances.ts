@@ -1,0 +1,53 @@
+// `waypoint-ctl instances`: the entrypoints connected right now.
+import type { Command } from 'commander';
+import type { InstanceInfo__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
+import { fromTimestamp } from '../../protocol/timestamp.js';
+import { connect } from '../client.js';
+import { formatTime, isoTime, printJson, printTable } from '../output.js';
+import { resolveTarget } from '../target.js';
+import { connectionFlags, withConnectionOptions } from './options.js';
+
+export function instancesCommand(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('instances')
+      .description('list the instances connected now, oldest connection first')
+      .option('--app <app>', 'only the instances of this app')
+      .option('--json', 'print JSON'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const api = connect(resolveTarget(connectionFlags(opts)));
+    try {
+      const { instances } = await api.listInstances(opts.app as string | undefined);
+      if (opts.json) printJson(instances.map(instanceJson));
+      else {
+        printTable(
+          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'CONNECTED', 'REMOTE'],
+          instances.map((i) => [
+            i.id,
+            i.app,
+            i.deployment_id,
+            i.type,
+            i.exec_disabled ? 'disabled' : 'enabled',
+            formatTime(fromTimestamp(i.connected_since)),
+            i.remote_address,
+          ]),
+          'no instances connected',
+        );
+      }
+    } finally {
+      api.close();
+    }
+  });
+}
+
+function instanceJson(i: InstanceInfo__Output) {
+  return {
+    id: i.id,
+    deployment_id: i.deployment_id,
+    app: i.app,
+    type: i.type,
+    exec_disabled: i.exec_disabled,
+    connected_since: isoTime(fromTimestamp(i.connected_since)),
+    remote_address: i.remote_address,
+  };
+}

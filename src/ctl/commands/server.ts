@@ -1,0 +1,136 @@
+// `waypoint-ctl server run`: the reference server in the foreground, until SIGINT or SIGTERM.
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeLine } from '../../log.js';
+import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../server/listen.js';
+import { parseDuration, parseLogLevel, SettingsError, type LogLevel } from '../../settings.js';
+import { type Context, contextPath, writeContext } from '../context.js';
+import { CtlError, UsageError } from '../errors.js';
+import { stderrLog } from '../log.js';
+import { isSelfSigned } from '../tls.js';
+
+declare const __VERSION__: string;
+
+/** The interval of inline keepalives, also settable from the environment (tests shorten it). */
+export const INLINE_KEEPALIVE_ENV = 'WAYPOINT_SERVER_INLINE_KEEPALIVE_INTERVAL';
+const MIN_KEEPALIVE_MS = 10;
+
+interface RunOptions {
+  listen: string;
+  dataDir: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  inlineKeepaliveInterval?: string;
+  context: boolean;
+  logLevel: string;
+}
+
+export function serverCommand(program: Command): void {
+  const server = program.command('server').description('the reference control server');
+  server
+    .command('run')
+    .description('run the server in the foreground until Ctrl-C or SIGTERM')
+    .option('--listen <host:port>', 'where to listen for gRPC (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live', './.waypoint')
+    .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
+    .option('--no-context', 'do not write the context file the other commands read')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .action((opts: RunOptions) => runServer(opts));
+}
+
+async function runServer(opts: RunOptions): Promise<void> {
+  const listen = checked(() => parseListen(opts.listen));
+  const logLevel = checked(() => parseLogLevel('--log-level', opts.logLevel));
+  const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
+  const tls = readTls(opts.tlsCert, opts.tlsKey);
+  // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
+  // arrives before a handler exists kills the process without a clean stop.
+  const stopSignal = untilStopSignal();
+
+  const { startServer } = await import('../../server/server.js');
+  const server = await startServer({
+    listen: listen.bind,
+    dataDir: opts.dataDir,
+    tls: tls && { cert: tls.cert, key: tls.key },
+    version: __VERSION__,
+    log: stderrLog({ level: logLevel as LogLevel }),
+    inlineKeepaliveMs,
+  }).catch((err: Error) => {
+    throw new CtlError(err.message);
+  });
+
+  const [host, port] = splitAddress(server.address);
+  const context: Context = {
+    server_addr: localAddress(host, port),
+    token: server.operatorToken,
+    ...(tls && { tls: tls.selfSigned ? { ca_file: tls.certFile } : {} }),
+  };
+  const file = contextPath();
+  const out: string[] = [
+    `listening on ${server.address} (gRPC, ${tls ? 'TLS' : 'plaintext'})`,
+    `data dir ${server.dataDir}`,
+  ];
+  if (server.firstStart) out.push(`operator token ${server.operatorToken} (shown on first start only)`);
+  if (opts.context) {
+    writeContext(file, context);
+    out.push(`context ${file} (the other waypoint-ctl commands on this machine read it)`);
+  }
+  writeLine(1, out.map((l) => `${l}\n`).join(''));
+
+  await stopSignal;
+  writeLine(2, 'stopping\n');
+  await server.stop();
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function untilStopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(signal === 'SIGINT' ? 130 : 143);
+      stopping = true;
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+function keepaliveInterval(flag: string | undefined): number | undefined {
+  const [name, value] = flag !== undefined ? ['--inline-keepalive-interval', flag] : [INLINE_KEEPALIVE_ENV, process.env[INLINE_KEEPALIVE_ENV]];
+  if (!value) return undefined;
+  const ms = checked(() => parseDuration(name, value));
+  if (ms < MIN_KEEPALIVE_MS) throw new UsageError(`${name} must be at least ${MIN_KEEPALIVE_MS}ms`);
+  return ms;
+}
+
+function readTls(certFile?: string, keyFile?: string) {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new CtlError(`cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const cert = read(certFile, 'certificate');
+  return { cert, key: read(keyFile, 'key'), certFile: path.resolve(certFile), selfSigned: isSelfSigned(cert) };
+}
+
+function checked<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SettingsError || err instanceof ListenError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  return [address.slice(0, i), Number(address.slice(i + 1))];
+}

@@ -1,0 +1,99 @@
+// Our operator API (waypoint_entrypoint.control.v1.Control): what `waypoint-ctl` calls. Every
+// RPC needs the operator token; an entrypoint token gets PERMISSION_DENIED.
+import type { handleUnaryCall, Metadata, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { CreateDeploymentRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentRequest.js';
+import type { CreateDeploymentResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
+import type { Deployment as DeploymentMessage } from '../protocol/generated/waypoint_entrypoint/control/v1/Deployment.js';
+import type { InstanceInfo as InstanceMessage } from '../protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
+import type { ListDeploymentsRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsRequest.js';
+import type { ListDeploymentsResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
+import type { ListInstancesRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesRequest.js';
+import type { ListInstancesResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import { toTimestamp } from '../protocol/timestamp.js';
+import { requireOperator } from './auth.js';
+import { checkClientProtocols } from './compat.js';
+import type { ServerContext } from './context.js';
+import type { InstanceInfo } from './instances.js';
+import { invalidArgument, reported } from './status.js';
+import { type Deployment, StoreError } from './store.js';
+
+const MAX_LABELS = 64;
+const MAX_LABEL_LENGTH = 256;
+
+export function controlHandlers(ctx: ServerContext): UntypedServiceImplementation {
+  return {
+    CreateDeployment: operatorCall(ctx, 'CreateDeployment', (req: CreateDeploymentRequest__Output): CreateDeploymentResponse => {
+      const { deployment, inviteToken } = newDeployment(ctx, req.app, req.labels);
+      return { deployment: deploymentMessage(deployment), invite_token: inviteToken };
+    }),
+    ListDeployments: operatorCall(ctx, 'ListDeployments', (req: ListDeploymentsRequest__Output): ListDeploymentsResponse => ({
+      deployments: ctx.store.deployments(req.app).map(deploymentMessage),
+    })),
+    ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): ListInstancesResponse => ({
+      instances: ctx.registry.list({ app: req.app }).map(instanceMessage),
+    })),
+  };
+}
+
+/** Creates the app if new, a deployment of it, and the invite its instances exchange. */
+export function newDeployment(
+  ctx: ServerContext,
+  app: string,
+  labels: Record<string, string>,
+): { deployment: Deployment; inviteToken: string } {
+  validateLabels(labels);
+  let deployment: Deployment;
+  try {
+    deployment = ctx.store.createDeployment(app, labels);
+  } catch (err) {
+    if (err instanceof StoreError) throw invalidArgument(err.message);
+    throw err;
+  }
+  const invite = ctx.store.issueToken('invite', { deploymentId: deployment.id });
+  ctx.log.info('deployment created', { app: deployment.app, deployment: deployment.id });
+  return { deployment, inviteToken: ctx.signer.sign(invite) };
+}
+
+/** A unary handler that first checks the API version and the operator token. */
+function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: Req) => Res): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    try {
+      authorize(ctx, call.metadata, rpc);
+      callback(null, handle(call.request));
+    } catch (err) {
+      callback(reported(ctx.log, err, rpc));
+    }
+  };
+}
+
+function authorize(ctx: ServerContext, metadata: Metadata, rpc: string): void {
+  checkClientProtocols(metadata, ['api']);
+  requireOperator(ctx.auth.principal(metadata, rpc), rpc);
+}
+
+function validateLabels(labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) throw invalidArgument(`too many labels (${entries.length}): at most ${MAX_LABELS}`);
+  for (const [key, value] of entries) {
+    if (key.trim() === '') throw invalidArgument('a label needs a name: use key=value');
+    if (key.length > MAX_LABEL_LENGTH || value.length > MAX_LABEL_LENGTH) {
+      throw invalidArgument(`label ${JSON.stringify(key.slice(0, 40))} is too long: at most ${MAX_LABEL_LENGTH} characters each`);
+    }
+  }
+}
+
+function deploymentMessage(d: Deployment): DeploymentMessage {
+  return { id: d.id, app: d.app, labels: d.labels, created_at: toTimestamp(d.createdAt) };
+}
+
+function instanceMessage(i: InstanceInfo): InstanceMessage {
+  return {
+    id: i.id,
+    deployment_id: i.deploymentId,
+    app: i.app,
+    type: i.type,
+    exec_disabled: i.execDisabled,
+    connected_since: toTimestamp(i.connectedSince),
+    remote_address: i.remoteAddress,
+  };
+}

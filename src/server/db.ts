@@ -1,0 +1,70 @@
+// Opening the SQLite state: WAL, an exclusive lock (one server per data dir), and the schema
+// brought up to date by numbered migrations tracked in PRAGMA user_version.
+import Database from 'better-sqlite3';
+import { DataDirError } from './data-dir.js';
+
+export type Db = Database.Database;
+
+/** Append only: a released migration is never edited, a change is a new entry. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE apps (
+    name       TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL          -- ms since the epoch
+  );
+  CREATE TABLE deployments (
+    id         TEXT PRIMARY KEY,         -- ulid: sorts by creation
+    app        TEXT NOT NULL REFERENCES apps(name),
+    labels     TEXT NOT NULL DEFAULT '{}', -- JSON object of string values
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX deployments_app ON deployments(app, id);
+  -- Every token issued: the signed claims are the token, this row is what makes it valid
+  -- (a revoked or unknown id is refused even with a good signature).
+  CREATE TABLE tokens (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('operator', 'invite', 'entrypoint')),
+    deployment_id TEXT REFERENCES deployments(id),
+    parent_id     TEXT REFERENCES tokens(id), -- the invite an entrypoint token came from
+    issued_at     INTEGER NOT NULL,           -- the claims' iat, in seconds
+    revoked_at    INTEGER
+  );
+  CREATE INDEX tokens_deployment ON tokens(deployment_id, kind);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function openDb(file: string): Db {
+  let db: Db;
+  try {
+    // timeout 0: a data dir held by another server is an immediate, clear error, not a hang.
+    db = new Database(file, { timeout: 0 });
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.exec('BEGIN EXCLUSIVE; COMMIT'); // take the lock now, for the life of the process
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new DataDirError(`${file} is in use by another server: stop it, or pass another --data-dir`);
+    }
+    throw new DataDirError(`cannot open ${file}: ${(err as Error).message}`);
+  }
+  migrate(db, file);
+  return db;
+}
+
+function migrate(db: Db, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    db.close();
+    throw new DataDirError(
+      `${file} has schema version ${current}, newer than this waypoint-ctl knows (${SCHEMA_VERSION}): upgrade waypoint-ctl`,
+    );
+  }
+  const apply = db.transaction(() => {
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  });
+  apply();
+}

@@ -1,0 +1,33 @@
+// Listen addresses: host:port, [ipv6]:port, or :port for every interface; port 0 picks a free one.
+
+export const DEFAULT_LISTEN = '127.0.0.1:9701';
+
+export interface ListenAddress {
+  /** As gRPC binds it: host:port, IPv6 in brackets. */
+  bind: string;
+  host: string;
+  port: number;
+}
+
+export class ListenError extends Error {}
+
+export function parseListen(text: string): ListenAddress {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]*):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new ListenError(`invalid listen address ${JSON.stringify(text)}: expected host:port, such as 127.0.0.1:9701, [::1]:9701 or :9701`);
+  }
+  const host = m[1] === '' ? '0.0.0.0' : m[1];
+  return { bind: `${host}:${port}`, host, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return `${host}:${port}`;
+}
+
+/** Where a client on this machine reaches a server listening on `host`. */
+export function localAddress(host: string, port: number): string {
+  if (host === '0.0.0.0') return `127.0.0.1:${port}`;
+  if (host === '[::]') return `[::1]:${port}`;
+  return formatAddress(host, port);
+}

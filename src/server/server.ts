@@ -1,0 +1,150 @@
+// The reference control server: opens the data dir, mints the operator token on first start,
+// serves Waypoint's entrypoint RPCs and our control API on one gRPC port, and stops cleanly.
+import * as grpc from '@grpc/grpc-js';
+import path from 'node:path';
+import { Authenticator } from './auth.js';
+import type { ServerContext } from './context.js';
+import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
+import { openDb } from './db.js';
+import { controlServiceDefinition, waypointServiceDefinition } from './definition.js';
+import { controlHandlers, newDeployment } from './control-service.js';
+import { InstanceRegistry } from './instances.js';
+import { formatAddress, parseListen } from './listen.js';
+import { type ServerLog, silentLog } from './log.js';
+import { type Deployment, Store } from './store.js';
+import { TokenSigner } from './tokens.js';
+import { waypointHandlers } from './waypoint-service.js';
+
+export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
+
+export interface ServerOptions {
+  /** host:port; port 0 picks a free port (see RunningServer.address). */
+  listen: string;
+  dataDir: string;
+  /** PEM certificate chain and key: TLS instead of plaintext. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Reported by GetVersionInfo. */
+  version: string;
+  log?: ServerLog;
+  inlineKeepaliveMs?: number;
+  /** HTTP/2 pings to each client, to notice dead peers (default 30 s). */
+  keepaliveTimeMs?: number;
+}
+
+export interface RunningServer {
+  /** host:port actually bound. */
+  address: string;
+  dataDir: string;
+  /** True when this start created the operator token (it is shown once). */
+  firstStart: boolean;
+  operatorToken: string;
+  registry: InstanceRegistry;
+  /** The control API's CreateDeployment, in process (for `waypoint-ctl dev`). */
+  createDeployment(app: string, labels?: Record<string, string>): { deployment: Deployment; inviteToken: string };
+  stop(): Promise<void>;
+}
+
+export class ServerStartError extends Error {}
+
+/** How long a stop waits for calls in flight before cutting them. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const log = options.log ?? silentLog;
+  const listen = parseListen(options.listen);
+  const dataDir = ensureDataDir(options.dataDir);
+  const key = loadOrCreateKey(dataDir);
+  if (key.exposed) log.warn('the signing key is readable by other users: chmod 600 it', { file: path.join(dataDir, 'signing.key') });
+  const db = openDb(path.join(dataDir, STATE_FILE));
+  const store = new Store(db);
+  const signer = new TokenSigner(key.key);
+
+  let claims = store.operatorClaims();
+  const firstStart = claims === undefined;
+  if (!claims) claims = store.issueToken('operator');
+  else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
+
+  const ctx: ServerContext = {
+    store,
+    signer,
+    auth: new Authenticator(signer, store),
+    registry: new InstanceRegistry(),
+    log,
+    version: options.version,
+    inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
+  };
+  const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? 30_000));
+  server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
+  server.addService(controlServiceDefinition(), controlHandlers(ctx));
+
+  let port: number;
+  try {
+    port = await bind(server, listen.bind, options.tls);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  return {
+    address: formatAddress(listen.host, port),
+    dataDir,
+    firstStart,
+    operatorToken: signer.sign(claims),
+    registry: ctx.registry,
+    createDeployment: (app, labels = {}) => newDeployment(ctx, app, labels),
+    stop: () => stop(server, ctx, () => db.close()),
+  };
+}
+
+function serverOptions(keepaliveTimeMs: number): grpc.ServerOptions {
+  return {
+    // Ping every client now and then: a dead peer (a host gone without a FIN) is noticed and
+    // its instance removed, instead of lingering until TCP gives up hours later.
+    'grpc.keepalive_time_ms': keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': 10_000,
+    // Let entrypoints ping us too, even with no call in flight and as often as every 10 s.
+    // grpc-js does not police client pings; the settings say what a C-core server would need.
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  };
+}
+
+function bind(server: grpc.Server, address: string, tls?: { cert: Buffer; key: Buffer }): Promise<number> {
+  let credentials: grpc.ServerCredentials;
+  try {
+    credentials = tls
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false)
+      : grpc.ServerCredentials.createInsecure();
+  } catch (err) {
+    return Promise.reject(new ServerStartError(`invalid TLS certificate or key: ${(err as Error).message}`));
+  }
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (err, port) => {
+      if (!err) return resolve(port);
+      const inUse = /EADDRINUSE/.test(err.message);
+      reject(
+        new ServerStartError(
+          inUse
+            ? `cannot listen on ${address}: the address is in use (another server?); pass another --listen`
+            : `cannot listen on ${address}: ${err.message}`,
+        ),
+      );
+    });
+  });
+}
+
+/** Ends every instance stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
+async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void): Promise<void> {
+  ctx.registry.closeAll('the server is shutting down');
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, SHUTDOWN_GRACE_MS);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+  closeDb();
+}

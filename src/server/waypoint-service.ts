@@ -1,0 +1,167 @@
+// The five Waypoint RPCs an entrypoint calls. Every call is checked in the same order: client
+// protocol versions, then the token, then the request; logs and exec are refused as
+// UNIMPLEMENTED only after that, so an unauthenticated caller learns nothing about them.
+import type {
+  handleBidiStreamingCall,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  Metadata,
+  ServerWritableStream,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Empty } from '../protocol/generated/google/protobuf/Empty.js';
+import type { ConvertInviteTokenRequest__Output } from '../protocol/generated/hashicorp/waypoint/ConvertInviteTokenRequest.js';
+import type { EntrypointConfigRequest__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigRequest.js';
+import type { EntrypointConfigResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
+import type { GetVersionInfoResponse } from '../protocol/generated/hashicorp/waypoint/GetVersionInfoResponse.js';
+import type { NewTokenResponse } from '../protocol/generated/hashicorp/waypoint/NewTokenResponse.js';
+import { INLINE_KEEPALIVE_BYTES } from '../protocol/keepalive.js';
+import { METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
+import { requireDeployment } from './auth.js';
+import { checkClientProtocols } from './compat.js';
+import { configFor } from './config.js';
+import type { ServerContext } from './context.js';
+import type { InstanceInfo } from './instances.js';
+import { invalidArgument, reported, RpcError, Status } from './status.js';
+
+const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
+
+export function waypointHandlers(ctx: ServerContext): UntypedServiceImplementation {
+  return {
+    GetVersionInfo: getVersionInfo(ctx),
+    ConvertInviteToken: convertInviteToken(ctx),
+    EntrypointConfig: entrypointConfig(ctx),
+    EntrypointLogStream: entrypointLogStream(ctx),
+    EntrypointExecStream: entrypointExecStream(ctx),
+  };
+}
+
+/** Needs no token: a client asks it before anything else, to decide whether to go on. */
+function getVersionInfo(ctx: ServerContext): handleUnaryCall<Empty, GetVersionInfoResponse> {
+  return (_call, callback) => {
+    callback(null, {
+      info: { api: PROTOCOL_VERSIONS.api, entrypoint: PROTOCOL_VERSIONS.entrypoint, version: ctx.version },
+      server_features: { features: ['FEATURE_INLINE_KEEPALIVES'] },
+    });
+  };
+}
+
+/** Needs no token either: the invite in the request is the credential. */
+function convertInviteToken(ctx: ServerContext): handleUnaryCall<ConvertInviteTokenRequest__Output, NewTokenResponse> {
+  return (call, callback) => {
+    try {
+      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
+      const invite = ctx.auth.invite(call.request.token);
+      const claims = ctx.store.issueToken('entrypoint', { deploymentId: invite.deployment, parentId: invite.id });
+      ctx.log.info('invite exchanged for an entrypoint token', { deployment: invite.deployment, peer: call.getPeer() });
+      callback(null, { token: ctx.signer.sign(claims) });
+    } catch (err) {
+      callback(reported(ctx.log, err, 'ConvertInviteToken'));
+    }
+  };
+}
+
+function entrypointConfig(ctx: ServerContext): handleServerStreamingCall<EntrypointConfigRequest__Output, EntrypointConfigResponse> {
+  return (call) => {
+    let info: InstanceInfo;
+    try {
+      info = admit(ctx, call.metadata, call.request, call.getPeer());
+    } catch (err) {
+      call.emit('error', reported(ctx.log, err, 'EntrypointConfig'));
+      return;
+    }
+    openConfigStream(ctx, call, info);
+  };
+}
+
+/** Checks an EntrypointConfig call and describes the instance it registers. */
+function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequest__Output, peer: string): InstanceInfo {
+  checkClientProtocols(metadata, ENTRYPOINT_PROTOCOLS);
+  const principal = ctx.auth.principal(metadata, 'EntrypointConfig');
+  if (!req.deployment_id) throw invalidArgument('EntrypointConfig needs a deployment_id (WAYPOINT_DEPLOYMENT_ID)');
+  requireDeployment(principal, req.deployment_id, 'EntrypointConfig');
+  if (!req.instance_id) throw invalidArgument('EntrypointConfig needs an instance_id');
+  const deployment = ctx.store.deployment(req.deployment_id);
+  if (!deployment) throw new RpcError(Status.NOT_FOUND, `deployment ${req.deployment_id} does not exist`);
+  return {
+    id: req.instance_id,
+    deploymentId: deployment.id,
+    app: deployment.app,
+    type: req.type,
+    execDisabled: req.disable_exec,
+    connectedSince: Date.now(),
+    remoteAddress: peer,
+  };
+}
+
+/**
+ * Registers the instance, sends its config, and keeps the stream open (with inline keepalives
+ * when the client asked for them) until the client goes away, however it goes.
+ */
+function openConfigStream(
+  ctx: ServerContext,
+  call: ServerWritableStream<EntrypointConfigRequest__Output, EntrypointConfigResponse>,
+  info: InstanceInfo,
+): void {
+  const open = () => !call.cancelled && !call.writableEnded;
+  const sink = {
+    send: (response: EntrypointConfigResponse) => {
+      if (open()) call.write(response);
+    },
+    close: (error: RpcError) => {
+      if (open()) call.emit('error', error);
+    },
+  };
+  let remove: () => void;
+  try {
+    remove = ctx.registry.add(info, sink);
+  } catch (err) {
+    call.emit('error', reported(ctx.log, err, 'EntrypointConfig'));
+    return;
+  }
+  ctx.log.info('instance registered', { instance: info.id, app: info.app, deployment: info.deploymentId, peer: info.remoteAddress });
+
+  const wantsKeepalives = String(call.metadata.get(METADATA.inlineKeepalives)[0] ?? '').toLowerCase() === 'true';
+  // Raw bytes, not a message: our service definition's serializer passes a Buffer through.
+  const rawKeepalive = INLINE_KEEPALIVE_BYTES as unknown as EntrypointConfigResponse;
+  const keepalive = wantsKeepalives ? setInterval(() => open() && call.write(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
+
+  let gone = false;
+  const unregister = () => {
+    if (gone) return;
+    gone = true;
+    clearInterval(keepalive);
+    remove();
+    ctx.log.info('instance gone', { instance: info.id, app: info.app });
+  };
+  call.on('cancelled', unregister); // the client cancelled, or its connection dropped
+  call.on('finish', unregister); // we ended the stream (shutdown, replaced)
+  call.on('close', unregister);
+  if (call.cancelled) unregister();
+  else sink.send(configFor(ctx.store.deployment(info.deploymentId)!));
+}
+
+function entrypointLogStream(ctx: ServerContext): handleClientStreamingCall<unknown, Empty> {
+  return (call, callback) => {
+    try {
+      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
+      ctx.auth.principal(call.metadata, 'EntrypointLogStream');
+      throw new RpcError(Status.UNIMPLEMENTED, 'EntrypointLogStream is not implemented by this server yet: log shipping comes with the logs issue');
+    } catch (err) {
+      callback(reported(ctx.log, err, 'EntrypointLogStream'));
+    }
+  };
+}
+
+function entrypointExecStream(ctx: ServerContext): handleBidiStreamingCall<unknown, unknown> {
+  return (call) => {
+    try {
+      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
+      ctx.auth.principal(call.metadata, 'EntrypointExecStream');
+      throw new RpcError(Status.UNIMPLEMENTED, 'EntrypointExecStream is not implemented by this server yet: exec comes with the exec issue');
+    } catch (err) {
+      call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
+    }
+  };
+}

@@ -1,0 +1,182 @@
+// The real reference server as a process for tests: `waypoint-ctl server run` on 127.0.0.1
+// (a free port), a temp data dir and a temp XDG_CONFIG_HOME, optionally TLS with a self-signed
+// certificate made here. Call `stopServers()` in afterEach: it kills them and removes their dirs.
+//
+//   const server = await startServer();
+//   const { deploymentId, inviteToken } = await server.createDeployment('app');
+//   ... WAYPOINT_SERVER_ADDR=server.addr ...
+//   await server.restart();            // killed, started again: same port, same data dir
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { InstanceInfo__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
+import { type ClientTls, controlClient, createDeployment, listInstances, md } from './grpc.js';
+import { cleanEnv, type Exit, ROOT, type Running, start, withDeadline } from './run.js';
+
+export const CTL = path.join(ROOT, 'bin/waypoint-ctl');
+
+export interface TestTls {
+  certFile: string;
+  keyFile: string;
+  /** The self-signed certificate itself: what a client trusts. */
+  caFile: string;
+}
+
+export interface StartServerOptions {
+  /** TLS with a fresh self-signed certificate for 127.0.0.1 and localhost. */
+  tls?: boolean;
+  /** Interval of inline keepalives (default: the server's 5 s). */
+  keepaliveMs?: number;
+  /** A fixed port (e.g. from freePort(), to start the server after its clients); default any. */
+  port?: number;
+  /** More environment for the server process. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface TestServer {
+  /** 127.0.0.1:<port> */
+  addr: string;
+  port: number;
+  operatorToken: string;
+  dataDir: string;
+  /** XDG_CONFIG_HOME of the server, where it wrote its context file. */
+  configHome: string;
+  contextFile: string;
+  tls?: TestTls;
+  /** What a gRPC client needs to trust the server (undefined: plaintext). */
+  clientTls?: ClientTls;
+  proc: Running;
+  /** A clean environment whose XDG_CONFIG_HOME is the server's: the ctl finds it from there. */
+  env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  createDeployment(app: string, labels?: Record<string, string>): Promise<{ deploymentId: string; inviteToken: string }>;
+  instances(app?: string): Promise<InstanceInfo__Output[]>;
+  /** Stops the process (SIGTERM: clean shutdown; SIGKILL: a crash) and waits for its exit. */
+  stop(opts?: { signal?: NodeJS.Signals }): Promise<Exit>;
+  /** Stops it (default SIGKILL) if running and starts it again on the same port and data dir. */
+  restart(opts?: { signal?: NodeJS.Signals }): Promise<void>;
+}
+
+const servers = new Set<TestServer>();
+const dirs = new Set<string>();
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A self-signed certificate (EC P-256) for 127.0.0.1 and localhost, made with openssl. */
+export function selfSignedCert(dir: string): TestTls {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout', keyFile, '-out', certFile],
+    { stdio: 'pipe' },
+  );
+  return { certFile, keyFile, caFile: certFile };
+}
+
+export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'wp-server-test-'));
+  dirs.add(root);
+  const dataDir = path.join(root, 'data');
+  const configHome = path.join(root, 'config');
+  mkdirSync(configHome);
+  const tls = opts.tls ? selfSignedCert(root) : undefined;
+  const clientTls = tls && { caFile: tls.caFile };
+  const env = (extra: NodeJS.ProcessEnv = {}) => cleanEnv({ XDG_CONFIG_HOME: configHome, ...extra });
+
+  const launch = async (port: number) => {
+    const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+    if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
+    if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
+    const proc = start(args, { bin: CTL, env: env(opts.env) });
+    // Settled either way, so that neither loser of the race is left rejecting unhandled.
+    const ready = proc.waitForOutput(/listening on 127\.0\.0\.1:\d+/).then(
+      () => 'ready' as const,
+      (err: Error) => err,
+    );
+    const first = await Promise.race([ready, proc.exited]);
+    if (first instanceof Error) throw first;
+    if (first !== 'ready') {
+      throw new Error(`server exited (${first.code ?? first.signal}) before listening: ${proc.stderr().toString().trim()}`);
+    }
+    return proc;
+  };
+
+  let proc = await launch(opts.port ?? 0);
+  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(proc.stdout().toString())![1]);
+  const token = /operator token (\S+)/.exec(proc.stdout().toString());
+  if (!token) throw new Error(`the server printed no operator token: ${proc.stdout().toString()}`);
+  const addr = `127.0.0.1:${port}`;
+  const contextFile = path.join(configHome, 'waypoint-ctl', 'context.json');
+  const operator = md({ token: token[1] });
+
+  const stop = async ({ signal = 'SIGTERM' as NodeJS.Signals } = {}) => {
+    if (proc.proc.exitCode === null && proc.proc.signalCode === null) proc.proc.kill(signal);
+    return withDeadline(proc.exited, 10_000, 'the server to exit');
+  };
+
+  const server: TestServer = {
+    addr,
+    port,
+    operatorToken: token[1],
+    dataDir,
+    configHome,
+    contextFile,
+    tls,
+    clientTls,
+    get proc() {
+      return proc;
+    },
+    env,
+    async createDeployment(app, labels = {}) {
+      const client = controlClient(addr, clientTls);
+      try {
+        const res = await createDeployment(client, app, labels, operator);
+        return { deploymentId: res.deployment!.id, inviteToken: res.invite_token };
+      } finally {
+        client.close();
+      }
+    },
+    async instances(app = '') {
+      const client = controlClient(addr, clientTls);
+      try {
+        return (await listInstances(client, operator, app)).instances;
+      } finally {
+        client.close();
+      }
+    },
+    stop,
+    async restart({ signal = 'SIGKILL' } = {}) {
+      await stop({ signal });
+      proc = await launch(port);
+    },
+  };
+  servers.add(server);
+  return server;
+}
+
+/** For afterEach: kills every server a test started and removes their directories. */
+export async function stopServers(): Promise<void> {
+  await Promise.all([...servers].map((s) => s.stop({ signal: 'SIGKILL' }).catch(() => undefined)));
+  servers.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
+
+/** The context file the server wrote. */
+export function readContextFile(server: TestServer): Record<string, unknown> {
+  return JSON.parse(readFileSync(server.contextFile, 'utf8')) as Record<string, unknown>;
+}

@@ -10,12 +10,26 @@ import { CtlError, EXIT_FAILURE, EXIT_USAGE } from '../ctl/errors.js';
 
 declare const __VERSION__: string;
 
+const HELP_AFTER = `
+Quick start:
+  waypoint-ctl dev -- node app.js     a throwaway server, and your app connected to it
+
+Where commands find the server and its token (the first that says wins):
+  --server-addr, --token (and --tls, --tls-ca-file, --tls-skip-verify)
+  WAYPOINT_SERVER_ADDR, WAYPOINT_TOKEN (and WAYPOINT_SERVER_TLS, _TLS_CA_FILE, _TLS_SKIP_VERIFY)
+  the context file \`server run\` writes: $XDG_CONFIG_HOME/waypoint-ctl/context.json
+  (~/.config/ by default; WAYPOINT_CTL_CONTEXT names another)
+
+Exit status: 0 done; 1 failed (server unreachable, token refused, ...), with one line on
+stderr; 2 usage error. \`dev\` exits with the app's status.`;
+
 function buildProgram(): Command {
   const program = new Command('waypoint-ctl')
     .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances.')
     .version(__VERSION__, '-V, --version')
     .helpOption('-h, --help')
     .showHelpAfterError('(--help for usage)')
+    .addHelpText('after', HELP_AFTER)
     // `dev -- <command...>` passes everything after its options through to the command.
     .enablePositionalOptions()
     // Set before any subcommand exists: commander copies these settings into each new one.

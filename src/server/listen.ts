@@ -31,3 +31,11 @@ export function localAddress(host: string, port: number): string {
   if (host === '[::]') return `[::1]:${port}`;
   return formatAddress(host, port);
 }
+
+/** grpc-js gives a peer as `${address}:${port}`: put an IPv6 address in brackets. */
+export function formatPeer(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  if (i < 0) return peer;
+  const host = peer.slice(0, i);
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]${peer.slice(i)}` : peer;
+}

@@ -16,6 +16,7 @@ import { TokenSigner } from './tokens.js';
 import { waypointHandlers } from './waypoint-service.js';
 
 export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
+export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
 
 export interface ServerOptions {
   /** host:port; port 0 picks a free port (see RunningServer.address). */
@@ -27,7 +28,7 @@ export interface ServerOptions {
   version: string;
   log?: ServerLog;
   inlineKeepaliveMs?: number;
-  /** HTTP/2 pings to each client, to notice dead peers (default 30 s). */
+  /** Interval of HTTP/2 pings to each client, to notice dead peers (default 30 s). */
   keepaliveTimeMs?: number;
 }
 
@@ -73,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
   };
-  const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? 30_000));
+  const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS));
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
   server.addService(controlServiceDefinition(), controlHandlers(ctx));
 
@@ -101,7 +102,8 @@ function serverOptions(keepaliveTimeMs: number): grpc.ServerOptions {
     // Ping every client now and then: a dead peer (a host gone without a FIN) is noticed and
     // its instance removed, instead of lingering until TCP gives up hours later.
     'grpc.keepalive_time_ms': keepaliveTimeMs,
-    'grpc.keepalive_timeout_ms': 10_000,
+    // An unanswered ping means a dead peer after 10 s (or one interval, when pings are faster).
+    'grpc.keepalive_timeout_ms': Math.min(10_000, keepaliveTimeMs),
     // Let entrypoints ping us too, even with no call in flight and as often as every 10 s.
     // grpc-js does not police client pings; the settings say what a C-core server would need.
     'grpc.keepalive_permit_without_calls': 1,

@@ -23,6 +23,7 @@ import { checkClientProtocols } from './compat.js';
 import { configFor } from './config.js';
 import type { ServerContext } from './context.js';
 import type { InstanceInfo } from './instances.js';
+import { formatPeer } from './listen.js';
 import { invalidArgument, reported, RpcError, Status } from './status.js';
 
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
@@ -91,7 +92,7 @@ function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequ
     type: req.type,
     execDisabled: req.disable_exec,
     connectedSince: Date.now(),
-    remoteAddress: peer,
+    remoteAddress: formatPeer(peer),
   };
 }
 

@@ -29,6 +29,8 @@ export interface StartServerOptions {
   tls?: boolean;
   /** Interval of inline keepalives (default: the server's 5 s). */
   keepaliveMs?: number;
+  /** Interval of the server's HTTP/2 pings to clients (default 30 s); an unanswered one cuts the peer. */
+  http2KeepaliveMs?: number;
   /** A fixed port (e.g. from freePort(), to start the server after its clients); default any. */
   port?: number;
   /** More environment for the server process. */
@@ -101,6 +103,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
     if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
     if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
+    if (opts.http2KeepaliveMs !== undefined) args.push('--keepalive-time', `${opts.http2KeepaliveMs}ms`);
     const proc = start(args, { bin: CTL, env: env(opts.env) });
     // Settled either way, so that neither loser of the race is left rejecting unhandled.
     const ready = proc.waitForOutput(/listening on 127\.0\.0\.1:\d+/).then(

@@ -210,6 +210,19 @@ describe('instances', () => {
     proxy.close();
   });
 
+  it('forgets an instance that stops answering HTTP/2 pings', async () => {
+    const server = await startServer({ http2KeepaliveMs: 200 });
+    const { deploymentId, token } = await enrolled(server);
+    const proxy = await tcpProxy(server.port);
+    const wp = track(waypointClient(`127.0.0.1:${proxy.port}`));
+    const stream = openConfig(wp, configRequest(deploymentId), md({ token }));
+    await stream.waitForMessages(1);
+    proxy.freeze(); // the connection stays open, but nothing gets through: a host gone silent
+    await waitFor(async () => (await server.instances()).length === 0, { what: () => 'the silent instance to be removed' });
+    proxy.cut();
+    proxy.close();
+  });
+
   it('refuses an unknown deployment and a missing instance id', async () => {
     const server = await startServer();
     const { deploymentId, wp } = await enrolled(server);
@@ -294,9 +307,10 @@ describe('TLS', () => {
   });
 });
 
-/** A TCP relay to the server whose connections can be cut at once. */
-async function tcpProxy(targetPort: number): Promise<{ port: number; cut(): void; close(): void }> {
+/** A TCP relay to the server whose connections can be cut (reset) or frozen (kept open, silent). */
+async function tcpProxy(targetPort: number): Promise<{ port: number; cut(): void; freeze(): void; close(): void }> {
   const sockets = new Set<Socket>();
+  const pairs: Array<[Socket, Socket]> = [];
   const relay = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -305,12 +319,21 @@ async function tcpProxy(targetPort: number): Promise<{ port: number; cut(): void
       s.on('close', () => sockets.delete(s));
     }
     client.pipe(upstream).pipe(client);
+    pairs.push([client, upstream]);
   });
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   return {
     port: (relay.address() as { port: number }).port,
     cut: () => {
       for (const s of sockets) s.resetAndDestroy();
+    },
+    freeze: () => {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
     },
     close: () => relay.close(),
   };

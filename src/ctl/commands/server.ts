@@ -22,6 +22,7 @@ interface RunOptions {
   tlsCert?: string;
   tlsKey?: string;
   inlineKeepaliveInterval?: string;
+  keepaliveTime: string;
   context: boolean;
   logLevel: string;
 }
@@ -36,6 +37,7 @@ export function serverCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
+    .option('--keepalive-time <duration>', 'interval of HTTP/2 pings that detect dead clients', '30s')
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action((opts: RunOptions) => runServer(opts));
@@ -45,6 +47,8 @@ async function runServer(opts: RunOptions): Promise<void> {
   const listen = checked(() => parseListen(opts.listen));
   const logLevel = checked(() => parseLogLevel('--log-level', opts.logLevel));
   const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
+  const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
+  if (keepaliveTimeMs < MIN_KEEPALIVE_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_KEEPALIVE_MS}ms`);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
   // arrives before a handler exists kills the process without a clean stop.
@@ -58,6 +62,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     version: __VERSION__,
     log: stderrLog({ level: logLevel as LogLevel }),
     inlineKeepaliveMs,
+    keepaliveTimeMs,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });

@@ -1,0 +1,74 @@
+// The live-instance registry: listing and filtering, re-registration of the same instance on a
+// new stream, an id claimed by another deployment, shutdown.
+import { describe, expect, it } from 'vitest';
+import { type ConfigSink, type InstanceInfo, InstanceRegistry } from '../../src/server/instances.js';
+import { type RpcError, Status } from '../../src/server/status.js';
+import { formatPeer } from '../../src/server/listen.js';
+
+function info(id: string, app = 'web', deploymentId = 'D1', connectedSince = 1): InstanceInfo {
+  return { id, deploymentId, app, type: 'LONG_RUNNING', execDisabled: false, connectedSince, remoteAddress: '127.0.0.1:1' };
+}
+
+function sink(): ConfigSink & { closed?: RpcError; sent: unknown[] } {
+  const s: ConfigSink & { closed?: RpcError; sent: unknown[] } = {
+    sent: [],
+    send: (r) => s.sent.push(r),
+    close: (e) => {
+      s.closed = e;
+    },
+  };
+  return s;
+}
+
+describe('InstanceRegistry', () => {
+  it('lists by connection time, filtered by app or deployment', () => {
+    const r = new InstanceRegistry();
+    r.add(info('b', 'web', 'D1', 2), sink());
+    r.add(info('a', 'api', 'D2', 1), sink());
+    expect(r.list().map((i) => i.id)).toEqual(['a', 'b']);
+    expect(r.list({ app: 'web' }).map((i) => i.id)).toEqual(['b']);
+    expect(r.list({ deploymentId: 'D2' }).map((i) => i.id)).toEqual(['a']);
+    expect(r.ofApp('web').map((e) => e.info.id)).toEqual(['b']);
+  });
+
+  it('removes an instance through the function add returned', () => {
+    const r = new InstanceRegistry();
+    const remove = r.add(info('a'), sink());
+    remove();
+    expect(r.list()).toEqual([]);
+  });
+
+  it('replaces an instance registering again, ends its old stream, and ignores the old removal', () => {
+    const r = new InstanceRegistry();
+    const first = sink();
+    const removeFirst = r.add(info('a', 'web', 'D1', 1), first);
+    const second = sink();
+    r.add(info('a', 'web', 'D1', 2), second);
+    expect(first.closed?.code).toBe(Status.ABORTED);
+    removeFirst(); // the old stream's end arrives after the new registration
+    expect(r.get('a')?.sink).toBe(second);
+  });
+
+  it('refuses an instance id live in another deployment', () => {
+    const r = new InstanceRegistry();
+    r.add(info('a', 'web', 'D1'), sink());
+    expect(() => r.add(info('a', 'web', 'D2'), sink())).toThrow(/already registered by deployment D1/);
+  });
+
+  it('ends every stream with UNAVAILABLE on shutdown', () => {
+    const r = new InstanceRegistry();
+    const s = sink();
+    r.add(info('a'), s);
+    r.closeAll('bye');
+    expect(s.closed?.code).toBe(Status.UNAVAILABLE);
+    expect(r.list()).toEqual([]);
+  });
+});
+
+describe('formatPeer', () => {
+  it('brackets IPv6 peers', () => {
+    expect(formatPeer('127.0.0.1:5000')).toBe('127.0.0.1:5000');
+    expect(formatPeer('::1:5000')).toBe('[::1]:5000');
+    expect(formatPeer('[::1]:5000')).toBe('[::1]:5000');
+  });
+});

@@ -21,6 +21,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 const BUNDLE = path.join(root, 'dist/entrypoint.cjs');
+const CONNECTION_CHUNK = path.join(root, 'dist/connection.cjs');
 const OUTPUT = path.join(root, 'dist/waypoint-entrypoint');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** The environment variable Node's C++ reads for its options, and our replacement name. */
@@ -44,13 +45,14 @@ function inputs() {
   }
   const files = {
     bundle: [BUNDLE, 'run `npm run build` first (npm ci does it)'],
+    connection: [CONNECTION_CHUNK, 'run `npm run build` first (npm ci does it)'],
     posix: [path.join(root, 'native/build/Release/posix.node'), 'run `npm run build:native` (npm ci does it)'],
     pty: [ptyAddon, "node-pty's addon was not built: run `npm ci` (or `npm rebuild node-pty`)"],
   };
   for (const [what, [file, hint]] of Object.entries(files)) {
     if (!existsSync(file)) throw new BuildError(`${path.relative(root, file)} is missing (${what}): ${hint}`);
   }
-  return { bundle: files.bundle[0], posix: files.posix[0], pty: files.pty[0] };
+  return { bundle: files.bundle[0], connection: files.connection[0], posix: files.posix[0], pty: files.pty[0] };
 }
 
 function run(cmd, args, { what = `${cmd} ${args.join(' ')}`, ...options } = {}) {
@@ -79,7 +81,8 @@ function buildBlob(files, workDir) {
     // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
     useCodeCache: true,
     useSnapshot: false,
-    assets: { 'posix.node': files.posix, 'pty.node': files.pty },
+    // connection.cjs: the lazily loaded connection (src/chunks.ts), read only in connected mode.
+    assets: { 'posix.node': files.posix, 'pty.node': files.pty, 'connection.cjs': files.connection },
   };
   const configFile = path.join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));

@@ -24,6 +24,28 @@ const nodePtyNativeLoader = {
   },
 };
 
+/**
+ * Parts of the entrypoint built as files of their own (dist/<name>.cjs), loaded only when used:
+ * the connection pulls in gRPC, whose parsing alone would slow every start of disabled mode.
+ * Its `import('./connection/index.js')` in src/entrypoint.ts becomes src/chunks.ts's loadChunk.
+ */
+export const chunks = { connection: 'src/connection/index.ts' };
+
+/** @type {import('esbuild').Plugin} */
+const lazyChunks = {
+  name: 'lazy-chunks',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/connection\/index\.js$/ }, (args) =>
+      args.importer === path.join(root, 'src/entrypoint.ts') ? { path: 'connection', namespace: 'lazy-chunk' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-chunk' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(path.join(root, 'src/chunks.ts'))}).loadChunk(${JSON.stringify(args.path)});`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
+
 export const programs = { entrypoint: 'src/cli/entrypoint.ts', ctl: 'src/cli/ctl.ts' };
 
 /**
@@ -32,20 +54,27 @@ export const programs = { entrypoint: 'src/cli/entrypoint.ts', ctl: 'src/cli/ctl
  */
 const external = { ctl: ['better-sqlite3'] };
 
-await Promise.all(
-  Object.entries(programs).map(([name, entry]) =>
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'none',
+  define: { __VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+};
+
+await Promise.all([
+  ...Object.entries(programs).map(([name, entry]) =>
     build({
+      ...common,
       entryPoints: [path.join(root, entry)],
       outfile: path.join(root, 'dist', `${name}.cjs`),
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      legalComments: 'none',
-      define: { __VERSION__: JSON.stringify(pkg.version) },
-      plugins: [nodePtyNativeLoader],
+      plugins: name === 'entrypoint' ? [nodePtyNativeLoader, lazyChunks] : [nodePtyNativeLoader],
       external: external[name] ?? [],
-      logLevel: 'warning',
     }),
   ),
-);
+  ...Object.entries(chunks).map(([name, entry]) =>
+    build({ ...common, entryPoints: [path.join(root, entry)], outfile: path.join(root, 'dist', `${name}.cjs`) }),
+  ),
+]);

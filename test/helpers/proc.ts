@@ -28,7 +28,19 @@ export interface SocketFd {
   path?: string;
   listening?: boolean;
   connected?: boolean;
+  /** tcp/tcp6 only: the TCP state, e.g. LISTEN or ESTABLISHED. */
+  tcpState?: string;
 }
+
+/** The states of /proc/net/tcp, by their hex code. */
+const TCP_STATES: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '0A': 'LISTEN',
+};
 
 function readLines(file: string): string[] {
   try {
@@ -62,14 +74,20 @@ export function socketFds(pid: number): SocketFd[] {
       connected: cols[5] === '03', // SS_CONNECTED
     });
   }
-  const inet = new Map<number, SocketFd['kind']>();
+  const inet = new Map<number, { kind: SocketFd['kind']; tcpState?: string }>();
+  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
   for (const kind of ['tcp', 'tcp6', 'udp', 'udp6', 'raw', 'raw6'] as const) {
-    for (const line of readLines(`/proc/${pid}/net/${kind}`)) inet.set(Number(line.trim().split(/\s+/)[9]), kind);
+    for (const line of readLines(`/proc/${pid}/net/${kind}`)) {
+      const cols = line.trim().split(/\s+/);
+      const tcpState = kind.startsWith('tcp') ? (TCP_STATES[cols[3]] ?? cols[3]) : undefined;
+      inet.set(Number(cols[9]), { kind, tcpState });
+    }
   }
   return sockets.map(({ fd, inode }) => {
     const u = unix.get(inode);
     if (u) return { fd, inode, kind: 'unix', ...u };
-    return { fd, inode, kind: inet.get(inode) ?? 'unknown' };
+    const i = inet.get(inode);
+    return i ? { fd, inode, ...i } : { fd, inode, kind: 'unknown' };
   });
 }
 

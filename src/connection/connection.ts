@@ -1,0 +1,240 @@
+// The long-lived link to the server: sessions one after the other, for the life of the process.
+// A failed attempt or a lost session is retried with backoff (fast within the connect window,
+// exponential after it); the app is never touched by any of this. Later modules subscribe to
+// configs and to sessions, and open their own streams on each session's channel.
+import { ulid } from '../ids.js';
+import type { Logger } from '../log.js';
+import type { EntrypointConfigResponse__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
+import type { Settings } from '../settings.js';
+import { Backoff, RECONNECT_POLICY, type Random, WAITING_POLICY } from './backoff.js';
+import { checkConfigResponse, describeConfig, type EntrypointConfig } from './config-message.js';
+import { channelCredentials, CredentialsError, tlsMode } from './credentials.js';
+import { dial } from './dial.js';
+import { ConnectionFailure } from './errors.js';
+import { type OpenSession, openSession, type Session } from './session.js';
+
+export type ConnectionSettings = Pick<
+  Settings,
+  'serverTls' | 'serverTlsSkipVerify' | 'serverTlsCaFile' | 'inviteToken' | 'deploymentId' | 'disableExec'
+> & { serverAddr: string };
+
+export interface ConnectionOptions {
+  settings: ConnectionSettings;
+  logger: Logger;
+  /** Our package version, sent as client-version. */
+  version: string;
+  /** This process's instance id, the same across every reconnect (default: a fresh ULID). */
+  instanceId?: string;
+  /** Until this time (performance.now() ms), an unreachable server is retried every ~150 ms. */
+  fastUntil: number;
+  /** True while the app waits for its first config (server required): retries stay frequent. */
+  appWaiting?: () => boolean;
+  /** Deadline of each unary call and of the config stream's first answer. */
+  deadlineMs?: number;
+  random?: Random;
+}
+
+export const DEFAULT_DEADLINE_MS = 5_000;
+
+export type ConfigListener = (config: EntrypointConfig) => void;
+export type SessionListener = (session: Session) => void;
+
+export class Connection {
+  readonly instanceId: string;
+  /** The first valid config; rejects (CredentialsError) only when no attempt can ever succeed. */
+  readonly firstConfig: Promise<EntrypointConfig>;
+  private resolveFirst!: (config: EntrypointConfig) => void;
+  private rejectFirst!: (err: Error) => void;
+  private readonly configListeners = new Set<ConfigListener>();
+  private readonly sessionListeners = new Set<SessionListener>();
+  private readonly backoff: Backoff;
+  private current?: OpenSession;
+  /** The entrypoint token: in memory only, never logged, never in any environment. */
+  private token?: string;
+  private configs = 0;
+  private lastReported?: string;
+  private closed = false;
+  private wake?: () => void;
+  /** Aborts the attempt in progress (close() while connecting). */
+  private attempt?: AbortController;
+  /** Resolves when the loop has ended, after close(): no attempt is made any more. */
+  readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.instanceId = options.instanceId ?? ulid();
+    this.backoff = new Backoff(options.random);
+    this.firstConfig = new Promise((resolve, reject) => {
+      this.resolveFirst = resolve;
+      this.rejectFirst = reject;
+    });
+    this.firstConfig.catch(() => {}); // the orchestrator may not be listening any more
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  /** Starts connecting in the background. */
+  start(): void {
+    void this.run().finally(() => this.resolveStopped());
+  }
+
+  /** Every valid config, in order; returns an unsubscribe function. */
+  onConfig(listener: ConfigListener): () => void {
+    this.configListeners.add(listener);
+    return () => this.configListeners.delete(listener);
+  }
+
+  /**
+   * Every session as it is established (the current one at once, if any); returns an
+   * unsubscribe function. A listener opens its streams on `session.client` with
+   * `session.metadata()` and stops when `session.signal` aborts.
+   */
+  onSession(listener: SessionListener): () => void {
+    this.sessionListeners.add(listener);
+    if (this.current) this.notify(listener, this.current.session);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  /** The live session, if connected. */
+  get session(): Session | undefined {
+    return this.current?.session;
+  }
+
+  /** Whether our client streams may send inline keepalives (the server asked for them). */
+  get inlineKeepalives(): boolean {
+    return this.current?.session.inlineKeepalives ?? false;
+  }
+
+  /** Ends the session (the server forgets the instance) and stops reconnecting. */
+  close(): void {
+    this.closed = true;
+    this.attempt?.abort();
+    this.current?.close();
+    this.wake?.();
+  }
+
+  private async run(): Promise<void> {
+    const { settings, logger, version } = this.options;
+    let credentials;
+    try {
+      credentials = channelCredentials(settings);
+    } catch (err) {
+      if (!(err instanceof CredentialsError)) throw err;
+      logger.error(`${err.message}; the server connection is off`);
+      this.rejectFirst(err);
+      return;
+    }
+    logger.debug('connecting', { server: settings.serverAddr, tls: tlsMode(settings), instance_id: this.instanceId });
+    while (!this.closed) {
+      const client = dial({ addr: settings.serverAddr, credentials, version });
+      let failure: ConnectionFailure;
+      try {
+        failure = await this.runSession(client);
+      } catch (err) {
+        failure = err instanceof ConnectionFailure ? err : new ConnectionFailure('rejected', String(err));
+      } finally {
+        client.close();
+      }
+      if (this.closed) break;
+      if (failure.kind === 'unauthenticated') this.token = undefined; // exchange the invite again
+      await this.retryAfter(failure);
+    }
+  }
+
+  /** One session, from dial to its end; resolves with why it ended. */
+  private async runSession(client: Parameters<typeof openSession>[0]['client']): Promise<ConnectionFailure> {
+    const { settings, logger, version } = this.options;
+    this.attempt = new AbortController();
+    const open = await openSession({
+      abort: this.attempt.signal,
+      client,
+      version,
+      deploymentId: settings.deploymentId ?? '',
+      instanceId: this.instanceId,
+      disableExec: settings.disableExec,
+      token: this.token,
+      inviteToken: settings.inviteToken,
+      deadlineMs: this.options.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      onMessage: (message) => this.receive(message),
+      onKeepalive: () => logger.trace('inline keepalive dropped', { stream: 'EntrypointConfig' }),
+    });
+    if (this.closed) {
+      open.close();
+      return open.ended;
+    }
+    this.token = open.token;
+    this.current = open;
+    this.backoff.reset();
+    this.lastReported = undefined;
+    logger.info('connected to the server', {
+      server: settings.serverAddr,
+      instance_id: this.instanceId,
+      server_version: open.session.serverVersion,
+      protocol: open.session.protocolVersion,
+    });
+    for (const listener of this.sessionListeners) this.notify(listener, open.session);
+    const failure = await open.ended;
+    this.current = undefined;
+    if (!this.closed) logger.warn('lost the server connection; reconnecting', { reason: failure.message });
+    return failure;
+  }
+
+  private receive(message: EntrypointConfigResponse__Output): void {
+    const { logger } = this.options;
+    const checked = checkConfigResponse(message);
+    if (!checked.ok) {
+      logger.warn('config refused: it breaks the protocol', { problem: checked.problem });
+      return;
+    }
+    this.configs++;
+    logger.debug('config received', { count: this.configs, ...describeConfig(checked.config) });
+    if (this.configs === 1) this.resolveFirst(checked.config);
+    for (const listener of this.configListeners) {
+      try {
+        listener(checked.config);
+      } catch (err) {
+        logger.error('applying the config failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  private notify(listener: SessionListener, session: Session): void {
+    try {
+      listener(session);
+    } catch (err) {
+      this.options.logger.error('a session listener failed', { error: (err as Error).message });
+    }
+  }
+
+  /** Logs the failure (once per distinct reason, louder when it needs an operator) and waits. */
+  private async retryAfter(failure: ConnectionFailure): Promise<void> {
+    const { logger, settings } = this.options;
+    const fast = failure.kind === 'unreachable' && performance.now() < this.options.fastUntil;
+    const policy = this.options.appWaiting?.() ? WAITING_POLICY : RECONNECT_POLICY;
+    const delay = this.backoff.next({ fast, policy });
+    const fields = { server: settings.serverAddr, reason: failure.message, retry_in_ms: delay };
+    // One warning per outage, however its cause is worded from one attempt to the next
+    // (refused, reset, timed out); any other failure once per distinct reason.
+    const outage = failure.kind === 'unreachable' || failure.kind === 'silent';
+    const key = outage ? 'outage' : `${failure.kind}:${failure.message}`;
+    if (fast || key === this.lastReported) {
+      logger.debug('connection attempt failed', fields);
+    } else {
+      this.lastReported = key;
+      if (failure.kind === 'incompatible') {
+        logger.error('incompatible server; the app keeps running without it', fields);
+      } else if (failure.kind === 'unauthenticated' || failure.kind === 'rejected') {
+        logger.error('the server refused us', fields);
+      } else {
+        logger.warn('cannot reach the server; retrying in the background', fields);
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delay);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+}

@@ -91,6 +91,17 @@ describe('tokens', () => {
     expect((await rpcError(convertInviteToken(wp, ''))).code).toBe(status.UNAUTHENTICATED);
   });
 
+  it('refuses a well-signed invite the server has no record of', async () => {
+    const server = await startServer();
+    const { deploymentId, wp } = await enrolled(server);
+    // Signed with the server's own key, so only the missing record can refuse it.
+    const key = Buffer.from(readFileSync(path.join(server.dataDir, 'signing.key'), 'utf8').trim(), 'hex');
+    const unknown = new TokenSigner(key).sign({ kind: 'invite', id: ulid(), deployment: deploymentId, iat: 1 });
+    const err = await rpcError(convertInviteToken(wp, unknown));
+    expect(err.code).toBe(status.UNAUTHENTICATED);
+    expect(err.details).toMatch(/unknown token: this server has no record of it/);
+  });
+
   it('refuses a missing, garbage or forged token with UNAUTHENTICATED, on every RPC', async () => {
     const server = await startServer();
     const { deploymentId, wp } = await enrolled(server);

@@ -289,6 +289,22 @@ describe('dev', () => {
     expect(existsSync(context)).toBe(false);
   });
 
+  it('connects the app: the printed command lists its instance, which goes when the app exits', async () => {
+    const p = start(['dev', '--listen', '127.0.0.1:0', '--app', 'demo', '--', 'sh', '-c', 'echo ready; read line; exit 0'], {
+      bin: CTL,
+      env: cleanEnv(),
+    });
+    await p.waitForOutput('ready');
+    const context = /export WAYPOINT_CTL_CONTEXT=(\S+)/.exec(p.stderr().toString())![1];
+    const instances = async () =>
+      JSON.parse((await ctl(undefined, ['instances', '--json'], { WAYPOINT_CTL_CONTEXT: context })).stdout.toString());
+    await waitFor(async () => (await instances()).length === 1, { what: () => 'the instance to be listed' });
+    expect((await instances())[0]).toMatchObject({ app: 'demo', type: 'LONG_RUNNING', exec_disabled: false });
+    p.proc.stdin!.end('go\n');
+    expect((await withDeadline(p.exited, 10_000, 'dev to exit')).code).toBe(0);
+    expect(p.stderr().toString()).toMatch(/instance gone/);
+  });
+
   it('names the app after the current directory by default', async () => {
     const r = await run(['dev', '--listen', '127.0.0.1:0', '--', 'true'], { bin: CTL, env: cleanEnv(), cwd: '/tmp' });
     expect(r.code).toBe(0);

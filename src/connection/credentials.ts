@@ -37,7 +37,26 @@ export function channelCredentials(
   settings: TlsSettings,
   readFile: (file: string) => Buffer = (file) => readFileSync(file),
 ): ChannelCredentials {
+  if (tlsMode(settings) !== 'plaintext') dropIpServernameWarning();
   return new OwnedSocketsCredentials(baseCredentials(settings, readFile));
+}
+
+/**
+ * grpc-js sends the target host as the TLS server name, an IP address too (WAYPOINT_SERVER_ADDR
+ * =10.0.0.5:9701), and Node then prints a DeprecationWarning (DEP0123) on our stderr, in the
+ * middle of the app's output. The name is still verified against the certificate's IP SANs;
+ * only that one warning is dropped.
+ */
+function dropIpServernameWarning(): void {
+  const emit = process.emitWarning as (warning: string | Error, ...rest: unknown[]) => void;
+  if ((emit as { wrapped?: boolean }).wrapped) return;
+  const filtered = (warning: string | Error, ...rest: unknown[]) => {
+    const code = rest.find((r): r is string => typeof r === 'string' && /^DEP\d+$/.test(r)) ?? (rest[0] as { code?: string })?.code;
+    if (code === 'DEP0123') return;
+    emit.call(process, warning, ...rest);
+  };
+  (filtered as { wrapped?: boolean }).wrapped = true;
+  process.emitWarning = filtered as typeof process.emitWarning;
 }
 
 function baseCredentials(settings: TlsSettings, readFile: (file: string) => Buffer): ChannelCredentials {

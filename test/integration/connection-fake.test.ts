@@ -400,6 +400,8 @@ describe('TLS', () => {
     expect(at - r.t0).toBeLessThan(2500);
     expect(f.registrations()).toHaveLength(1);
     expect(f.registrations()[0].metadata.authorization).toBe(TOKEN);
+    // Node's DEP0123 (a TLS server name that is an IP address) must not reach our stderr.
+    expect(stderr(r)).not.toMatch(/Warning|\(node:\d+\)/);
   });
 
   it('a self-signed server without the CA: refused, logged, the app still runs', async () => {

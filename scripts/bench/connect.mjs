@@ -1,0 +1,145 @@
+// `npm run bench` (second part): how long after the entrypoint starts does the app start, in
+// connected mode. The app reports its own start time (`date +%s%N`), so the figure is from our
+// spawn to the app's first instruction, not to when its output reached us.
+//   - server up: the reference server (`waypoint-ctl server run`) on loopback; the app starts
+//     with its first config. DESIGN.md section 7 budget: <= 200 ms, binary.
+//   - server down (connection refused) and a silent peer (accepts TCP, never answers): the app
+//     starts when the connect timeout runs out (fail-open), BENCH_CONNECT_TIMEOUT (default 1s).
+//   - disabled mode, for reference: what the connection adds.
+// BENCH_CONNECT_RUNS (default 20): runs of the server-up cases; the timeout cases run 3 times.
+// BENCH_ENFORCE=1: exit 1 when over budget.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { envInt, fmtMs, markdownTable, median, quantile, ROOT } from './lib.mjs';
+
+const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
+const CTL = path.join(ROOT, 'bin/waypoint-ctl');
+const BUDGET_MS = 200;
+const APP = ['sh', '-c', 'date +%s%N'];
+
+function cleanEnv(extra = {}) {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
+}
+
+/** Wall-clock now in ms, sub-millisecond. */
+const now = () => performance.timeOrigin + performance.now();
+
+/** Runs `bin APP` once; resolves with ms from spawn to the app's own start. */
+function startLatency(bin, env) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const child = spawn(bin, APP, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const m = /^(\d+)\s*$/m.exec(out);
+      if (code !== 0 || !m) return reject(new Error(`${bin} exited ${code}: ${out}${err}`.trim()));
+      resolve(Number(BigInt(m[1]) / 1000n) / 1000 - t0);
+    });
+  });
+}
+
+/** The reference server in a temp dir, with one deployment; its instance env and a stop(). */
+async function referenceServer() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
+  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
+  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', (c) => (out += c));
+  await new Promise((resolve, reject) => {
+    const check = () => /listening on 127\.0\.0\.1:\d+/.test(out) && resolve();
+    proc.stdout.on('data', check);
+    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`waypoint-ctl server run did not listen in 10 s: ${out}`)), 10_000).unref();
+  });
+  const created = await new Promise((resolve, reject) => {
+    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let json = '';
+    ctl.stdout.on('data', (c) => (json += c));
+    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+  });
+  return {
+    env: created.env,
+    stop() {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TCP peer that accepts and never says anything, in a process of its own. */
+async function silentPeer() {
+  const server = createServer((socket) => socket.on('error', () => {}));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { addr: `127.0.0.1:${server.address().port}`, stop: () => server.close() };
+}
+
+async function refusedAddr() {
+  const s = createServer();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const addr = `127.0.0.1:${s.address().port}`;
+  await new Promise((resolve) => s.close(resolve));
+  return addr;
+}
+
+async function sample(bin, env, runs) {
+  await startLatency(bin, env); // warm-up: page cache, the server's first registration
+  const samples = [];
+  for (let i = 0; i < runs; i++) samples.push(await startLatency(bin, env));
+  return samples.sort((a, b) => a - b);
+}
+
+async function main() {
+  const runs = envInt('BENCH_CONNECT_RUNS', 20);
+  const timeout = process.env.BENCH_CONNECT_TIMEOUT || '1s';
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const missing = [BINARY, LAUNCHER, CTL].filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')} (npm run build, npm run build:binary)`);
+
+  const server = await referenceServer();
+  const silent = await silentPeer();
+  const refused = await refusedAddr();
+  const rows = [];
+  let budgetMs;
+  try {
+    const up = { ...server.env, WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' };
+    const cases = [
+      { name: 'disabled mode (reference), binary', bin: BINARY, env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), runs },
+      { name: 'server up, with its config, binary', bin: BINARY, env: cleanEnv(up), runs, budget: true },
+      { name: 'server up, with its config, bundle via launcher', bin: LAUNCHER, env: cleanEnv(up), runs },
+      { name: `server down (refused), binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: refused, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
+      { name: `silent peer, binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: silent.addr, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
+    ];
+    for (const c of cases) {
+      const s = await sample(c.bin, c.env, c.runs);
+      rows.push([c.name, String(c.runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(s[s.length - 1])]);
+      if (c.budget) budgetMs = median(s);
+    }
+  } finally {
+    server.stop();
+    silent.stop();
+  }
+  out(`## connected start-up: entrypoint start → app start (Node ${process.version})`);
+  out();
+  out(markdownTable(['case', 'runs', 'median ms', 'p90 ms', 'min ms', 'max ms'], rows));
+  out();
+  const ok = budgetMs <= BUDGET_MS;
+  out(`budget: app started with its config ≤ ${BUDGET_MS} ms after our start (binary, server on loopback): ${fmtMs(budgetMs)} ms → ${ok ? 'PASS' : 'FAIL'}`);
+  if (process.env.BENCH_ENFORCE === '1' && !ok) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: error: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -44,6 +44,8 @@ export interface FakeWaypoint {
   openInstances(): string[];
   /** Date.now() when a config was last sent. */
   lastConfigSentAt?: number;
+  /** Date.now() when it last started listening. */
+  startedAt: number;
   push(config: EntrypointConfig): void;
   sendKeepalive(): void;
   /** Stops hard (streams cut); start() brings it back on the same port. */
@@ -100,6 +102,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     },
     script: { ...DEFAULT_SCRIPT, ...script },
     calls,
+    startedAt: 0,
     registrations: () => calls.filter((c) => c.method === 'EntrypointConfig'),
     openInstances: () => [...streams.values()],
     push(config) {
@@ -124,6 +127,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
       port = await new Promise<number>((resolve, reject) =>
         server!.bindAsync(`127.0.0.1:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
       );
+      fake.startedAt = Date.now();
     },
   };
 

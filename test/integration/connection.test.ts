@@ -3,9 +3,12 @@
 // config, restarts of the server, a server started late, deployment isolation of tokens, TLS,
 // and the server's own inline keepalives.
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { childPids, killDescendants } from '../helpers/proc.js';
-import { cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { BINARY, cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 import { CTL, freePort, startServer, stopServers, type TestServer } from '../helpers/server.js';
 
 const APP = 'echo "started $(date +%s%N)"; i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done';
@@ -26,7 +29,12 @@ async function deployment(server: TestServer, app = 'shop') {
   return server.createDeployment(app);
 }
 
-function launch(server: TestServer, dep: { deploymentId: string; inviteToken: string }, extra: NodeJS.ProcessEnv = {}): Launched {
+function launch(
+  server: TestServer,
+  dep: { deploymentId: string; inviteToken: string },
+  extra: NodeJS.ProcessEnv = {},
+  bin?: string,
+): Launched {
   const env = cleanEnv({
     WAYPOINT_SERVER_ADDR: server.addr,
     WAYPOINT_DEPLOYMENT_ID: dep.deploymentId,
@@ -36,7 +44,7 @@ function launch(server: TestServer, dep: { deploymentId: string; inviteToken: st
     ...extra,
   });
   const t0 = Date.now();
-  const r = start(['sh', '-c', APP], { env });
+  const r = start(['sh', '-c', APP], { env, bin });
   entrypoints.push(r);
   return { ...r, t0 };
 }
@@ -140,4 +148,25 @@ describe('against the reference server', () => {
     await waitFor(() => (stderr(r).match(/inline keepalive dropped/g) ?? []).length >= 3, { what: () => 'three keepalives' });
     expect((stderr(r).match(/config received/g) ?? []).length).toBe(1);
   });
+
+  // Locally the binary is an extra build step (npm run build:binary); CI always has it.
+  it.skipIf(!existsSync(BINARY) && !process.env.CI)(
+    'the single binary, alone in an empty directory, connects (the connection comes from its own assets)',
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-binary-connect-'));
+      try {
+        const lonely = path.join(dir, 'waypoint-entrypoint');
+        copyFileSync(BINARY, lonely);
+        const server = await startServer();
+        const dep = await deployment(server);
+        const r = launch(server, dep, {}, lonely);
+        const at = await appStartedAt(r);
+        expect(at - r.t0).toBeLessThan(2000);
+        expect(stderr(r)).toMatch(/debug: config received count=1/);
+        await waitFor(async () => (await server.instances()).length === 1, { what: () => 'the registration' });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

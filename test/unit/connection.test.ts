@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkConfigResponse, describeConfig } from '../../src/connection/config-message.js';
 import { channelCredentials, CredentialsError, tlsMode } from '../../src/connection/credentials.js';
+import { channelOptions } from '../../src/connection/dial.js';
 import { callFailure, tidyDetails } from '../../src/connection/errors.js';
 import { waitForFirstConfig } from '../../src/connection/fail-open.js';
 import { checkVersion } from '../../src/connection/session.js';
@@ -52,6 +53,19 @@ describe('credentials', () => {
     expect(reads).toBe(1);
     expect(channelCredentials(tls({}))._isSecure()).toBe(false);
     expect(channelCredentials(tls({ serverTlsSkipVerify: true }))._isSecure()).toBe(true);
+  });
+});
+
+describe('channel options', () => {
+  it('HTTP/2 pings every 30 s, 10 s to answer, also without calls; our own subchannels; no hidden retries', () => {
+    expect(channelOptions('1.0.0')).toMatchObject({
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.enable_retries': 0,
+      'grpc.primary_user_agent': 'waypoint-entrypoint/1.0.0',
+    });
   });
 });
 

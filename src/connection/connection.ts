@@ -156,12 +156,12 @@ export class Connection {
       deadlineMs: this.options.deadlineMs ?? DEFAULT_DEADLINE_MS,
       onMessage: (message) => this.receive(message),
       onKeepalive: () => logger.trace('inline keepalive dropped', { stream: 'EntrypointConfig' }),
+      onToken: (token) => (this.token = token), // exchanged once, kept even if registration fails
     });
     if (this.closed) {
       open.close();
       return open.ended;
     }
-    this.token = open.token;
     this.current = open;
     this.backoff.reset();
     this.lastReported = undefined;

@@ -44,12 +44,12 @@ export interface SessionOptions {
   onKeepalive?(): void;
   /** Aborting gives up the attempt at once (shutdown while connecting). */
   abort?: AbortSignal;
+  /** A new entrypoint token, as soon as the invite was exchanged (even if registration fails). */
+  onToken?(token: string): void;
 }
 
 export interface OpenSession {
   session: Session;
-  /** The entrypoint token now in use (to keep for the next session). */
-  token?: string;
   /** Resolves once, with why the session ended. */
   ended: Promise<ConnectionFailure>;
   /** Ends the session from our side (shutdown). */
@@ -124,6 +124,7 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
     );
     if (!res.token) throw new ConnectionFailure('rejected', 'ConvertInviteToken: the server returned an empty token');
     token = res.token;
+    options.onToken?.(token);
   }
 
   const controller = new AbortController();
@@ -143,7 +144,6 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
   await opened.finally(() => options.abort?.removeEventListener('abort', cancel));
   void ended.then(() => controller.abort());
   return {
-    token,
     ended,
     close: () => stream.cancel(),
     session: {

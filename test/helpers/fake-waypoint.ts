@@ -22,6 +22,8 @@ export interface FakeScript {
   configDelayMs: number;
   /** The config sent on each config stream; undefined: send nothing (headers only). */
   config?: EntrypointConfig;
+  /** Refuse every registration with PERMISSION_DENIED (a token of another deployment). */
+  denyRegistration?: boolean;
 }
 
 export interface RecordedCall {
@@ -159,6 +161,10 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
       if (!record('EntrypointConfig', call)) return void hung.push(() => call.end());
       if (!authorized(call.metadata)) {
         call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'no valid token' });
+        return;
+      }
+      if (fake.script.denyRegistration) {
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'not your deployment' });
         return;
       }
       streams.set(call, call.request.instance_id);

@@ -310,6 +310,17 @@ describe('session', () => {
     expect(registrations.some((c) => c.metadata.authorization === TOKEN)).toBe(true);
   });
 
+  it('a refused registration keeps the token: the invite is exchanged once, the refusal logged once', async () => {
+    const f = await fake({ denyRegistration: true });
+    const r = launch(f.addr);
+    await appStartedAt(r);
+    await waitFor(() => f.registrations().length >= 3, { timeoutMs: 15_000, what: () => 'three registration attempts' });
+    expect(f.calls.filter((c) => c.method === 'ConvertInviteToken')).toHaveLength(1);
+    for (const c of f.registrations()) expect(c.metadata.authorization).toBe(TOKEN);
+    expect(count(stderr(r), 'error: the server refused us')).toBe(1);
+    expect(stderr(r)).toContain('PERMISSION_DENIED: not your deployment');
+  });
+
   it('neither the invite nor the entrypoint token reaches the app or a log line', async () => {
     const f = await fake();
     const r = launch(f.addr, { WAYPOINT_LOG_LEVEL: 'trace' }, `env; ${APP}`);

@@ -2,9 +2,11 @@
 // one line on stderr; exit 1 for failures, 2 for usage errors.
 import { Command, CommanderError } from 'commander';
 import { writeLine } from '../log.js';
+import { configCommand } from '../ctl/commands/config.js';
 import { deploymentCommand } from '../ctl/commands/deployment.js';
 import { devCommand } from '../ctl/commands/dev.js';
 import { instancesCommand } from '../ctl/commands/instances.js';
+import { logsCommand } from '../ctl/commands/logs.js';
 import { serverCommand } from '../ctl/commands/server.js';
 import { CtlError, EXIT_FAILURE, EXIT_USAGE } from '../ctl/errors.js';
 
@@ -25,7 +27,7 @@ stderr; 2 usage error. \`dev\` exits with the app's status.`;
 
 function buildProgram(): Command {
   const program = new Command('waypoint-ctl')
-    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances.')
+    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances, set app config, read logs.')
     .version(__VERSION__, '-V, --version')
     .helpOption('-h, --help')
     .showHelpAfterError('(--help for usage)')
@@ -38,6 +40,8 @@ function buildProgram(): Command {
   serverCommand(program);
   deploymentCommand(program);
   instancesCommand(program);
+  configCommand(program);
+  logsCommand(program);
   devCommand(program);
   return program;
 }

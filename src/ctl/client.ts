@@ -7,23 +7,37 @@ import type { ControlClient } from '../protocol/generated/waypoint_entrypoint/co
 import type { CreateDeploymentResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
 import type { ListDeploymentsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
+import type { GetLogsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
+import type { GetLogsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
+import type { SetConfigRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
+import type { SetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
 import { CtlError } from './errors.js';
 import type { Target, TlsSettings } from './target.js';
 
 declare const __VERSION__: string;
 
 const CALL_TIMEOUT_MS = 10_000;
+/** A GetLogs message holds up to 1 MiB of lines, plus one line of up to the server's 4 MiB. */
+const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 
 export interface ControlApi {
   createDeployment(app: string, labels: Record<string, string>): Promise<CreateDeploymentResponse__Output>;
   listDeployments(app?: string): Promise<ListDeploymentsResponse__Output>;
   listInstances(app?: string): Promise<ListInstancesResponse__Output>;
+  setConfig(req: SetConfigRequest): Promise<SetConfigResponse__Output>;
+  getConfig(app?: string): Promise<GetConfigResponse__Output>;
+  setFileChangeSignal(app: string, signal: string): Promise<SetConfigResponse__Output>;
+  /** A stream, without a deadline: the caller handles its events (errors through `explain`). */
+  getLogs(req: GetLogsRequest): grpc.ClientReadableStream<GetLogsResponse__Output>;
   close(): void;
 }
 
 export function connect(target: Target): ControlApi {
   const Control = protocol().waypoint_entrypoint.control.v1.Control;
-  const client = new Control(target.addr, credentials(target.tls)) as ControlClient;
+  const client = new Control(target.addr, credentials(target.tls), {
+    'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+  }) as ControlClient;
   const metadata = new grpc.Metadata();
   metadata.set(METADATA.authorization, target.token);
   metadata.set(METADATA.apiProtocol, formatRange(PROTOCOL_VERSIONS.api));
@@ -46,6 +60,10 @@ export function connect(target: Target): ControlApi {
     createDeployment: (app, labels) => unary(client.CreateDeployment, { app, labels }),
     listDeployments: (app = '') => unary(client.ListDeployments, { app }),
     listInstances: (app = '') => unary(client.ListInstances, { app }),
+    setConfig: (req) => unary(client.SetConfig, req),
+    getConfig: (app = '') => unary(client.GetConfig, { app }),
+    setFileChangeSignal: (app, signal) => unary(client.SetFileChangeSignal, { app, signal }),
+    getLogs: (req) => client.GetLogs(req, metadata),
     close: () => client.close(),
   };
 }

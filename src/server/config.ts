@@ -1,14 +1,22 @@
-// What an instance is told on its config stream. Today: its deployment's labels and no env vars;
-// the app config issue fills env vars and files in here, and pushes a fresh message to every
-// live instance of an app (InstanceRegistry.ofApp) when they change.
+// What an instance is told on its config stream: its app's effective vars (the full set, every
+// time), the app's file change signal, and its deployment's labels.
 import type { EntrypointConfigResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
+import { type StoredVar, toWire } from './config-resolve.js';
 import type { Deployment } from './store.js';
 
-export function configFor(deployment: Deployment): EntrypointConfigResponse {
+export interface AppSettings {
+  /** Resolved: app vars over global ones, by name. */
+  vars: StoredVar[];
+  /** '' for none. */
+  fileChangeSignal: string;
+}
+
+export function configFor(deployment: Deployment, app: AppSettings): EntrypointConfigResponse {
   return {
     config: {
       deployment: { labels: deployment.labels },
-      env_vars: [],
+      env_vars: toWire(app.vars),
+      file_change_signal: app.fileChangeSignal,
     },
   };
 }

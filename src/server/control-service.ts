@@ -9,10 +9,15 @@ import type { ListDeploymentsRequest__Output } from '../protocol/generated/waypo
 import type { ListDeploymentsResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesRequest.js';
 import type { ListInstancesResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import type { GetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigRequest.js';
+import type { SetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
+import type { SetFileChangeSignalRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import { requireOperator } from './auth.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
+import { getConfig, setConfig, setFileChangeSignal } from './control-config.js';
+import { getLogs } from './control-logs.js';
 import type { InstanceInfo } from './instances.js';
 import { invalidArgument, reported } from './status.js';
 import { type Deployment, StoreError } from './store.js';
@@ -30,8 +35,14 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
       deployments: ctx.store.deployments(req.app).map(deploymentMessage),
     })),
     ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): ListInstancesResponse => ({
-      instances: ctx.registry.list({ app: req.app }).map(instanceMessage),
+      instances: ctx.registry.list({ app: req.app }).map((i) => instanceMessage(i, ctx.logs.received(i.id))),
     })),
+    SetConfig: operatorCall(ctx, 'SetConfig', (req: SetConfigRequest__Output) => setConfig(ctx.appConfig, req)),
+    GetConfig: operatorCall(ctx, 'GetConfig', (req: GetConfigRequest__Output) => getConfig(ctx.appConfig, req)),
+    SetFileChangeSignal: operatorCall(ctx, 'SetFileChangeSignal', (req: SetFileChangeSignalRequest__Output) =>
+      setFileChangeSignal(ctx.appConfig, req),
+    ),
+    GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
   };
 }
 
@@ -86,7 +97,7 @@ function deploymentMessage(d: Deployment): DeploymentMessage {
   return { id: d.id, app: d.app, labels: d.labels, created_at: toTimestamp(d.createdAt) };
 }
 
-function instanceMessage(i: InstanceInfo): InstanceMessage {
+function instanceMessage(i: InstanceInfo, logLinesReceived: number): InstanceMessage {
   return {
     id: i.id,
     deployment_id: i.deploymentId,
@@ -95,5 +106,6 @@ function instanceMessage(i: InstanceInfo): InstanceMessage {
     exec_disabled: i.execDisabled,
     connected_since: toTimestamp(i.connectedSince),
     remote_address: i.remoteAddress,
+    log_lines_received: String(logLinesReceived),
   };
 }

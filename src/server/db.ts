@@ -31,6 +31,19 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX tokens_deployment ON tokens(deployment_id, kind);
   `,
+  `
+  -- Sent to an app's instances after they write changed config files; '' for none.
+  ALTER TABLE apps ADD COLUMN file_change_signal TEXT NOT NULL DEFAULT '';
+  -- App config. One namespace per scope: a name is an env var or a file path, never both.
+  CREATE TABLE config_vars (
+    app        TEXT NOT NULL,            -- '' for global, else an app name
+    name       TEXT NOT NULL,            -- env var name, or file path (kind 'file')
+    kind       TEXT NOT NULL CHECK (kind IN ('static', 'internal', 'file')),
+    value      BLOB NOT NULL,            -- bytes as given (UTF-8 text)
+    updated_at INTEGER NOT NULL,         -- ms since the epoch
+    PRIMARY KEY (app, name)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -15,6 +15,8 @@ export interface InstanceInfo {
   connectedSince: number;
   /** host:port of the entrypoint's connection, as this server saw it. */
   remoteAddress: string;
+  /** The token that registered it: the only one that may ship its logs. */
+  tokenId: string;
 }
 
 /** The server end of an instance's config stream. */

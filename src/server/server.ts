@@ -8,8 +8,11 @@ import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
 import { openDb } from './db.js';
 import { controlServiceDefinition, waypointServiceDefinition } from './definition.js';
 import { controlHandlers, newDeployment } from './control-service.js';
+import { AppConfig } from './app-config.js';
+import { ConfigStore } from './config-store.js';
 import { InstanceRegistry } from './instances.js';
 import { formatAddress, parseListen } from './listen.js';
+import { LogHub } from './log-hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { type Deployment, Store } from './store.js';
 import { TokenSigner } from './tokens.js';
@@ -65,11 +68,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!claims) claims = store.issueToken('operator');
   else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
+  const registry = new InstanceRegistry();
   const ctx: ServerContext = {
     store,
     signer,
     auth: new Authenticator(signer, store),
-    registry: new InstanceRegistry(),
+    registry,
+    appConfig: new AppConfig(store, new ConfigStore(db), registry, log),
+    logs: new LogHub(),
     log,
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
@@ -135,9 +141,10 @@ function bind(server: grpc.Server, address: string, tls?: { cert: Buffer; key: B
   });
 }
 
-/** Ends every instance stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
+/** Ends every instance and log stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
 async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void): Promise<void> {
   ctx.registry.closeAll('the server is shutting down');
+  ctx.logs.shutdown('the server is shutting down');
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => {
       server.forceShutdown();

@@ -1,9 +1,8 @@
 // The five Waypoint RPCs an entrypoint calls. Every call is checked in the same order: client
-// protocol versions, then the token, then the request; logs and exec are refused as
-// UNIMPLEMENTED only after that, so an unauthenticated caller learns nothing about them.
+// protocol versions, then the token, then the request; exec is refused as UNIMPLEMENTED only
+// after that, so an unauthenticated caller learns nothing about it.
 import type {
   handleBidiStreamingCall,
-  handleClientStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
   Metadata,
@@ -20,10 +19,10 @@ import { INLINE_KEEPALIVE_BYTES } from '../protocol/keepalive.js';
 import { METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
 import { requireDeployment } from './auth.js';
 import { checkClientProtocols } from './compat.js';
-import { configFor } from './config.js';
 import type { ServerContext } from './context.js';
 import type { InstanceInfo } from './instances.js';
 import { formatPeer } from './listen.js';
+import { entrypointLogStream } from './log-ingest.js';
 import { invalidArgument, reported, RpcError, Status } from './status.js';
 
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
@@ -33,7 +32,7 @@ export function waypointHandlers(ctx: ServerContext): UntypedServiceImplementati
     GetVersionInfo: getVersionInfo(ctx),
     ConvertInviteToken: convertInviteToken(ctx),
     EntrypointConfig: entrypointConfig(ctx),
-    EntrypointLogStream: entrypointLogStream(ctx),
+    EntrypointLogStream: entrypointLogStream(ctx, ENTRYPOINT_PROTOCOLS),
     EntrypointExecStream: entrypointExecStream(ctx),
   };
 }
@@ -93,6 +92,7 @@ function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequ
     execDisabled: req.disable_exec,
     connectedSince: Date.now(),
     remoteAddress: formatPeer(peer),
+    tokenId: principal.tokenId,
   };
 }
 
@@ -121,6 +121,7 @@ function openConfigStream(
     call.emit('error', reported(ctx.log, err, 'EntrypointConfig'));
     return;
   }
+  ctx.logs.registered(info);
   ctx.log.info('instance registered', { instance: info.id, app: info.app, deployment: info.deploymentId, peer: info.remoteAddress });
 
   const wantsKeepalives = String(call.metadata.get(METADATA.inlineKeepalives)[0] ?? '').toLowerCase() === 'true';
@@ -134,25 +135,15 @@ function openConfigStream(
     gone = true;
     clearInterval(keepalive);
     remove();
+    // Not when a newer stream of the same instance replaced this one: that one is live.
+    if (!ctx.registry.get(info.id)) ctx.logs.gone(info.id);
     ctx.log.info('instance gone', { instance: info.id, app: info.app });
   };
   call.on('cancelled', unregister); // the client cancelled, or its connection dropped
   call.on('finish', unregister); // we ended the stream (shutdown, replaced)
   call.on('close', unregister);
   if (call.cancelled) unregister();
-  else sink.send(configFor(ctx.store.deployment(info.deploymentId)!));
-}
-
-function entrypointLogStream(ctx: ServerContext): handleClientStreamingCall<unknown, Empty> {
-  return (call, callback) => {
-    try {
-      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      ctx.auth.principal(call.metadata, 'EntrypointLogStream');
-      throw new RpcError(Status.UNIMPLEMENTED, 'EntrypointLogStream is not implemented by this server yet: log shipping comes with the logs issue');
-    } catch (err) {
-      callback(reported(ctx.log, err, 'EntrypointLogStream'));
-    }
-  };
+  else sink.send(ctx.appConfig.messageFor(ctx.store.deployment(info.deploymentId)!));
 }
 
 function entrypointExecStream(ctx: ServerContext): handleBidiStreamingCall<unknown, unknown> {

@@ -1,5 +1,6 @@
 // gRPC clients of the reference server for tests, built from src/protocol/load.ts: the metadata
-// conventions of section 4, promise wrappers, and a config stream that records what it gets.
+// conventions of section 4, promise wrappers, a config stream that records what it gets, and a
+// log stream that ships batches (and raw bytes, such as an inline keepalive) as an entrypoint does.
 import { readFileSync } from 'node:fs';
 import type { WaypointClient } from '../../src/protocol/generated/hashicorp/waypoint/Waypoint.js';
 import type { ControlClient } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/Control.js';
@@ -10,6 +11,14 @@ import type { NewTokenResponse__Output } from '../../src/protocol/generated/hash
 import type { CreateDeploymentResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
 import type { ListDeploymentsResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import type { EntrypointLogBatch } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
+import type { _hashicorp_waypoint_LogBatch_Entry as LogEntry } from '../../src/protocol/generated/hashicorp/waypoint/LogBatch.js';
+import type { GetConfigResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
+import type { GetLogsRequest } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
+import type { GetLogsResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
+import type { SetConfigRequest } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
+import type { SetConfigResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
+import { toTimestamp } from '../../src/protocol/timestamp.js';
 import { isKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
 import { METADATA } from '../../src/protocol/metadata.js';
@@ -82,6 +91,63 @@ export const listDeployments = (c: ControlClient, m: grpc.Metadata, app = '') =>
   unary<ListDeploymentsResponse__Output>((o, cb) => c.ListDeployments({ app }, m, o, cb));
 export const listInstances = (c: ControlClient, m: grpc.Metadata, app = '') =>
   unary<ListInstancesResponse__Output>((o, cb) => c.ListInstances({ app }, m, o, cb));
+export const setConfig = (c: ControlClient, req: SetConfigRequest, m: grpc.Metadata) =>
+  unary<SetConfigResponse__Output>((o, cb) => c.SetConfig(req, m, o, cb));
+export const getConfig = (c: ControlClient, app: string, m: grpc.Metadata) =>
+  unary<GetConfigResponse__Output>((o, cb) => c.GetConfig({ app }, m, o, cb));
+export const setFileChangeSignal = (c: ControlClient, app: string, signal: string, m: grpc.Metadata) =>
+  unary<SetConfigResponse__Output>((o, cb) => c.SetFileChangeSignal({ app, signal }, m, o, cb));
+
+/** GetLogs without follow, to its end: every line, in the order sent. */
+export function getLogs(c: ControlClient, req: GetLogsRequest, m: grpc.Metadata): Promise<GetLogsResponse__Output[]> {
+  return new Promise((resolve, reject) => {
+    const messages: GetLogsResponse__Output[] = [];
+    const call = c.GetLogs({ ...req, follow: false }, m, { deadline: Date.now() + 10_000 });
+    call.on('data', (msg: GetLogsResponse__Output) => messages.push(msg));
+    call.on('error', reject);
+    call.on('end', () => resolve(messages));
+  });
+}
+
+/** A log line as an entrypoint ships it: with its newline, stamped now (or at `ms`). */
+export function logEntry(line: string, opts: { source?: 'APP' | 'ENTRYPOINT'; ms?: number } = {}): LogEntry {
+  return { line, source: opts.source ?? 'APP', timestamp: toTimestamp(opts.ms ?? Date.now()) };
+}
+
+export interface LogStream {
+  send(batch: EntrypointLogBatch): void;
+  /** Raw bytes as one message, e.g. INLINE_KEEPALIVE_BYTES. */
+  sendRaw(bytes: Buffer): void;
+  /** Half-closes and waits for the server's answer: null for OK. */
+  end(): Promise<grpc.ServiceError | null>;
+  /** Settles when the server answers, even before `end` (a refused batch). */
+  result: Promise<grpc.ServiceError | null>;
+  /** Set once the server answered. */
+  answered: boolean;
+  cancel(): void;
+}
+
+/** Opens EntrypointLogStream; its serializer passes Buffers through, so raw bytes can be sent. */
+export function openLogStream(client: WaypointClient, metadata: grpc.Metadata): LogStream {
+  const method = (protocol().hashicorp.waypoint.Waypoint.service as grpc.ServiceDefinition).EntrypointLogStream;
+  const serialize = (value: unknown) => (Buffer.isBuffer(value) ? value : method.requestSerialize(value));
+  let call!: grpc.ClientWritableStream<unknown>;
+  const s = { answered: false } as LogStream;
+  s.result = new Promise((resolve) => {
+    call = client.makeClientStreamRequest(method.path, serialize, method.responseDeserialize, metadata, {}, (err) => {
+      s.answered = true;
+      resolve(err);
+    });
+  });
+  s.send = (batch) => call.write(batch);
+  s.sendRaw = (bytes) => call.write(bytes);
+  s.end = () => {
+    call.end();
+    return s.result;
+  };
+  s.cancel = () => call.cancel();
+  return s;
+}
 
 /** The error a call fails with; fails the test when it succeeds. */
 export async function rpcError(call: Promise<unknown>): Promise<grpc.ServiceError> {

@@ -6,14 +6,32 @@
 //   const { deploymentId, inviteToken } = await server.createDeployment('app');
 //   ... WAYPOINT_SERVER_ADDR=server.addr ...
 //   await server.restart();            // killed, started again: same port, same data dir
+//   const inst = await server.connectInstance('app');  // a raw gRPC client as a fake entrypoint
+//   await server.ctl(['config', 'set', '--app', 'app', 'A=1']);
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { InstanceInfo__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
-import { type ClientTls, controlClient, createDeployment, listInstances, md } from './grpc.js';
-import { cleanEnv, type Exit, ROOT, type Running, start, withDeadline } from './run.js';
+import type { WaypointClient } from '../../src/protocol/generated/hashicorp/waypoint/Waypoint.js';
+import type { ControlClient } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/Control.js';
+import { ulid } from '../../src/ids.js';
+import {
+  type ClientTls,
+  type ConfigStream,
+  controlClient,
+  convertInviteToken,
+  createDeployment,
+  type grpc,
+  listInstances,
+  type LogStream,
+  md,
+  openConfig,
+  openLogStream,
+  waypointClient,
+} from './grpc.js';
+import { cleanEnv, type Exit, ROOT, run, type Running, start, withDeadline } from './run.js';
 
 export const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
@@ -37,6 +55,29 @@ export interface StartServerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** A raw gRPC client registered as an instance: what the server sees of an entrypoint. */
+export interface FakeInstance {
+  id: string;
+  app: string;
+  deploymentId: string;
+  /** Its entrypoint token. */
+  token: string;
+  wp: WaypointClient;
+  /** Its open EntrypointConfig stream, recording every config pushed. */
+  config: ConfigStream;
+  /** Opens a log stream with its token. */
+  logs(): LogStream;
+}
+
+export interface ConnectOptions {
+  /** An existing deployment (with one of its entrypoint tokens); default: a new one of the app. */
+  deploymentId?: string;
+  token?: string;
+  instanceId?: string;
+  /** Labels of the new deployment. */
+  labels?: Record<string, string>;
+}
+
 export interface TestServer {
   /** 127.0.0.1:<port> */
   addr: string;
@@ -54,6 +95,16 @@ export interface TestServer {
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   createDeployment(app: string, labels?: Record<string, string>): Promise<{ deploymentId: string; inviteToken: string }>;
   instances(app?: string): Promise<InstanceInfo__Output[]>;
+  /** Operator metadata for control calls. */
+  operator(): grpc.Metadata;
+  /** A control client, closed by stopServers(). */
+  control(): ControlClient;
+  /** Enrols (unless given a deployment and token) and opens a config stream; waits for its first config. */
+  connectInstance(app: string, opts?: ConnectOptions): Promise<FakeInstance>;
+  /** Runs the ctl to completion against this server (its context file). */
+  ctl(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Exit & { stdout: Buffer; stderr: Buffer }>;
+  /** Starts the ctl and leaves it running (e.g. logs -f); killAll() ends it. */
+  startCtl(args: string[], env?: NodeJS.ProcessEnv): Running;
   /** Stops the process (SIGTERM: clean shutdown; SIGKILL: a crash) and waits for its exit. */
   stop(opts?: { signal?: NodeJS.Signals }): Promise<Exit>;
   /** Stops it (default SIGKILL) if running and starts it again on the same port and data dir. */
@@ -62,6 +113,7 @@ export interface TestServer {
 
 const servers = new Set<TestServer>();
 const dirs = new Set<string>();
+const clients = new Set<grpc.Client>();
 
 /** A port that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -161,6 +213,30 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
         client.close();
       }
     },
+    operator: () => operator,
+    control() {
+      const client = controlClient(addr, clientTls);
+      clients.add(client);
+      return client;
+    },
+    async connectInstance(app, opts = {}) {
+      const wp = waypointClient(addr, clientTls);
+      clients.add(wp);
+      let { deploymentId, token } = opts;
+      if (!deploymentId || !token) {
+        const created = await server.createDeployment(app, opts.labels);
+        deploymentId = created.deploymentId;
+        token = (await convertInviteToken(wp, created.inviteToken)).token;
+      }
+      const id = opts.instanceId ?? ulid();
+      const config = openConfig(wp, { deployment_id: deploymentId, instance_id: id, type: 'LONG_RUNNING' }, md({ token }));
+      await config.waitForMessages(1);
+      if (config.error) throw new Error(`the config stream of ${id} failed: ${config.error.details}`);
+      const t = token;
+      return { id, app, deploymentId, token, wp, config, logs: () => openLogStream(wp, md({ token: t })) };
+    },
+    ctl: (args, { env: extra = {}, timeoutMs } = {}) => run(args, { bin: CTL, env: env(extra), timeoutMs }),
+    startCtl: (args, extra = {}) => start(args, { bin: CTL, env: env(extra) }),
     stop,
     async restart({ signal = 'SIGKILL' } = {}) {
       await stop({ signal });
@@ -173,6 +249,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
 
 /** For afterEach: kills every server a test started and removes their directories. */
 export async function stopServers(): Promise<void> {
+  for (const c of clients) c.close();
+  clients.clear();
   await Promise.all([...servers].map((s) => s.stop({ signal: 'SIGKILL' }).catch(() => undefined)));
   servers.clear();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -149,10 +149,11 @@ describe('instances', () => {
         exec_disabled: false,
         connected_since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         remote_address: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        log_lines_received: 0,
       },
     ]);
     const table = (await ctl(server, ['instances'])).stdout.toString();
-    expect(table).toMatch(/^INSTANCE\s+APP\s+DEPLOYMENT\s+TYPE\s+EXEC\s+CONNECTED\s+REMOTE\n/);
+    expect(table).toMatch(/^INSTANCE\s+APP\s+DEPLOYMENT\s+TYPE\s+EXEC\s+CONNECTED\s+LINES\s+REMOTE\n/);
     expect(table).toContain(id);
     expect(JSON.parse((await ctl(server, ['instances', '--app', 'other', '--json'])).stdout.toString())).toEqual([]);
 

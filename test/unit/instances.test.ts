@@ -6,7 +6,7 @@ import { type RpcError, Status } from '../../src/server/status.js';
 import { formatPeer } from '../../src/server/listen.js';
 
 function info(id: string, app = 'web', deploymentId = 'D1', connectedSince = 1): InstanceInfo {
-  return { id, deploymentId, app, type: 'LONG_RUNNING', execDisabled: false, connectedSince, remoteAddress: '127.0.0.1:1' };
+  return { id, deploymentId, app, type: 'LONG_RUNNING', execDisabled: false, connectedSince, remoteAddress: '127.0.0.1:1', tokenId: 'T1' };
 }
 
 function sink(): ConfigSink & { closed?: RpcError; sent: unknown[] } {

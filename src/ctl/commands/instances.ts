@@ -21,7 +21,7 @@ export function instancesCommand(program: Command): void {
       if (opts.json) printJson(instances.map(instanceJson));
       else {
         printTable(
-          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'CONNECTED', 'REMOTE'],
+          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'CONNECTED', 'LINES', 'REMOTE'],
           instances.map((i) => [
             i.id,
             i.app,
@@ -29,6 +29,7 @@ export function instancesCommand(program: Command): void {
             i.type,
             i.exec_disabled ? 'disabled' : 'enabled',
             formatTime(fromTimestamp(i.connected_since)),
+            i.log_lines_received,
             i.remote_address,
           ]),
           'no instances connected',
@@ -49,5 +50,6 @@ function instanceJson(i: InstanceInfo__Output) {
     exec_disabled: i.exec_disabled,
     connected_since: isoTime(fromTimestamp(i.connected_since)),
     remote_address: i.remote_address,
+    log_lines_received: Number(i.log_lines_received),
   };
 }

@@ -1,0 +1,146 @@
+// App config as a service: validate a change, store it, and push the new full config at once to
+// every connected instance whose effective config it changed (a global change: every app's;
+// an app change: that app's). A change that leaves an app's config as it was (the same value
+// again, a global var the app overrides) is not pushed to it: there is nothing new to apply.
+import type { EntrypointConfigResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
+import { configFor, type AppSettings } from './config.js';
+import { configBytes, resolve, type ViewedVar, view } from './config-resolve.js';
+import { type ConfigKind, MAX_CONFIG_BYTES, nameProblem, parseSignalName, valueProblem } from './config-rules.js';
+import type { ConfigStore, VarChange } from './config-store.js';
+import type { InstanceRegistry } from './instances.js';
+import type { ServerLog } from './log.js';
+import { invalidArgument, RpcError, Status } from './status.js';
+import { APP_NAME, type Deployment, type Store, StoreError } from './store.js';
+
+export interface ConfigView {
+  vars: ViewedVar[];
+  fileChangeSignal: string;
+}
+
+export class AppConfig {
+  constructor(
+    private readonly store: Store,
+    private readonly config: ConfigStore,
+    private readonly registry: InstanceRegistry,
+    private readonly log: ServerLog,
+  ) {}
+
+  /** The first message of an instance's config stream, and every one after. */
+  messageFor(deployment: Deployment): EntrypointConfigResponse {
+    return configFor(deployment, this.settings(deployment.app));
+  }
+
+  /** Sets and unsets vars of one scope ('' global); returns how many instances got a push. */
+  change(app: string, set: VarChange[], unset: string[]): number {
+    checkScope(app);
+    checkChange(set, unset);
+    this.checkSize(app, set, unset);
+    const pushed = this.pushing(app === '' ? undefined : app, () => {
+      try {
+        this.config.apply(app, set, unset);
+      } catch (err) {
+        if (err instanceof StoreError) throw new RpcError(Status.NOT_FOUND, err.message);
+        throw err;
+      }
+    });
+    this.log.info('config changed', { scope: app || 'global', set: set.length, unset: unset.length, pushed });
+    return pushed;
+  }
+
+  /** '' clears it. Returns how many instances got a push. */
+  setFileChangeSignal(app: string, signal: string): number {
+    if (app === '') throw invalidArgument('the file change signal belongs to an app: name one');
+    checkScope(app);
+    const parsed = parseSignalName(signal);
+    if (!parsed.ok) throw invalidArgument(parsed.problem);
+    const pushed = this.pushing(app, () => this.config.setFileChangeSignal(app, parsed.signal));
+    this.log.info('file change signal set', { app, signal: parsed.signal || '(none)', pushed });
+    return pushed;
+  }
+
+  appExists(app: string): boolean {
+    return this.config.appExists(app);
+  }
+
+  /** The vars that reach an app (overridden globals marked), or the global ones for ''. */
+  view(app: string): ConfigView {
+    if (app !== '') checkScope(app);
+    const globals = this.config.vars('');
+    if (app === '') return { vars: view(globals, []), fileChangeSignal: '' };
+    return { vars: view(globals, this.config.vars(app)), fileChangeSignal: this.config.fileChangeSignal(app) };
+  }
+
+  private settings(app: string): AppSettings {
+    return { vars: resolve(this.config.vars(''), this.config.vars(app)), fileChangeSignal: this.config.fileChangeSignal(app) };
+  }
+
+  /**
+   * Runs `mutate` and pushes to the live instances of `app` (undefined: of every app) whose
+   * config it changed. All synchronous: no instance can register between before and after.
+   */
+  private pushing(app: string | undefined, mutate: () => void): number {
+    const live = app === undefined ? this.registry.list() : this.registry.list({ app });
+    const apps = new Set(live.map((i) => i.app));
+    const before = new Map([...apps].map((a) => [a, fingerprint(this.settings(a))]));
+    mutate();
+    let pushed = 0;
+    for (const a of apps) {
+      const settings = this.settings(a);
+      if (fingerprint(settings) === before.get(a)) continue;
+      const deployments = new Map<string, Deployment | undefined>();
+      for (const { info, sink } of this.registry.ofApp(a)) {
+        if (!deployments.has(info.deploymentId)) deployments.set(info.deploymentId, this.store.deployment(info.deploymentId));
+        const deployment = deployments.get(info.deploymentId);
+        if (!deployment) continue;
+        sink.send(configFor(deployment, settings));
+        pushed++;
+      }
+    }
+    return pushed;
+  }
+
+  /** Upper bound of the largest config message the change makes: it must fit a gRPC message. */
+  private checkSize(app: string, set: VarChange[], unset: string[]): void {
+    const scope = new Map(this.config.vars(app).map((v) => [v.name, v]));
+    for (const name of unset) scope.delete(name);
+    for (const v of set) scope.set(v.name, { app, ...v, updatedAt: 0 });
+    const scopeBytes = configBytes([...scope.values()]);
+    const rest = app === '' ? this.config.largestAppBytes() : configBytes(this.config.vars(''));
+    if (scopeBytes + rest > MAX_CONFIG_BYTES) {
+      throw invalidArgument(
+        `that would make an app's config ${scopeBytes + rest} bytes: at most ${MAX_CONFIG_BYTES} (3 MiB) in all, to fit one message`,
+      );
+    }
+  }
+}
+
+function fingerprint(settings: AppSettings): string {
+  return JSON.stringify([settings.fileChangeSignal, settings.vars.map((v) => [v.name, v.kind, v.value.toString('base64')])]);
+}
+
+function checkScope(app: string): void {
+  if (app !== '' && !APP_NAME.test(app)) {
+    throw invalidArgument(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-' (at most 63)`);
+  }
+}
+
+const KINDS: readonly ConfigKind[] = ['static', 'internal', 'file'];
+
+function checkChange(set: VarChange[], unset: string[]): void {
+  if (set.length === 0 && unset.length === 0) throw invalidArgument('nothing to change: give vars to set or unset');
+  const seen = new Set<string>();
+  const once = (name: string) => {
+    if (seen.has(name)) throw invalidArgument(`${JSON.stringify(name)} appears twice in one change`);
+    seen.add(name);
+  };
+  for (const v of set) {
+    if (!KINDS.includes(v.kind)) throw invalidArgument(`unknown config kind ${JSON.stringify(v.kind)}`);
+    const problem = nameProblem(v.kind, v.name) ?? valueProblem(v.kind, v.name, v.value);
+    if (problem) throw invalidArgument(problem);
+    once(v.name);
+  }
+  for (const name of unset) {
+    if (name === '') throw invalidArgument('unset needs names');
+    once(name);
+  }
+}

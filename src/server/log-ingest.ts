@@ -1,0 +1,59 @@
+// EntrypointLogStream: batches of an entrypoint's log lines, kept in the log hub. The token is
+// checked once, each batch's instance every time (an instance this token did not register is
+// refused); inline keepalives are dropped. The call ends when the entrypoint closes it, on the
+// first refused batch, or at server shutdown.
+import type { handleClientStreamingCall } from '@grpc/grpc-js';
+import type { Empty } from '../protocol/generated/google/protobuf/Empty.js';
+import type { EntrypointLogBatch__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
+import { isKeepalive, type KEEPALIVE } from '../protocol/keepalive.js';
+import type { Principal } from './auth.js';
+import { checkClientProtocols } from './compat.js';
+import type { ServerContext } from './context.js';
+import { reported, RpcError, Status } from './status.js';
+
+type Protocols = Parameters<typeof checkClientProtocols>[1];
+
+export function entrypointLogStream(
+  ctx: ServerContext,
+  protocols: Protocols,
+): handleClientStreamingCall<EntrypointLogBatch__Output | typeof KEEPALIVE, Empty> {
+  return (call, callback) => {
+    let principal: Principal;
+    try {
+      checkClientProtocols(call.metadata, protocols);
+      principal = ctx.auth.principal(call.metadata, 'EntrypointLogStream');
+    } catch (err) {
+      callback(reported(ctx.log, err, 'EntrypointLogStream'));
+      return;
+    }
+
+    let done = false;
+    const finish = (err?: RpcError) => {
+      if (done) return;
+      done = true;
+      untrack();
+      if (err) callback(err);
+      else callback(null, {});
+    };
+    const untrack = ctx.logs.track((reason) => finish(new RpcError(Status.UNAVAILABLE, reason)));
+
+    call.on('data', (batch: EntrypointLogBatch__Output | typeof KEEPALIVE) => {
+      if (done || isKeepalive(batch)) return;
+      try {
+        ctx.logs.append(ctx.logs.admit(batch.instance_id, principal), batch.lines);
+      } catch (err) {
+        finish(reported(ctx.log, err, 'EntrypointLogStream'));
+      }
+    });
+    call.on('end', () => finish());
+    // The entrypoint went away: nobody is left to answer.
+    call.on('cancelled', () => {
+      done = true;
+      untrack();
+    });
+    call.on('error', () => {
+      done = true;
+      untrack();
+    });
+  };
+}

@@ -1,0 +1,225 @@
+// The server's log pieces in isolation: the bounded ring, the hub (ownership, newline stripping,
+// time order, retention, followers) and a follower's sender (backlog, drain, drop and mark).
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { Principal } from '../../src/server/auth.js';
+import { type LogEntry, LogHub } from '../../src/server/log-hub.js';
+import { RingBuffer } from '../../src/server/log-ring.js';
+import { type LogCall, LogSender } from '../../src/server/log-sender.js';
+import { Status } from '../../src/server/status.js';
+import { waitFor } from '../helpers/run.js';
+
+describe('RingBuffer', () => {
+  it('keeps the newest items up to its capacity and says how many it evicted', () => {
+    const r = new RingBuffer<number>(3);
+    expect([1, 2, 3].map((n) => r.push(n))).toEqual([0, 0, 0]);
+    expect(r.push(4)).toBe(1);
+    expect(r.toArray()).toEqual([2, 3, 4]);
+    expect(r.shift()).toBe(2);
+    r.push(5);
+    r.push(6);
+    expect(r.toArray()).toEqual([4, 5, 6]);
+    expect(r.length).toBe(3);
+  });
+
+  it('bounds the total weight too, keeping at least the newest item', () => {
+    const r = new RingBuffer<string>(100, { maxWeight: 10, weigh: (s) => s.length });
+    r.push('aaaa');
+    r.push('bbbb');
+    expect(r.push('cccc')).toBe(1);
+    expect(r.toArray()).toEqual(['bbbb', 'cccc']);
+    expect(r.push('x'.repeat(50))).toBe(2);
+    expect(r.toArray()).toEqual(['x'.repeat(50)]);
+  });
+
+  it('holds 10 000 of 12 000 pushed', () => {
+    const r = new RingBuffer<number>(10_000);
+    let evicted = 0;
+    for (let i = 0; i < 12_000; i++) evicted += r.push(i);
+    expect(evicted).toBe(2_000);
+    const all = r.toArray();
+    expect([all.length, all[0], all.at(-1)]).toEqual([10_000, 2_000, 11_999]);
+  });
+
+  it('refuses a capacity below 1', () => {
+    expect(() => new RingBuffer(0)).toThrow(/positive/);
+  });
+});
+
+const entrypoint = (tokenId: string, deploymentId = 'D1'): Principal => ({ kind: 'entrypoint', tokenId, deploymentId });
+const ts = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+const line = (text: string, ms: number, source: 'APP' | 'ENTRYPOINT' = 'APP') => ({ line: text, timestamp: ts(ms), source });
+
+function hubWith(...ids: Array<[string, string]>) {
+  const hub = new LogHub();
+  for (const [id, app] of ids) hub.registered({ id, app, deploymentId: `D-${app}`, tokenId: `T-${id}` });
+  return hub;
+}
+
+describe('LogHub', () => {
+  it('admits only the token that registered the instance (or the operator)', () => {
+    const hub = hubWith(['i1', 'web']);
+    expect(hub.admit('i1', entrypoint('T-i1', 'D-web')).id).toBe('i1');
+    expect(hub.admit('i1', { kind: 'operator', tokenId: 'op' }).id).toBe('i1');
+    expect(() => hub.admit('i1', entrypoint('T-other', 'D-api'))).toThrow(expect.objectContaining({ code: Status.PERMISSION_DENIED }));
+    expect(() => hub.admit('i1', entrypoint('T-other', 'D-api'))).toThrow(/registered by deployment D-web/);
+    expect(() => hub.admit('i2', entrypoint('T-i1'))).toThrow(expect.objectContaining({ code: Status.FAILED_PRECONDITION }));
+  });
+
+  it('strips one trailing newline, keeps source and timestamp, counts lines', () => {
+    const hub = hubWith(['i1', 'web']);
+    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('a\n', 1000), line('b\n\n', 1001, 'ENTRYPOINT'), line('c', 1002), line('d\r\n', 1003)]);
+    expect(hub.recent({}).map((e) => [e.line, e.source, e.seconds, e.nanos])).toEqual([
+      ['a', 'app', 1, 0],
+      ['b\n', 'entrypoint', 1, 1_000_000],
+      ['c', 'app', 1, 2_000_000],
+      ['d\r', 'app', 1, 3_000_000],
+    ]);
+    expect(hub.received('i1')).toBe(4);
+    expect(hub.received('nope')).toBe(0);
+  });
+
+  it('merges instances in time order, filters by app, instance and source', () => {
+    const hub = hubWith(['i1', 'web'], ['i2', 'web'], ['i3', 'api']);
+    const p = (id: string) => hub.admit(id, entrypoint(`T-${id}`));
+    hub.append(p('i1'), [line('1a', 100), line('1b', 300, 'ENTRYPOINT')]);
+    hub.append(p('i2'), [line('2a', 200), line('2b', 300)]);
+    hub.append(p('i3'), [line('3a', 50)]);
+    expect(hub.recent({}).map((e) => e.line)).toEqual(['3a', '1a', '2a', '1b', '2b']);
+    expect(hub.recent({ app: 'web' }).map((e) => e.line)).toEqual(['1a', '2a', '1b', '2b']);
+    expect(hub.recent({ instanceId: 'i2' }).map((e) => e.line)).toEqual(['2a', '2b']);
+    expect(hub.recent({ source: 'entrypoint' }).map((e) => e.line)).toEqual(['1b']);
+  });
+
+  it('keeps the last 10 000 lines per instance', () => {
+    const hub = hubWith(['i1', 'web']);
+    const inst = hub.admit('i1', entrypoint('T-i1'));
+    hub.append(inst, Array.from({ length: 12_000 }, (_, i) => line(`l${i}`, i)));
+    const kept = hub.recent({});
+    expect([kept.length, kept[0].line, kept.at(-1)!.line, hub.received('i1')]).toEqual([10_000, 'l2000', 'l11999', 12_000]);
+  });
+
+  it('keeps a gone instance for a while, and forgets the oldest gone beyond the count', () => {
+    let now = 0;
+    const hub = new LogHub({ keepGoneInstances: 2, keepGoneMs: 1000, now: () => now });
+    for (const id of ['a', 'b', 'c']) hub.registered({ id, app: 'web', deploymentId: 'D', tokenId: 'T' });
+    hub.gone('a');
+    now = 10;
+    hub.gone('b');
+    expect(hub.knows('a')).toBe(true); // still accepts late lines from its own token
+    hub.admit('a', entrypoint('T', 'D'));
+    now = 20;
+    hub.gone('c');
+    expect(['a', 'b', 'c'].map((id) => hub.knows(id))).toEqual([false, true, true]);
+    now = 2000;
+    hub.recent({});
+    expect(hub.knows('b') || hub.knows('c')).toBe(false);
+  });
+
+  it('carries buffer and count over a re-registration, with the new token as owner', () => {
+    const hub = new LogHub();
+    hub.registered({ id: 'i', app: 'web', deploymentId: 'D', tokenId: 'T1' });
+    hub.append(hub.admit('i', entrypoint('T1', 'D')), [line('x', 1)]);
+    hub.gone('i');
+    hub.registered({ id: 'i', app: 'web', deploymentId: 'D', tokenId: 'T2' });
+    expect(hub.received('i')).toBe(1);
+    expect(() => hub.admit('i', entrypoint('T1', 'D'))).toThrow(/another token/);
+  });
+
+  it('hands followers only what matches, and stops after unsubscribe', () => {
+    const hub = hubWith(['i1', 'web'], ['i2', 'api']);
+    const got: string[] = [];
+    const stop = hub.follow({ app: 'web', source: 'app' }, { offer: (es) => got.push(...es.map((e) => e.line)) });
+    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('a', 1), line('e', 2, 'ENTRYPOINT')]);
+    hub.append(hub.admit('i2', entrypoint('T-i2')), [line('other', 3)]);
+    stop();
+    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('late', 4)]);
+    expect(got).toEqual(['a']);
+  });
+
+  it('ends every tracked call at shutdown', () => {
+    const hub = new LogHub();
+    const reasons: string[] = [];
+    hub.track((r) => reasons.push(r));
+    const untrack = hub.track((r) => reasons.push(`never ${r}`));
+    untrack();
+    hub.shutdown('bye');
+    expect(reasons).toEqual(['bye']);
+  });
+});
+
+/** A call whose buffer takes `room` messages, then needs a drain. */
+class FakeCall extends EventEmitter implements LogCall {
+  written: Array<{ lines: Array<{ line: string }>; dropped?: string }> = [];
+  ended = false;
+  constructor(public room = Infinity) {
+    super();
+  }
+  write(message: never): boolean {
+    this.written.push(message);
+    return this.written.length < this.room;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  lines(): string[] {
+    return this.written.flatMap((m) => m.lines.map((l) => l.line));
+  }
+}
+
+const entry = (text: string, seq = 0): LogEntry => ({ instanceId: 'i', app: 'web', seconds: 1, nanos: 0, source: 'app', line: text, seq });
+
+describe('LogSender', () => {
+  it('sends the backlog in bounded messages, then ends when not following', () => {
+    const call = new FakeCall();
+    new LogSender(call, Array.from({ length: 2500 }, (_, i) => entry(`l${i}`)), { follow: false }).start();
+    expect(call.written.map((m) => m.lines.length)).toEqual([1000, 1000, 500]);
+    expect(call.ended).toBe(true);
+  });
+
+  it('ends at once with no lines, and never when following', () => {
+    const empty = new FakeCall();
+    new LogSender(empty, [], { follow: false }).start();
+    expect([empty.written.length, empty.ended]).toEqual([0, true]);
+    const following = new FakeCall();
+    new LogSender(following, [], { follow: true }).start();
+    expect(following.ended).toBe(false);
+  });
+
+  it('sends offered lines on a later tick, never within offer', async () => {
+    const call = new FakeCall();
+    const sender = new LogSender(call, [], { follow: true });
+    sender.start();
+    sender.offer([entry('a')]);
+    sender.offer([entry('b')]);
+    expect(call.written).toHaveLength(0);
+    await waitFor(() => call.written.length > 0);
+    expect(call.written).toEqual([{ lines: [expect.objectContaining({ line: 'a' }), expect.objectContaining({ line: 'b' })] }]);
+  });
+
+  it('waits for drain when the call is full; a slow reader loses the oldest queued lines, marked', async () => {
+    const call = new FakeCall(1);
+    const sender = new LogSender(call, [], { follow: true, maxQueuedLines: 3 });
+    sender.start();
+    sender.offer([entry('first')]);
+    await waitFor(() => call.written.length === 1);
+    // The call is full now: offers only queue, beyond 3 the oldest go.
+    sender.offer(['a', 'b', 'c', 'd', 'e'].map((t) => entry(t)));
+    await new Promise((r) => setImmediate(r));
+    expect(call.written).toHaveLength(1);
+    expect(sender.pendingDropped).toBe(2);
+    call.room = Infinity;
+    call.emit('drain');
+    expect(call.written[1]).toEqual({ lines: ['c', 'd', 'e'].map((l) => expect.objectContaining({ line: l })), dropped: '2' });
+    expect(sender.pendingDropped).toBe(0);
+  });
+
+  it('sends nothing after close', async () => {
+    const call = new FakeCall();
+    const sender = new LogSender(call, [], { follow: true });
+    sender.close();
+    sender.offer([entry('x')]);
+    await new Promise((r) => setImmediate(r));
+    expect(call.written).toHaveLength(0);
+  });
+});

@@ -272,6 +272,8 @@ describe('dev', () => {
     const deployment = /app demo, deployment (\S+)/.exec(err)?.[1];
     expect(r.stdout.toString()).toBe(`deployment=${deployment}\n`);
     expect(err).toMatch(/bin\/waypoint-ctl instances\n/);
+    expect(err).toMatch(/bin\/waypoint-ctl logs -f --app demo\n/);
+    expect(err).toMatch(/bin\/waypoint-ctl config set --app demo KEY=VALUE/);
     expect(err).toMatch(/--server-addr 127\.0\.0\.1:\d+ --token wp1\./);
   });
 

@@ -28,10 +28,10 @@ export function configCommand(program: Command): void {
       .argument('[KEY=VALUE...]', 'env vars; with --internal, internal vars (only for ${config.internal.KEY})')
       .option('--app <app>', 'of this app (default: global, every app)')
       .option('--internal', 'the KEY=VALUE vars are internal: never env vars themselves')
-      .option('--file <PATH=@LOCALFILE>', 'a file var: PATH gets LOCALFILE\'s content (PATH=TEXT: TEXT itself); repeatable', collect, []),
+      .option('--file <PATH=@LOCALFILE>', 'a file var: PATH gets LOCALFILE\'s content (PATH=TEXT: TEXT itself); repeatable', collect),
   ).action(async (assignments: string[], opts: Record<string, unknown>) => {
     const app = appOf(opts);
-    const vars = parseSetArgs({ assignments, files: opts.file as string[], internal: opts.internal === true }, readLocal);
+    const vars = parseSetArgs({ assignments, files: (opts.file as string[] | undefined) ?? [], internal: opts.internal === true }, readLocal);
     const set = vars.map((v) => ({ name: v.name, kind: WIRE_KIND[v.kind], value: v.value }));
     const res = await withApi(opts, (api) => api.setConfig({ app, set }));
     printLines([`set ${vars.map((v) => v.name).join(', ')} ${scope(app)}; ${updated(res.instances_notified)}`]);
@@ -106,7 +106,7 @@ function appOf(opts: Record<string, unknown>): string {
   return app ?? '';
 }
 
-function collect(value: string, previous: string[]): string[] {
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -121,6 +121,8 @@ function printInstructions(i: Instructions): void {
     `    export ${CONTEXT_ENV}=${i.contextFile}`,
     `    ${ctl} instances`,
     `    ${ctl} deployment list`,
+    `    ${ctl} logs -f --app ${i.app}`,
+    `    ${ctl} config set --app ${i.app} KEY=VALUE    # restarts the app with it`,
     `    ${ctl} deployment create ${i.app}    # the env of another instance`,
     `  or with flags: ${ctl} instances --server-addr ${i.addr} --token ${i.token}`,
     `running ${i.command.map(shellWord).join(' ')} (Ctrl-C stops it and the server)`,

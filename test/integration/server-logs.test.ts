@@ -136,6 +136,19 @@ describe('shipping', () => {
     expect((await server.instances())[0].log_lines_received).toBe('2');
   });
 
+  it('ends an open log stream with UNAVAILABLE when the server stops, without holding the stop up', async () => {
+    const server = await startServer();
+    const inst = await server.connectInstance('web');
+    const stream = inst.logs();
+    stream.send({ instance_id: inst.id, lines: [logEntry('a\n')] });
+    await waitFor(async () => (await server.instances())[0]?.log_lines_received === '1');
+    const exit = await server.stop({ signal: 'SIGTERM' });
+    expect(exit).toEqual({ code: 0, signal: null });
+    const err = await withDeadline(stream.result, 5_000, 'the log stream to end');
+    expect(err?.code).toBe(status.UNAVAILABLE);
+    expect(err?.details).toBe('the server is shutting down');
+  });
+
   it('keeps the last 10 000 lines of an instance and counts every line received', async () => {
     const server = await startServer();
     const inst = await server.connectInstance('web');

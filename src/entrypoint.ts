@@ -1,6 +1,8 @@
 // The orchestrator: the only module that knows all the others. It wires the supervisor
-// (signals, reaping, exit status) and, in connected mode, the server connection (fail-open).
-import type { Connection } from './connection/index.js';
+// (signals, reaping, exit status) and, in connected mode, the server connection (fail-open),
+// the app config it brings (env, files, restarts) and log shipping.
+import { AppEnv, changedNames, sameEnv } from './config/app-env.js';
+import type { Connection, Logs, RestartScheduler } from './connection/index.js';
 import type { Logger } from './log.js';
 import { setNativeDir } from './native/load.js';
 import { isTerminal } from './native/posix.js';
@@ -8,6 +10,7 @@ import { isConnected, type Settings } from './settings.js';
 import { SpawnError } from './supervisor/child.js';
 import { childEnv } from './supervisor/env.js';
 import { startReaper } from './supervisor/reaper.js';
+import { AppLifecycle } from './supervisor/lifecycle.js';
 import { exitStatus, FORWARDED_SIGNALS, STOP_SIGNALS } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
@@ -21,6 +24,22 @@ export interface EntrypointOptions {
 
 /** Exit status when the server is required and cannot ever be reached (not the app's). */
 const EXIT_UNUSABLE = 1;
+/** At exit, how long the last log lines may take to reach the server. */
+const LOG_FLUSH_MS = 2_000;
+
+/** What connected mode adds around the app. */
+interface Connected {
+  connection: Connection;
+  logs: Logs;
+  restarts: RestartScheduler;
+}
+
+/** What the connected parts act on. */
+interface AppParts {
+  supervisor: Supervisor;
+  app: AppLifecycle;
+  appEnv: AppEnv;
+}
 
 /** Runs the app to completion and resolves with the exit status we should exit with. */
 export async function runEntrypoint({ argv, settings, logger }: EntrypointOptions): Promise<number> {
@@ -39,33 +58,39 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     logger,
   });
 
+  const app = new AppLifecycle(supervisor, logger);
+  // The env the app starts with; config from the server goes on top of it.
+  const appEnv = new AppEnv(childEnv(process.env, settings.port));
+
   // Handlers go in before the child exists: as PID 1 an unhandled SIGTERM is simply ignored
   // by the kernel, and a signal arriving during start-up must not be lost.
-  let stopRequested: NodeJS.Signals | undefined;
   let onStop: (signal: NodeJS.Signals) => void = () => {};
   const stopped = new Promise<NodeJS.Signals>((resolve) => (onStop = resolve));
+  let connected: Connected | undefined;
   for (const signal of FORWARDED_SIGNALS) {
     process.on(signal, () => {
       if (STOP_SIGNALS.includes(signal)) {
-        stopRequested ??= signal;
         onStop(signal);
-        void supervisor.stop(signal);
+        connected?.restarts.close();
+        app.stop(signal);
       } else {
-        supervisor.forward(signal);
+        app.forward(signal);
       }
     });
   }
 
-  let connection: Connection | undefined;
   if (isConnected(settings)) {
-    const connected = await connect(settings, logger, startedAt, stopped);
-    if (typeof connected === 'number') return connected;
-    connection = connected;
+    const result = await connect(settings, logger, startedAt, stopped, { supervisor, app, appEnv });
+    if (typeof result === 'number') return result;
+    connected = result;
   }
   try {
-    return await runApp(supervisor, settings, logger, () => stopRequested);
+    return await runApp({ supervisor, app, appEnv }, logger, connected);
   } finally {
-    connection?.close();
+    if (connected) {
+      await connected.logs.flush(LOG_FLUSH_MS);
+      connected.connection.close();
+    }
   }
 }
 
@@ -78,9 +103,11 @@ async function connect(
   logger: Logger,
   startedAt: number,
   stopped: Promise<NodeJS.Signals>,
-): Promise<Connection | number> {
+  parts: AppParts,
+): Promise<Connected | number> {
   // Lazily: this is where @grpc/grpc-js gets loaded, never in disabled mode.
-  const { startConnection, waitForFirstConfig } = await import('./connection/index.js');
+  const chunk = await import('./connection/index.js');
+  const { startConnection, waitForFirstConfig } = chunk;
   const windowEnd = startedAt + settings.connectTimeoutMs;
   let appWaiting = true;
   const connection = startConnection({
@@ -90,6 +117,7 @@ async function connect(
     fastUntil: windowEnd,
     appWaiting: () => appWaiting && settings.serverRequired,
   });
+  const connected = wire(chunk, connection, settings, logger, parts);
   const { reason, error } = await waitForFirstConfig({
     firstConfig: connection.firstConfig,
     remainingMs: windowEnd - performance.now(),
@@ -100,14 +128,15 @@ async function connect(
   switch (reason) {
     case 'config':
       logger.debug('starting the app with its config', { after_ms: Math.round(performance.now() - startedAt) });
-      return connection;
+      return connected;
     case 'timeout':
       logger.warn('no config from the server in time; starting the app without it (retrying in the background)', {
         server: settings.serverAddr,
         timeout_ms: settings.connectTimeoutMs,
       });
-      return connection;
+      return connected;
     case 'stopped': {
+      connected.restarts.close();
       connection.close();
       const signal = await stopped;
       logger.debug('stopped while waiting for the server; the app was never started', { signal });
@@ -118,19 +147,60 @@ async function connect(
         logger.error('the server is required but cannot be connected to', { error: error?.message });
         return EXIT_UNUSABLE;
       }
-      return connection;
+      return connected;
   }
 }
 
-async function runApp(
-  supervisor: Supervisor,
+/**
+ * Config and logs on the connection. Subscribed before the first config can arrive, so that
+ * it is applied to the app's first start (no restart).
+ */
+function wire(
+  chunk: typeof import('./connection/index.js'),
+  connection: Connection,
   settings: Settings,
   logger: Logger,
-  stopRequested: () => NodeJS.Signals | undefined,
-): Promise<number> {
-  let child;
+  { supervisor, app, appEnv }: AppParts,
+): Connected {
+  const logs = chunk.startLogs({ instanceId: connection.instanceId, bufferBytes: settings.logBufferBytes, logger });
+  supervisor.tapOutput(logs.taps);
+  logger.addSink(logs.recordSink);
+  connection.onSession((session) => logs.attach(session));
+
+  const restarts = new chunk.RestartScheduler({
+    quietMs: chunk.DEFAULT_QUIET_MS,
+    maxWaitMs: chunk.DEFAULT_MAX_WAIT_MS,
+    jitterMs: settings.restartJitterMs,
+    restart: () => restartForConfig(app, appEnv),
+  });
+  const applier = new chunk.ConfigApplier({
+    appEnv,
+    logger,
+    cwd: process.cwd(),
+    defaultLogLevel: settings.logLevel,
+    // Before the first start there is nothing to restart: the start reads the env then.
+    onEnvChanged: () => app.started && restarts.request(),
+    signalApp: (signal) => {
+      if (!app.started) return false;
+      app.forward(signal);
+      return true;
+    },
+  });
+  connection.onConfig((config) => applier.apply(config));
+  return { connection, logs, restarts };
+}
+
+/** A restart with the current config env, unless it is what the app already runs with. */
+async function restartForConfig(app: AppLifecycle, appEnv: AppEnv): Promise<void> {
+  const env = appEnv.current();
+  const running = app.env;
+  if (!app.started || app.stopRequested || !running || sameEnv(env, running)) return;
+  await app.restart(env, `config env changed: ${changedNames(running, env).join(', ')}`);
+}
+
+async function runApp({ supervisor, app, appEnv }: AppParts, logger: Logger, connected: Connected | undefined): Promise<number> {
   try {
-    child = await supervisor.start(childEnv(process.env, settings.port));
+    await app.start(appEnv.current());
   } catch (err) {
     if (err instanceof SpawnError) {
       logger.error(err.message);
@@ -138,11 +208,11 @@ async function runApp(
     }
     throw err;
   }
-  const stop = stopRequested();
-  if (stop) void supervisor.stop(stop);
+  // A config that came in while the app was being started.
+  if (connected && !sameEnv(appEnv.current(), app.env)) connected.restarts.request();
 
-  const status = await child.exited;
+  const status = await app.ended;
+  connected?.restarts.close();
   await supervisor.flushOutput();
-  logger.debug('app exited', { pid: child.pid, status });
   return status;
 }

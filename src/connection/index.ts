@@ -1,5 +1,6 @@
 // The connection's entry point, imported lazily by the orchestrator: this module graph loads
-// @grpc/grpc-js, which disabled mode must never pay for.
+// @grpc/grpc-js, which disabled mode must never pay for; so do config and logs, only used
+// when connected.
 import { Connection, type ConnectionOptions } from './connection.js';
 
 export { Connection, DEFAULT_DEADLINE_MS } from './connection.js';
@@ -14,3 +15,7 @@ export function startConnection(options: ConnectionOptions): Connection {
   connection.start();
   return connection;
 }
+
+// Connected mode's other parts travel in this chunk too: disabled mode never needs them.
+export { ConfigApplier, DEFAULT_MAX_WAIT_MS, DEFAULT_QUIET_MS, RestartScheduler } from '../config/index.js';
+export { startLogs, type Logs } from '../logs/index.js';

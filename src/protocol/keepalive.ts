@@ -47,17 +47,26 @@ const STREAMING: Record<string, { requests: boolean; responses: boolean }> = {
 /**
  * Wraps the deserializers of Waypoint's streaming methods so that a keepalive decodes to the
  * KEEPALIVE symbol instead of an empty message. Used by both our client and our server.
+ * The request serializers (used by clients only) go the other way: KEEPALIVE is written as the
+ * keepalive's bytes, and a Buffer as it is: a message we encoded ourselves (log batches are
+ * encoded straight from the app's bytes, see src/logs/wire.ts).
  */
 export function dropInlineKeepalives(definition: PackageDefinition): void {
   const service = definition['hashicorp.waypoint.Waypoint'] as unknown as Record<
     string,
-    { requestDeserialize: (b: Buffer) => unknown; responseDeserialize: (b: Buffer) => unknown }
+    {
+      requestDeserialize: (b: Buffer) => unknown;
+      responseDeserialize: (b: Buffer) => unknown;
+      requestSerialize: (value: unknown) => Buffer;
+    }
   >;
   for (const [method, streams] of Object.entries(STREAMING)) {
     const m = service[method];
     if (streams.requests) {
       const decode = m.requestDeserialize;
       m.requestDeserialize = (b) => (isInlineKeepalive(b) ? KEEPALIVE : decode(b));
+      const encode = m.requestSerialize;
+      m.requestSerialize = (value) => (value === KEEPALIVE ? INLINE_KEEPALIVE_BYTES : Buffer.isBuffer(value) ? value : encode(value));
     }
     if (streams.responses) {
       const decode = m.responseDeserialize;

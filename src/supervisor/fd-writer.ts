@@ -1,7 +1,7 @@
 // A Writable on one of our own output fds (1, 2), written with fs.write. process.stdout would
 // make a pipe non-blocking (a flag shared with every other process writing to that pipe, which
 // then meet EAGAIN), and costs start-up time; this writes as the fd is, one chunk at a time.
-import { write } from 'node:fs';
+import { write, writev } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** How long to wait before retrying a non-blocking fd that is full. */
@@ -14,6 +14,17 @@ export class FdWriter extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     this.writeFrom(chunk, 0, done);
+  }
+
+  /** Chunks queued while a write was in flight go out in one system call. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    writev(this.fd, buffers, null, (err, written) => {
+      if (err && (err as NodeJS.ErrnoException).code !== 'EAGAIN') return done(err);
+      const total = buffers.reduce((n, b) => n + b.length, 0);
+      if (err || written < total) this.writeFrom(Buffer.concat(buffers), err ? 0 : written, done);
+      else done();
+    });
   }
 
   private writeFrom(chunk: Buffer, offset: number, done: (err?: Error | null) => void): void {

@@ -1,6 +1,16 @@
-// The child's stdout/stderr pass through us (so later modules can tap them for logs) and reach
-// our own stdout/stderr unchanged, byte for byte, each stream in order, at the reader's pace.
+// The child's stdout/stderr pass through us and reach our own stdout/stderr unchanged, byte for
+// byte, each stream in order, at the reader's pace. A tap (log capture) sees every chunk after
+// it was handed to our output; it never holds the relay up.
 import type { Readable, Writable } from 'node:stream';
+
+/** Sees each chunk of one stream, synchronously, in order; must not keep or modify it. */
+export type Tap = (chunk: Buffer) => void;
+
+/** Told once when a tapped stream has ended (its last partial line may go out). */
+export interface TapEnd {
+  tap: Tap;
+  end?(): void;
+}
 
 export interface Relay {
   /**
@@ -12,11 +22,13 @@ export interface Relay {
   drained(idleMs: number, maxMs: number): Promise<void>;
 }
 
-export function relay(pairs: Array<[Readable, Writable]>): Relay {
+export type RelayPair = [from: Readable, to: Writable, tap?: TapEnd];
+
+export function relay(pairs: RelayPair[]): Relay {
   let lastData = Date.now();
   // Sources we paused because their destination is full: not idle, we are holding them back.
   const held = new Set<Readable>();
-  const ends = pairs.map(([from, to]) => relayOne(from, to, () => (lastData = Date.now()), held));
+  const ends = pairs.map(([from, to, tap]) => relayOne(from, to, tap, () => (lastData = Date.now()), held));
   const allEnded = Promise.all(ends).then(() => undefined);
   return {
     drained(idleMs, maxMs) {
@@ -41,11 +53,19 @@ export function relay(pairs: Array<[Readable, Writable]>): Relay {
   };
 }
 
-function relayOne(from: Readable, to: Writable, onData: () => void, held: Set<Readable>): Promise<void> {
+function relayOne(from: Readable, to: Writable, tap: TapEnd | undefined, onData: () => void, held: Set<Readable>): Promise<void> {
   return new Promise((resolve) => {
     from.on('data', (chunk: Buffer) => {
       onData();
-      if (!to.write(chunk)) {
+      const full = !to.write(chunk);
+      if (tap) {
+        try {
+          tap.tap(chunk);
+        } catch {
+          // log capture must never break the app's output
+        }
+      }
+      if (full) {
         held.add(from);
         from.pause();
         to.once('drain', () => {
@@ -61,9 +81,16 @@ function relayOne(from: Readable, to: Writable, onData: () => void, held: Set<Re
       held.delete(from);
       from.destroy();
     });
-    from.once('end', resolve);
-    from.once('close', resolve);
-    from.once('error', () => resolve());
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      tap?.end?.();
+      resolve();
+    };
+    from.once('end', end);
+    from.once('close', end);
+    from.once('error', end);
   });
 }
 

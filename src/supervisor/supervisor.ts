@@ -1,11 +1,11 @@
-// The app's lifecycle: start it (pipes, or a terminal when we run on one), pass signals on,
-// stop it with a grace period then SIGKILL to its whole process group. Never a restart because
-// it crashed: that is the scheduler's call, not ours.
+// The app's process: start it (pipes, or a terminal when we run on one), pass signals on, stop
+// it with a grace period then SIGKILL to its whole process group. Never a restart because it
+// crashed: that is the scheduler's call, not ours (restarts for new config: lifecycle.ts).
 import type { Logger } from '../log.js';
 import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
 import { resolveCommand } from './command.js';
 import { ourOutput } from './fd-writer.js';
-import { relay, type Relay } from './output.js';
+import { relay, type Relay, type TapEnd } from './output.js';
 import { spawnWithPipes } from './spawn-pipes.js';
 import { spawnWithTerminal } from './spawn-terminal.js';
 import { attachTerminal, restoreTerminal, terminalSize } from './terminal.js';
@@ -22,6 +22,12 @@ export interface SupervisorOptions {
   logger: Logger;
 }
 
+/** Log capture: sees the app's output as it is relayed (stdout carries both on a terminal). */
+export interface OutputTaps {
+  stdout: TapEnd;
+  stderr: TapEnd;
+}
+
 /** How long the output may trickle in after the child exited; see Relay.drained. */
 const OUTPUT_IDLE_MS = 100;
 const OUTPUT_MAX_MS = 2000;
@@ -29,9 +35,20 @@ const OUTPUT_MAX_MS = 2000;
 export class Supervisor {
   private child?: RunningChild;
   private output?: Relay;
-  private killTimer?: NodeJS.Timeout;
+  /** The child whose grace period runs (its SIGKILL timer is set). */
+  private stopping?: RunningChild;
+  private taps?: OutputTaps;
 
   constructor(private readonly options: SupervisorOptions) {}
+
+  /** Taps the output of every child started from now on. */
+  tapOutput(taps: OutputTaps): void {
+    this.taps = taps;
+  }
+
+  get running(): RunningChild | undefined {
+    return this.child;
+  }
 
   /** Starts the app with `env`. Throws SpawnError (exit code 126/127) when it cannot start. */
   async start(env: Record<string, string>): Promise<RunningChild> {
@@ -46,13 +63,12 @@ export class Supervisor {
     const ours = ourOutput();
     this.output = child.stderr
       ? relay([
-          [child.stdout, ours.stdout],
-          [child.stderr, ours.stderr],
+          [child.stdout, ours.stdout, this.taps?.stdout],
+          [child.stderr, ours.stderr, this.taps?.stderr],
         ])
-      : relay([[child.stdout, ours.stdout]]);
+      : relay([[child.stdout, ours.stdout, this.taps?.stdout]]);
     if (this.options.terminal) attachTerminal(child, this.options.logger);
     this.options.logger.debug('app started', { pid: child.pid, command });
-    void child.exited.then(() => clearTimeout(this.killTimer));
     return child;
   }
 
@@ -71,13 +87,18 @@ export class Supervisor {
     const child = this.child;
     if (!child) return Promise.resolve(0);
     this.forward(signal);
-    this.killTimer ??= setTimeout(() => {
-      this.options.logger.warn('app did not stop in time; sending SIGKILL to its process group', {
-        pid: child.pid,
-        timeout_ms: this.options.stopTimeoutMs,
-      });
-      child.kill('SIGKILL', true);
-    }, this.options.stopTimeoutMs);
+    // One grace period per child, from the first stop: a second SIGTERM does not extend it.
+    if (this.stopping !== child) {
+      this.stopping = child;
+      const timer = setTimeout(() => {
+        this.options.logger.warn('app did not stop in time; sending SIGKILL to its process group', {
+          pid: child.pid,
+          timeout_ms: this.options.stopTimeoutMs,
+        });
+        child.kill('SIGKILL', true);
+      }, this.options.stopTimeoutMs);
+      void child.exited.then(() => clearTimeout(timer));
+    }
     return child.exited;
   }
 

@@ -21,6 +21,7 @@ export function attachTerminal(child: RunningChild, logger: Logger): void {
   }
   const forward = (data: Buffer) => child.writeInput?.(data);
   stdin.on('data', forward);
+  stdin.resume(); // after a restart: the previous child's end paused it
   // A resize of ours is a resize of the child's terminal; the kernel then sends SIGWINCH to the
   // job in its foreground, as it would without us. ('resize' comes after Node re-reads the size.)
   const resize = () => child.resize?.(terminalSize());

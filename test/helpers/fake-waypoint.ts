@@ -1,9 +1,11 @@
 // A scriptable stand-in for a Waypoint server, on grpc-js and our own service definitions: it
 // lets the entrypoint's client side be tested against behaviours the real server never shows
-// (a newer protocol, silence, inline keepalives on demand) and records what it was sent.
+// (a newer protocol, silence, inline keepalives on demand, configs pushed at will, a log stream
+// refused) and records what it was sent, log lines included.
 import type * as grpcTypes from '@grpc/grpc-js';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
-import { INLINE_KEEPALIVE_BYTES, KEEPALIVE } from '../../src/protocol/keepalive.js';
+import type { EntrypointLogBatch__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
+import { INLINE_KEEPALIVE_BYTES, isKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
 import { METADATA } from '../../src/protocol/metadata.js';
 
@@ -24,6 +26,19 @@ export interface FakeScript {
   config?: EntrypointConfig;
   /** Refuse every registration with PERMISSION_DENIED (a token of another deployment). */
   denyRegistration?: boolean;
+  /** How log streams are answered: accepted and recorded (default), or refused with a status. */
+  logStream: 'accept' | { refuse: number; details?: string };
+}
+
+/** One log line as the fake received it. */
+export interface ReceivedLine {
+  instanceId: string;
+  /** ms since the epoch, with the nanos' sub-ms part as a fraction. */
+  time: number;
+  line: string;
+  source: 'APP' | 'ENTRYPOINT';
+  /** Date.now() when its batch arrived. */
+  at: number;
 }
 
 export interface RecordedCall {
@@ -48,8 +63,17 @@ export interface FakeWaypoint {
   lastConfigSentAt?: number;
   /** Date.now() when it last started listening. */
   startedAt: number;
+  /** Sends a config to every open config stream now. */
   push(config: EntrypointConfig): void;
   sendKeepalive(): void;
+  /** Every log line received, in order of arrival. */
+  readonly lines: ReceivedLine[];
+  /** Log batches received. */
+  batches: number;
+  /** Inline keepalives received on log streams. */
+  logKeepalives: number;
+  /** Log streams currently open. */
+  openLogStreams(): number;
   /** Stops hard (streams cut); start() brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -63,6 +87,7 @@ export const DEFAULT_SCRIPT: FakeScript = {
   keepalivesFirst: 0,
   configDelayMs: 0,
   config: { env_vars: [{ name: 'FROM_FAKE', static: 'yes' }] },
+  logStream: 'accept',
 };
 
 export interface FakeOptions {
@@ -89,6 +114,7 @@ function serviceDefinition(): grpcTypes.ServiceDefinition {
 
 export async function startFake(script: Partial<FakeScript> = {}, options: FakeOptions = {}): Promise<FakeWaypoint> {
   const calls: RecordedCall[] = [];
+  const logStreams = new Set<grpcTypes.ServerReadableStream<unknown, unknown>>();
   const streams = new Map<grpcTypes.ServerWritableStream<unknown, unknown>, string>();
   let server: grpcTypes.Server | undefined;
   let port = options.port ?? 0;
@@ -105,6 +131,10 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     script: { ...DEFAULT_SCRIPT, ...script },
     calls,
     startedAt: 0,
+    lines: [],
+    batches: 0,
+    logKeepalives: 0,
+    openLogStreams: () => logStreams.size,
     registrations: () => calls.filter((c) => c.method === 'EntrypointConfig'),
     openInstances: () => [...streams.values()],
     push(config) {
@@ -117,6 +147,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     stop: async () => {
       for (const end of hung.splice(0)) end();
       streams.clear();
+      logStreams.clear();
       server?.forceShutdown();
       server = undefined;
     },
@@ -184,7 +215,34 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     },
     EntrypointLogStream(call: grpcTypes.ServerReadableStream<unknown, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
       record('EntrypointLogStream', call);
-      cb({ code: grpc.status.UNIMPLEMENTED });
+      const behaviour = fake.script.logStream;
+      if (behaviour !== 'accept') return cb({ code: behaviour.refuse, details: behaviour.details ?? 'refused by the fake' });
+      logStreams.add(call);
+      call.on('data', (message: unknown) => {
+        if (isKeepalive(message)) {
+          fake.logKeepalives++;
+          return;
+        }
+        const batch = message as EntrypointLogBatch__Output;
+        fake.batches++;
+        const at = Date.now();
+        for (const entry of batch.lines) {
+          const ts = entry.timestamp;
+          fake.lines.push({
+            instanceId: batch.instance_id,
+            time: ts ? Number(ts.seconds) * 1000 + ts.nanos / 1e6 : 0,
+            line: entry.line,
+            source: entry.source as 'APP' | 'ENTRYPOINT',
+            at,
+          });
+        }
+      });
+      call.on('error', () => logStreams.delete(call));
+      call.on('cancelled', () => logStreams.delete(call));
+      call.on('end', () => {
+        logStreams.delete(call);
+        cb(null, {});
+      });
     },
     EntrypointExecStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>) {
       record('EntrypointExecStream', call);

@@ -1,0 +1,97 @@
+// Applies each config the server sends: our log level at once, files written (then the file
+// change signal, no restart), the app's env updated, and a restart requested when the env
+// changed. Warnings (a dynamic source we cannot read, an unknown internal reference, a bad
+// level or signal name) are given once each, not on every config message.
+import type { EntrypointConfig__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
+import type { Logger } from '../log.js';
+import { type LogLevel, parseLogLevel, SettingsError } from '../settings.js';
+import type { AppEnv } from './app-env.js';
+import { ConfigFiles } from './files.js';
+import { LOG_LEVEL_VAR, resolveConfig } from './resolve.js';
+import { parseSignalName } from './signal.js';
+
+export interface ConfigApplierOptions {
+  appEnv: AppEnv;
+  logger: Logger;
+  /** Where relative file names are resolved: our working directory (also the app's). */
+  cwd: string;
+  /** Our level when the config sets none (WAYPOINT_LOG_LEVEL of our own environment). */
+  defaultLogLevel: LogLevel;
+  /** The app's env changed. */
+  onEnvChanged(): void;
+  /** Sends a signal to the running app; false when no app runs (yet). */
+  signalApp(signal: NodeJS.Signals): boolean;
+}
+
+/** Bounds the memory of "already warned" (a server could send endless distinct names). */
+const MAX_REMEMBERED_WARNINGS = 1000;
+
+export class ConfigApplier {
+  private readonly files: ConfigFiles;
+  private readonly warned = new Set<string>();
+  private logLevel: LogLevel;
+
+  constructor(private readonly options: ConfigApplierOptions) {
+    this.files = new ConfigFiles(options.cwd);
+    this.logLevel = options.defaultLogLevel;
+  }
+
+  apply(config: EntrypointConfig__Output): void {
+    const resolved = resolveConfig(config.env_vars ?? []);
+    this.applyLogLevel(resolved.logLevel);
+    const bySource = new Map<string, string[]>();
+    for (const { from, name } of resolved.dynamic) bySource.set(from, [...(bySource.get(from) ?? []), name]);
+    for (const [source, names] of bySource) {
+      this.warnOnce(`dynamic:${source}`, 'config from a dynamic source is not supported by this entrypoint; skipped', {
+        source,
+        vars: names.join(','),
+      });
+    }
+    for (const { name, ref } of resolved.unknownRefs) {
+      this.warnOnce(`ref:${name}:${ref}`, `config var ${name} references \${config.internal.${ref}}, which is not set; it reads as empty`, {});
+    }
+    this.applyFiles(resolved.files, config.file_change_signal);
+    const changed = this.options.appEnv.update(resolved.env);
+    this.options.logger.debug('config applied', { env_changed: changed });
+    if (changed) this.options.onEnvChanged();
+  }
+
+  private applyLogLevel(value: string | undefined): void {
+    let level = this.options.defaultLogLevel;
+    if (value !== undefined) {
+      try {
+        level = parseLogLevel(LOG_LEVEL_VAR, value);
+      } catch (err) {
+        if (!(err instanceof SettingsError)) throw err;
+        this.warnOnce(`level:${value}`, `config ${err.message}; our log level is left as it is`, {});
+        return;
+      }
+    }
+    if (level === this.logLevel) return;
+    this.logLevel = level;
+    this.options.logger.setLevel(level);
+    this.options.logger.info('log level changed by the config', { level });
+  }
+
+  private applyFiles(files: ReturnType<typeof resolveConfig>['files'], signalName: string): void {
+    if (files.length === 0) return;
+    const { written, failed } = this.files.write(files);
+    for (const f of failed) this.options.logger.error('cannot write a config file', { path: f.path, error: f.error });
+    if (written.length === 0) return;
+    this.options.logger.info('config files written', { count: written.length, paths: written.join(',') });
+    if (!signalName) return;
+    const signal = parseSignalName(signalName);
+    if (!signal) {
+      this.warnOnce(`signal:${signalName}`, 'unknown file_change_signal; the app is not signalled', { signal: signalName });
+      return;
+    }
+    if (this.options.signalApp(signal)) this.options.logger.debug('app signalled for its new files', { signal });
+  }
+
+  private warnOnce(key: string, message: string, fields: Record<string, string>): void {
+    if (this.warned.has(key)) return;
+    if (this.warned.size >= MAX_REMEMBERED_WARNINGS) this.warned.clear();
+    this.warned.add(key);
+    this.options.logger.warn(message, fields);
+  }
+}

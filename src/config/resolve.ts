@@ -1,0 +1,73 @@
+// One EntrypointConfig's env_vars → what to apply: the app's config env, the files, our log
+// level, and what to warn about. Pure: the applier (applier.ts) acts on the result.
+//
+// Each message carries the full set, so the result replaces the previous one whole:
+//   - static value: set; an empty static or `unset`: the name is removed from the app's env
+//     (even a value it would inherit from ours);
+//   - internal: never in the env, only referenced as `${config.internal.NAME}` in other values;
+//   - name_is_path: a file (the name its path, the value its content);
+//   - dynamic: a config source this entrypoint does not read; skipped, with a warning;
+//   - WAYPOINT_LOG_LEVEL: ours; it changes our log level and does not restart the app.
+import type { ConfigVar__Output } from '../protocol/generated/hashicorp/waypoint/ConfigVar.js';
+import { interpolate } from './interpolate.js';
+
+export const LOG_LEVEL_VAR = 'WAYPOINT_LOG_LEVEL';
+
+export interface ConfigFile {
+  /** As the server named it; relative paths are resolved against our working directory. */
+  path: string;
+  content: string;
+}
+
+export interface ResolvedConfig {
+  /** name → value to set, or null to remove the name from the app's env. */
+  env: Map<string, string | null>;
+  files: ConfigFile[];
+  /** WAYPOINT_LOG_LEVEL from the config, as given (validated by the applier). */
+  logLevel?: string;
+  /** Vars from dynamic sources, skipped. */
+  dynamic: Array<{ name: string; from: string }>;
+  /** References to internal vars that do not exist: { var that references, name referenced }. */
+  unknownRefs: Array<{ name: string; ref: string }>;
+}
+
+type ValueKind = { kind: 'static'; value: string } | { kind: 'unset' } | { kind: 'dynamic'; from: string };
+
+function valueOf(v: ConfigVar__Output): ValueKind {
+  if (v.value === 'dynamic' || (v.value === undefined && v.dynamic)) return { kind: 'dynamic', from: v.dynamic?.from || 'unknown' };
+  if (v.value === 'static' || (v.value === undefined && v.static)) {
+    return v.static ? { kind: 'static', value: v.static } : { kind: 'unset' };
+  }
+  return { kind: 'unset' };
+}
+
+export function resolveConfig(vars: readonly ConfigVar__Output[]): ResolvedConfig {
+  const internal = new Map<string, string>();
+  for (const v of vars) {
+    const value = valueOf(v);
+    if (v.internal && !v.name_is_path && value.kind === 'static') internal.set(v.name, value.value);
+  }
+  const result: ResolvedConfig = { env: new Map(), files: [], dynamic: [], unknownRefs: [] };
+  for (const v of vars) {
+    const value = valueOf(v);
+    if (value.kind === 'dynamic') {
+      result.dynamic.push({ name: v.name, from: value.from });
+      continue;
+    }
+    if (v.name_is_path) {
+      if (value.kind === 'static') result.files.push({ path: v.name, content: value.value });
+      continue;
+    }
+    if (v.internal) continue;
+    if (value.kind === 'unset') {
+      if (v.name === LOG_LEVEL_VAR) result.logLevel = undefined;
+      else result.env.set(v.name, null);
+      continue;
+    }
+    const { value: text, unknown } = interpolate(value.value, internal);
+    for (const ref of unknown) result.unknownRefs.push({ name: v.name, ref });
+    if (v.name === LOG_LEVEL_VAR) result.logLevel = text;
+    else result.env.set(v.name, text);
+  }
+  return result;
+}

@@ -1,0 +1,93 @@
+// What goes into the log queue: the app's stdout and stderr (taps on the supervisor's relay,
+// called synchronously with each chunk; never blocking, never throwing) and our own log
+// records at info and above. One timer, only while something waits, seals the open batch
+// shortly after its first line and sends a partial line that no newline followed.
+import { formatRecord, type LogRecord, type LogSink } from '../log.js';
+import type { OutputTaps } from '../supervisor/supervisor.js';
+import type { LogQueue } from './queue.js';
+import { LineSplitter } from './splitter.js';
+import { Source } from './wire.js';
+
+/** A batch leaves at most this long after its first line. */
+export const BATCH_DELAY_MS = 50;
+/** A partial line leaves after 150–200 ms without its newline. */
+export const PARTIAL_LINE_MS = 150;
+
+const SHIPPED_LEVELS = new Set(['info', 'warn', 'error']);
+
+export class LogCapture {
+  private readonly splitters: LineSplitter[] = [];
+  private timer?: NodeJS.Timeout;
+  private lastMs = 0;
+  private nowMs = 0;
+  readonly taps: OutputTaps;
+
+  constructor(private readonly queue: LogQueue) {
+    this.taps = { stdout: this.tapFor(), stderr: this.tapFor() };
+  }
+
+  /** For Logger.addSink: our records at info and above, source ENTRYPOINT. */
+  readonly recordSink: LogSink = (record: LogRecord) => {
+    if (!SHIPPED_LEVELS.has(record.level)) return;
+    this.queue.pushText(`${formatRecord(record)}\n`, Source.ENTRYPOINT, this.now());
+    this.arm();
+  };
+
+  /** Everything captured so far into sealed batches: partial lines too (at exit). */
+  flush(): void {
+    for (const s of this.splitters) s.flushPartial();
+    this.queue.seal();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private tapFor(): OutputTaps['stdout'] {
+    const splitter = new LineSplitter((buf, start, end, valid) => this.queue.push(buf, start, end, valid, Source.APP, this.nowMs));
+    this.splitters.push(splitter);
+    return {
+      tap: (chunk) => {
+        this.nowMs = this.now(); // one clock read per chunk, shared by its lines
+        splitter.push(chunk, this.nowMs);
+        this.arm();
+      },
+      end: () => {
+        this.nowMs = this.now();
+        splitter.end();
+        this.queue.seal();
+      },
+    };
+  }
+
+  /** Wall-clock ms, never going backwards: the lines' order is their timestamps' order. */
+  private now(): number {
+    const now = Date.now();
+    if (now > this.lastMs) this.lastMs = now;
+    return this.lastMs;
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.tick(), BATCH_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    this.queue.seal();
+    const now = this.now();
+    let waiting = false;
+    for (const s of this.splitters) {
+      if (!s.hasPartial) continue;
+      if (now - s.pendingSince >= PARTIAL_LINE_MS) {
+        this.nowMs = now;
+        s.flushPartial();
+        this.queue.seal();
+      }
+      if (s.hasPartial) waiting = true;
+    }
+    if (waiting) this.arm();
+  }
+}

@@ -1,0 +1,53 @@
+// Log shipping, wired for the orchestrator: a bounded queue of encoded batches, fed by the
+// app's output (taps) and our own records, drained by the shipper on each session's stream.
+import type { Session } from '../connection/session.js';
+import type { LogSink } from '../log.js';
+import type { Logger } from '../log.js';
+import type { OutputTaps } from '../supervisor/supervisor.js';
+import { LogCapture } from './capture.js';
+import { LogQueue } from './queue.js';
+import { LogShipper } from './shipper.js';
+
+export interface LogsOptions {
+  instanceId: string;
+  /** WAYPOINT_CEB_LOG_BUFFER. */
+  bufferBytes: number;
+  logger: Logger;
+  keepaliveMs?: number;
+}
+
+export interface Logs {
+  taps: OutputTaps;
+  recordSink: LogSink;
+  /** Ship on this session until it ends. */
+  attach(session: Session): void;
+  /** At exit: capture what is left and send it, bounded in time. */
+  flush(timeoutMs: number): Promise<void>;
+  /** Lines dropped so far. */
+  dropped(): number;
+}
+
+export function startLogs(options: LogsOptions): Logs {
+  let shipper: LogShipper | undefined;
+  const queue = new LogQueue({
+    instanceId: options.instanceId,
+    capacityBytes: options.bufferBytes,
+    onReady: () => shipper?.notify(),
+  });
+  shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs });
+  const capture = new LogCapture(queue);
+  return {
+    taps: capture.taps,
+    recordSink: capture.recordSink,
+    attach: (session) => shipper.attach(session),
+    async flush(timeoutMs) {
+      capture.flush();
+      capture.stop();
+      await shipper.flush(timeoutMs);
+    },
+    dropped: () => queue.totalDropped,
+  };
+}
+
+export { LogQueue } from './queue.js';
+export { LineSplitter, MAX_LINE_BYTES } from './splitter.js';

@@ -1,0 +1,160 @@
+// The lines waiting to be shipped, already encoded as EntrypointLogBatch messages (wire.ts):
+// an open batch being filled, and sealed batches ready to send. Bounded in bytes: when full,
+// the oldest batches are dropped and their lines counted; the next batch taken is then preceded
+// by one marker line (source ENTRYPOINT) saying how many were lost. The same bound holds while
+// connected (a server slower than the app) and while disconnected (the backlog sent on
+// reconnect), so the app never waits for the server and our memory never grows with it.
+import { entrySize, instanceIdField, Source, timestampField, writeEntry } from './wire.js';
+import { isUtf8 } from './utf8.js';
+
+export interface Batch {
+  /** One complete EntrypointLogBatch message. */
+  bytes: Buffer;
+  lines: number;
+  /** Time of its first line (ms since the epoch). */
+  firstMs: number;
+  /** A drop marker: how many lines it reports lost. */
+  marks?: number;
+}
+
+export interface LogQueueOptions {
+  instanceId: string;
+  /** Most bytes held (encoded), sealed and open batches together: WAYPOINT_CEB_LOG_BUFFER. */
+  capacityBytes: number;
+  /** A batch is sealed once it holds this many bytes (default: 64 KiB, less for a small capacity). */
+  batchBytes?: number;
+  /** A batch was sealed and can be taken. */
+  onReady?: () => void;
+}
+
+const DEFAULT_BATCH_BYTES = 64 * 1024;
+const MIN_BATCH_BYTES = 1024;
+/** Room past batchBytes for the last entry: a 64 KiB line with its tags and timestamp. */
+const ENTRY_SLACK = 64 * 1024 + 64;
+
+export class LogQueue {
+  private readonly sealed: Batch[] = [];
+  private sealedBytes = 0;
+  /** The batch being filled, in a scratch buffer reused from batch to batch. */
+  private open?: { buf: Buffer; pos: number; lines: number; firstMs: number };
+  private scratch?: Buffer;
+  private readonly idField: Buffer;
+  private readonly batchBytes: number;
+  private droppedLines = 0;
+  private timestamp: { ms: number; field: Buffer } = { ms: -1, field: Buffer.alloc(0) };
+  /** Lines dropped since the process started (for tests and a last report). */
+  totalDropped = 0;
+
+  constructor(private readonly options: LogQueueOptions) {
+    this.idField = instanceIdField(options.instanceId);
+    this.batchBytes = options.batchBytes ?? Math.max(MIN_BATCH_BYTES, Math.min(DEFAULT_BATCH_BYTES, Math.floor(options.capacityBytes / 8)));
+  }
+
+  /** Bytes held, encoded. */
+  get bytes(): number {
+    return this.sealedBytes + (this.open?.pos ?? 0);
+  }
+
+  get dropped(): number {
+    return this.droppedLines;
+  }
+
+  get empty(): boolean {
+    return this.sealed.length === 0 && !this.open?.lines && this.droppedLines === 0;
+  }
+
+  /** Adds line[start, end) (valid: known to be UTF-8 already), timestamped `ms`. */
+  push(line: Buffer, start: number, end: number, valid: boolean, source: Source, ms: number): void {
+    if (!valid) {
+      const bytes = line.subarray(start, end);
+      if (!isUtf8(bytes)) {
+        line = Buffer.from(bytes.toString('utf8'), 'utf8');
+        start = 0;
+        end = line.length;
+      }
+    }
+    const ts = this.timestampField(ms);
+    const size = entrySize(ts, end - start, source);
+    let open = this.open;
+    if (!open || open.pos + size > open.buf.length) {
+      this.seal();
+      this.scratch ??= Buffer.allocUnsafe(this.batchBytes + ENTRY_SLACK);
+      open = this.open = { buf: this.scratch, pos: 0, lines: 0, firstMs: ms };
+      open.pos = this.idField.copy(open.buf, 0);
+    }
+    open.pos = writeEntry(open.buf, open.pos, ts, line, start, end, source);
+    open.lines++;
+    if (open.pos >= this.batchBytes) this.seal();
+    else if (this.bytes > this.options.capacityBytes) this.dropOldest();
+  }
+
+  pushText(text: string, source: Source, ms: number): void {
+    const bytes = Buffer.from(text, 'utf8');
+    this.push(bytes, 0, bytes.length, true, source, ms);
+  }
+
+  /** Closes the open batch (a flush timer, a flush at exit). */
+  seal(): void {
+    const open = this.open;
+    if (!open || open.lines === 0) return;
+    this.open = undefined;
+    // A copy of just its size: what waits in the queue holds no slack.
+    const bytes = Buffer.allocUnsafeSlow(open.pos);
+    open.buf.copy(bytes, 0, 0, open.pos);
+    const batch = { bytes, lines: open.lines, firstMs: open.firstMs };
+    this.sealed.push(batch);
+    this.sealedBytes += batch.bytes.length;
+    this.dropOldest();
+    this.options.onReady?.();
+  }
+
+  /** The oldest sealed batch, after the drop marker if lines were lost. */
+  take(): Batch | undefined {
+    if (this.droppedLines > 0) {
+      const n = this.droppedLines;
+      this.droppedLines = 0;
+      return this.marker(n, this.sealed[0]?.firstMs ?? this.open?.firstMs ?? Date.now());
+    }
+    const batch = this.sealed.shift();
+    if (batch) this.sealedBytes -= batch.bytes.length;
+    return batch;
+  }
+
+  /** Puts batches back at the front (a stream refused them), within the bound. */
+  requeue(batches: Batch[]): void {
+    for (let i = batches.length - 1; i >= 0; i--) {
+      if (batches[i].marks) {
+        this.droppedLines += batches[i].marks!; // a marker is made again at the next take
+        continue;
+      }
+      this.sealed.unshift(batches[i]);
+      this.sealedBytes += batches[i].bytes.length;
+    }
+    this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    while (this.bytes > this.options.capacityBytes && this.sealed.length > 0) {
+      const batch = this.sealed.shift()!;
+      this.sealedBytes -= batch.bytes.length;
+      this.droppedLines += batch.lines;
+      this.totalDropped += batch.lines;
+    }
+  }
+
+  private marker(lines: number, ms: number): Batch {
+    const text = `waypoint-entrypoint: ${lines} log line${lines === 1 ? ' was' : 's were'} dropped: the log buffer (WAYPOINT_CEB_LOG_BUFFER, ${this.options.capacityBytes} bytes) was full\n`;
+    const line = Buffer.from(text, 'utf8');
+    const ts = timestampField(ms);
+    const buf = Buffer.allocUnsafe(this.idField.length + entrySize(ts, line.length, Source.ENTRYPOINT));
+    let pos = this.idField.copy(buf, 0);
+    pos = writeEntry(buf, pos, ts, line, 0, line.length, Source.ENTRYPOINT);
+    return { bytes: buf.subarray(0, pos), lines: 0, firstMs: ms, marks: lines };
+  }
+
+  /** The encoded timestamp, shared by every line of the same millisecond. */
+  private timestampField(ms: number): Buffer {
+    if (this.timestamp.ms !== ms) this.timestamp = { ms, field: timestampField(ms) };
+    return this.timestamp.field;
+  }
+}

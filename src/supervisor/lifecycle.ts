@@ -1,0 +1,105 @@
+// The app across restarts. A restart we cause (new config env) stops the child gracefully and
+// starts it again; that child's exit is not the app's end. The app's end is an exit we did not
+// ask for (a crash or a clean exit: never restarted, the scheduler decides) or the exit after
+// a stop signal, even one that arrives in the middle of a restart.
+import type { Logger } from '../log.js';
+import { type RunningChild, SpawnError } from './child.js';
+import type { Supervisor } from './supervisor.js';
+
+export class AppLifecycle {
+  private child?: RunningChild;
+  /** The env the current child was started with. */
+  private startedEnv?: Record<string, string>;
+  /** Children we are stopping for a restart: their exit is expected. */
+  private readonly replacing = new Set<RunningChild>();
+  private stopSignal?: NodeJS.Signals;
+  private restarting?: Promise<void>;
+  private resolveEnded!: (status: number) => void;
+  /** The exit status we should exit with: resolves once, when the app has ended for good. */
+  readonly ended: Promise<number>;
+
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly logger: Logger,
+  ) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  get started(): boolean {
+    return this.child !== undefined;
+  }
+
+  get stopRequested(): boolean {
+    return this.stopSignal !== undefined;
+  }
+
+  /** The env the running child got (undefined before the first start). */
+  get env(): Record<string, string> | undefined {
+    return this.startedEnv;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The first start. Throws SpawnError (126/127) when the command cannot run. */
+  async start(env: Record<string, string>): Promise<void> {
+    await this.spawn(env);
+    if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
+  }
+
+  /**
+   * Graceful stop (signal, stop timeout, SIGKILL) then a start with `env`. A stop requested
+   * meanwhile wins: no new child. Resolves when the new child runs (or the app has ended).
+   */
+  restart(env: Record<string, string>, reason: string): Promise<void> {
+    if (this.restarting) return this.restarting.then(() => this.restart(env, reason));
+    const old = this.child;
+    if (!old || this.stopSignal) return Promise.resolve();
+    this.restarting = this.replace(old, env, reason).finally(() => (this.restarting = undefined));
+    return this.restarting;
+  }
+
+  /** A stop signal (SIGTERM/SIGINT): passed on; the app's exit is then its end. */
+  stop(signal: NodeJS.Signals): void {
+    this.stopSignal ??= signal;
+    void this.supervisor.stop(signal);
+  }
+
+  forward(signal: NodeJS.Signals): void {
+    this.supervisor.forward(signal);
+  }
+
+  private async replace(old: RunningChild, env: Record<string, string>, reason: string): Promise<void> {
+    this.logger.info('restarting the app', { reason, pid: old.pid });
+    this.replacing.add(old);
+    const status = await this.supervisor.stop('SIGTERM');
+    this.replacing.delete(old);
+    if (this.stopSignal) {
+      this.resolveEnded(status);
+      return;
+    }
+    try {
+      await this.spawn(env);
+    } catch (err) {
+      if (!(err instanceof SpawnError)) throw err;
+      this.logger.error(`restart failed: ${err.message}`);
+      this.resolveEnded(err.exitCode);
+      return;
+    }
+    if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
+  }
+
+  private async spawn(env: Record<string, string>): Promise<void> {
+    const child = await this.supervisor.start(env);
+    this.child = child;
+    this.startedEnv = env;
+    void child.exited.then((status) => {
+      // Replaced by a restart: not the app's end. Otherwise (a crash, a clean exit, a stop)
+      // it is, unless a newer child already took its place.
+      if (this.replacing.has(child) || this.child !== child) return;
+      this.logger.debug('app exited', { pid: child.pid, status });
+      this.resolveEnded(status);
+    });
+  }
+}

@@ -1,0 +1,190 @@
+// Log shipping end to end (the bundle) against the scriptable fake server, which records every
+// line it receives: the app's lines with their instance id, source and timestamps while our own
+// stdout stays byte-exact; partial lines, huge lines, invalid UTF-8; a server gone while the
+// app writes (never slowed, backlog and drop marker on return); a refused stream retried; inline
+// keepalives on an idle stream; the last lines flushed at exit.
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FakeWaypoint, type ReceivedLine, startFake } from '../helpers/fake-waypoint.js';
+import { childPids, killDescendants } from '../helpers/proc.js';
+import { cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+
+const INVITE = 'invite-logs-secret';
+const TOKEN = 'token-logs-secret';
+
+const entrypoints: Running[] = [];
+const fakes: FakeWaypoint[] = [];
+
+afterEach(async () => {
+  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
+  killAll();
+  for (const f of fakes.splice(0)) await f.stop();
+});
+
+async function fake(script: Partial<Parameters<typeof startFake>[0]> = {}): Promise<FakeWaypoint> {
+  const f = await startFake({ invites: { [INVITE]: TOKEN }, ...script });
+  fakes.push(f);
+  return f;
+}
+
+function launch(f: FakeWaypoint, app: string, extra: NodeJS.ProcessEnv = {}): Running {
+  const r = start(['sh', '-c', app], {
+    env: cleanEnv({
+      WAYPOINT_SERVER_ADDR: f.addr,
+      WAYPOINT_DEPLOYMENT_ID: 'D1',
+      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
+      WAYPOINT_CEB_CONNECT_TIMEOUT: '5s',
+      ...extra,
+    }),
+  });
+  entrypoints.push(r);
+  return r;
+}
+
+const appLines = (f: FakeWaypoint) => f.lines.filter((l) => l.source === 'APP');
+const hasLine = (f: FakeWaypoint, text: string) => f.lines.some((l) => l.line === text);
+
+async function waitForLine(f: FakeWaypoint, text: string | RegExp, timeoutMs = 10_000): Promise<ReceivedLine> {
+  const match = (l: ReceivedLine) => (typeof text === 'string' ? l.line === text : text.test(l.line));
+  await waitFor(() => f.lines.some(match), {
+    timeoutMs,
+    what: () => `${String(text)} at the fake; last lines: ${JSON.stringify(f.lines.slice(-5).map((l) => l.line.slice(0, 200)))}`,
+  });
+  return f.lines.find(match)!;
+}
+
+/** Peak resident memory of a process, in KiB. */
+function vmHwmKiB(pid: number): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+describe('lines at the server', () => {
+  it('app lines arrive with the instance id, source APP and monotonic timestamps; our stdout is byte-exact', async () => {
+    const f = await fake();
+    // CRLF, a line without newline at the end, invalid UTF-8, on both streams.
+    const app = `printf 'one\\r\\ntwo\\n'; printf 'err line\\n' >&2; printf 'bad \\377\\376 end\\n'; i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo "n $i"; done; printf 'last'; sleep 30`;
+    const r = launch(f, app);
+    await waitForLine(f, 'n 50\n');
+    await waitForLine(f, 'last');
+    const expected = Buffer.concat([Buffer.from('one\r\ntwo\n'), Buffer.from([0x62, 0x61, 0x64, 0x20, 0xff, 0xfe, 0x20, 0x65, 0x6e, 0x64, 0x0a])]);
+    const out = r.stdout();
+    expect(out.subarray(0, expected.length).equals(expected)).toBe(true);
+    expect(out.toString('latin1')).toMatch(/n 50\nlast$/);
+    expect(r.stderr().toString()).toContain('err line\n');
+
+    const instance = f.openInstances()[0];
+    const lines = appLines(f);
+    expect(lines.map((l) => l.line)).toEqual(expect.arrayContaining(['one\r\n', 'two\n', 'err line\n', 'bad \ufffd\ufffd end\n']));
+    expect(lines.filter((l) => l.line.startsWith('n ')).map((l) => l.line)).toEqual([...Array(50)].map((_, i) => `n ${i + 1}\n`));
+    expect(new Set(f.lines.map((l) => l.instanceId))).toEqual(new Set([instance]));
+    for (let i = 1; i < f.lines.length; i++) expect(f.lines[i].time).toBeGreaterThanOrEqual(f.lines[i - 1].time);
+    expect(Math.abs(lines[0].time - Date.now())).toBeLessThan(10_000);
+
+    // Our own records at info and above, as ENTRYPOINT; never a secret.
+    const ours = f.lines.filter((l) => l.source === 'ENTRYPOINT');
+    expect(ours.some((l) => l.line.startsWith('waypoint-entrypoint: info: connected to the server'))).toBe(true);
+    expect(ours.every((l) => !/: (debug|trace):/.test(l.line))).toBe(true);
+    for (const l of f.lines) {
+      expect(l.line).not.toContain(TOKEN);
+      expect(l.line).not.toContain(INVITE);
+    }
+  });
+
+  it('a partial line (no newline) is sent after a short delay', async () => {
+    const f = await fake();
+    const r = launch(f, `printf 'prompt> '; sleep 30`);
+    await r.waitForOutput('prompt> ');
+    const seenAt = Date.now();
+    const line = await waitForLine(f, 'prompt> ', 2000);
+    expect(line.at - seenAt).toBeLessThan(1000);
+  });
+
+  it('a 10 MB line: delivered in pieces of at most 64 KiB, our memory stays bounded', async () => {
+    const f = await fake();
+    const size = 10 * 1024 * 1024;
+    // Written 64 KiB at a time, at a pace a server can follow (faster, the 1 MiB queue drops).
+    const app = `for i in $(seq 160); do head -c 65536 /dev/zero | tr '\\0' a; done; echo; echo after; sleep 30`;
+    const r = launch(f, app);
+    await waitForLine(f, 'after\n', 20_000);
+    const pieces = appLines(f).filter((l) => /^a+\n?$/.test(l.line));
+    expect(f.lines.filter((l) => l.line.includes('dropped'))).toEqual([]);
+    expect(pieces.reduce((n, l) => n + l.line.replace('\n', '').length, 0)).toBe(size);
+    expect(Math.max(...pieces.map((l) => Buffer.byteLength(l.line)))).toBeLessThanOrEqual(64 * 1024);
+    expect(r.stdout().length).toBe(size + 1 + 'after\n'.length);
+    // Connected and idle we peak around 60 MiB; 10 MB passing through leaves ~20 MiB of
+    // garbage the GC has not taken yet (30 MB: ~35 MiB). Holding the line whole (as bytes, as
+    // a string, encoded) would add three times its size on top.
+    expect(vmHwmKiB(r.pid)).toBeLessThan(100 * 1024);
+  });
+
+  it('the last lines reach the server before we exit', async () => {
+    const f = await fake();
+    const r = launch(f, 'seq -f "end %g" 1 5000; exit 3');
+    const exit = await withDeadline(r.exited, 10_000, 'the entrypoint to exit');
+    expect(exit.code).toBe(3);
+    const ends = appLines(f).filter((l) => l.line.startsWith('end '));
+    expect(ends).toHaveLength(5000);
+    expect(ends.at(-1)!.line).toBe('end 5000\n');
+  });
+});
+
+describe('a server that is gone or refuses', () => {
+  it('server stopped while the app writes: the app is not held up; the backlog and one drop marker arrive on return', async () => {
+    const f = await fake();
+    // USR1: a burst of 100 000 lines (1.4 MB, more than the 1 MiB backlog), timed by the app.
+    const app = [
+      `trap 's=$(date +%s%N); seq -f "burst %g" 1 100000; echo "burst took $(( ($(date +%s%N) - s) / 1000000 )) ms"' USR1`,
+      'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.02; done',
+    ].join('; ');
+    const r = launch(f, app);
+    await waitForLine(f, 'tick 3\n');
+    await f.stop();
+    await r.waitForOutput('lost the server connection', { stream: 'stderr' });
+    const [appPid] = childPids(r.pid);
+    process.kill(appPid, 'SIGUSR1');
+    await r.waitForOutput(/burst took \d+ ms\n/, { timeoutMs: 10_000 });
+    const took = Number(/burst took (\d+) ms/.exec(r.stdout().toString())![1]);
+    expect(took).toBeLessThan(3000); // as fast as the pipe to our stdout allows, no server wait
+    const ticks = Number([...r.stdout().toString().matchAll(/^tick (\d+)$/gm)].at(-1)![1]);
+    await r.waitForOutput(`tick ${ticks + 5}\n`); // still ticking
+
+    await f.start();
+    const marker = await waitForLine(f, /^waypoint-entrypoint: \d+ log lines were dropped/, 20_000);
+    expect(marker.source).toBe('ENTRYPOINT');
+    const dropped = Number(/(\d+) log lines/.exec(marker.line)![1]);
+    expect(dropped).toBeGreaterThan(20_000);
+    await waitForLine(f, 'burst 100000\n');
+    await waitForLine(f, /^burst took/);
+    // One marker; after it, the newest lines of the burst, in order and without a gap.
+    expect(f.lines.filter((l) => l.line.includes('log lines were dropped'))).toHaveLength(1);
+    const burst = appLines(f).map((l) => /^burst (\d+)\n$/.exec(l.line)).filter((m) => m !== null).map((m) => Number(m[1]));
+    expect(burst.at(-1)).toBe(100_000);
+    expect(burst.length).toBeLessThan(100_000);
+    for (let i = 1; i < burst.length; i++) expect(burst[i]).toBe(burst[i - 1] + 1);
+  });
+
+  it('a refused log stream is a warning and is retried; its lines are kept for the retry', async () => {
+    const f = await fake({ logStream: { refuse: 9, details: 'instance not registered yet' } });
+    const r = launch(f, 'echo early; sleep 30');
+    await r.waitForOutput('the server refused our log stream', { stream: 'stderr' });
+    expect(r.stderr().toString()).toContain('reason="FAILED_PRECONDITION: instance not registered yet"');
+    f.script.logStream = 'accept';
+    const early = await waitForLine(f, 'early\n', 10_000);
+    expect(early.source).toBe('APP');
+    expect(f.lines.filter((l) => l.line === 'early\n')).toHaveLength(1);
+    expect(f.calls.filter((c) => c.method === 'EntrypointLogStream').length).toBeGreaterThanOrEqual(2);
+    await waitFor(() => hasLine(f, 'early\n'), {});
+  });
+
+  it('an idle log stream carries inline keepalives when the server lists the feature', async () => {
+    const f = await fake();
+    launch(f, 'echo hi; sleep 30');
+    await waitForLine(f, 'hi\n');
+    await waitFor(() => f.logKeepalives >= 1, { timeoutMs: 12_000, what: () => 'an inline keepalive on the log stream' });
+    const g = await fake({ features: [] });
+    launch(g, 'echo hi; sleep 30');
+    await waitForLine(g, 'hi\n');
+    await waitFor(() => f.logKeepalives >= 2, { timeoutMs: 12_000, what: () => 'a second keepalive' });
+    expect(g.logKeepalives).toBe(0);
+  });
+});

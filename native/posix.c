@@ -126,9 +126,11 @@ static napi_value disable_output_post_processing(napi_env env, napi_callback_inf
   return result;
 }
 
-// pipe(): [readFd, writeFd] — a real pipe, both ends close-on-exec. libuv's stdio "pipe" is a
-// socketpair, and an app whose stdout is a socket cannot open /dev/stdout (ENXIO: nginx's
-// access.log -> /dev/stdout) and meets ECONNRESET instead of SIGPIPE when its reader goes.
+// pipe(): [readFd, writeFd, capacity] — a real pipe, both ends close-on-exec. libuv's stdio
+// "pipe" is a socketpair, and an app whose stdout is a socket cannot open /dev/stdout (ENXIO:
+// nginx's access.log -> /dev/stdout) and meets ECONNRESET instead of SIGPIPE when its reader
+// goes. Its capacity is raised to 1 MiB where allowed: an app writing fast fills it without
+// waking us for every write, and we read it in gulps (see src/supervisor/output.ts).
 static napi_value make_pipe(napi_env env, napi_callback_info info) {
   (void)info;
   int fds[2];
@@ -149,12 +151,16 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, strerror(errno));
     return NULL;
   }
-  napi_value result, rd, wr;
-  napi_create_array_with_length(env, 2, &result);
+  fcntl(fds[1], F_SETPIPE_SZ, 1 << 20); // refused (pipe-max-size, a user's pipe quota): as it is
+  int capacity = fcntl(fds[1], F_GETPIPE_SZ);
+  napi_value result, rd, wr, cap;
+  napi_create_array_with_length(env, 3, &result);
   napi_create_int32(env, fds[0], &rd);
   napi_create_int32(env, fds[1], &wr);
+  napi_create_int32(env, capacity, &cap);
   napi_set_element(env, result, 0, rd);
   napi_set_element(env, result, 1, wr);
+  napi_set_element(env, result, 2, cap);
   return result;
 }
 

@@ -34,7 +34,7 @@ export function startLogs(options: LogsOptions): Logs {
     capacityBytes: options.bufferBytes,
     onReady: () => shipper?.notify(),
   });
-  shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs });
+  shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs, backlogBytes: options.bufferBytes });
   const capture = new LogCapture(queue);
   return {
     taps: capture.taps,

@@ -1,9 +1,10 @@
 // The lines waiting to be shipped, already encoded as EntrypointLogBatch messages (wire.ts):
 // an open batch being filled, and sealed batches ready to send. Bounded in bytes: when full,
 // the oldest batches are dropped and their lines counted; the next batch taken is then preceded
-// by one marker line (source ENTRYPOINT) saying how many were lost. The same bound holds while
-// connected (a server slower than the app) and while disconnected (the backlog sent on
-// reconnect), so the app never waits for the server and our memory never grows with it.
+// by one marker line (source ENTRYPOINT) saying how many were lost. The bound is set by the
+// shipper: WAYPOINT_CEB_LOG_BUFFER while disconnected (the backlog sent on reconnect), more
+// while connected (a burst the server takes a moment to catch up with). Either way the app
+// never waits for the server and our memory never grows with it.
 import { entrySize, instanceIdField, Source, timestampField, writeEntry } from './wire.js';
 import { isUtf8 } from './utf8.js';
 
@@ -19,7 +20,7 @@ export interface Batch {
 
 export interface LogQueueOptions {
   instanceId: string;
-  /** Most bytes held (encoded), sealed and open batches together: WAYPOINT_CEB_LOG_BUFFER. */
+  /** Most bytes held (encoded), sealed and open batches together, at first (see setCapacity). */
   capacityBytes: number;
   /** A batch is sealed once it holds this many bytes (default: 64 KiB, less for a small capacity). */
   batchBytes?: number;
@@ -41,18 +42,26 @@ export class LogQueue {
   private readonly idField: Buffer;
   private readonly batchBytes: number;
   private droppedLines = 0;
+  private capacity: number;
   private timestamp: { ms: number; field: Buffer } = { ms: -1, field: Buffer.alloc(0) };
   /** Lines dropped since the process started (for tests and a last report). */
   totalDropped = 0;
 
   constructor(private readonly options: LogQueueOptions) {
     this.idField = instanceIdField(options.instanceId);
+    this.capacity = options.capacityBytes;
     this.batchBytes = options.batchBytes ?? Math.max(MIN_BATCH_BYTES, Math.min(DEFAULT_BATCH_BYTES, Math.floor(options.capacityBytes / 8)));
   }
 
   /** Bytes held, encoded. */
   get bytes(): number {
     return this.sealedBytes + (this.open?.pos ?? 0);
+  }
+
+  /** A new bound; what is over it goes at once, oldest first. */
+  setCapacity(bytes: number): void {
+    this.capacity = bytes;
+    this.dropOldest();
   }
 
   get dropped(): number {
@@ -85,7 +94,7 @@ export class LogQueue {
     open.pos = writeEntry(open.buf, open.pos, ts, line, start, end, source);
     open.lines++;
     if (open.pos >= this.batchBytes) this.seal();
-    else if (this.bytes > this.options.capacityBytes) this.dropOldest();
+    else if (this.bytes > this.capacity) this.dropOldest();
   }
 
   pushText(text: string, source: Source, ms: number): void {
@@ -134,7 +143,7 @@ export class LogQueue {
   }
 
   private dropOldest(): void {
-    while (this.bytes > this.options.capacityBytes && this.sealed.length > 0) {
+    while (this.bytes > this.capacity && this.sealed.length > 0) {
       const batch = this.sealed.shift()!;
       this.sealedBytes -= batch.bytes.length;
       this.droppedLines += batch.lines;
@@ -143,7 +152,7 @@ export class LogQueue {
   }
 
   private marker(lines: number, ms: number): Batch {
-    const text = `waypoint-entrypoint: ${lines} log line${lines === 1 ? ' was' : 's were'} dropped: the log buffer (WAYPOINT_CEB_LOG_BUFFER, ${this.options.capacityBytes} bytes) was full\n`;
+    const text = `waypoint-entrypoint: ${lines} log line${lines === 1 ? ' was' : 's were'} dropped: the log queue (${this.capacity} bytes) was full\n`;
     const line = Buffer.from(text, 'utf8');
     const ts = timestampField(ms);
     const buf = Buffer.allocUnsafe(this.idField.length + entrySize(ts, line.length, Source.ENTRYPOINT));

@@ -16,6 +16,10 @@ import type { Batch, LogQueue } from './queue.js';
 export interface LogShipperOptions {
   queue: LogQueue;
   logger: Logger;
+  /** The queue's bound while disconnected: WAYPOINT_CEB_LOG_BUFFER. */
+  backlogBytes: number;
+  /** Its bound while a session is up (default: CONNECTED_QUEUE_BYTES, at least backlogBytes). */
+  connectedBytes?: number;
   /** Idle time after which an inline keepalive is sent, when the server wants them. */
   keepaliveMs?: number;
   retryInitialMs?: number;
@@ -23,6 +27,12 @@ export interface LogShipperOptions {
 }
 
 export const DEFAULT_KEEPALIVE_MS = 5_000;
+/**
+ * While connected the queue may hold more than the disconnected backlog: an app writing faster
+ * than the server takes lines (a burst, the server busy) does not lose any as long as the
+ * server catches up within this much. Memory, not the app, pays for it, and only meanwhile.
+ */
+export const CONNECTED_QUEUE_BYTES = 32 * 1024 * 1024;
 const RETRY_INITIAL_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 /**
@@ -72,6 +82,10 @@ export class LogShipper {
   /** A new session: ship on it until it ends. */
   attach(session: Session): void {
     if (this.closed || session.signal.aborted) return;
+    const { queue, backlogBytes } = this.options;
+    queue.setCapacity(Math.max(backlogBytes, this.options.connectedBytes ?? CONNECTED_QUEUE_BYTES));
+    // Disconnected: back to the backlog's bound, the oldest lines over it dropped and counted.
+    session.signal.addEventListener('abort', () => queue.setCapacity(backlogBytes), { once: true });
     void this.run(session);
   }
 

@@ -10,8 +10,8 @@ export interface PosixAddon {
   /** waitpid(pid, WNOHANG): null while it runs, else how it ended (reaped). */
   waitChild(pid: number): { code: number | null; signal: number | null } | null;
   isatty(fd: number): boolean;
-  /** A real pipe, [readFd, writeFd], both close-on-exec. */
-  pipe(): [number, number];
+  /** A real pipe, [readFd, writeFd, capacity in bytes (1 MiB where allowed)], both close-on-exec. */
+  pipe(): [number, number, number];
   /** Waits for our zombie children whose pid is not in `owned`; returns how many. */
   reapOrphans(owned: Int32Array): number;
   /** prctl(PR_SET_CHILD_SUBREAPER); false when refused. */

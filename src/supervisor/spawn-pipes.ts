@@ -2,12 +2,11 @@
 // us), stdout and stderr are real pipes to us. Started by the posix addon (posix_spawn, see
 // native/spawn.c), or by child_process if that addon cannot be loaded.
 import { closeSync } from 'node:fs';
-import { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
 import type { Logger } from '../log.js';
 import { posix, type PosixAddon } from '../native/posix.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError } from './child.js';
+import { pipeReader } from './pipe-reader.js';
 import { disownPid, ownPid } from './reaper.js';
 import { exitStatus } from './signals.js';
 
@@ -63,8 +62,8 @@ function spawnNative(native: PosixAddon, spec: ChildSpec): RunningChild {
   return {
     pid,
     exited,
-    stdout: readEnd(out[0]),
-    stderr: readEnd(err[0]),
+    stdout: pipeReader(out[0], out[2]),
+    stderr: pipeReader(err[0], err[2]),
     kill: (signal, toGroup) => signalProcess(pid, signal, toGroup),
   };
 }
@@ -89,11 +88,6 @@ function startOrExplain(
     const exitCode = errno === constants.errno.ENOENT ? 127 : 126;
     throw new SpawnError(`${spec.command}: ${(e as Error).message.replace(`${spec.file}: `, '')}`, exitCode);
   }
-}
-
-/** Our side of a pipe, read through libuv without blocking a thread. */
-function readEnd(fd: number): Readable {
-  return new Socket({ fd, readable: true, writable: false });
 }
 
 /** The fallback: libuv's stdio pipes are socket pairs, so /dev/stdout and SIGPIPE differ. */

@@ -177,7 +177,7 @@ describe('LogQueue', () => {
     const decoded = service.EntrypointLogStream.requestDeserialize(marker.bytes) as EntrypointLogBatch__Output;
     expect(decoded.lines).toHaveLength(1);
     expect(decoded.lines[0].source).toBe('ENTRYPOINT');
-    expect(decoded.lines[0].line).toBe(`waypoint-entrypoint: ${dropped} log lines were dropped: the log buffer (WAYPOINT_CEB_LOG_BUFFER, 16384 bytes) was full\n`);
+    expect(decoded.lines[0].line).toBe(`waypoint-entrypoint: ${dropped} log lines were dropped: the log queue (16384 bytes) was full\n`);
     // Then the kept lines, the newest ones, in order, without a gap.
     const kept: string[] = [];
     for (let b = q.take(); b; b = q.take()) {
@@ -188,6 +188,15 @@ describe('LogQueue', () => {
     expect(kept[0]).toBe(line(dropped));
     expect(q.dropped).toBe(0);
     expect(q.empty).toBe(true);
+  });
+
+  it('setCapacity: a lower bound drops the oldest at once', () => {
+    const q = new LogQueue({ instanceId: 'i', capacityBytes: 1024 * 1024, batchBytes: 1024 });
+    for (let i = 0; i < 1000; i++) q.pushText(line(i), Source.APP, 1);
+    expect(q.dropped).toBe(0);
+    q.setCapacity(8 * 1024);
+    expect(q.bytes).toBeLessThanOrEqual(8 * 1024);
+    expect(q.dropped).toBeGreaterThan(900);
   });
 
   it('requeue puts refused batches back in front, and a marker back as a count', () => {

@@ -1,0 +1,229 @@
+// `npm run bench` (third part): an app writing BENCH_LINES (default 1 M) lines of 100 B to
+// stdout, one write per line (scripts/bench/log-writer.mjs), timed from spawn to the app's own
+// "done" (its last write returned), with the stdout of the whole thing on /dev/null:
+//   - the app alone;
+//   - under tini (Debian package tini; the row is skipped with a note when it is absent);
+//   - under the entrypoint connected to the reference server (`waypoint-ctl server run` on
+//     loopback) and shipping every line; the app then stays alive until the server has counted
+//     all lines (ListInstances' log_lines_received) or BENCH_LOG_DEADLINE_MS passes.
+// Rows run round-robin, BENCH_LOG_RUNS times each (default 3), medians reported. DESIGN.md
+// section 7 budgets: under the entrypoint ≤ 1.3 × under tini; 100 % of the lines at the server,
+// ≥ 300 k lines/s. Also reported: the entrypoint's peak RSS (VmHWM). BENCH_ENFORCE=1: exit 1
+// when over budget.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { envInt, fmtMs, markdownTable, median, ROOT, which } from './lib.mjs';
+
+const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
+const CTL = path.join(ROOT, 'bin/waypoint-ctl');
+const WRITER = path.join(ROOT, 'scripts/bench/log-writer.mjs');
+const BUDGET_RATIO = 1.3;
+const BUDGET_LINES_PER_S = 300_000;
+
+const require = createRequire(path.join(ROOT, 'package.json'));
+
+function cleanEnv(extra = {}) {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** The reference server in a temp dir with one deployment: its instance env, a control client. */
+async function referenceServer() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-logs-'));
+  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
+  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', (c) => (out += c));
+  await new Promise((resolve, reject) => {
+    const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
+    proc.stdout.on('data', check);
+    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
+  });
+  const addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
+  const operatorToken = /operator token (\S+)/.exec(out)[1];
+  const created = await new Promise((resolve, reject) => {
+    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let json = '';
+    ctl.stdout.on('data', (c) => (json += c));
+    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+  });
+  return {
+    env: created.env,
+    control: controlClient(addr, operatorToken),
+    stop() {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** ListInstances over gRPC, in this process (a ctl per poll would steal the CPU we measure). */
+function controlClient(addr, token) {
+  const grpc = require('@grpc/grpc-js');
+  const protoLoader = require('@grpc/proto-loader');
+  const descriptor = JSON.parse(readFileSync(path.join(ROOT, 'src/protocol/generated/descriptor.json'), 'utf8'));
+  const definition = protoLoader.fromJSON(descriptor, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  const { Control } = grpc.loadPackageDefinition(definition).waypoint_entrypoint.control.v1;
+  const client = new Control(addr, grpc.credentials.createInsecure());
+  const metadata = () => {
+    const m = new grpc.Metadata();
+    m.set('authorization', token);
+    m.set('client-api-protocol', '1,1');
+    return m;
+  };
+  return {
+    /** Lines the server counted for `instanceId` (undefined: not listed). */
+    linesReceived(instanceId) {
+      return new Promise((resolve, reject) =>
+        client.ListInstances({ app: '' }, metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
+          if (err) return reject(err);
+          const found = res.instances.find((i) => i.id === instanceId);
+          resolve(found ? Number(found.log_lines_received) : undefined);
+        }),
+      );
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Spawns `argv`, stdout to /dev/null; resolves when the app said "done", with its time. */
+function runWriter(argv, env) {
+  const devNull = openSync('/dev/null', 'w');
+  const t0 = now();
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', devNull, 'pipe'] });
+  let err = '';
+  const done = new Promise((resolve, reject) => {
+    child.stderr.on('data', (c) => {
+      err += c;
+      const m = /^done (\d+)$/m.exec(err);
+      if (m) resolve(Number(m[1]) - t0);
+    });
+    child.once('exit', (code, signal) => {
+      if (!/^done /m.test(err)) reject(new Error(`${argv.join(' ')} exited ${signal ?? code} before it was done: ${err.slice(-500)}`));
+    });
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return { child, t0, done, exited, stderr: () => err };
+}
+
+function vmHwmMiB(pid) {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** One run under the entrypoint: write time, then lines counted at the server and when. */
+async function runShipping(bin, serverEnv, control, lines, deadlineMs) {
+  const extra = process.env.BENCH_LOG_BUFFER ? { WAYPOINT_CEB_LOG_BUFFER: process.env.BENCH_LOG_BUFFER } : {};
+  const run = runWriter(
+    [bin, process.execPath, WRITER],
+    cleanEnv({ ...serverEnv, ...extra, WAYPOINT_CEB_CONNECT_TIMEOUT: '5s', BENCH_LINES: String(lines), BENCH_HOLD: '1' }),
+  );
+  try {
+    const writeMs = await run.done;
+    const instanceId = /instance_id=(\S+)/.exec(run.stderr())?.[1];
+    if (!instanceId) throw new Error(`the entrypoint did not connect: ${run.stderr().slice(-500)}`);
+    // The app's lines plus our own (a few records at info).
+    let counted = 0;
+    let allAt;
+    const give = run.t0 + deadlineMs;
+    while (now() < give) {
+      counted = (await control.linesReceived(instanceId)) ?? counted;
+      if (counted >= lines) {
+        allAt = now();
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const hwm = vmHwmMiB(run.child.pid);
+    const dropped = /(\d+) log lines? (?:was|were) dropped/.exec(run.stderr())?.[1];
+    return { writeMs, counted, allMs: allAt ? allAt - run.t0 : undefined, hwm, dropped };
+  } finally {
+    run.child.kill('SIGTERM');
+    await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    run.child.kill('SIGKILL');
+  }
+}
+
+async function main() {
+  const runs = envInt('BENCH_LOG_RUNS', 3);
+  const lines = envInt('BENCH_LINES', 1_000_000);
+  const deadlineMs = envInt('BENCH_LOG_DEADLINE_MS', 30_000);
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const bin = existsSync(BINARY) ? BINARY : LAUNCHER;
+  for (const f of [bin, CTL, path.join(ROOT, 'dist/entrypoint.cjs')]) {
+    if (!existsSync(f)) throw new Error(`missing ${path.relative(ROOT, f)} (npm run build)`);
+  }
+  const tini = which('tini');
+  const writerEnv = cleanEnv({ BENCH_LINES: String(lines) });
+  const server = await referenceServer();
+  const samples = { alone: [], tini: [], entrypoint: [] };
+  const shipped = [];
+  try {
+    for (let round = -1; round < runs; round++) {
+      // Round -1 warms the page cache and the server; it is not counted.
+      const alone = runWriter([process.execPath, WRITER], writerEnv);
+      const a = await alone.done;
+      await alone.exited;
+      let t;
+      if (tini) {
+        const under = runWriter([tini, '-s', '--', process.execPath, WRITER], writerEnv);
+        t = await under.done;
+        await under.exited;
+      }
+      const e = await runShipping(bin, server.env, server.control, lines, deadlineMs);
+      if (round < 0) continue;
+      samples.alone.push(a);
+      if (t !== undefined) samples.tini.push(t);
+      samples.entrypoint.push(e.writeMs);
+      shipped.push(e);
+    }
+  } finally {
+    server.control.close();
+    server.stop();
+  }
+
+  const med = (list) => median([...list].sort((x, y) => x - y));
+  const base = med(samples.tini.length ? samples.tini : samples.alone);
+  const baseName = samples.tini.length ? 'tini' : 'the app alone';
+  const rows = [
+    ['the app alone', fmtMs(med(samples.alone)), `${(med(samples.alone) / base).toFixed(2)}×`],
+    ...(samples.tini.length ? [['under `tini -s`', fmtMs(med(samples.tini)), '1.00×']] : []),
+    [`under the entrypoint (${path.relative(ROOT, bin)}), connected, shipping`, fmtMs(med(samples.entrypoint)), `${(med(samples.entrypoint) / base).toFixed(2)}×`],
+  ];
+  out(`## logs: an app writing ${lines.toLocaleString('en')} lines × 100 B to stdout (${runs} runs each, round-robin, Node ${process.version}, ${os.cpus().length} CPUs)`);
+  out();
+  out(markdownTable(['case', 'median ms, spawn → app done', `ratio to ${baseName}`], rows));
+  out();
+  if (!tini) out('- under tini: skipped, tini is not installed (Debian: apt-get install -y tini); ratios are to the app alone');
+  const shipRows = shipped.map((s, i) => [
+    String(i + 1),
+    `${s.counted.toLocaleString('en')} / ${lines.toLocaleString('en')}`,
+    s.allMs ? fmtMs(s.allMs) : `not all in ${deadlineMs} ms`,
+    s.allMs ? `${Math.round(lines / (s.allMs / 1000)).toLocaleString('en')}` : 'n/a',
+    s.hwm.toFixed(1),
+  ]);
+  out(markdownTable(['run', 'lines counted at the server', 'ms, spawn → all counted', 'lines/s shipped', 'entrypoint VmHWM MiB'], shipRows));
+  out();
+  const ratio = med(samples.entrypoint) / base;
+  const ratioOk = ratio <= BUDGET_RATIO;
+  const allCounted = shipped.every((s) => s.allMs !== undefined);
+  const rate = allCounted ? lines / (med(shipped.map((s) => s.allMs)) / 1000) : 0;
+  out(`budget: under the entrypoint ≤ ${BUDGET_RATIO} × under ${baseName}: ${ratio.toFixed(2)}× → ${ratioOk ? 'PASS' : 'FAIL'}`);
+  out(`budget: all lines at the server, ≥ ${BUDGET_LINES_PER_S.toLocaleString('en')} lines/s: ${allCounted ? `${Math.round(rate).toLocaleString('en')} lines/s` : 'not all lines counted'} → ${allCounted && rate >= BUDGET_LINES_PER_S ? 'PASS' : 'FAIL'}`);
+  if (process.env.BENCH_ENFORCE === '1' && !(ratioOk && allCounted && rate >= BUDGET_LINES_PER_S)) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: error: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -23,6 +23,8 @@ export interface ConfigApplierOptions {
   signalApp(signal: NodeJS.Signals): boolean;
 }
 
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
+
 /** Bounds the memory of "already warned" (a server could send endless distinct names). */
 const MAX_REMEMBERED_WARNINGS = 1000;
 
@@ -68,9 +70,13 @@ export class ConfigApplier {
       }
     }
     if (level === this.logLevel) return;
+    // Said at the more verbose of the two levels, so that it shows whichever way it goes.
+    const quieter = LEVELS.indexOf(level) > LEVELS.indexOf(this.logLevel);
+    const say = () => this.options.logger.info('log level changed by the config', { level });
+    if (quieter) say();
     this.logLevel = level;
     this.options.logger.setLevel(level);
-    this.options.logger.info('log level changed by the config', { level });
+    if (!quieter) say();
   }
 
   private applyFiles(files: ReturnType<typeof resolveConfig>['files'], signalName: string): void {

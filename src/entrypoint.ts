@@ -163,7 +163,7 @@ function wire(
   { supervisor, app, appEnv }: AppParts,
 ): Connected {
   const logs = chunk.startLogs({ instanceId: connection.instanceId, bufferBytes: settings.logBufferBytes, logger });
-  supervisor.tapOutput(logs.taps);
+  supervisor.tapOutput(logs.newTaps);
   logger.addSink(logs.recordSink);
   connection.onSession((session) => logs.attach(session));
 

@@ -1,6 +1,6 @@
 // The app of the logs bench: writes BENCH_LINES lines of exactly 100 bytes to stdout, one
 // process.stdout.write per line (as console.log would), then reports on stderr when it was done
-// (`done <ms since the epoch>`). With BENCH_HOLD=1 it then stays alive (until a signal), so that
+// and when its process started (`done <ms since the epoch> <ms since the epoch>`). With BENCH_HOLD=1 it then stays alive (until a signal), so that
 // the entrypoint in front of it keeps shipping what it has not sent yet.
 const lines = Number(process.env.BENCH_LINES ?? 1_000_000);
 const filler = 'x'.repeat(100);
@@ -14,7 +14,7 @@ function writeSome() {
     i++;
     if (!process.stdout.write(line)) return void process.stdout.once('drain', writeSome);
   }
-  process.stderr.write(`done ${Date.now()}\n`);
+  process.stderr.write(`done ${Date.now()} ${Math.round(performance.timeOrigin)}\n`);
   if (process.env.BENCH_HOLD === '1') setInterval(() => {}, 1 << 30);
 }
 writeSome();

@@ -1,6 +1,8 @@
 // `npm run bench` (third part): an app writing BENCH_LINES (default 1 M) lines of 100 B to
 // stdout, one write per line (scripts/bench/log-writer.mjs), timed from spawn to the app's own
-// "done" (its last write returned), with the stdout of the whole thing on /dev/null:
+// "done" (its last write returned), with the stdout of the whole thing on /dev/null. That time
+// includes the entrypoint's connected start-up (the app starts once its config is in); the
+// app's own time (its process start → done) is shown beside it.
 //   - the app alone;
 //   - under tini (Debian package tini; the row is skipped with a note when it is absent);
 //   - under the entrypoint connected to the reference server (`waypoint-ctl server run` on
@@ -93,7 +95,7 @@ function controlClient(addr, token) {
   };
 }
 
-/** Spawns `argv`, stdout to /dev/null; resolves when the app said "done", with its time. */
+/** Spawns `argv`, stdout to /dev/null; resolves when the app said "done": spawn → done, and its own time. */
 function runWriter(argv, env) {
   const devNull = openSync('/dev/null', 'w');
   const t0 = now();
@@ -102,8 +104,8 @@ function runWriter(argv, env) {
   const done = new Promise((resolve, reject) => {
     child.stderr.on('data', (c) => {
       err += c;
-      const m = /^done (\d+)$/m.exec(err);
-      if (m) resolve(Number(m[1]) - t0);
+      const m = /^done (\d+) (\d+)$/m.exec(err);
+      if (m) resolve({ total: Number(m[1]) - t0, own: Number(m[1]) - Number(m[2]) });
     });
     child.once('exit', (code, signal) => {
       if (!/^done /m.test(err)) reject(new Error(`${argv.join(' ')} exited ${signal ?? code} before it was done: ${err.slice(-500)}`));
@@ -129,7 +131,7 @@ async function runShipping(bin, serverEnv, control, lines, deadlineMs) {
     cleanEnv({ ...serverEnv, ...extra, WAYPOINT_CEB_CONNECT_TIMEOUT: '5s', BENCH_LINES: String(lines), BENCH_HOLD: '1' }),
   );
   try {
-    const writeMs = await run.done;
+    const { total: writeMs, own } = await run.done;
     const instanceId = /instance_id=(\S+)/.exec(run.stderr())?.[1];
     if (!instanceId) throw new Error(`the entrypoint did not connect: ${run.stderr().slice(-500)}`);
     // The app's lines plus our own (a few records at info).
@@ -146,7 +148,7 @@ async function runShipping(bin, serverEnv, control, lines, deadlineMs) {
     }
     const hwm = vmHwmMiB(run.child.pid);
     const dropped = /(\d+) log lines? (?:was|were) dropped/.exec(run.stderr())?.[1];
-    return { writeMs, counted, allMs: allAt ? allAt - run.t0 : undefined, hwm, dropped };
+    return { writeMs, own, counted, allMs: allAt ? allAt - run.t0 : undefined, hwm, dropped };
   } finally {
     run.child.kill('SIGTERM');
     await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
@@ -167,6 +169,7 @@ async function main() {
   const writerEnv = cleanEnv({ BENCH_LINES: String(lines) });
   const server = await referenceServer();
   const samples = { alone: [], tini: [], entrypoint: [] };
+  const own = { alone: [], tini: [], entrypoint: [] };
   const shipped = [];
   try {
     for (let round = -1; round < runs; round++) {
@@ -182,9 +185,14 @@ async function main() {
       }
       const e = await runShipping(bin, server.env, server.control, lines, deadlineMs);
       if (round < 0) continue;
-      samples.alone.push(a);
-      if (t !== undefined) samples.tini.push(t);
+      samples.alone.push(a.total);
+      own.alone.push(a.own);
+      if (t !== undefined) {
+        samples.tini.push(t.total);
+        own.tini.push(t.own);
+      }
       samples.entrypoint.push(e.writeMs);
+      own.entrypoint.push(e.own);
       shipped.push(e);
     }
   } finally {
@@ -193,16 +201,25 @@ async function main() {
   }
 
   const med = (list) => median([...list].sort((x, y) => x - y));
-  const base = med(samples.tini.length ? samples.tini : samples.alone);
+  const baseKey = samples.tini.length ? 'tini' : 'alone';
+  const base = med(samples[baseKey]);
+  const baseOwn = med(own[baseKey]);
   const baseName = samples.tini.length ? 'tini' : 'the app alone';
+  const row = (name, key) => [
+    name,
+    fmtMs(med(samples[key])),
+    `${(med(samples[key]) / base).toFixed(2)}×`,
+    fmtMs(med(own[key])),
+    `${(med(own[key]) / baseOwn).toFixed(2)}×`,
+  ];
   const rows = [
-    ['the app alone', fmtMs(med(samples.alone)), `${(med(samples.alone) / base).toFixed(2)}×`],
-    ...(samples.tini.length ? [['under `tini -s`', fmtMs(med(samples.tini)), '1.00×']] : []),
-    [`under the entrypoint (${path.relative(ROOT, bin)}), connected, shipping`, fmtMs(med(samples.entrypoint)), `${(med(samples.entrypoint) / base).toFixed(2)}×`],
+    row('the app alone', 'alone'),
+    ...(samples.tini.length ? [row('under `tini -s`', 'tini')] : []),
+    row(`under the entrypoint (${path.relative(ROOT, bin)}), connected, shipping`, 'entrypoint'),
   ];
   out(`## logs: an app writing ${lines.toLocaleString('en')} lines × 100 B to stdout (${runs} runs each, round-robin, Node ${process.version}, ${os.cpus().length} CPUs)`);
   out();
-  out(markdownTable(['case', 'median ms, spawn → app done', `ratio to ${baseName}`], rows));
+  out(markdownTable(['case', 'median ms, spawn → app done', `ratio to ${baseName}`, "median ms, the app's own (its start → done)", `ratio to ${baseName}`], rows));
   out();
   if (!tini) out('- under tini: skipped, tini is not installed (Debian: apt-get install -y tini); ratios are to the app alone');
   const shipRows = shipped.map((s, i) => [
@@ -216,9 +233,11 @@ async function main() {
   out();
   const ratio = med(samples.entrypoint) / base;
   const ratioOk = ratio <= BUDGET_RATIO;
+  const ownRatio = med(own.entrypoint) / baseOwn;
   const allCounted = shipped.every((s) => s.allMs !== undefined);
   const rate = allCounted ? lines / (med(shipped.map((s) => s.allMs)) / 1000) : 0;
-  out(`budget: under the entrypoint ≤ ${BUDGET_RATIO} × under ${baseName}: ${ratio.toFixed(2)}× → ${ratioOk ? 'PASS' : 'FAIL'}`);
+  out(`budget: under the entrypoint ≤ ${BUDGET_RATIO} × under ${baseName}, spawn → app done (our connected start-up included): ${ratio.toFixed(2)}× → ${ratioOk ? 'PASS' : 'FAIL'}`);
+  out(`  (the app's own time, start-up excluded: ${ownRatio.toFixed(2)}× → ${ownRatio <= BUDGET_RATIO ? 'within' : 'over'} ${BUDGET_RATIO}×)`);
   out(`budget: all lines at the server, ≥ ${BUDGET_LINES_PER_S.toLocaleString('en')} lines/s: ${allCounted ? `${Math.round(rate).toLocaleString('en')} lines/s` : 'not all lines counted'} → ${allCounted && rate >= BUDGET_LINES_PER_S ? 'PASS' : 'FAIL'}`);
   if (process.env.BENCH_ENFORCE === '1' && !(ratioOk && allCounted && rate >= BUDGET_LINES_PER_S)) process.exitCode = 1;
 }

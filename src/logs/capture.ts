@@ -16,15 +16,15 @@ export const PARTIAL_LINE_MS = 150;
 const SHIPPED_LEVELS = new Set(['info', 'warn', 'error']);
 
 export class LogCapture {
-  private readonly splitters: LineSplitter[] = [];
+  /** One per stream of each running child: a restart's new child never joins an old line. */
+  private readonly splitters = new Set<LineSplitter>();
   private timer?: NodeJS.Timeout;
   private lastMs = 0;
   private nowMs = 0;
-  readonly taps: OutputTaps;
+  constructor(private readonly queue: LogQueue) {}
 
-  constructor(private readonly queue: LogQueue) {
-    this.taps = { stdout: this.tapFor(), stderr: this.tapFor() };
-  }
+  /** Taps for the output of one child (the supervisor asks at each start). */
+  readonly newTaps = (): OutputTaps => ({ stdout: this.tapFor(), stderr: this.tapFor() });
 
   /** For Logger.addSink: our records at info and above, source ENTRYPOINT. */
   readonly recordSink: LogSink = (record: LogRecord) => {
@@ -46,7 +46,7 @@ export class LogCapture {
 
   private tapFor(): OutputTaps['stdout'] {
     const splitter = new LineSplitter((buf, start, end, valid) => this.queue.push(buf, start, end, valid, Source.APP, this.nowMs));
-    this.splitters.push(splitter);
+    this.splitters.add(splitter);
     return {
       tap: (chunk) => {
         this.nowMs = this.now(); // one clock read per chunk, shared by its lines
@@ -56,6 +56,7 @@ export class LogCapture {
       end: () => {
         this.nowMs = this.now();
         splitter.end();
+        this.splitters.delete(splitter);
         this.queue.seal();
       },
     };

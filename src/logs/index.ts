@@ -17,7 +17,8 @@ export interface LogsOptions {
 }
 
 export interface Logs {
-  taps: OutputTaps;
+  /** Taps for each child's output, made at each start. */
+  newTaps: () => OutputTaps;
   recordSink: LogSink;
   /** Ship on this session until it ends. */
   attach(session: Session): void;
@@ -37,7 +38,7 @@ export function startLogs(options: LogsOptions): Logs {
   shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs, backlogBytes: options.bufferBytes });
   const capture = new LogCapture(queue);
   return {
-    taps: capture.taps,
+    newTaps: capture.newTaps,
     recordSink: capture.recordSink,
     attach: (session) => shipper.attach(session),
     async flush(timeoutMs) {

@@ -22,13 +22,13 @@ export interface LogQueueOptions {
   instanceId: string;
   /** Most bytes held (encoded), sealed and open batches together, at first (see setCapacity). */
   capacityBytes: number;
-  /** A batch is sealed once it holds this many bytes (default: 64 KiB, less for a small capacity). */
+  /** A batch is sealed once it holds this many bytes (default: 128 KiB, less for a small capacity). */
   batchBytes?: number;
   /** A batch was sealed and can be taken. */
   onReady?: () => void;
 }
 
-const DEFAULT_BATCH_BYTES = 64 * 1024;
+const DEFAULT_BATCH_BYTES = 128 * 1024;
 const MIN_BATCH_BYTES = 1024;
 /** Room past batchBytes for the last entry: a 64 KiB line with its tags and timestamp. */
 const ENTRY_SLACK = 64 * 1024 + 64;

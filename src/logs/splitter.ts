@@ -13,7 +13,8 @@ const NEWLINE = 0x0a;
 export type LineSink = (buf: Buffer, start: number, end: number, valid: boolean) => void;
 
 export class LineSplitter {
-  private readonly pending: Buffer;
+  /** The partial line; made at the first one (a stream may never have any). */
+  private pendingBuffer?: Buffer;
   private pendingLength = 0;
   /** When the partial line began (the caller's clock), for its timed flush. */
   pendingSince = 0;
@@ -21,8 +22,10 @@ export class LineSplitter {
   constructor(
     private readonly emit: LineSink,
     private readonly maxLine = MAX_LINE_BYTES,
-  ) {
-    this.pending = Buffer.allocUnsafe(maxLine);
+  ) {}
+
+  private get pending(): Buffer {
+    return (this.pendingBuffer ??= Buffer.allocUnsafe(this.maxLine));
   }
 
   get hasPartial(): boolean {

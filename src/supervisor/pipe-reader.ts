@@ -11,11 +11,15 @@ export const PACE_MS = 1;
 /** Below this capacity the app would fill the pipe while we rest, and block: no resting. */
 const PACED_PIPE_BYTES = 512 * 1024;
 const READ_BYTES = 1024 * 1024;
+/** A slab is replaced when less than this is left of it for the next read. */
+const MIN_READ_BYTES = 64 * 1024;
 
 export function pipeReader(fd: number, capacity: number): Readable {
   const paced = capacity >= PACED_PIPE_BYTES;
-  // Made at the first read, not before: start-up (a budget) does not pay for it.
-  let buffer: Buffer | undefined;
+  // Reads land in a slab, one after the other, and what goes on is a view of it: no copy. The
+  // slab is made at the first read, not before: start-up (a budget) does not pay for it.
+  let slab: Buffer | undefined;
+  let used = 0;
   let resting = false;
   let wanted = true;
   let socket: Socket; // eslint-disable-line prefer-const -- the Readable refers to it first
@@ -37,14 +41,21 @@ export function pipeReader(fd: number, capacity: number): Readable {
     readable: true,
     writable: false,
     onread: {
-      buffer: () => (buffer ??= Buffer.allocUnsafe(READ_BYTES)),
+      buffer: () => {
+        if (!slab || slab.length - used < MIN_READ_BYTES) {
+          slab = Buffer.allocUnsafe(READ_BYTES);
+          used = 0;
+        }
+        return slab.subarray(used);
+      },
       callback(n: number, buf: Uint8Array) {
-        // The read buffer is reused: what goes on owns a copy of just its bytes.
-        if (!readable.push(Buffer.from(buf.subarray(0, n)))) {
+        const chunk = (buf as Buffer).subarray(0, n);
+        used += n;
+        if (!readable.push(chunk)) {
           wanted = false;
           return false; // paused until the relay reads again
         }
-        if (paced && n < READ_BYTES) {
+        if (paced && n < buf.length) {
           resting = true;
           setTimeout(() => {
             resting = false;

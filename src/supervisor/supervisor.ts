@@ -37,12 +37,12 @@ export class Supervisor {
   private output?: Relay;
   /** The child whose grace period runs (its SIGKILL timer is set). */
   private stopping?: RunningChild;
-  private taps?: OutputTaps;
+  private taps?: () => OutputTaps;
 
   constructor(private readonly options: SupervisorOptions) {}
 
-  /** Taps the output of every child started from now on. */
-  tapOutput(taps: OutputTaps): void {
+  /** Taps the output of every child started from now on (`taps` is asked at each start). */
+  tapOutput(taps: () => OutputTaps): void {
     this.taps = taps;
   }
 
@@ -61,12 +61,13 @@ export class Supervisor {
       : await spawnWithPipes(spec, this.options.logger);
     this.child = child;
     const ours = ourOutput();
+    const taps = this.taps?.();
     this.output = child.stderr
       ? relay([
-          [child.stdout, ours.stdout, this.taps?.stdout],
-          [child.stderr, ours.stderr, this.taps?.stderr],
+          [child.stdout, ours.stdout, taps?.stdout],
+          [child.stderr, ours.stderr, taps?.stderr],
         ])
-      : relay([[child.stdout, ours.stdout, this.taps?.stdout]]);
+      : relay([[child.stdout, ours.stdout, taps?.stdout]]);
     if (this.options.terminal) attachTerminal(child, this.options.logger);
     this.options.logger.debug('app started', { pid: child.pid, command });
     return child;

@@ -1,6 +1,7 @@
 // The orchestrator: the only module that knows all the others. It wires the supervisor
 // (signals, reaping, exit status) and, in connected mode, the server connection (fail-open),
 // the app config it brings (env, files, restarts) and log shipping.
+import { monotonicMs } from './clock.js';
 import { AppEnv, changedNames, sameEnv } from './config/app-env.js';
 import type { Connection, Logs, RestartScheduler } from './connection/index.js';
 import type { Logger } from './log.js';
@@ -44,7 +45,7 @@ interface AppParts {
 /** Runs the app to completion and resolves with the exit status we should exit with. */
 export async function runEntrypoint({ argv, settings, logger }: EntrypointOptions): Promise<number> {
   // The connect window counts from here, before gRPC is even loaded.
-  const startedAt = performance.now();
+  const startedAt = monotonicMs();
   setNativeDir(settings.nativeDir);
   startReaper({ asSubreaper: settings.subreaper, logger });
 
@@ -120,14 +121,14 @@ async function connect(
   const connected = wire(chunk, connection, settings, logger, parts);
   const { reason, error } = await waitForFirstConfig({
     firstConfig: connection.firstConfig,
-    remainingMs: windowEnd - performance.now(),
+    remainingMs: windowEnd - monotonicMs(),
     required: settings.serverRequired,
     stopped,
   });
   appWaiting = false;
   switch (reason) {
     case 'config':
-      logger.debug('starting the app with its config', { after_ms: Math.round(performance.now() - startedAt) });
+      logger.debug('starting the app with its config', { after_ms: Math.round(monotonicMs() - startedAt) });
       return connected;
     case 'timeout':
       logger.warn('no config from the server in time; starting the app without it (retrying in the background)', {

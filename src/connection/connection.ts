@@ -2,6 +2,7 @@
 // A failed attempt or a lost session is retried with backoff (fast within the connect window,
 // exponential after it); the app is never touched by any of this. Later modules subscribe to
 // configs and to sessions, and open their own streams on each session's channel.
+import { monotonicMs } from '../clock.js';
 import { ulid } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { EntrypointConfigResponse__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
@@ -25,7 +26,7 @@ export interface ConnectionOptions {
   version: string;
   /** This process's instance id, the same across every reconnect (default: a fresh ULID). */
   instanceId?: string;
-  /** Until this time (performance.now() ms), an unreachable server is retried every ~150 ms. */
+  /** Until this time (monotonicMs(), src/clock.ts), an unreachable server is retried every ~150 ms. */
   fastUntil: number;
   /** True while the app waits for its first config (server required): retries stay frequent. */
   appWaiting?: () => boolean;
@@ -208,7 +209,7 @@ export class Connection {
   /** Logs the failure (once per distinct reason, louder when it needs an operator) and waits. */
   private async retryAfter(failure: ConnectionFailure): Promise<void> {
     const { logger, settings } = this.options;
-    const fast = failure.kind === 'unreachable' && performance.now() < this.options.fastUntil;
+    const fast = failure.kind === 'unreachable' && monotonicMs() < this.options.fastUntil;
     const policy = this.options.appWaiting?.() ? WAITING_POLICY : RECONNECT_POLICY;
     const delay = this.backoff.next({ fast, policy });
     const fields = { server: settings.serverAddr, reason: failure.message, retry_in_ms: delay };

@@ -1,13 +1,14 @@
 // Log lines in memory: a ring buffer per instance (the last 10 000 lines, and at most 16 MiB),
 // a count of lines received, and the live followers. An instance's buffer outlives its
 // connection for a while (the most recent 64 gone instances, for an hour) so `logs` still shows
-// why it went. Ingestion never waits for a follower: it hands lines over and moves on.
-import type { _hashicorp_waypoint_LogBatch_Entry__Output as Entry__Output } from '../protocol/generated/hashicorp/waypoint/LogBatch.js';
+// why it went. Ingestion never waits for a follower: it hands lines over and moves on. Lines are
+// kept as the batches they came in (LineRing): a LogEntry is made only for a reader.
 import type { Principal } from './auth.js';
-import { RingBuffer } from './log-ring.js';
+import type { LogBatchLines, LogSource } from './log-batch.js';
+import { LineRing } from './log-line-ring.js';
 import { failedPrecondition, permissionDenied } from './status.js';
 
-export type LogSource = 'app' | 'entrypoint';
+export type { LogSource };
 
 export interface LogEntry {
   instanceId: string;
@@ -39,7 +40,7 @@ export interface InstanceLogs {
   readonly deploymentId: string;
   /** The token that registered the instance: the only one that may ship its logs. */
   ownerTokenId: string;
-  readonly ring: RingBuffer<LogEntry>;
+  readonly ring: LineRing;
   received: number;
   /** ms since the epoch when its config stream closed; undefined while connected. */
   goneAt?: number;
@@ -52,9 +53,6 @@ export interface LogHubOptions {
   keepGoneMs?: number;
   now?: () => number;
 }
-
-/** Per line kept: the object and its fields, roughly, beside the text. */
-const ENTRY_OVERHEAD_BYTES = 64;
 
 export class LogHub {
   private readonly instances = new Map<string, InstanceLogs>();
@@ -88,10 +86,7 @@ export class LogHub {
       app: info.app,
       deploymentId: info.deploymentId,
       ownerTokenId: info.tokenId,
-      ring: new RingBuffer<LogEntry>(this.opts.linesPerInstance, {
-        maxWeight: this.opts.bytesPerInstance,
-        weigh: (e) => e.line.length + ENTRY_OVERHEAD_BYTES,
-      }),
+      ring: new LineRing(this.opts.linesPerInstance, this.opts.bytesPerInstance),
       received: 0,
     });
     this.prune();
@@ -123,28 +118,22 @@ export class LogHub {
   }
 
   /** Stores a batch and hands it to the followers that want it. */
-  append(instance: InstanceLogs, lines: Entry__Output[]): void {
-    if (lines.length === 0) return;
-    const entries = new Array<LogEntry>(lines.length);
-    const now = this.opts.now();
-    for (let i = 0; i < lines.length; i++) {
-      const e = lines[i];
-      const text = e.line.charCodeAt(e.line.length - 1) === 10 ? e.line.slice(0, -1) : e.line;
-      const entry: LogEntry = {
-        instanceId: instance.id,
-        app: instance.app,
-        seconds: e.timestamp ? Number(e.timestamp.seconds) : Math.floor(now / 1000),
-        nanos: e.timestamp ? e.timestamp.nanos : (now % 1000) * 1_000_000,
-        source: e.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
-        line: text,
-        seq: ++this.seq,
-      };
-      entries[i] = entry;
-      instance.ring.push(entry);
-    }
-    instance.received += lines.length;
+  append(instance: InstanceLogs, batch: LogBatchLines): void {
+    const n = batch.count;
+    if (n === 0) return;
+    const seq0 = this.seq + 1;
+    this.seq += n;
+    const arrivedMs = this.opts.now();
+    instance.ring.push(batch, seq0, arrivedMs);
+    instance.received += n;
+    if (this.subscribers.size === 0) return;
+    let entries: LogEntry[] | undefined; // made once, for the first follower that wants them
     for (const [subscriber, filter] of this.subscribers) {
       if (!instanceMatches(instance, filter)) continue;
+      if (!entries) {
+        entries = new Array<LogEntry>(n);
+        for (let i = 0; i < n; i++) entries[i] = toEntry(instance, batch, i, seq0 + i, arrivedMs);
+      }
       const wanted = filter.source ? entries.filter((e) => e.source === filter.source) : entries;
       if (wanted.length > 0) subscriber.offer(wanted);
     }
@@ -165,7 +154,9 @@ export class LogHub {
     const out: LogEntry[] = [];
     for (const instance of this.instances.values()) {
       if (!instanceMatches(instance, filter)) continue;
-      for (const e of instance.ring.toArray()) if (!filter.source || e.source === filter.source) out.push(e);
+      instance.ring.forEach((batch, i, seq, arrivedMs) => {
+        if (!filter.source || batch.source(i) === filter.source) out.push(toEntry(instance, batch, i, seq, arrivedMs));
+      });
     }
     return out.sort(timeOrder);
   }
@@ -206,6 +197,20 @@ export class LogHub {
 
 function instanceMatches(instance: InstanceLogs, filter: LogFilter): boolean {
   return (!filter.app || instance.app === filter.app) && (!filter.instanceId || instance.id === filter.instanceId);
+}
+
+/** Line i of a batch as readers see it; a line sent without a timestamp has its arrival time. */
+function toEntry(instance: InstanceLogs, batch: LogBatchLines, i: number, seq: number, arrivedMs: number): LogEntry {
+  const stamped = batch.hasTimestamp(i);
+  return {
+    instanceId: instance.id,
+    app: instance.app,
+    seconds: stamped ? batch.seconds(i) : Math.floor(arrivedMs / 1000),
+    nanos: stamped ? batch.nanos(i) : (arrivedMs % 1000) * 1_000_000,
+    source: batch.source(i),
+    line: batch.line(i),
+    seq,
+  };
 }
 
 export function timeOrder(a: LogEntry, b: LogEntry): number {

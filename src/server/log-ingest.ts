@@ -1,22 +1,24 @@
 // EntrypointLogStream: batches of an entrypoint's log lines, kept in the log hub. The token is
 // checked once, each batch's instance every time (an instance this token did not register is
-// refused); inline keepalives are dropped. The call ends when the entrypoint closes it, on the
-// first refused batch, or at server shutdown.
+// refused); inline keepalives are dropped. Batches arrive decoded by our own decoder (see
+// definition.ts); a malformed one ends the call with INVALID_ARGUMENT. The call ends when the
+// entrypoint closes it, on the first refused batch, or at server shutdown.
 import type { handleClientStreamingCall } from '@grpc/grpc-js';
 import type { Empty } from '../protocol/generated/google/protobuf/Empty.js';
-import type { EntrypointLogBatch__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
 import { isKeepalive, type KEEPALIVE } from '../protocol/keepalive.js';
 import type { Principal } from './auth.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
-import { reported, RpcError, Status } from './status.js';
+import { type LogBatchLines, MalformedLogBatch } from './log-batch.js';
+import { invalidArgument, reported, RpcError, Status } from './status.js';
 
 type Protocols = Parameters<typeof checkClientProtocols>[1];
+type Message = LogBatchLines | MalformedLogBatch | typeof KEEPALIVE;
 
 export function entrypointLogStream(
   ctx: ServerContext,
   protocols: Protocols,
-): handleClientStreamingCall<EntrypointLogBatch__Output | typeof KEEPALIVE, Empty> {
+): handleClientStreamingCall<Message, Empty> {
   return (call, callback) => {
     let principal: Principal;
     try {
@@ -37,10 +39,11 @@ export function entrypointLogStream(
     };
     const untrack = ctx.logs.track((reason) => finish(new RpcError(Status.UNAVAILABLE, reason)));
 
-    call.on('data', (batch: EntrypointLogBatch__Output | typeof KEEPALIVE) => {
+    call.on('data', (batch: Message) => {
       if (done || isKeepalive(batch)) return;
       try {
-        ctx.logs.append(ctx.logs.admit(batch.instance_id, principal), batch.lines);
+        if (batch instanceof MalformedLogBatch) throw invalidArgument(batch.reason);
+        ctx.logs.append(ctx.logs.admit(batch.instanceId, principal), batch);
       } catch (err) {
         finish(reported(ctx.log, err, 'EntrypointLogStream'));
       }

@@ -136,6 +136,22 @@ describe('shipping', () => {
     expect((await server.instances())[0].log_lines_received).toBe('2');
   });
 
+  it('ends the stream with INVALID_ARGUMENT on a malformed batch, keeping what came before', async () => {
+    const server = await startServer();
+    const inst = await server.connectInstance('web');
+    const stream = inst.logs();
+    stream.send({ instance_id: inst.id, lines: [logEntry('before\n', { ms: T0 })] });
+    stream.sendRaw(Buffer.from([0x12, 0x7f, 0x0a])); // an entry announcing 127 bytes, 1 there
+    stream.send({ instance_id: inst.id, lines: [logEntry('after\n', { ms: T0 + 1 })] });
+    const err = await stream.result;
+    expect(err?.code).toBe(status.INVALID_ARGUMENT);
+    expect(err?.details).toMatch(/malformed EntrypointLogBatch: a length runs past the end/);
+    expect((await logsJson(server)).map((l) => l.line)).toEqual(['before']);
+    // The server is fine: a new stream ships again.
+    await ship(inst, [logEntry('again\n', { ms: T0 + 2 })]);
+    expect((await logsJson(server)).map((l) => l.line)).toEqual(['before', 'again']);
+  });
+
   it('ends an open log stream with UNAVAILABLE when the server stops, without holding the stop up', async () => {
     const server = await startServer();
     const inst = await server.connectInstance('web');

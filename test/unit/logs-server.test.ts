@@ -1,12 +1,14 @@
-// The server's log pieces in isolation: the bounded ring, the hub (ownership, newline stripping,
+// The server's log pieces in isolation: the bounded rings (of items, of batches' lines), the hub (ownership, newline stripping,
 // time order, retention, followers) and a follower's sender (backlog, drain, drop and mark).
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/server/auth.js';
 import { type LogEntry, LogHub } from '../../src/server/log-hub.js';
+import { LINE_OVERHEAD_BYTES, LineRing } from '../../src/server/log-line-ring.js';
 import { RingBuffer } from '../../src/server/log-ring.js';
 import { type LogCall, LogSender } from '../../src/server/log-sender.js';
 import { Status } from '../../src/server/status.js';
+import { decodedBatch } from '../helpers/log-batch.js';
 import { waitFor } from '../helpers/run.js';
 
 describe('RingBuffer', () => {
@@ -46,6 +48,54 @@ describe('RingBuffer', () => {
   });
 });
 
+describe('LineRing', () => {
+  const texts = (r: LineRing) => {
+    const out: Array<[string, number]> = [];
+    r.forEach((b, i, seq) => out.push([b.line(i), seq]));
+    return out;
+  };
+  const batchOf = (...lines: string[]) => decodedBatch(lines.map((line) => ({ line })));
+
+  it('keeps the newest lines across batches, evicting whole batches and parts of one', () => {
+    const r = new LineRing(4);
+    expect(r.push(batchOf('a', 'b', 'c'), 1, 0)).toBe(0);
+    expect(r.push(batchOf('d', 'e'), 4, 0)).toBe(1);
+    expect(texts(r)).toEqual([['b', 2], ['c', 3], ['d', 4], ['e', 5]]);
+    expect(r.push(batchOf('f', 'g', 'h'), 6, 0)).toBe(3);
+    expect(texts(r)).toEqual([['e', 5], ['f', 6], ['g', 7], ['h', 8]]);
+    expect(r.push(batchOf('1', '2', '3', '4', '5', '6'), 9, 0)).toBe(6);
+    expect(texts(r).map(([t]) => t)).toEqual(['3', '4', '5', '6']);
+    expect(r.length).toBe(4);
+  });
+
+  it('bounds the bytes too (each line weighs its text and an overhead), keeping the newest line', () => {
+    const r = new LineRing(100, 3 * (LINE_OVERHEAD_BYTES + 10));
+    r.push(batchOf('x'.repeat(10), 'y'.repeat(10)), 1, 0);
+    r.push(batchOf('z'.repeat(10), 'w'.repeat(10)), 3, 0);
+    expect(texts(r).map(([t]) => t[0])).toEqual(['y', 'z', 'w']);
+    expect(r.push(batchOf('big'.repeat(1000)), 5, 0)).toBe(3);
+    expect(texts(r).map(([, seq]) => seq)).toEqual([5]);
+    r.push(batchOf('s'), 6, 0);
+    expect(texts(r).map(([, seq]) => seq)).toEqual([6]);
+  });
+
+  it('takes 1 000 batches of 100 lines, holding exactly the last 10 000', () => {
+    const r = new LineRing(10_000);
+    const b = batchOf(...Array.from({ length: 100 }, (_, i) => `l${i}`));
+    let evicted = 0;
+    for (let n = 0; n < 1000; n++) evicted += r.push(b, n * 100 + 1, 0);
+    const all = texts(r);
+    expect([evicted, all.length, all[0][1], all.at(-1)![1]]).toEqual([90_000, 10_000, 90_001, 100_000]);
+  });
+
+  it('ignores an empty batch, refuses a capacity below 1', () => {
+    const r = new LineRing(2);
+    expect(r.push(batchOf(), 1, 0)).toBe(0);
+    expect(r.length).toBe(0);
+    expect(() => new LineRing(0)).toThrow(/positive/);
+  });
+});
+
 const entrypoint = (tokenId: string, deploymentId = 'D1'): Principal => ({ kind: 'entrypoint', tokenId, deploymentId });
 const ts = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
 const line = (text: string, ms: number, source: 'APP' | 'ENTRYPOINT' = 'APP') => ({ line: text, timestamp: ts(ms), source });
@@ -68,7 +118,7 @@ describe('LogHub', () => {
 
   it('strips one trailing newline, keeps source and timestamp, counts lines', () => {
     const hub = hubWith(['i1', 'web']);
-    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('a\n', 1000), line('b\n\n', 1001, 'ENTRYPOINT'), line('c', 1002), line('d\r\n', 1003)]);
+    hub.append(hub.admit('i1', entrypoint('T-i1')), decodedBatch([line('a\n', 1000), line('b\n\n', 1001, 'ENTRYPOINT'), line('c', 1002), line('d\r\n', 1003)]));
     expect(hub.recent({}).map((e) => [e.line, e.source, e.seconds, e.nanos])).toEqual([
       ['a', 'app', 1, 0],
       ['b\n', 'entrypoint', 1, 1_000_000],
@@ -82,9 +132,9 @@ describe('LogHub', () => {
   it('merges instances in time order, filters by app, instance and source', () => {
     const hub = hubWith(['i1', 'web'], ['i2', 'web'], ['i3', 'api']);
     const p = (id: string) => hub.admit(id, entrypoint(`T-${id}`));
-    hub.append(p('i1'), [line('1a', 100), line('1b', 300, 'ENTRYPOINT')]);
-    hub.append(p('i2'), [line('2a', 200), line('2b', 300)]);
-    hub.append(p('i3'), [line('3a', 50)]);
+    hub.append(p('i1'), decodedBatch([line('1a', 100), line('1b', 300, 'ENTRYPOINT')]));
+    hub.append(p('i2'), decodedBatch([line('2a', 200), line('2b', 300)]));
+    hub.append(p('i3'), decodedBatch([line('3a', 50)]));
     expect(hub.recent({}).map((e) => e.line)).toEqual(['3a', '1a', '2a', '1b', '2b']);
     expect(hub.recent({ app: 'web' }).map((e) => e.line)).toEqual(['1a', '2a', '1b', '2b']);
     expect(hub.recent({ instanceId: 'i2' }).map((e) => e.line)).toEqual(['2a', '2b']);
@@ -94,7 +144,7 @@ describe('LogHub', () => {
   it('keeps the last 10 000 lines per instance', () => {
     const hub = hubWith(['i1', 'web']);
     const inst = hub.admit('i1', entrypoint('T-i1'));
-    hub.append(inst, Array.from({ length: 12_000 }, (_, i) => line(`l${i}`, i)));
+    hub.append(inst, decodedBatch(Array.from({ length: 12_000 }, (_, i) => line(`l${i}`, i))));
     const kept = hub.recent({});
     expect([kept.length, kept[0].line, kept.at(-1)!.line, hub.received('i1')]).toEqual([10_000, 'l2000', 'l11999', 12_000]);
   });
@@ -119,7 +169,7 @@ describe('LogHub', () => {
   it('carries buffer and count over a re-registration, with the new token as owner', () => {
     const hub = new LogHub();
     hub.registered({ id: 'i', app: 'web', deploymentId: 'D', tokenId: 'T1' });
-    hub.append(hub.admit('i', entrypoint('T1', 'D')), [line('x', 1)]);
+    hub.append(hub.admit('i', entrypoint('T1', 'D')), decodedBatch([line('x', 1)]));
     hub.gone('i');
     hub.registered({ id: 'i', app: 'web', deploymentId: 'D', tokenId: 'T2' });
     expect(hub.received('i')).toBe(1);
@@ -130,10 +180,10 @@ describe('LogHub', () => {
     const hub = hubWith(['i1', 'web'], ['i2', 'api']);
     const got: string[] = [];
     const stop = hub.follow({ app: 'web', source: 'app' }, { offer: (es) => got.push(...es.map((e) => e.line)) });
-    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('a', 1), line('e', 2, 'ENTRYPOINT')]);
-    hub.append(hub.admit('i2', entrypoint('T-i2')), [line('other', 3)]);
+    hub.append(hub.admit('i1', entrypoint('T-i1')), decodedBatch([line('a', 1), line('e', 2, 'ENTRYPOINT')]));
+    hub.append(hub.admit('i2', entrypoint('T-i2')), decodedBatch([line('other', 3)]));
     stop();
-    hub.append(hub.admit('i1', entrypoint('T-i1')), [line('late', 4)]);
+    hub.append(hub.admit('i1', entrypoint('T-i1')), decodedBatch([line('late', 4)]));
     expect(got).toEqual(['a']);
   });
 

@@ -30,15 +30,22 @@ export interface LogQueueOptions {
 
 const DEFAULT_BATCH_BYTES = 128 * 1024;
 const MIN_BATCH_BYTES = 1024;
-/** Room past batchBytes for the last entry: a 64 KiB line with its tags and timestamp. */
-const ENTRY_SLACK = 64 * 1024 + 64;
+/**
+ * Room past batchBytes for the entry that fills a batch. A longer one that does not fit starts
+ * a batch of its own size instead.
+ */
+const ENTRY_SLACK = 4 * 1024;
 
 export class LogQueue {
   private readonly sealed: Batch[] = [];
   private sealedBytes = 0;
-  /** The batch being filled, in a scratch buffer reused from batch to batch. */
+  /**
+   * The batch being filled, in a buffer of its own: once full it is sent as it is (a view of
+   * it, no copy); one sealed early (the timer) is copied to its size, not to hold the rest.
+   */
   private open?: { buf: Buffer; pos: number; lines: number; firstMs: number };
-  private scratch?: Buffer;
+  /** The buffer of a batch that was copied out: the next batch is filled in it. */
+  private spare?: Buffer;
   private readonly idField: Buffer;
   private readonly batchBytes: number;
   private droppedLines = 0;
@@ -87,8 +94,10 @@ export class LogQueue {
     let open = this.open;
     if (!open || open.pos + size > open.buf.length) {
       this.seal();
-      this.scratch ??= Buffer.allocUnsafe(this.batchBytes + ENTRY_SLACK);
-      open = this.open = { buf: this.scratch, pos: 0, lines: 0, firstMs: ms };
+      const room = Math.max(this.batchBytes + ENTRY_SLACK, this.idField.length + size);
+      const buf = this.spare && this.spare.length >= room ? this.spare : Buffer.allocUnsafeSlow(room);
+      this.spare = undefined;
+      open = this.open = { buf, pos: 0, lines: 0, firstMs: ms };
       open.pos = this.idField.copy(open.buf, 0);
     }
     open.pos = writeEntry(open.buf, open.pos, ts, line, start, end, source);
@@ -107,9 +116,13 @@ export class LogQueue {
     const open = this.open;
     if (!open || open.lines === 0) return;
     this.open = undefined;
-    // A copy of just its size: what waits in the queue holds no slack.
-    const bytes = Buffer.allocUnsafeSlow(open.pos);
-    open.buf.copy(bytes, 0, 0, open.pos);
+    // What waits in the queue holds little slack: a batch much smaller than its buffer is copied.
+    let bytes = open.buf.subarray(0, open.pos);
+    if (open.buf.length - open.pos > open.buf.length / 8) {
+      bytes = Buffer.allocUnsafeSlow(open.pos);
+      open.buf.copy(bytes, 0, 0, open.pos);
+      if (open.buf.length <= this.batchBytes + ENTRY_SLACK) this.spare = open.buf; // not a giant's
+    }
     const batch = { bytes, lines: open.lines, firstMs: open.firstMs };
     this.sealed.push(batch);
     this.sealedBytes += batch.bytes.length;

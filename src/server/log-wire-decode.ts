@@ -59,13 +59,31 @@ function varint(buf: Buffer, limit: number): number {
 
 /** A length: the end of the field it announces, which must lie within `limit`. */
 function lengthEnd(buf: Buffer, limit: number): number {
-  const n = varint(buf, limit);
+  const b = pos < limit ? buf[pos] : 0x80;
+  const n = b < 0x80 ? (pos++, (hi = 0), b) : varint(buf, limit); // most are one byte
   if (hi !== 0 || n > limit - pos) fail('a length runs past the end of its message');
   return pos + n;
 }
 
 /** int64, as protobufjs's Long would give it as a Number (exact below 2^53). */
 function int64(buf: Buffer, limit: number): number {
+  // Seconds since 1970 take 5 bytes: read such a one straight, without the general case.
+  if (limit - pos >= 5) {
+    let b = buf[pos];
+    let v = b & 0x7f;
+    if (b < 0x80) return (pos += 1), v;
+    b = buf[pos + 1];
+    v |= (b & 0x7f) << 7;
+    if (b < 0x80) return (pos += 2), v;
+    b = buf[pos + 2];
+    v |= (b & 0x7f) << 14;
+    if (b < 0x80) return (pos += 3), v;
+    b = buf[pos + 3];
+    v |= (b & 0x7f) << 21;
+    if (b < 0x80) return (pos += 4), v;
+    b = buf[pos + 4];
+    if (b < 0x80) return (pos += 5), v + b * 268435456;
+  }
   const lo = varint(buf, limit);
   if (hi >>> 31 === 0) return hi * 4294967296 + lo;
   const nlo = (~lo + 1) >>> 0;
@@ -110,6 +128,11 @@ function skip(buf: Buffer, limit: number, type: number, field: number, depth: nu
 
 /** The next tag (at `pos` < limit): field number * 8 + wire type. */
 function tag(buf: Buffer, limit: number): number {
+  const b = pos < limit ? buf[pos] : 0x80;
+  if (b < 0x80 && b >= 8) {
+    pos++; // every tag of ours is one byte
+    return b;
+  }
   const t = varint(buf, limit);
   if (hi !== 0 || t >>> 3 === 0) fail('a field number out of range');
   return t;

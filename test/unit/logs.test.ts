@@ -164,6 +164,29 @@ describe('LogQueue', () => {
     expect(first.bytes.length).toBeGreaterThanOrEqual(1024);
   });
 
+  it('sends a full batch as it was filled (no copy), copies one sealed early, and never mixes them up', () => {
+    const q = new LogQueue({ instanceId: 'i', capacityBytes: 64 * 1024 * 1024 });
+    const service = protocol().hashicorp.waypoint.Waypoint.service as unknown as Record<string, { requestDeserialize(b: Buffer): unknown }>;
+    const lines = (b: { bytes: Buffer }) => (service.EntrypointLogStream.requestDeserialize(b.bytes) as EntrypointLogBatch__Output).lines.map((l) => l.line);
+    let n = 0;
+    while (q.bytes < 128 * 1024 + 200) q.pushText(line(n++), Source.APP, 1);
+    const full = q.take()!;
+    expect(full.bytes.length).toBeGreaterThanOrEqual(128 * 1024);
+    expect(full.bytes.buffer.byteLength).toBeGreaterThan(full.bytes.length); // a view of its own buffer
+    expect(full.bytes.buffer.byteLength - full.bytes.length).toBeLessThanOrEqual(full.bytes.buffer.byteLength / 8);
+    q.seal(); // the few lines after it, sealed early: copied to their size
+    const early = q.take()!;
+    expect(early.bytes.buffer.byteLength).toBe(early.bytes.length);
+    // The next batches are filled in the buffer the early one was copied out of: both intact.
+    const before = [lines(full), lines(early)];
+    while (q.bytes < 300 * 1024) q.pushText(line(n++), Source.APP, 1);
+    q.seal();
+    expect([lines(full), lines(early)]).toEqual(before);
+    const all = [...before.flat()];
+    for (let b = q.take(); b; b = q.take()) all.push(...lines(b));
+    expect(all).toEqual(Array.from({ length: n }, (_, i) => line(i)));
+  });
+
   it('over its byte bound it drops the oldest, counts them, and one marker comes first', () => {
     const q = new LogQueue({ instanceId: 'i', capacityBytes: 16 * 1024, batchBytes: 1024 });
     for (let i = 0; i < 1000; i++) q.pushText(line(i), Source.APP, 1000 + i);

@@ -69,6 +69,33 @@ function requireTool(name, hint) {
   if (r.error) throw new BuildError(`\`${name}\` not found on PATH: ${hint}`);
 }
 
+/** How src/chunks.ts wraps a chunk before compiling it (its chunkSource; a unit test compares). */
+export function chunkSource(code) {
+  return `(function (exports, require, module, __filename, __dirname) {${code}\n})`;
+}
+
+/**
+ * V8's code cache for the connection chunk, made by this very Node (the one the binary is built
+ * from) after running the chunk's top level, so that what start-up runs is in it too. V8 takes
+ * it only for the same text (chunkSource) and refuses it otherwise, safely: src/chunks.ts then
+ * compiles as without one.
+ */
+function chunkCodeCache(chunk, workDir) {
+  const out = path.join(workDir, 'connection.cjs.cache');
+  const wrapped = path.join(workDir, 'connection.wrapped.js');
+  writeFileSync(wrapped, chunkSource(readFileSync(chunk, 'utf8')));
+  const program = `
+    const { Script } = require('node:vm');
+    const { readFileSync, writeFileSync } = require('node:fs');
+    const script = new Script(readFileSync(${JSON.stringify(wrapped)}, 'utf8'), { filename: 'connection.cjs' });
+    const module = { exports: {} };
+    script.runInThisContext()(module.exports, require, module, 'connection.cjs', ${JSON.stringify(workDir)});
+    writeFileSync(${JSON.stringify(out)}, script.createCachedData());
+  `;
+  run(process.execPath, ['-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
+  return out;
+}
+
 /** node --experimental-sea-config: the bundle and the addons, as the blob postject injects. */
 function buildBlob(files, workDir) {
   const blob = path.join(workDir, 'sea-prep.blob');
@@ -82,7 +109,12 @@ function buildBlob(files, workDir) {
     useCodeCache: true,
     useSnapshot: false,
     // connection.cjs: the lazily loaded connection (src/chunks.ts), read only in connected mode.
-    assets: { 'posix.node': files.posix, 'pty.node': files.pty, 'connection.cjs': files.connection },
+    assets: {
+      'posix.node': files.posix,
+      'pty.node': files.pty,
+      'connection.cjs': files.connection,
+      'connection.cjs.cache': chunkCodeCache(files.connection, workDir),
+    },
   };
   const configFile = path.join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));

@@ -9,21 +9,17 @@
 // BENCH_CONNECT_RUNS (default 20): runs of the server-up cases; the timeout cases run 3 times.
 // BENCH_ENFORCE=1: exit 1 when over budget.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { envInt, fmtMs, markdownTable, median, quantile, ROOT } from './lib.mjs';
+import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const BUDGET_MS = 200;
 const APP = ['sh', '-c', 'date +%s%N'];
-
-function cleanEnv(extra = {}) {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
-}
 
 /** Wall-clock now in ms, sub-millisecond. */
 const now = () => performance.timeOrigin + performance.now();
@@ -44,38 +40,6 @@ function startLatency(bin, env) {
       resolve(Number(BigInt(m[1]) / 1000n) / 1000 - t0);
     });
   });
-}
-
-/** The reference server in a temp dir, with one deployment; its instance env and a stop(). */
-async function referenceServer() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
-  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
-  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout.on('data', (c) => (out += c));
-  proc.stderr.on('data', (c) => (out += c));
-  await new Promise((resolve, reject) => {
-    const check = () => /listening on 127\.0\.0\.1:\d+/.test(out) && resolve();
-    proc.stdout.on('data', check);
-    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`waypoint-ctl server run did not listen in 10 s: ${out}`)), 10_000).unref();
-  });
-  const created = await new Promise((resolve, reject) => {
-    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let json = '';
-    ctl.stdout.on('data', (c) => (json += c));
-    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
-  });
-  return {
-    env: created.env,
-    stop() {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A TCP peer that accepts and never says anything, in a process of its own. */

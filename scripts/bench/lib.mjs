@@ -1,8 +1,9 @@
 // Shared helpers for the benchmarks: timing commands, statistics, markdown output.
 // Every bench compares against a baseline measured in the same run, so that the machine's noise
 // of the moment hits both sides alike.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -91,4 +92,50 @@ export function fmtMs(ms) {
 
 export function fileSizeMiB(file) {
   return statSync(file).size / 1024 / 1024;
+}
+
+/** A predictable environment for the programs we time: nothing of the developer's shell leaks in. */
+export function cleanEnv(extra = {}) {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
+}
+
+const CTL = path.join(ROOT, 'bin/waypoint-ctl');
+
+/**
+ * The reference server in a temp dir with one deployment of app "bench": the env an instance
+ * needs, the server's address and operator token, and stop().
+ */
+export async function referenceServer() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
+  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
+  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', (c) => (out += c));
+  await new Promise((resolve, reject) => {
+    const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
+    proc.stdout.on('data', check);
+    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
+    setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
+  });
+  const addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
+  const operatorToken = /operator token (\S+)/.exec(out)[1];
+  const created = await new Promise((resolve, reject) => {
+    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let json = '';
+    ctl.stdout.on('data', (c) => (json += c));
+    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+  });
+  return {
+    env: created.env,
+    addr,
+    operatorToken,
+    stop() {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -13,11 +13,11 @@
 // ≥ 300 k lines/s. Also reported: the entrypoint's peak RSS (VmHWM). BENCH_ENFORCE=1: exit 1
 // when over budget.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { envInt, fmtMs, markdownTable, median, ROOT, which } from './lib.mjs';
+import { cleanEnv, envInt, fmtMs, markdownTable, median, referenceServer, ROOT, which } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
@@ -28,43 +28,7 @@ const BUDGET_LINES_PER_S = 300_000;
 
 const require = createRequire(path.join(ROOT, 'package.json'));
 
-function cleanEnv(extra = {}) {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
-}
-
 const now = () => performance.timeOrigin + performance.now();
-
-/** The reference server in a temp dir with one deployment: its instance env, a control client. */
-async function referenceServer() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-logs-'));
-  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
-  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (c) => (out += c));
-  proc.stderr.on('data', (c) => (out += c));
-  await new Promise((resolve, reject) => {
-    const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
-    proc.stdout.on('data', check);
-    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
-  });
-  const addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
-  const operatorToken = /operator token (\S+)/.exec(out)[1];
-  const created = await new Promise((resolve, reject) => {
-    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let json = '';
-    ctl.stdout.on('data', (c) => (json += c));
-    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
-  });
-  return {
-    env: created.env,
-    control: controlClient(addr, operatorToken),
-    stop() {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** ListInstances over gRPC, in this process (a ctl per poll would steal the CPU we measure). */
 function controlClient(addr, token) {
@@ -168,6 +132,7 @@ async function main() {
   const tini = which('tini');
   const writerEnv = cleanEnv({ BENCH_LINES: String(lines) });
   const server = await referenceServer();
+  const control = controlClient(server.addr, server.operatorToken);
   const samples = { alone: [], tini: [], entrypoint: [] };
   const own = { alone: [], tini: [], entrypoint: [] };
   const shipped = [];
@@ -183,7 +148,7 @@ async function main() {
         t = await under.done;
         await under.exited;
       }
-      const e = await runShipping(bin, server.env, server.control, lines, deadlineMs);
+      const e = await runShipping(bin, server.env, control, lines, deadlineMs);
       if (round < 0) continue;
       samples.alone.push(a.total);
       own.alone.push(a.own);
@@ -196,7 +161,7 @@ async function main() {
       shipped.push(e);
     }
   } finally {
-    server.control.close();
+    control.close();
     server.stop();
   }
 

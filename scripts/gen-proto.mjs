@@ -10,7 +10,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs');
 
-export const PROTO_FILES = ['hashicorp/waypoint/entrypoint.proto', 'waypoint_entrypoint/control/v1/control.proto'];
+export const PROTO_FILES = [
+  'hashicorp/waypoint/entrypoint.proto',
+  'waypoint_entrypoint/control/v1/control.proto',
+  'waypoint_entrypoint/tunnel/v1/tunnel.proto',
+];
 const PROTO_DIR = path.join(root, 'proto');
 const OUT_DIR = path.join(root, 'src/protocol/generated');
 /** protobufjs ships the well-known types (google/protobuf/*.proto) beside its code. */

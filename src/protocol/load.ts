@@ -12,6 +12,7 @@ import * as protobuf from 'protobufjs/light';
 import descriptor from './generated/descriptor.json';
 import type { ProtoGrpcType as ControlProto } from './generated/control.js';
 import type { ProtoGrpcType as WaypointProto } from './generated/entrypoint.js';
+import type { ProtoGrpcType as TunnelProto } from './generated/tunnel.js';
 import { dropInlineKeepalives } from './keepalive.js';
 
 /** Must match the flags scripts/gen-proto.mjs gives proto-loader-gen-types. */
@@ -24,7 +25,7 @@ export const LOADER_OPTIONS: Options = {
 };
 
 /** Only the services are defined at run time (the message types are for TypeScript). */
-export type Protocol = WaypointProto & ControlProto;
+export type Protocol = WaypointProto & ControlProto & TunnelProto;
 
 let loaded: { definition: PackageDefinition; grpcObject: Protocol } | undefined;
 
@@ -37,7 +38,7 @@ function load() {
   return loaded;
 }
 
-/** Clients and service definitions of both packages, hashicorp.waypoint and our control API. */
+/** Clients and service definitions of every package: hashicorp.waypoint, our control API, the tunnel. */
 export function protocol(): Protocol {
   return load().grpcObject;
 }

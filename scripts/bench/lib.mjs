@@ -103,7 +103,7 @@ const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
 /**
  * The reference server in a temp dir with one deployment of app "bench": the env an instance
- * needs, the server's address and operator token, and stop().
+ * needs, the env a ctl needs, the server's address and operator token, and stop().
  */
 export async function referenceServer() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
@@ -131,6 +131,8 @@ export async function referenceServer() {
   });
   return {
     env: created.env,
+    /** For waypoint-ctl: finds the server and its operator token through the context file. */
+    ctlEnv: env,
     addr,
     operatorToken,
     stop() {

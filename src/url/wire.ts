@@ -1,0 +1,70 @@
+// The Tunnel service's calls, made on the session's own client (so on its channel: one HTTP/2
+// connection for everything), and ConnectRequest{data} encoded by hand: the app's bytes go on the
+// wire in one copy, in pieces no larger than MAX_DATA_CHUNK so that the server never meets a
+// huge message.
+import type { ClientDuplexStream, ClientReadableStream, Metadata } from '@grpc/grpc-js';
+import type { ConnectRequest } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
+import type { ConnectResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
+import type { RegisterRequest } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterRequest.js';
+import type { RegisterResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
+import type { TunnelDefinition } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
+import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
+import { protocol } from '../protocol/load.js';
+
+/** The largest data of one message. */
+export const MAX_DATA_CHUNK = 64 * 1024;
+
+/** ConnectRequest's field 3 (data), length-delimited. */
+const TAG_DATA = (3 << 3) | 2;
+
+function varintLength(n: number): number {
+  let length = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+/** `data` cut into views of at most `max` bytes (no copy). */
+export function splitChunks(data: Buffer, max = MAX_DATA_CHUNK): Buffer[] {
+  if (data.length <= max) return [data];
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
+  return pieces;
+}
+
+/** One encoded ConnectRequest{data}; `data` must be ≤ MAX_DATA_CHUNK. */
+export function encodeData(data: Buffer): Buffer {
+  const message = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);
+  let at = 0;
+  message[at++] = TAG_DATA;
+  let n = data.length;
+  while (n >= 0x80) {
+    message[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  message[at++] = n;
+  data.copy(message, at);
+  return message;
+}
+
+/** What Connect's request side accepts: a message object, or one encodeData() made. */
+export type ConnectWrite = ConnectRequest | Buffer;
+
+function tunnel(): TunnelDefinition {
+  return protocol().waypoint_entrypoint.tunnel.v1.Tunnel.service as unknown as TunnelDefinition;
+}
+
+/** Opens Register on the session's client. */
+export function openRegister(client: WaypointClient, request: RegisterRequest, metadata: Metadata): ClientReadableStream<RegisterResponse__Output> {
+  const m = tunnel().Register;
+  return client.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, metadata, {});
+}
+
+/** Opens Connect on the session's client; a Buffer written to it goes out as it is. */
+export function openConnect(client: WaypointClient, metadata: Metadata): ClientDuplexStream<ConnectWrite, ConnectResponse__Output> {
+  const m = tunnel().Connect;
+  const serialize = (value: ConnectWrite) => (Buffer.isBuffer(value) ? value : m.requestSerialize(value));
+  return client.makeBidiStreamRequest(m.path, serialize, m.responseDeserialize, metadata, {});
+}

@@ -5,6 +5,7 @@ import { writeLine } from '../log.js';
 import { configCommand } from '../ctl/commands/config.js';
 import { deploymentCommand } from '../ctl/commands/deployment.js';
 import { devCommand } from '../ctl/commands/dev.js';
+import { execCommand, execHistoryCommand } from '../ctl/commands/exec.js';
 import { instancesCommand } from '../ctl/commands/instances.js';
 import { logsCommand } from '../ctl/commands/logs.js';
 import { serverCommand } from '../ctl/commands/server.js';
@@ -23,11 +24,11 @@ Where commands find the server and its token (the first that says wins):
   (~/.config/ by default; WAYPOINT_CTL_CONTEXT names another)
 
 Exit status: 0 done; 1 failed (server unreachable, token refused, ...), with one line on
-stderr; 2 usage error. \`dev\` exits with the app's status.`;
+stderr; 2 usage error. \`dev\` exits with the app's status, \`exec\` with the command's.`;
 
 function buildProgram(): Command {
   const program = new Command('waypoint-ctl')
-    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances, set app config, read logs.')
+    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances, set app config, read logs, run commands in instances.')
     .version(__VERSION__, '-V, --version')
     .helpOption('-h, --help')
     .showHelpAfterError('(--help for usage)')
@@ -42,6 +43,8 @@ function buildProgram(): Command {
   instancesCommand(program);
   configCommand(program);
   logsCommand(program);
+  execCommand(program);
+  execHistoryCommand(program);
   devCommand(program);
   return program;
 }

@@ -10,6 +10,10 @@ import type { ListInstancesResponse__Output } from '../protocol/generated/waypoi
 import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
 import type { GetLogsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
 import type { GetLogsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
+import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
+import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
+import type { ListExecSessionsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsRequest.js';
+import type { ListExecSessionsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsResponse.js';
 import type { SetConfigRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { SetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
 import { CtlError } from './errors.js';
@@ -30,6 +34,9 @@ export interface ControlApi {
   setFileChangeSignal(app: string, signal: string): Promise<SetConfigResponse__Output>;
   /** A stream, without a deadline: the caller handles its events (errors through `explain`). */
   getLogs(req: GetLogsRequest): grpc.ClientReadableStream<GetLogsResponse__Output>;
+  /** The exec stream, without a deadline: a session lasts as long as its command. */
+  exec(): grpc.ClientDuplexStream<ExecRequest, ExecResponse__Output>;
+  listExecSessions(req: ListExecSessionsRequest): Promise<ListExecSessionsResponse__Output>;
   close(): void;
 }
 
@@ -64,6 +71,8 @@ export function connect(target: Target): ControlApi {
     getConfig: (app = '') => unary(client.GetConfig, { app }),
     setFileChangeSignal: (app, signal) => unary(client.SetFileChangeSignal, { app, signal }),
     getLogs: (req) => client.GetLogs(req, metadata),
+    exec: () => client.Exec(metadata),
+    listExecSessions: (req) => unary(client.ListExecSessions, req),
     close: () => client.close(),
   };
 }

@@ -1,7 +1,9 @@
 // What every handler of the server shares: state, token machinery, live instances, app config,
-// logs, settings.
+// logs, exec, settings.
 import type { AppConfig } from './app-config.js';
 import type { Authenticator } from './auth.js';
+import type { ExecBroker } from './exec-broker.js';
+import type { ExecHistory } from './exec-history.js';
 import type { InstanceRegistry } from './instances.js';
 import type { LogHub } from './log-hub.js';
 import type { ServerLog } from './log.js';
@@ -17,6 +19,10 @@ export interface ServerContext {
   appConfig: AppConfig;
   /** Log lines per instance, and their followers. */
   logs: LogHub;
+  /** Exec requests waiting for their instance, and the sessions running. */
+  exec: ExecBroker;
+  /** Every exec session, recorded in SQLite. */
+  execHistory: ExecHistory;
   log: ServerLog;
   /** Reported by GetVersionInfo. */
   version: string;

@@ -13,10 +13,11 @@ import type { GetConfigRequest__Output } from '../protocol/generated/waypoint_en
 import type { SetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { SetFileChangeSignalRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../protocol/timestamp.js';
-import { requireOperator } from './auth.js';
+import { type Principal, requireOperator } from './auth.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
 import { getConfig, setConfig, setFileChangeSignal } from './control-config.js';
+import { execCall, listExecSessions } from './control-exec.js';
 import { getLogs } from './control-logs.js';
 import type { InstanceInfo } from './instances.js';
 import { invalidArgument, reported } from './status.js';
@@ -43,6 +44,8 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
       setFileChangeSignal(ctx.appConfig, req),
     ),
     GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
+    Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
+    ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
   };
 }
 
@@ -77,9 +80,11 @@ function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: R
   };
 }
 
-function authorize(ctx: ServerContext, metadata: Metadata, rpc: string): void {
+function authorize(ctx: ServerContext, metadata: Metadata, rpc: string): Principal {
   checkClientProtocols(metadata, ['api']);
-  requireOperator(ctx.auth.principal(metadata, rpc), rpc);
+  const principal = ctx.auth.principal(metadata, rpc);
+  requireOperator(principal, rpc);
+  return principal;
 }
 
 function validateLabels(labels: Record<string, string>): void {

@@ -44,6 +44,29 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (app, name)
   );
   `,
+  `
+  -- Exec sessions, for the audit trail. The id is also the exec index the instance sees:
+  -- AUTOINCREMENT never hands out an id again, even after a restart, so an entrypoint that
+  -- remembers which indexes it opened never takes a new request for an old one.
+  CREATE TABLE exec_sessions (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    app               TEXT NOT NULL,
+    deployment_id     TEXT NOT NULL,
+    instance_id       TEXT NOT NULL,
+    args              TEXT NOT NULL,          -- JSON array of strings
+    tty               INTEGER NOT NULL,       -- 0 or 1
+    operator_token_id TEXT NOT NULL,          -- who asked (a token id, never the token)
+    operator_address  TEXT NOT NULL,
+    started_at        INTEGER NOT NULL,       -- ms since the epoch
+    ended_at          INTEGER,
+    state             TEXT NOT NULL CHECK (state IN ('RUNNING', 'EXITED', 'FAILED')),
+    exit_code         INTEGER,
+    error             TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX exec_sessions_app ON exec_sessions(app, id);
+  CREATE INDEX exec_sessions_instance ON exec_sessions(instance_id, id);
+  CREATE INDEX exec_sessions_running ON exec_sessions(state) WHERE state = 'RUNNING';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

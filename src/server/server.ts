@@ -10,6 +10,8 @@ import { controlServiceDefinition, waypointServiceDefinition } from './definitio
 import { controlHandlers, newDeployment } from './control-service.js';
 import { AppConfig } from './app-config.js';
 import { ConfigStore } from './config-store.js';
+import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
+import { ExecHistory } from './exec-history.js';
 import { InstanceRegistry } from './instances.js';
 import { formatAddress, parseListen } from './listen.js';
 import { LogHub } from './log-hub.js';
@@ -33,6 +35,8 @@ export interface ServerOptions {
   inlineKeepaliveMs?: number;
   /** Interval of HTTP/2 pings to each client, to notice dead peers (default 30 s). */
   keepaliveTimeMs?: number;
+  /** How long an instance has to open an exec session it was asked for (default 10 s). */
+  execOpenTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -69,13 +73,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
   const registry = new InstanceRegistry();
+  const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
+  const execHistory = new ExecHistory(db);
+  const cut = execHistory.failRunning('server restarted');
+  if (cut > 0) log.warn('exec sessions cut short by the last stop of the server recorded as failed', { sessions: cut });
   const ctx: ServerContext = {
     store,
     signer,
     auth: new Authenticator(signer, store),
     registry,
-    appConfig: new AppConfig(store, new ConfigStore(db), registry, log),
+    appConfig,
     logs: new LogHub(),
+    exec: new ExecBroker(registry, appConfig, store, options.execOpenTimeoutMs ?? DEFAULT_EXEC_OPEN_TIMEOUT_MS),
+    execHistory,
     log,
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
@@ -141,8 +151,9 @@ function bind(server: grpc.Server, address: string, tls?: { cert: Buffer; key: B
   });
 }
 
-/** Ends every instance and log stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
+/** Ends every exec session, instance and log stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
 async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void): Promise<void> {
+  ctx.exec.shutdown('the server is shutting down');
   ctx.registry.closeAll('the server is shutting down');
   ctx.logs.shutdown('the server is shutting down');
   await new Promise<void>((resolve) => {

@@ -1,8 +1,6 @@
 // The five Waypoint RPCs an entrypoint calls. Every call is checked in the same order: client
-// protocol versions, then the token, then the request; exec is refused as UNIMPLEMENTED only
-// after that, so an unauthenticated caller learns nothing about it.
+// protocol versions, then the token, then the request.
 import type {
-  handleBidiStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
   Metadata,
@@ -22,6 +20,7 @@ import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
 import type { InstanceInfo } from './instances.js';
 import { formatPeer } from './listen.js';
+import { entrypointExecStream } from './exec-stream.js';
 import { entrypointLogStream } from './log-ingest.js';
 import { invalidArgument, reported, RpcError, Status } from './status.js';
 
@@ -33,7 +32,7 @@ export function waypointHandlers(ctx: ServerContext): UntypedServiceImplementati
     ConvertInviteToken: convertInviteToken(ctx),
     EntrypointConfig: entrypointConfig(ctx),
     EntrypointLogStream: entrypointLogStream(ctx, ENTRYPOINT_PROTOCOLS),
-    EntrypointExecStream: entrypointExecStream(ctx),
+    EntrypointExecStream: entrypointExecStream(ctx, ENTRYPOINT_PROTOCOLS),
   };
 }
 
@@ -107,8 +106,9 @@ function openConfigStream(
 ): void {
   const open = () => !call.cancelled && !call.writableEnded;
   const sink = {
+    // Every config this instance gets, for whatever reason, lists its pending exec requests.
     send: (response: EntrypointConfigResponse) => {
-      if (open()) call.write(response);
+      if (open()) call.write(ctx.exec.withPending(info.id, response));
     },
     close: (error: RpcError) => {
       if (open()) call.emit('error', error);
@@ -136,7 +136,10 @@ function openConfigStream(
     clearInterval(keepalive);
     remove();
     // Not when a newer stream of the same instance replaced this one: that one is live.
-    if (!ctx.registry.get(info.id)) ctx.logs.gone(info.id);
+    if (!ctx.registry.get(info.id)) {
+      ctx.logs.gone(info.id);
+      ctx.exec.instanceGone(info.id);
+    }
     ctx.log.info('instance gone', { instance: info.id, app: info.app });
   };
   call.on('cancelled', unregister); // the client cancelled, or its connection dropped
@@ -144,16 +147,4 @@ function openConfigStream(
   call.on('close', unregister);
   if (call.cancelled) unregister();
   else sink.send(ctx.appConfig.messageFor(ctx.store.deployment(info.deploymentId)!));
-}
-
-function entrypointExecStream(ctx: ServerContext): handleBidiStreamingCall<unknown, unknown> {
-  return (call) => {
-    try {
-      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      ctx.auth.principal(call.metadata, 'EntrypointExecStream');
-      throw new RpcError(Status.UNIMPLEMENTED, 'EntrypointExecStream is not implemented by this server yet: exec comes with the exec issue');
-    } catch (err) {
-      call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
-    }
-  };
 }

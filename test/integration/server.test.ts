@@ -144,7 +144,7 @@ describe('tokens', () => {
     expect(err?.details).toMatch(/ConvertInviteToken/);
   });
 
-  it('checks the token of a log stream, and auth before answering UNIMPLEMENTED for exec', async () => {
+  it('checks the token of a log stream and of an exec stream before reading its first message', async () => {
     const server = await startServer();
     const { token, wp } = await enrolled(server);
     const logs = (m: grpc.Metadata) =>
@@ -160,11 +160,12 @@ describe('tokens', () => {
         const call = wp.EntrypointExecStream(m);
         call.on('data', () => undefined);
         call.on('error', resolve);
+        call.write({ exit: { code: 0 } });
       });
     expect((await exec(md({ token: 'garbage' }))).code).toBe(status.UNAUTHENTICATED);
     const execErr = await exec(md({ token }));
-    expect(execErr.code).toBe(status.UNIMPLEMENTED);
-    expect(execErr.details).toMatch(/exec issue/);
+    expect(execErr.code).toBe(status.INVALID_ARGUMENT);
+    expect(execErr.details).toMatch(/first EntrypointExecStream message must be open/);
   });
 });
 

@@ -14,7 +14,9 @@ declare const __VERSION__: string;
 
 /** The interval of inline keepalives, also settable from the environment (tests shorten it). */
 export const INLINE_KEEPALIVE_ENV = 'WAYPOINT_SERVER_INLINE_KEEPALIVE_INTERVAL';
-const MIN_KEEPALIVE_MS = 10;
+/** How long an instance has to open an exec session, also from the environment (tests shorten it). */
+export const EXEC_OPEN_TIMEOUT_ENV = 'WAYPOINT_SERVER_EXEC_OPEN_TIMEOUT';
+const MIN_DURATION_MS = 10;
 
 interface RunOptions {
   listen: string;
@@ -23,6 +25,7 @@ interface RunOptions {
   tlsKey?: string;
   inlineKeepaliveInterval?: string;
   keepaliveTime: string;
+  execOpenTimeout?: string;
   context: boolean;
   logLevel: string;
 }
@@ -38,6 +41,7 @@ export function serverCommand(program: Command): void {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
     .option('--keepalive-time <duration>', 'interval of HTTP/2 pings that detect dead clients', '30s')
+    .option('--exec-open-timeout <duration>', `how long an instance has to open an exec session (default: $${EXEC_OPEN_TIMEOUT_ENV}, else 10s)`)
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action((opts: RunOptions) => runServer(opts));
@@ -47,8 +51,9 @@ async function runServer(opts: RunOptions): Promise<void> {
   const listen = checked(() => parseListen(opts.listen));
   const logLevel = checked(() => parseLogLevel('--log-level', opts.logLevel));
   const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
+  const execOpenTimeoutMs = durationFlag('--exec-open-timeout', opts.execOpenTimeout, EXEC_OPEN_TIMEOUT_ENV);
   const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
-  if (keepaliveTimeMs < MIN_KEEPALIVE_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_KEEPALIVE_MS}ms`);
+  if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
   // arrives before a handler exists kills the process without a clean stop.
@@ -63,6 +68,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     log: stderrLog({ level: logLevel as LogLevel }),
     inlineKeepaliveMs,
     keepaliveTimeMs,
+    execOpenTimeoutMs,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });
@@ -105,10 +111,15 @@ function untilStopSignal(): Promise<void> {
 }
 
 function keepaliveInterval(flag: string | undefined): number | undefined {
-  const [name, value] = flag !== undefined ? ['--inline-keepalive-interval', flag] : [INLINE_KEEPALIVE_ENV, process.env[INLINE_KEEPALIVE_ENV]];
+  return durationFlag('--inline-keepalive-interval', flag, INLINE_KEEPALIVE_ENV);
+}
+
+/** A duration from its flag, else its environment variable; undefined when neither is set. */
+function durationFlag(flagName: string, flag: string | undefined, env: string): number | undefined {
+  const [name, value] = flag !== undefined ? [flagName, flag] : [env, process.env[env]];
   if (!value) return undefined;
   const ms = checked(() => parseDuration(name, value));
-  if (ms < MIN_KEEPALIVE_MS) throw new UsageError(`${name} must be at least ${MIN_KEEPALIVE_MS}ms`);
+  if (ms < MIN_DURATION_MS) throw new UsageError(`${name} must be at least ${MIN_DURATION_MS}ms`);
   return ms;
 }
 

@@ -40,7 +40,11 @@ type Ending =
   | { kind: 'exit'; code: number }
   | { kind: 'error'; message: string; code: number }
   | { kind: 'escape' }
-  | { kind: 'signal'; signal: keyof typeof STOP_SIGNALS };
+  | { kind: 'signal'; signal: keyof typeof STOP_SIGNALS }
+  | { kind: 'stdout-gone' };
+
+/** A shell's status for a command killed by SIGPIPE: what `exec ... | head` ends with. */
+const EXIT_SIGPIPE = 128 + 13;
 
 export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): Promise<number> {
   const call = api.exec();
@@ -72,6 +76,13 @@ export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): 
     process.on(signal, handler);
     cleanups.push(() => process.off(signal, handler));
   }
+
+  // Whoever reads our output went away (`exec ... | head`): the session ends, as the command
+  // would have died of SIGPIPE. Nobody is left to tell about a broken stderr.
+  const onStdoutError = () => endWith({ kind: 'stdout-gone' });
+  const onStderrError = () => undefined;
+  process.stdout.on('error', onStdoutError);
+  process.stderr.on('error', onStderrError);
 
   const onStarted = () => {
     started = true;
@@ -114,6 +125,9 @@ export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): 
     return outcome(ending, status, target, established, started);
   } finally {
     for (const c of cleanups.splice(0).reverse()) c();
+    // Last: a write still draining above may fail too.
+    process.stdout.off('error', onStdoutError);
+    process.stderr.off('error', onStderrError);
   }
 }
 
@@ -169,6 +183,8 @@ function outcome(ending: Ending | undefined, status: grpc.StatusObject, target: 
       return EXIT_ESCAPE;
     case 'signal':
       return 128 + STOP_SIGNALS[ending.signal];
+    case 'stdout-gone':
+      return EXIT_SIGPIPE;
   }
   if (status.code === grpc.status.OK) throw new CtlError('the server ended the exec session without an exit status');
   const details = status.details || grpc.status[status.code];

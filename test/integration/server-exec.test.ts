@@ -275,6 +275,16 @@ describe('how sessions end', () => {
     expect((await history(server))[0]).toMatchObject({ state: 'FAILED', error: 'operator went away', exit_code: null });
   });
 
+  it('ends the session with 141 (SIGPIPE) when the reader of our stdout goes away', async () => {
+    const server = await startServer();
+    const ep = await FakeEntrypoint.connect(server, 'web');
+    const script = `head -c 50000000 /dev/zero | "${CTL}" exec --app web -T -- cat | head -c 10 | wc -c; echo "status \${PIPESTATUS[1]}"`;
+    const r = await run(['-c', script], { bin: '/bin/bash', env: server.env(), timeoutMs: 20_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(r.stdout.toString()).toBe('10\nstatus 141\n');
+    expect((await ep.sessions[0].stream.waitForEnd())?.code).toBe(status.CANCELLED);
+  });
+
   it('tells the operator when the instance loses the session, and ends sessions at server shutdown', async () => {
     const server = await startServer();
     const ep = await FakeEntrypoint.connect(server, 'web');

@@ -103,12 +103,13 @@ const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
 /**
  * The reference server in a temp dir with one deployment of app "bench": the env an instance
- * needs, the env a ctl needs, the server's address and operator token, and stop().
+ * needs, the env a ctl needs, the server's gRPC and HTTP addresses, its operator token, and stop().
  */
 export async function referenceServer() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
-  const proc = spawn(CTL, ['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')], {
+  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')];
+  const proc = spawn(CTL, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -122,6 +123,7 @@ export async function referenceServer() {
     setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
   });
   const addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
+  const httpAddr = /http listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
   const operatorToken = /operator token (\S+)/.exec(out)[1];
   const created = await new Promise((resolve, reject) => {
     const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,6 +136,8 @@ export async function referenceServer() {
     /** For waypoint-ctl: finds the server and its operator token through the context file. */
     ctlEnv: env,
     addr,
+    /** The HTTP ingress of the URL service: apps are at http://<app>.localhost:<port>/. */
+    httpAddr,
     operatorToken,
     stop() {
       proc.kill('SIGKILL');

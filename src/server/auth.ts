@@ -31,6 +31,8 @@ export class Authenticator {
         throw permissionDenied(
           `an invite token cannot call ${rpc}: exchange it for an entrypoint token with ConvertInviteToken first`,
         );
+      case 'url':
+        throw permissionDenied(`a URL token cannot call ${rpc}: it only goes in a tunnel's Register request`);
     }
   }
 
@@ -52,6 +54,8 @@ export class Authenticator {
     const verified = this.signer.verify(token);
     if (!verified.ok) throw unauthenticated(`invalid token: ${verified.reason}`);
     const { claims } = verified;
+    // A URL token has no record of its own (it is made from its deployment): the caller refuses it.
+    if (claims.kind === 'url') return claims;
     const record = this.store.token(claims.id);
     if (!record || record.kind !== claims.kind || record.deploymentId !== claims.deployment) {
       throw unauthenticated('unknown token: this server has no record of it (was its data dir reset?); get a new one');

@@ -1,5 +1,5 @@
 // What every handler of the server shares: state, token machinery, live instances, app config,
-// logs, exec, settings.
+// logs, exec, the URL service, settings.
 import type { AppConfig } from './app-config.js';
 import type { Authenticator } from './auth.js';
 import type { ExecBroker } from './exec-broker.js';
@@ -9,6 +9,7 @@ import type { LogHub } from './log-hub.js';
 import type { ServerLog } from './log.js';
 import type { Store } from './store.js';
 import type { TokenSigner } from './tokens.js';
+import type { UrlService } from './tunnel/urls.js';
 
 export interface ServerContext {
   store: Store;
@@ -23,6 +24,8 @@ export interface ServerContext {
   exec: ExecBroker;
   /** Every exec session, recorded in SQLite. */
   execHistory: ExecHistory;
+  /** The URL service (tunnels and the HTTP ingress's settings); undefined when the ingress is off. */
+  urls?: UrlService;
   log: ServerLog;
   /** Reported by GetVersionInfo. */
   version: string;

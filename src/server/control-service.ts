@@ -11,6 +11,7 @@ import type { ListInstancesRequest__Output } from '../protocol/generated/waypoin
 import type { ListInstancesResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
 import type { GetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigRequest.js';
 import type { SetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
+import type { ListUrlsRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsRequest.js';
 import type { SetFileChangeSignalRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import { type Principal, requireOperator } from './auth.js';
@@ -19,6 +20,7 @@ import type { ServerContext } from './context.js';
 import { getConfig, setConfig, setFileChangeSignal } from './control-config.js';
 import { execCall, listExecSessions } from './control-exec.js';
 import { getLogs } from './control-logs.js';
+import { listUrls } from './control-urls.js';
 import type { InstanceInfo } from './instances.js';
 import { invalidArgument, reported } from './status.js';
 import { type Deployment, StoreError } from './store.js';
@@ -46,6 +48,7 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
     GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
+    ListUrls: operatorCall(ctx, 'ListUrls', (req: ListUrlsRequest__Output) => listUrls(ctx, req)),
   };
 }
 

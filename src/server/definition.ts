@@ -24,6 +24,11 @@ export function waypointServiceDefinition(): ServiceDefinition {
   return own;
 }
 
+/** Our tunnel service (the URL service), beside Waypoint's on the same port. */
+export function tunnelServiceDefinition(): ServiceDefinition {
+  return protocol().waypoint_entrypoint.tunnel.v1.Tunnel.service as ServiceDefinition;
+}
+
 export function controlServiceDefinition(): ServiceDefinition {
   return protocol().waypoint_entrypoint.control.v1.Control.service as ServiceDefinition;
 }

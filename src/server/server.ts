@@ -1,23 +1,27 @@
 // The reference control server: opens the data dir, mints the operator token on first start,
-// serves Waypoint's entrypoint RPCs and our control API on one gRPC port, and stops cleanly.
+// serves Waypoint's entrypoint RPCs, our control API and our tunnel service on one gRPC port,
+// the URL service's HTTP ingress on another, and stops cleanly.
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { Authenticator } from './auth.js';
 import type { ServerContext } from './context.js';
 import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
 import { openDb } from './db.js';
-import { controlServiceDefinition, waypointServiceDefinition } from './definition.js';
+import { controlServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
 import { controlHandlers, newDeployment } from './control-service.js';
 import { AppConfig } from './app-config.js';
 import { ConfigStore } from './config-store.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
 import { ExecHistory } from './exec-history.js';
+import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { InstanceRegistry } from './instances.js';
 import { formatAddress, parseListen } from './listen.js';
 import { LogHub } from './log-hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { type Deployment, Store } from './store.js';
 import { TokenSigner } from './tokens.js';
+import { tunnelHandlers } from './tunnel/service.js';
+import { UrlService } from './tunnel/urls.js';
 import { waypointHandlers } from './waypoint-service.js';
 
 export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
@@ -37,11 +41,28 @@ export interface ServerOptions {
   keepaliveTimeMs?: number;
   /** How long an instance has to open an exec session it was asked for (default 10 s). */
   execOpenTimeoutMs?: number;
+  /** The URL service's HTTP ingress; undefined: off (no url_service in configs either). */
+  http?: HttpOptions;
+}
+
+export interface HttpOptions {
+  /** host:port; port 0 picks a free port (see RunningServer.httpAddress). */
+  listen: string;
+  /** Apps are at <app>.<domain>. */
+  domain: string;
+  /** Time from a request's arrival to the app's response head. */
+  requestTimeoutMs: number;
+  /** Connections in flight per instance. */
+  maxConcurrent: number;
 }
 
 export interface RunningServer {
   /** host:port actually bound. */
   address: string;
+  /** host:port of the HTTP ingress; undefined when it is off. */
+  httpAddress?: string;
+  /** The URLs of the URL service; undefined when it is off. */
+  urls?: UrlService;
   dataDir: string;
   /** True when this start created the operator token (it is shown once). */
   firstStart: boolean;
@@ -72,6 +93,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!claims) claims = store.issueToken('operator');
   else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
+  let ingress: Ingress | undefined;
+  if (options.http) {
+    try {
+      ingress = await listenIngress(parseListen(options.http.listen));
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
   const registry = new InstanceRegistry();
   const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
   const execHistory = new ExecHistory(db);
@@ -90,26 +121,38 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
   };
+  if (ingress) {
+    const { domain, requestTimeoutMs, maxConcurrent } = options.http!;
+    ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent });
+  }
   const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS));
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
   server.addService(controlServiceDefinition(), controlHandlers(ctx));
+  server.addService(tunnelServiceDefinition(), tunnelHandlers(ctx, ctx.urls));
 
   let port: number;
   try {
     port = await bind(server, listen.bind, options.tls);
   } catch (err) {
+    await ingress?.close();
     db.close();
     throw err;
   }
+  if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log });
 
   return {
     address: formatAddress(listen.host, port),
+    ...(ingress && { httpAddress: formatAddress(parseListen(options.http!.listen).host, ingress.port) }),
+    urls: ctx.urls,
     dataDir,
     firstStart,
     operatorToken: signer.sign(claims),
     registry: ctx.registry,
     createDeployment: (app, labels = {}) => newDeployment(ctx, app, labels),
-    stop: () => stop(server, ctx, () => db.close()),
+    stop: async () => {
+      await ingress?.close(); // no new requests; the tunnels end with the instances below
+      await stop(server, ctx, () => db.close());
+    },
   };
 }
 
@@ -154,6 +197,7 @@ function bind(server: grpc.Server, address: string, tls?: { cert: Buffer; key: B
 /** Ends every exec session, instance and log stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
 async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void): Promise<void> {
   ctx.exec.shutdown('the server is shutting down');
+  ctx.urls?.broker.shutdown('the server is shutting down');
   ctx.registry.closeAll('the server is shutting down');
   ctx.logs.shutdown('the server is shutting down');
   await new Promise<void>((resolve) => {

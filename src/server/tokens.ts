@@ -3,21 +3,22 @@
 //
 //   wp1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(key, "wp1.<base64url(JSON claims)>"))>
 //
-// Claims: { kind: "operator" | "invite" | "entrypoint", id: <ulid>, deployment?: <id>, iat: <unix s> }.
+// Claims: { kind: "operator" | "invite" | "entrypoint" | "url", id: <ulid>, deployment?: <id>, iat: <unix s> }.
+// A "url" token has no record: it is made from its deployment (see tunnel/url-token.ts).
 // The MAC covers the version prefix too, so a later format cannot be confused with this one.
 // Signing is deterministic: the same claims and key always give the same token, which lets the
 // server rebuild its operator token from the stored claims instead of storing the secret itself.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const TOKEN_PREFIX = 'wp1';
-export const TOKEN_KINDS = ['operator', 'invite', 'entrypoint'] as const;
+export const TOKEN_KINDS = ['operator', 'invite', 'entrypoint', 'url'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
 export interface TokenClaims {
   kind: TokenKind;
   /** Unique per token: the key of its record, so it can be revoked. */
   id: string;
-  /** The deployment an invite or entrypoint token belongs to; absent for the operator. */
+  /** The deployment an invite, entrypoint or URL token belongs to; absent for the operator. */
   deployment?: string;
   /** Issued at, in seconds since the epoch. */
   iat: number;

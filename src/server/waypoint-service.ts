@@ -105,10 +105,14 @@ function openConfigStream(
   info: InstanceInfo,
 ): void {
   const open = () => !call.cancelled && !call.writableEnded;
+  // The same url_service in every config (the URL token is stable), so a re-push is no change.
+  const urlService = ctx.urls?.configEntry(ctx.store.deployment(info.deploymentId)!);
   const sink = {
     // Every config this instance gets, for whatever reason, lists its pending exec requests.
     send: (response: EntrypointConfigResponse) => {
-      if (open()) call.write(ctx.exec.withPending(info.id, response));
+      if (!open()) return;
+      const message = ctx.exec.withPending(info.id, response);
+      call.write(urlService ? { ...message, config: { ...message.config, url_service: urlService } } : message);
     },
     close: (error: RpcError) => {
       if (open()) call.emit('error', error);
@@ -139,6 +143,7 @@ function openConfigStream(
     if (!ctx.registry.get(info.id)) {
       ctx.logs.gone(info.id);
       ctx.exec.instanceGone(info.id);
+      ctx.urls?.broker.instanceGone(info.id);
     }
     ctx.log.info('instance gone', { instance: info.id, app: info.app });
   };

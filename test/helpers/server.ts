@@ -53,6 +53,10 @@ export interface StartServerOptions {
   port?: number;
   /** More environment for the server process. */
   env?: NodeJS.ProcessEnv;
+  /** More arguments of `server run` (e.g. --url-request-timeout 1s). */
+  args?: string[];
+  /** The HTTP ingress: false for `--http-listen off`; default on, any free port (kept across restarts). */
+  http?: boolean;
 }
 
 /** A raw gRPC client registered as an instance: what the server sees of an entrypoint. */
@@ -82,6 +86,9 @@ export interface TestServer {
   /** 127.0.0.1:<port> */
   addr: string;
   port: number;
+  /** 127.0.0.1:<port> of the HTTP ingress (the URL service); undefined when off. */
+  httpAddr?: string;
+  httpPort?: number;
   operatorToken: string;
   dataDir: string;
   /** XDG_CONFIG_HOME of the server, where it wrote its context file. */
@@ -151,8 +158,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const clientTls = tls && { caFile: tls.caFile };
   const env = (extra: NodeJS.ProcessEnv = {}) => cleanEnv({ XDG_CONFIG_HOME: configHome, ...extra });
 
-  const launch = async (port: number) => {
+  const launch = async (port: number, httpPort: number) => {
     const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+    args.push('--http-listen', opts.http === false ? 'off' : `127.0.0.1:${httpPort}`, ...(opts.args ?? []));
     if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
     if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
     if (opts.http2KeepaliveMs !== undefined) args.push('--keepalive-time', `${opts.http2KeepaliveMs}ms`);
@@ -170,8 +178,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     return proc;
   };
 
-  let proc = await launch(opts.port ?? 0);
+  let proc = await launch(opts.port ?? 0, 0);
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(proc.stdout().toString())![1]);
+  const http = /http listening on (127\.0\.0\.1:(\d+))/.exec(proc.stdout().toString());
+  const httpPort = http ? Number(http[2]) : undefined;
   const token = /operator token (\S+)/.exec(proc.stdout().toString());
   if (!token) throw new Error(`the server printed no operator token: ${proc.stdout().toString()}`);
   const addr = `127.0.0.1:${port}`;
@@ -186,6 +196,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const server: TestServer = {
     addr,
     port,
+    httpAddr: http?.[1],
+    httpPort,
     operatorToken: token[1],
     dataDir,
     configHome,
@@ -240,7 +252,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     stop,
     async restart({ signal = 'SIGKILL' } = {}) {
       await stop({ signal });
-      proc = await launch(port);
+      proc = await launch(port, httpPort ?? 0);
     },
   };
   servers.add(server);

@@ -8,6 +8,7 @@ import { parseDuration, parseLogLevel, SettingsError, type LogLevel } from '../.
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { stderrLog } from '../log.js';
+import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
 
 declare const __VERSION__: string;
@@ -18,7 +19,7 @@ export const INLINE_KEEPALIVE_ENV = 'WAYPOINT_SERVER_INLINE_KEEPALIVE_INTERVAL';
 export const EXEC_OPEN_TIMEOUT_ENV = 'WAYPOINT_SERVER_EXEC_OPEN_TIMEOUT';
 const MIN_DURATION_MS = 10;
 
-interface RunOptions {
+interface RunOptions extends HttpFlags {
   listen: string;
   dataDir: string;
   tlsCert?: string;
@@ -32,7 +33,7 @@ interface RunOptions {
 
 export function serverCommand(program: Command): void {
   const server = program.command('server').description('the reference control server');
-  server
+  const run = server
     .command('run')
     .description('run the server in the foreground until Ctrl-C or SIGTERM')
     .option('--listen <host:port>', 'where to listen for gRPC (port 0: any free port)', DEFAULT_LISTEN)
@@ -43,8 +44,8 @@ export function serverCommand(program: Command): void {
     .option('--keepalive-time <duration>', 'interval of HTTP/2 pings that detect dead clients', '30s')
     .option('--exec-open-timeout <duration>', `how long an instance has to open an exec session (default: $${EXEC_OPEN_TIMEOUT_ENV}, else 10s)`)
     .option('--no-context', 'do not write the context file the other commands read')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
-    .action((opts: RunOptions) => runServer(opts));
+    .option('--log-level <level>', 'debug, info, warn or error', 'info');
+  withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
 }
 
 async function runServer(opts: RunOptions): Promise<void> {
@@ -54,6 +55,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const execOpenTimeoutMs = durationFlag('--exec-open-timeout', opts.execOpenTimeout, EXEC_OPEN_TIMEOUT_ENV);
   const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
   if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
+  const http = httpOptions(opts);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
   // arrives before a handler exists kills the process without a clean stop.
@@ -69,6 +71,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     inlineKeepaliveMs,
     keepaliveTimeMs,
     execOpenTimeoutMs,
+    http,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });
@@ -82,8 +85,11 @@ async function runServer(opts: RunOptions): Promise<void> {
   const file = contextPath();
   const out: string[] = [
     `listening on ${server.address} (gRPC, ${tls ? 'TLS' : 'plaintext'})`,
-    `data dir ${server.dataDir}`,
   ];
+  if (server.httpAddress && server.urls) {
+    out.push(`http listening on ${server.httpAddress} (URL service: ${server.urls.appUrl('<app>')})`);
+  }
+  out.push(`data dir ${server.dataDir}`);
   if (server.firstStart) out.push(`operator token ${server.operatorToken} (shown on first start only)`);
   if (opts.context) {
     writeContext(file, context);

@@ -1,0 +1,151 @@
+// One tunneled connection as a Node Duplex: the server's end of a Connect stream, after the
+// entrypoint accepted it. Bytes written go to the app (`data`), bytes the app sends are read;
+// each direction half-closes on its own (end() → `eof`; the app's `eof` → end of reading).
+// Backpressure both ways: a full gRPC send buffer holds up write callbacks, a reader that
+// stops reading pauses the call (and so, through HTTP/2 flow control, the entrypoint).
+//
+// `ready` settles once the entrypoint says whether it reached the app: `connected`, or
+// `failed` (TunnelError with beforeConnect). After that, a `failed` destroys the Duplex with a
+// TunnelError. destroy() with an error cancels the stream (the entrypoint closes its socket to
+// the app); a clean end finishes it with OK.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { Duplex } from 'node:stream';
+import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
+import type { ConnectResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
+import { RpcError, Status } from '../status.js';
+
+export type ConnectCall = ServerDuplexStream<ConnectRequest__Output, ConnectResponse>;
+
+/** Larger writes go out as several messages: far below gRPC's 4 MiB message limit. */
+export const MAX_DATA_MESSAGE = 256 * 1024;
+
+export class TunnelError extends Error {
+  constructor(
+    message: string,
+    /** Nothing reached the app: the request may be tried elsewhere. */
+    readonly beforeConnect: boolean,
+  ) {
+    super(message);
+    this.name = 'TunnelError';
+  }
+}
+
+export class TunnelConnection extends Duplex {
+  /** Resolves on `connected`; rejects with a TunnelError when the app cannot be reached. */
+  readonly ready: Promise<void>;
+  private connected = false;
+  private settle!: (err?: TunnelError) => void;
+  /** The call has its status (sent by us) or is gone (cancelled): nothing more goes on it. */
+  private callDone = false;
+  private peerEof = false;
+
+  constructor(
+    private readonly call: ConnectCall,
+    readonly connectionId: string,
+  ) {
+    super({ allowHalfOpen: true });
+    this.ready = new Promise((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+    this.ready.catch(() => undefined); // a rejection nobody awaits is still handled
+    // Its users learn of errors through `ready`, pipe and Node's HTTP client, which listen on
+    // their own; between them (before a leg takes it, after one let go) an error must not crash.
+    this.on('error', () => undefined);
+    call.on('data', (m: ConnectRequest__Output) => this.onMessage(m));
+    call.on('end', () => this.onPeerEof());
+    call.on('cancelled', () => {
+      this.callDone = true;
+      this.fail(new TunnelError('the instance\'s connection to the server was lost', !this.connected));
+    });
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Fails the connection (before or after `connected`) and cancels the stream. */
+  fail(err: TunnelError): void {
+    if (!this.connected) this.settle(err);
+    this.destroy(err);
+  }
+
+  private onMessage(m: ConnectRequest__Output): void {
+    switch (m.event) {
+      case 'connected':
+        this.markConnected();
+        return;
+      case 'data':
+        this.markConnected();
+        if (m.data && m.data.length > 0 && !this.push(m.data)) this.call.pause();
+        return;
+      case 'eof':
+        this.onPeerEof();
+        return;
+      case 'failed': {
+        const f = m.failed!;
+        const err = new TunnelError(f.message || 'the connection to the app failed', f.before_connect && !this.connected);
+        // The entrypoint ends the stream itself after `failed`: finish it with OK, not a cancel.
+        this.endCall();
+        this.fail(err);
+        return;
+      }
+      default:
+        this.fail(new TunnelError(`unexpected ${m.event ?? 'empty'} message on an accepted connection`, !this.connected));
+    }
+  }
+
+  private markConnected(): void {
+    if (this.connected) return;
+    this.connected = true;
+    this.settle();
+  }
+
+  private onPeerEof(): void {
+    if (this.peerEof) return;
+    this.peerEof = true;
+    if (!this.connected) {
+      this.fail(new TunnelError('the instance closed the connection before reaching the app', true));
+      return;
+    }
+    this.push(null);
+  }
+
+  override _read(): void {
+    if (!this.callDone) this.call.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.callDone) return callback(new TunnelError('the connection is closed', false));
+    let ok = true;
+    for (let at = 0; at < chunk.length; at += MAX_DATA_MESSAGE) {
+      ok = this.call.write({ data: chunk.subarray(at, at + MAX_DATA_MESSAGE) });
+    }
+    if (ok) callback();
+    else this.call.once('drain', () => callback());
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.callDone) this.call.write({ eof: {} });
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.connected) this.settle(err instanceof TunnelError ? err : new TunnelError(err?.message ?? 'closed before the app was reached', true));
+    // An error of ours (client gone, timeout) cancels; the peer's own failure already ended it.
+    if (err) this.cancelCall(err.message);
+    else this.endCall();
+    callback(err);
+  }
+
+  private endCall(): void {
+    if (this.callDone) return;
+    this.callDone = true;
+    this.call.end();
+  }
+
+  private cancelCall(reason: string): void {
+    if (this.callDone) return;
+    this.callDone = true;
+    this.call.emit('error', new RpcError(Status.CANCELLED, reason));
+  }
+}

@@ -273,6 +273,7 @@ describe('dev', () => {
     expect(r.stdout.toString()).toBe(`deployment=${deployment}\n`);
     expect(err).toMatch(/bin\/waypoint-ctl instances\n/);
     expect(err).toMatch(/bin\/waypoint-ctl logs -f --app demo\n/);
+    expect(err).toMatch(/bin\/waypoint-ctl exec --app demo -- sh /);
     expect(err).toMatch(/bin\/waypoint-ctl config set --app demo KEY=VALUE/);
     expect(err).toMatch(/--server-addr 127\.0\.0\.1:\d+ --token wp1\./);
   });

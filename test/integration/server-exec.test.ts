@@ -255,6 +255,59 @@ describe('who may open an exec session', () => {
   });
 });
 
+describe('who may exec', () => {
+  it('needs the operator token: an entrypoint token is denied, no token is unauthenticated', async () => {
+    const server = await startServer();
+    const ep = await FakeEntrypoint.connect(server, 'web');
+    const control = server.control();
+    const attempt = (m: grpc.Metadata) =>
+      new Promise<grpc.ServiceError>((resolve) => {
+        const call = control.Exec(m);
+        call.on('data', () => undefined);
+        call.on('error', resolve);
+        call.write({ start: { app: 'web', args: ['echo', 'x'] } });
+      });
+    expect((await attempt(grpcMd(ep.token))).code).toBe(status.PERMISSION_DENIED);
+    expect((await attempt(new grpc.Metadata())).code).toBe(status.UNAUTHENTICATED);
+    const list = await new Promise<grpc.ServiceError | null>((resolve) => control.ListExecSessions({}, grpcMd(ep.token), (err) => resolve(err)));
+    expect(list?.code).toBe(status.PERMISSION_DENIED);
+    expect(ep.seen.size).toBe(0);
+  });
+
+  it('holds input sent right after start until the instance has opened the session', async () => {
+    const server = await startServer();
+    const ep = await FakeEntrypoint.connect(server, 'web');
+    const call = server.control().Exec(server.operator());
+    const events: string[] = [];
+    call.on('data', (m: { event: string; output?: { data: Buffer }; exit_code?: number; started?: { instance_id: string } }) =>
+      events.push(m.event === 'output' ? `output ${m.output!.data.toString()}` : m.event === 'started' ? `started ${m.started!.instance_id}` : `${m.event} ${m.exit_code}`),
+    );
+    const done = new Promise<void>((resolve) => call.on('status', () => resolve()));
+    call.write({ start: { app: 'web', args: ['cat'] } });
+    call.write({ input: Buffer.from('early ') });
+    call.write({ input: Buffer.from('bytes') });
+    call.write({ input_eof: {} });
+    await withDeadline(done, 10_000, 'the exec call to end');
+    expect(events).toEqual([`started ${ep.id}`, 'output early ', 'output bytes', 'exit_code 0']);
+  });
+
+  it('checks the start request: args needed, an app or an instance but not both', async () => {
+    const server = await startServer();
+    await FakeEntrypoint.connect(server, 'web');
+    const control = server.control();
+    const attempt = (start: Record<string, unknown>) =>
+      new Promise<grpc.ServiceError>((resolve) => {
+        const call = control.Exec(server.operator());
+        call.on('data', () => undefined);
+        call.on('error', resolve);
+        call.write({ start });
+      });
+    expect(await attempt({ app: 'web', args: [] })).toMatchObject({ code: status.INVALID_ARGUMENT, details: 'exec needs a command: give its args' });
+    expect((await attempt({ app: 'web', instance_id: 'x', args: ['true'] })).code).toBe(status.INVALID_ARGUMENT);
+    expect((await attempt({ args: ['true'] })).code).toBe(status.INVALID_ARGUMENT);
+  });
+});
+
 function grpcMd(token: string): grpc.Metadata {
   const m = new grpc.Metadata();
   m.set('authorization', token);

@@ -122,6 +122,7 @@ function printInstructions(i: Instructions): void {
     `    ${ctl} instances`,
     `    ${ctl} deployment list`,
     `    ${ctl} logs -f --app ${i.app}`,
+    `    ${ctl} exec --app ${i.app} -- sh    # a shell beside the app`,
     `    ${ctl} config set --app ${i.app} KEY=VALUE    # restarts the app with it`,
     `    ${ctl} deployment create ${i.app}    # the env of another instance`,
     `  or with flags: ${ctl} instances --server-addr ${i.addr} --token ${i.token}`,

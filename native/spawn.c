@@ -64,11 +64,12 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-// spawn(file, argv, envp, cwd | null, stdoutFd, stderrFd): pid. stdin stays ours (inherited).
+// spawn(file, argv, envp, cwd | null, stdoutFd, stderrFd[, stdinFd]): pid. Without stdinFd
+// (the app) stdin stays ours (inherited); with it (an exec session) that fd becomes the child's 0.
 // Throws an Error with `errno` set when the command cannot be started (ENOENT, EACCES, ...).
 napi_value spawn_child(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 6) {
     napi_throw_type_error(env, NULL, "spawn(file, argv, envp, cwd, stdoutFd, stderrFd)");
@@ -83,9 +84,14 @@ napi_value spawn_child(napi_env env, napi_callback_info info) {
   int32_t out_fd = -1, err_fd = -1;
   napi_get_value_int32(env, argv[4], &out_fd);
   napi_get_value_int32(env, argv[5], &err_fd);
+  int32_t in_fd = -1;
+  napi_valuetype in_type = napi_undefined;
+  if (argc >= 7) napi_typeof(env, argv[6], &in_type);
+  if (in_type == napi_number) napi_get_value_int32(env, argv[6], &in_fd);
 
   napi_value result = NULL;
-  if (file == NULL || child_argv == NULL || child_envp == NULL || out_fd < 0 || err_fd < 0) {
+  if (file == NULL || child_argv == NULL || child_envp == NULL || out_fd < 0 || err_fd < 0 ||
+      (in_type == napi_number && in_fd < 3)) {
     napi_throw_type_error(env, NULL, "spawn: file and cwd must be strings, argv and envp arrays of strings");
     goto done;
   }
@@ -96,7 +102,9 @@ napi_value spawn_child(napi_env env, napi_callback_info info) {
   posix_spawnattr_init(&attr);
   // Our stdin is the child's: Node marks it close-on-exec, and a dup2 onto itself clears that
   // (glibc >= 2.29). A closed stdin stays closed, as it would be without us.
-  if (fcntl(0, F_GETFD) != -1) posix_spawn_file_actions_adddup2(&actions, 0, 0);
+  // Given a stdin fd (above the standard ones, as pipe() makes them), it becomes the child's 0.
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  else if (fcntl(0, F_GETFD) != -1) posix_spawn_file_actions_adddup2(&actions, 0, 0);
   // dup2 clears close-on-exec on the target: the pipes' write ends become the child's 1 and 2.
   posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   posix_spawn_file_actions_adddup2(&actions, err_fd, 2);

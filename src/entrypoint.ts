@@ -1,16 +1,17 @@
 // The orchestrator: the only module that knows all the others. It wires the supervisor
 // (signals, reaping, exit status) and, in connected mode, the server connection (fail-open),
-// the app config it brings (env, files, restarts) and log shipping.
+// the app config it brings (env, files, restarts), log shipping and exec sessions.
 import { monotonicMs } from './clock.js';
 import { AppEnv, changedNames, sameEnv } from './config/app-env.js';
-import type { Connection, Logs, RestartScheduler } from './connection/index.js';
+import type { Connection, Exec, ExecHost, Logs, RestartScheduler } from './connection/index.js';
 import type { Logger } from './log.js';
 import { setNativeDir } from './native/load.js';
-import { isTerminal } from './native/posix.js';
+import { isTerminal, posix } from './native/posix.js';
 import { isConnected, type Settings } from './settings.js';
 import { SpawnError } from './supervisor/child.js';
 import { childEnv } from './supervisor/env.js';
-import { startReaper } from './supervisor/reaper.js';
+import { loadNodePty } from './supervisor/node-pty.js';
+import { disownPid, ownPid, startReaper } from './supervisor/reaper.js';
 import { AppLifecycle } from './supervisor/lifecycle.js';
 import { exitStatus, FORWARDED_SIGNALS, STOP_SIGNALS } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
@@ -27,12 +28,15 @@ export interface EntrypointOptions {
 const EXIT_UNUSABLE = 1;
 /** At exit, how long the last log lines may take to reach the server. */
 const LOG_FLUSH_MS = 2_000;
+/** At exit, how long exec sessions may take to tell the server we are going. */
+const EXEC_SHUTDOWN_MS = 500;
 
 /** What connected mode adds around the app. */
 interface Connected {
   connection: Connection;
   logs: Logs;
   restarts: RestartScheduler;
+  exec: Exec;
 }
 
 /** What the connected parts act on. */
@@ -89,6 +93,8 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     return await runApp({ supervisor, app, appEnv }, logger, connected);
   } finally {
     if (connected) {
+      // Before the logs' flush: the sessions' last audit lines go with it.
+      await connected.exec.shutdown(EXEC_SHUTDOWN_MS);
       await connected.logs.flush(LOG_FLUSH_MS);
       connected.connection.close();
     }
@@ -138,6 +144,7 @@ async function connect(
       return connected;
     case 'stopped': {
       connected.restarts.close();
+      await connected.exec.shutdown(EXEC_SHUTDOWN_MS);
       connection.close();
       const signal = await stopped;
       logger.debug('stopped while waiting for the server; the app was never started', { signal });
@@ -153,8 +160,8 @@ async function connect(
 }
 
 /**
- * Config and logs on the connection. Subscribed before the first config can arrive, so that
- * it is applied to the app's first start (no restart).
+ * Config, logs and exec on the connection. Subscribed before the first config can arrive, so
+ * that it is applied to the app's first start (no restart).
  */
 function wire(
   chunk: typeof import('./connection/index.js'),
@@ -188,7 +195,18 @@ function wire(
     },
   });
   connection.onConfig((config) => applier.apply(config));
-  return { connection, logs, restarts };
+  // Exec lives in the chunk; the reaper's ownership and the native addons it needs are this
+  // bundle's own instances, the very ones the app's spawn uses.
+  const host: ExecHost = { ownPid, disownPid, posix, nodePty: loadNodePty };
+  const exec = chunk.startExec({
+    connection,
+    logger,
+    host,
+    env: () => appEnv.current(),
+    cwd: process.cwd(),
+    disabled: settings.disableExec,
+  });
+  return { connection, logs, restarts, exec };
 }
 
 /** A restart with the current config env, unless it is what the app already runs with. */

@@ -19,3 +19,4 @@ export function startConnection(options: ConnectionOptions): Connection {
 // Connected mode's other parts travel in this chunk too: disabled mode never needs them.
 export { ConfigApplier, DEFAULT_MAX_WAIT_MS, DEFAULT_QUIET_MS, RestartScheduler } from '../config/index.js';
 export { startLogs, type Logs } from '../logs/index.js';
+export { startExec, type Exec, type ExecHost } from '../exec/index.js';

@@ -3,10 +3,11 @@ import { loadNative } from './load.js';
 
 export interface PosixAddon {
   /**
-   * posix_spawn in a new session, default signal dispositions, stdout/stderr on the given fds;
-   * returns the pid. Throws an Error with `errno` when the command cannot be started.
+   * posix_spawn in a new session, default signal dispositions, stdout/stderr on the given fds,
+   * stdin on `stdinFd` when given (≥ 3), else ours; returns the pid. Throws an Error with
+   * `errno` when the command cannot be started.
    */
-  spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number): number;
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number, stdinFd?: number): number;
   /** waitpid(pid, WNOHANG): null while it runs, else how it ended (reaped). */
   waitChild(pid: number): { code: number | null; signal: number | null } | null;
   isatty(fd: number): boolean;

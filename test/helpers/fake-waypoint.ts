@@ -4,6 +4,7 @@
 // refused) and records what it was sent, log lines included.
 import type * as grpcTypes from '@grpc/grpc-js';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
+import type { EntrypointExecRequest__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointExecRequest.js';
 import type { EntrypointLogBatch__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
 import { INLINE_KEEPALIVE_BYTES, isKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
@@ -28,6 +29,34 @@ export interface FakeScript {
   denyRegistration?: boolean;
   /** How log streams are answered: accepted and recorded (default), or refused with a status. */
   logStream: 'accept' | { refuse: number; details?: string };
+  /**
+   * How exec streams are answered after their `open`: `opened: true` (default), `opened: false`,
+   * never (silent), or refused with a status.
+   */
+  execStream: 'open' | 'deny' | 'silent' | { refuse: number; details?: string };
+}
+
+/** One EntrypointExecStream as the fake saw it; the test drives its server side. */
+export interface FakeExec {
+  /** The index from `open` (undefined until it came). */
+  index?: string;
+  instanceId?: string;
+  metadata: Record<string, string>;
+  /** What the entrypoint sent, kind by kind, in order (output carries its channel). */
+  events: Array<'open' | 'stdout' | 'stderr' | 'exit' | 'error' | 'keepalive' | 'other'>;
+  stdout(): Buffer;
+  stderr(): Buffer;
+  exit?: number;
+  error?: { code: number; message: string };
+  /** The entrypoint ended its side. */
+  clientEnded: boolean;
+  /** The call is over (ended both ways, cancelled or broken). */
+  closed: boolean;
+  input(data: Buffer | string): void;
+  inputEof(): void;
+  winch(size: { rows: number; cols: number; width?: number; height?: number }): void;
+  /** Cancels the call from the server's side (an operator gone, the broker dropping it). */
+  cancel(): void;
 }
 
 /** One log line as the fake received it. */
@@ -74,6 +103,10 @@ export interface FakeWaypoint {
   logKeepalives: number;
   /** Log streams currently open. */
   openLogStreams(): number;
+  /** Every exec stream, in order of arrival. */
+  readonly execs: FakeExec[];
+  /** The exec stream whose `open` named `index`, if it came. */
+  exec(index: number | string): FakeExec | undefined;
   /** Stops hard (streams cut); start() brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -88,6 +121,7 @@ export const DEFAULT_SCRIPT: FakeScript = {
   configDelayMs: 0,
   config: { env_vars: [{ name: 'FROM_FAKE', static: 'yes' }] },
   logStream: 'accept',
+  execStream: 'open',
 };
 
 export interface FakeOptions {
@@ -110,6 +144,73 @@ function serviceDefinition(): grpcTypes.ServiceDefinition {
     ...service,
     EntrypointConfig: { ...config, responseSerialize: (m: unknown) => (m === KEEPALIVE ? INLINE_KEEPALIVE_BYTES : serialize(m)) },
   } as grpcTypes.ServiceDefinition;
+}
+
+/** The server side of one exec stream: answers `open` as scripted, records the rest. */
+function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behaviour: FakeScript['execStream']): FakeExec {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const live = () => !exec.closed && !call.cancelled;
+  const send = (message: object) => {
+    if (live()) call.write(message);
+  };
+  const exec: FakeExec = {
+    metadata: metadataOf(call.metadata),
+    events: [],
+    stdout: () => Buffer.concat(out),
+    stderr: () => Buffer.concat(err),
+    clientEnded: false,
+    closed: false,
+    input: (data) => send({ input: Buffer.from(data) }),
+    inputEof: () => send({ input_eof: {} }),
+    winch: (size) => send({ winch: { width: 0, height: 0, ...size } }),
+    cancel: () => {
+      if (!live()) return;
+      exec.closed = true;
+      call.emit('error', { code: grpc.status.CANCELLED, details: 'cancelled by the fake' });
+    },
+  };
+  call.on('data', (message: unknown) => {
+    if (isKeepalive(message)) return void exec.events.push('keepalive');
+    const m = message as EntrypointExecRequest__Output;
+    switch (m.event) {
+      case 'open':
+        exec.events.push('open');
+        exec.index = m.open!.index;
+        exec.instanceId = m.open!.instance_id;
+        if (behaviour === 'open') send({ opened: true });
+        else if (behaviour === 'deny') send({ opened: false });
+        else if (typeof behaviour === 'object') {
+          exec.closed = true;
+          call.emit('error', { code: behaviour.refuse, details: behaviour.details ?? 'refused by the fake' });
+        }
+        return;
+      case 'output': {
+        const channel = m.output!.channel === 'STDERR' ? 'stderr' : 'stdout';
+        exec.events.push(channel);
+        (channel === 'stderr' ? err : out).push(m.output!.data);
+        return;
+      }
+      case 'exit':
+        exec.events.push('exit');
+        exec.exit = m.exit!.code;
+        return;
+      case 'error':
+        exec.events.push('error');
+        exec.error = { code: m.error!.error?.code ?? 0, message: m.error!.error?.message ?? '' };
+        return;
+      default:
+        exec.events.push('other');
+    }
+  });
+  call.on('end', () => {
+    exec.clientEnded = true;
+    if (live()) call.end();
+    exec.closed = true;
+  });
+  call.on('error', () => (exec.closed = true));
+  call.on('cancelled', () => (exec.closed = true));
+  return exec;
 }
 
 export async function startFake(script: Partial<FakeScript> = {}, options: FakeOptions = {}): Promise<FakeWaypoint> {
@@ -135,6 +236,8 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     batches: 0,
     logKeepalives: 0,
     openLogStreams: () => logStreams.size,
+    execs: [],
+    exec: (index) => fake.execs.find((e) => e.index === String(index)),
     registrations: () => calls.filter((c) => c.method === 'EntrypointConfig'),
     openInstances: () => [...streams.values()],
     push(config) {
@@ -246,7 +349,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     },
     EntrypointExecStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>) {
       record('EntrypointExecStream', call);
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED });
+      fake.execs.push(execStream(call, fake.script.execStream));
     },
   };
 

@@ -1,0 +1,152 @@
+// An exec command on pipes: stdin, stdout and stderr each a real pipe of its own (stdout and
+// stderr never mixed), started by posix_spawn in a new session with default signal
+// dispositions (native/spawn.c), or by child_process (socket pairs) when the addon is missing.
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import type { PosixAddon } from '../native/posix.js';
+import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
+import { pipeReader } from '../supervisor/pipe-reader.js';
+import { exitStatus } from '../supervisor/signals.js';
+import { errnoCode } from './errors.js';
+import { killSession } from './kill.js';
+import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError } from './process.js';
+import { watchChildren } from './sigchld.js';
+
+export function spawnPipes(spec: ExecSpec, host: ExecHost): ExecProcess {
+  let native: PosixAddon | undefined;
+  try {
+    native = host.posix();
+  } catch {
+    native = undefined; // child_process below
+  }
+  return native ? spawnNative(native, spec, host) : spawnChildProcess(spec, host);
+}
+
+function spawnNative(native: PosixAddon, spec: ExecSpec, host: ExecHost): ExecProcess {
+  const input = native.pipe();
+  const out = native.pipe();
+  const err = native.pipe();
+  const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
+  const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
+  let pid: number;
+  try {
+    pid = spawnOrExplain(native, spec, envp, cwd, input[0], out[1], err[1]);
+  } catch (e) {
+    for (const fd of [input[1], out[0], err[0]]) closeSync(fd);
+    throw e;
+  } finally {
+    // The child has its copies; ours would keep its stdin from ever ending and its output open.
+    for (const fd of [input[0], out[1], err[1]]) closeSync(fd);
+  }
+  host.ownPid(pid);
+  let gone = false;
+  const exited = new Promise<number>((resolve) => {
+    const check = () => {
+      const status = native.waitChild(pid);
+      if (status === null) return;
+      unwatch();
+      // What it left behind goes with it, now, while its pid still names its session.
+      killSession(pid);
+      gone = true;
+      host.disownPid(pid);
+      resolve(exitStatus(status.code, status.signal));
+    };
+    const unwatch = watchChildren(check);
+    check(); // it may be gone already
+  });
+  // libuv makes its end non-blocking; the child's end (another open file) stays as it was.
+  const stdin = new Socket({ fd: input[1], readable: false, writable: true });
+  return processOn(pid, stdin, pipeReader(out[0], out[2]), pipeReader(err[0], err[2]), exited, () => gone);
+}
+
+/** posix_spawn, with execvp's fallback for a script without a #! line. */
+function spawnOrExplain(
+  native: PosixAddon,
+  spec: ExecSpec,
+  envp: string[],
+  cwd: string | null,
+  inFd: number,
+  outFd: number,
+  errFd: number,
+): number {
+  try {
+    return native.spawn(spec.file, [spec.command, ...spec.args], envp, cwd, outFd, errFd, inFd);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    if (errno === constants.errno.ENOEXEC) {
+      return native.spawn('/bin/sh', ['/bin/sh', spec.file, ...spec.args], envp, cwd, outFd, errFd, inFd);
+    }
+    throw new ExecStartError(`${spec.command}: ${(e as Error).message.replace(`${spec.file}: `, '')}`, errnoCode(errno));
+  }
+}
+
+
+/** The fallback: libuv's stdio "pipes" are socket pairs; detached is its setsid. */
+function spawnChildProcess(spec: ExecSpec, host: ExecHost): ExecProcess {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const cp = spawn(spec.file, spec.args, {
+    argv0: spec.command,
+    env: spec.env,
+    cwd: spec.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  if (cp.pid === undefined) {
+    // Resolved beforehand, so this is a race with the file system or a resource limit.
+    cp.once('error', () => {});
+    throw new ExecStartError(`${spec.command}: cannot be started`, EXEC_ERROR_CODE.INTERNAL);
+  }
+  const pid = cp.pid;
+  host.ownPid(pid);
+  let gone = false;
+  const exited = new Promise<number>((resolve) => {
+    cp.once('exit', (code, signal) => {
+      killSession(pid);
+      gone = true;
+      host.disownPid(pid);
+      resolve(exitStatus(code, signal));
+    });
+  });
+  return processOn(pid, cp.stdin!, cp.stdout!, cp.stderr!, exited, () => gone);
+}
+
+function processOn(
+  pid: number,
+  stdin: Writable,
+  stdout: Readable,
+  stderr: Readable,
+  exited: Promise<number>,
+  gone: () => boolean,
+): ExecProcess {
+  // A process that stopped reading (exited, closed its stdin): what is still sent is dropped.
+  stdin.on('error', () => stdin.destroy());
+  return {
+    pid,
+    stdout,
+    stderr,
+    exited,
+    write: (data) => (stdin.destroyed || stdin.writableEnded ? true : stdin.write(data)),
+    onceDrain: (callback) => {
+      if (stdin.destroyed || !stdin.writableNeedDrain) return callback();
+      const done = () => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        callback();
+      };
+      stdin.on('drain', done);
+      stdin.on('close', done);
+    },
+    endInput: () => {
+      if (!stdin.destroyed && !stdin.writableEnded) stdin.end();
+    },
+    resize: () => {},
+    kill: () => {
+      // Until it is reaped its pid is its session id; at that moment the rest of the session
+      // was killed (above), and the pid may since name someone else's group.
+      if (!gone()) killSession(pid);
+      stdin.destroy();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+// An exec command on a pseudo-terminal (node-pty, loaded through the main bundle so that the
+// single binary unpacks its addon once, as for the app's terminal). Bytes, not strings, both
+// ways (encoding: null): a UTF-8 sequence cut between two reads still arrives intact.
+//
+// The last output: when the terminal's last slave fd closes while output is still unread, Linux
+// drops it (measured: up to a terminal buffer, ~4 KiB, of a 3 MiB write, even with a reader that
+// never pauses). So we hold a slave fd of our own while the command runs: nothing is dropped, and
+// the master never sees EIO. Once the command is gone (seen at SIGCHLD) reading never pauses
+// again, and when it has been quiet a moment (the writers are dead, what is left is at most a
+// terminal's buffer) we close our slave: node-pty reads EIO, closes and reports the exit. It would
+// also close its side by itself 200 ms after reaping the child; by then everything was read.
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import type { IPty } from 'node-pty';
+import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
+import { exitStatus } from '../supervisor/signals.js';
+import { killSession } from './kill.js';
+import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError, type WindowSize } from './process.js';
+import { watchChildren } from './sigchld.js';
+
+export const DEFAULT_TERM = 'xterm-256color';
+export const DEFAULT_SIZE: WindowSize = { rows: 24, cols: 80 };
+/** ^D: end of input on a terminal in canonical mode. */
+const EOF_CHAR = Buffer.from([0x04]);
+/** node-pty's own write queue (entries), beyond which the input counts as congested. */
+const INPUT_QUEUE_MAX = 16;
+const INPUT_DRAIN_POLL_MS = 5;
+/** Once the command is gone, this long without output means all of it was read. */
+const QUIET_AFTER_EXIT_MS = 20;
+
+export interface PtyOptions {
+  term: string;
+  size: WindowSize;
+}
+
+/** A size from the request: a zero (unset) dimension takes the default's. */
+export function windowSize(size: { rows?: number; cols?: number } | null | undefined): WindowSize {
+  return {
+    rows: size?.rows && size.rows > 0 ? size.rows : DEFAULT_SIZE.rows,
+    cols: size?.cols && size.cols > 0 ? size.cols : DEFAULT_SIZE.cols,
+  };
+}
+
+/** Running, as opposed to reaped or a zombie (node-pty reaps it in a thread of its own). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** node-pty's queue of writes not yet taken by the terminal (an internal: 0 if it changed). */
+function queuedWrites(child: IPty): number {
+  const queue = (child as unknown as { _writeStream?: { _writeQueue?: unknown } })._writeStream?._writeQueue;
+  return Array.isArray(queue) ? queue.length : 0;
+}
+
+/** A slave fd of our own (never our controlling terminal); undefined if it cannot be opened. */
+function holdSlave(child: IPty): number | undefined {
+  const name = (child as unknown as { ptsName?: unknown }).ptsName;
+  if (typeof name !== 'string' || !name.startsWith('/dev/')) return undefined;
+  try {
+    return openSync(name, constants.O_RDWR | constants.O_NOCTTY);
+  } catch {
+    return undefined; // as node-pty alone: the last bytes may be lost
+  }
+}
+
+export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): ExecProcess {
+  let child: IPty;
+  try {
+    child = host.nodePty().spawn(spec.file, spec.args, {
+      name: options.term,
+      rows: options.size.rows,
+      cols: options.size.cols,
+      cwd: spec.cwd,
+      env: spec.env,
+      encoding: null,
+    });
+  } catch (err) {
+    throw new ExecStartError(`${spec.command}: ${(err as Error).message}`, EXEC_ERROR_CODE.INTERNAL);
+  }
+  const pid = child.pid;
+  host.ownPid(pid);
+  let slave = holdSlave(child);
+
+  let gone = false; // reaped (by node-pty) or a zombie: its input goes nowhere
+  let reported = false; // node-pty reported the exit: its pid may name someone else's group now
+  const output = new PassThrough({ highWaterMark: 64 * 1024 });
+  const resume = () => child.resume();
+  let quiet: NodeJS.Timeout | undefined;
+  const releaseSlave = () => {
+    if (slave === undefined) return;
+    closeSync(slave);
+    slave = undefined;
+  };
+  const quietThenRelease = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(releaseSlave, QUIET_AFTER_EXIT_MS);
+  };
+  child.onData((data) => {
+    if (gone) quietThenRelease();
+    if (!output.write(data as unknown as Buffer) && !gone) {
+      child.pause();
+      output.once('drain', resume);
+    }
+  });
+  const unwatch = watchChildren(() => {
+    if (gone || running(pid)) return;
+    gone = true;
+    unwatch();
+    // Jobs of an interactive shell may still run in groups of their own: they go with it, and
+    // no one writes to the terminal any more.
+    killSession(pid);
+    output.off('drain', resume);
+    child.resume();
+    quietThenRelease();
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.onExit(({ exitCode, signal }) => {
+      gone = true;
+      unwatch();
+      clearTimeout(quiet);
+      releaseSlave();
+      killSession(pid);
+      reported = true;
+      host.disownPid(pid);
+      output.end();
+      resolve(exitStatus(exitCode, signal ?? null));
+    });
+  });
+
+  const onceDrain = (callback: () => void) => {
+    if (gone || queuedWrites(child) < INPUT_QUEUE_MAX) return callback();
+    setTimeout(() => onceDrain(callback), INPUT_DRAIN_POLL_MS);
+  };
+  return {
+    pid,
+    stdout: output,
+    exited,
+    write: (data) => {
+      if (gone) return true; // dropped: nothing reads it any more
+      child.write(data as unknown as string); // a Buffer goes through as bytes
+      return queuedWrites(child) < INPUT_QUEUE_MAX;
+    },
+    onceDrain,
+    endInput: () => {
+      if (!gone) child.write(EOF_CHAR as unknown as string);
+    },
+    resize: (size) => {
+      if (gone) return;
+      try {
+        child.resize(size.cols, size.rows);
+      } catch {
+        // the terminal closed under us: the process is exiting
+      }
+    },
+    kill: () => {
+      if (!reported) killSession(pid);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// EntrypointExecRequest.output messages, encoded by hand: the process's bytes go on the wire in
+// one copy (protobufjs's fromObject + encode would add a pass per chunk), in pieces no larger
+// than MAX_OUTPUT_CHUNK so that a server never meets a huge message. The request serializer
+// passes a Buffer through as an already encoded message (src/protocol/keepalive.ts).
+
+/** The largest data of one output message. */
+export const MAX_OUTPUT_CHUNK = 64 * 1024;
+
+/** EntrypointExecRequest.Output.Channel's numbers. */
+export const CHANNEL = { STDOUT: 1, STDERR: 2 } as const;
+export type Channel = keyof typeof CHANNEL;
+
+/** Field 3 (output) of EntrypointExecRequest, length-delimited. */
+const TAG_OUTPUT = (3 << 3) | 2;
+/** Output's field 1 (channel, varint) and field 2 (data, length-delimited). */
+const TAG_CHANNEL = (1 << 3) | 0;
+const TAG_DATA = (2 << 3) | 2;
+
+function varintLength(n: number): number {
+  let length = 1;
+  while (n >= 0x80) {
+    n >>>= 7;
+    length++;
+  }
+  return length;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[at++] = n;
+  return at;
+}
+
+/** `data` cut into views of at most `max` bytes (no copy). */
+export function splitChunks(data: Buffer, max = MAX_OUTPUT_CHUNK): Buffer[] {
+  if (data.length <= max) return [data];
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
+  return pieces;
+}
+
+/** One encoded EntrypointExecRequest{output{channel, data}}; data must be ≤ MAX_OUTPUT_CHUNK. */
+export function encodeOutput(channel: Channel, data: Buffer): Buffer {
+  const inner = 2 + 1 + varintLength(data.length) + data.length;
+  const message = Buffer.allocUnsafe(1 + varintLength(inner) + inner);
+  let at = 0;
+  message[at++] = TAG_OUTPUT;
+  at = writeVarint(message, at, inner);
+  message[at++] = TAG_CHANNEL;
+  message[at++] = CHANNEL[channel];
+  message[at++] = TAG_DATA;
+  at = writeVarint(message, at, data.length);
+  data.copy(message, at);
+  return message;
+}
+
+/** The output messages carrying `data`, in order. */
+export function outputMessages(channel: Channel, data: Buffer): Buffer[] {
+  return splitChunks(data).map((piece) => encodeOutput(channel, piece));
+}

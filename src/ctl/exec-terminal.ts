@@ -1,7 +1,9 @@
 // Our own terminal during `waypoint-ctl exec`: raw mode for the session (keys go to the remote
-// command as typed: Ctrl-C interrupts it, not us), restored on every way out, including an
-// uncaught error or process.exit; and the window size, now and on every SIGWINCH.
+// command as typed: Ctrl-C interrupts it, not us; its output shown untouched), restored on
+// every way out, including an uncaught error or process.exit; and the window size, now and on
+// every SIGWINCH.
 import { isatty } from 'node:tty';
+import { posix } from '../native/posix.js';
 import type { WindowSize } from '../protocol/generated/waypoint_entrypoint/control/v1/WindowSize.js';
 
 /** Our window size from whichever of stdout and stderr is a terminal; undefined when neither. */
@@ -30,6 +32,16 @@ export function rawMode(): () => void {
   const stdin = process.stdin;
   if (!stdin.isTTY) return () => undefined;
   stdin.setRawMode(true);
+  // Node's raw mode keeps ONLCR: the remote terminal's "\r\n" would reach the screen as
+  // "\r\r\n", and a full-screen program's bare "\n" (cursor down) as a carriage return too.
+  // Output goes out as it comes, as ssh does; setRawMode(false) brings back the saved settings.
+  if (isatty(1)) {
+    try {
+      posix().disableOutputPostProcessing(1);
+    } catch {
+      // No addon (a bare bundle): an extra carriage return per line, nothing worse.
+    }
+  }
   let restored = false;
   const restore = () => {
     if (restored) return;

@@ -432,6 +432,9 @@ describe('exec on a terminal', () => {
     await see('"tty":true');
     expect(out).toContain('"term":"xterm-test"');
     expect(out).toContain('"rows":27,"cols":91');
+    // Output untouched by our terminal: the fake's bare "\n" is not made "\r\n" (no OPOST).
+    expect(out).toMatch(/\}\n/);
+    expect(out).not.toContain('}\r\n');
     term.resize(120, 40);
     await see('winch 40x120');
     // Raw: a Ctrl-C is a byte for the remote side, not a signal for us; ~~ sends one ~.

@@ -1,9 +1,10 @@
 // The orchestrator: the only module that knows all the others. It wires the supervisor
 // (signals, reaping, exit status) and, in connected mode, the server connection (fail-open),
-// the app config it brings (env, files, restarts), log shipping and exec sessions.
+// the app config it brings (env, files, restarts), log shipping, exec sessions and the URL
+// service's tunnel.
 import { monotonicMs } from './clock.js';
 import { AppEnv, changedNames, sameEnv } from './config/app-env.js';
-import type { Connection, Exec, ExecHost, Logs, RestartScheduler } from './connection/index.js';
+import type { Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
 import type { Logger } from './log.js';
 import { setNativeDir } from './native/load.js';
 import { isTerminal, posix } from './native/posix.js';
@@ -37,6 +38,7 @@ interface Connected {
   logs: Logs;
   restarts: RestartScheduler;
   exec: Exec;
+  url: UrlService;
 }
 
 /** What the connected parts act on. */
@@ -77,6 +79,7 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
       if (STOP_SIGNALS.includes(signal)) {
         onStop(signal);
         connected?.restarts.close();
+        connected?.url.close(); // no new request for an app that is stopping
         app.stop(signal);
       } else {
         app.forward(signal);
@@ -160,8 +163,8 @@ async function connect(
 }
 
 /**
- * Config, logs and exec on the connection. Subscribed before the first config can arrive, so
- * that it is applied to the app's first start (no restart).
+ * Config, logs, exec and URLs on the connection. Subscribed before the first config can
+ * arrive, so that it is applied to the app's first start (no restart).
  */
 function wire(
   chunk: typeof import('./connection/index.js'),
@@ -206,7 +209,16 @@ function wire(
     cwd: process.cwd(),
     disabled: settings.disableExec,
   });
-  return { connection, logs, restarts, exec };
+  // The URL service follows each config's url_service on each session, never restarting the
+  // app; connections go to the port the app listens on now (the config may give it a PORT).
+  const url = new chunk.UrlService({
+    instanceId: connection.instanceId,
+    logger,
+    port: () => chunk.appPort(appEnv.current(), settings.port),
+  });
+  connection.onConfig((config) => url.applyConfig(config));
+  connection.onSession((session) => url.attach(session));
+  return { connection, logs, restarts, exec, url };
 }
 
 /** A restart with the current config env, unless it is what the app already runs with. */

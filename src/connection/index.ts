@@ -20,3 +20,4 @@ export function startConnection(options: ConnectionOptions): Connection {
 export { ConfigApplier, DEFAULT_MAX_WAIT_MS, DEFAULT_QUIET_MS, RestartScheduler } from '../config/index.js';
 export { startLogs, type Logs } from '../logs/index.js';
 export { startExec, type Exec, type ExecHost } from '../exec/index.js';
+export { appPort, UrlService } from '../url/index.js';

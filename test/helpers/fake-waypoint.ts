@@ -34,6 +34,8 @@ export interface FakeScript {
    * never (silent), or refused with a status.
    */
   execStream: 'open' | 'deny' | 'silent' | { refuse: number; details?: string };
+  /** Stop reading each exec stream right after answering its `open` (resumeOutput() goes on). */
+  execPausedAfterOpen?: boolean;
 }
 
 /** One EntrypointExecStream as the fake saw it; the test drives its server side. */
@@ -46,13 +48,23 @@ export interface FakeExec {
   events: Array<'open' | 'stdout' | 'stderr' | 'exit' | 'error' | 'keepalive' | 'other'>;
   stdout(): Buffer;
   stderr(): Buffer;
+  /** Output bytes received so far, by channel (cheap to poll, unlike stdout()). */
+  received: { stdout: number; stderr: number };
   exit?: number;
   error?: { code: number; message: string };
   /** The entrypoint ended its side. */
   clientEnded: boolean;
   /** The call is over (ended both ways, cancelled or broken). */
   closed: boolean;
-  input(data: Buffer | string): void;
+  /** Sends input; false when the call's buffer is full (see inputAll). */
+  input(data: Buffer | string): boolean;
+  /** Sends `data` in pieces of `chunkBytes`, waiting for the call to drain whenever it is full. */
+  inputAll(data: Buffer, chunkBytes?: number): Promise<void>;
+  /** Input bytes handed to the call so far. */
+  sent: number;
+  /** Stops / resumes reading the entrypoint's messages: a slow operator. */
+  pauseOutput(): void;
+  resumeOutput(): void;
   inputEof(): void;
   winch(size: { rows: number; cols: number; width?: number; height?: number }): void;
   /** Cancels the call from the server's side (an operator gone, the broker dropping it). */
@@ -147,23 +159,43 @@ function serviceDefinition(): grpcTypes.ServiceDefinition {
 }
 
 /** The server side of one exec stream: answers `open` as scripted, records the rest. */
-function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behaviour: FakeScript['execStream']): FakeExec {
+function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behaviour: FakeScript['execStream'], pauseAfterOpen: boolean): FakeExec {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const live = () => !exec.closed && !call.cancelled;
-  const send = (message: object) => {
-    if (live()) call.write(message);
-  };
+  const send = (message: object): boolean => (live() ? call.write(message) : false);
   const exec: FakeExec = {
     metadata: metadataOf(call.metadata),
     events: [],
     stdout: () => Buffer.concat(out),
     stderr: () => Buffer.concat(err),
+    received: { stdout: 0, stderr: 0 },
     clientEnded: false,
     closed: false,
-    input: (data) => send({ input: Buffer.from(data) }),
-    inputEof: () => send({ input_eof: {} }),
-    winch: (size) => send({ winch: { width: 0, height: 0, ...size } }),
+    sent: 0,
+    input: (data) => {
+      const bytes = Buffer.from(data);
+      exec.sent += bytes.length;
+      return send({ input: bytes });
+    },
+    async inputAll(data, chunkBytes = 64 * 1024) {
+      for (let at = 0; at < data.length && live(); at += chunkBytes) {
+        if (exec.input(data.subarray(at, at + chunkBytes))) continue;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            call.off('drain', done);
+            call.off('close', done);
+            resolve();
+          };
+          call.on('drain', done);
+          call.on('close', done);
+        });
+      }
+    },
+    pauseOutput: () => call.pause(),
+    resumeOutput: () => call.resume(),
+    inputEof: () => void send({ input_eof: {} }),
+    winch: (size) => void send({ winch: { width: 0, height: 0, ...size } }),
     cancel: () => {
       if (!live()) return;
       exec.closed = true;
@@ -179,6 +211,7 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
         exec.index = m.open!.index;
         exec.instanceId = m.open!.instance_id;
         if (behaviour === 'open') send({ opened: true });
+        if (pauseAfterOpen) call.pause();
         else if (behaviour === 'deny') send({ opened: false });
         else if (typeof behaviour === 'object') {
           exec.closed = true;
@@ -187,8 +220,9 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
         return;
       case 'output': {
         const channel = m.output!.channel === 'STDERR' ? 'stderr' : 'stdout';
-        exec.events.push(channel);
+        if (exec.events.at(-1) !== channel) exec.events.push(channel); // a run of output is one event
         (channel === 'stderr' ? err : out).push(m.output!.data);
+        exec.received[channel] += m.output!.data.length;
         return;
       }
       case 'exit':
@@ -349,7 +383,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     },
     EntrypointExecStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>) {
       record('EntrypointExecStream', call);
-      fake.execs.push(execStream(call, fake.script.execStream));
+      fake.execs.push(execStream(call, fake.script.execStream, fake.script.execPausedAfterOpen ?? false));
     },
   };
 

@@ -5,8 +5,9 @@
 // stream taking the process group with it, exec disabled, ten sessions at once, shutdown, a
 // reconnect starting a fresh set of indexes, and the audit lines. Through all of it the app
 // runs on, never restarted.
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -394,5 +395,130 @@ describe.each([
       { intervalMs: 100, what: () => 'sleep to be interrupted' },
     );
     expect(e.exit).toBe(130);
+  });
+});
+
+/** Resident memory of a process, in bytes. */
+function rss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
+}
+
+/** Bytes a process has written so far (its whole life), from /proc/<pid>/io. */
+function written(pid: number): number {
+  return Number(/^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+}
+
+/** Waits until `value()` stays the same over `polls` polls in a row (a blocked flow). */
+async function stable(value: () => number, what: string, polls = 5): Promise<number> {
+  let last = value();
+  let same = 0;
+  await waitFor(
+    () => {
+      const now = value();
+      same = now === last ? same + 1 : 0;
+      last = now;
+      return same >= polls;
+    },
+    { intervalMs: 50, timeoutMs: 15_000, what: () => `${what} to stop moving (at ${last})` },
+  );
+  return last;
+}
+
+/** Runs `sample` every 20 ms until the returned stop function is called; returns the peak. */
+function sampling(sample: () => number): () => number {
+  let peak = sample();
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, sample());
+    } catch {
+      // the process is gone
+    }
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    return peak;
+  };
+}
+
+const MiB = 1024 * 1024;
+
+describe('exec backpressure', () => {
+  it('moves 100 MB through cat with bounded memory, beside cat on a local pipe', async () => {
+    const instance = await launch();
+    const block = randomBytes(MiB);
+    const expected = createHash('sha256');
+    for (let i = 0; i < 100; i++) expected.update(block);
+
+    // The same bytes through a local cat, for comparison.
+    const localStart = Date.now();
+    const local = spawn('cat', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let localBytes = 0;
+    local.stdout.on('data', (c: Buffer) => (localBytes += c.length));
+    const localDone = new Promise((resolve) => local.once('close', resolve));
+    for (let i = 0; i < 100; i++) if (!local.stdin.write(block)) await new Promise((r) => local.stdin.once('drain', r));
+    local.stdin.end();
+    await withDeadline(localDone, 30_000, 'the local cat');
+    const localMs = Date.now() - localStart;
+    expect(localBytes).toBe(100 * MiB);
+
+    const before = rss(instance.entrypoint.pid);
+    const peak = sampling(() => rss(instance.entrypoint.pid));
+    const e = await exec(instance, ['cat']);
+    const started = Date.now();
+    for (let i = 0; i < 100; i++) await e.inputAll(block);
+    e.inputEof();
+    await ended(e, 60_000);
+    const execMs = Date.now() - started;
+    const growth = peak() - before;
+    console.log(
+      `exec cat 100 MiB: ${(100 / (execMs / 1000)).toFixed(0)} MiB/s (${execMs} ms); local cat: ${(100 / (localMs / 1000)).toFixed(0)} MiB/s (${localMs} ms); entrypoint RSS +${(growth / MiB).toFixed(1)} MiB (from ${(before / MiB).toFixed(1)})`,
+    );
+    expect(e.exit).toBe(0);
+    expect(e.received.stdout).toBe(100 * MiB);
+    expect(createHash('sha256').update(e.stdout()).digest('hex')).toBe(expected.digest('hex'));
+    expect(growth).toBeLessThan(64 * MiB);
+    expectAppUndisturbed(instance);
+  });
+
+  it('stops reading the output while the server does not take it, and loses none of it', async () => {
+    const instance = await launch({ script: { execPausedAfterOpen: true } });
+    const pidFile = path.join(dir, 'output-writer.pid');
+    rmSync(pidFile, { force: true });
+    const size = 50 * MiB;
+    const before = rss(instance.entrypoint.pid);
+    const e = await exec(instance, ['sh', '-c', `echo $$ > ${pidFile}; exec head -c ${size} /dev/zero`]);
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), { what: () => 'the writer pid' });
+    const writer = Number(readFileSync(pidFile, 'utf8'));
+    // The writer blocks on its full pipe: we stopped reading it, the server stopped reading us.
+    const blockedAt = await stable(() => written(writer), "the writer's output");
+    expect(isRunning(writer)).toBe(true);
+    expect(blockedAt).toBeLessThan(size / 2);
+    expect(rss(instance.entrypoint.pid) - before).toBeLessThan(32 * MiB);
+    e.resumeOutput();
+    await ended(e, 30_000);
+    expect(e.received.stdout).toBe(size);
+    expect(e.stdout().equals(Buffer.alloc(size))).toBe(true);
+    expect(e.exit).toBe(0);
+  });
+
+  it('stops taking input while the command does not read it, then delivers all of it', async () => {
+    const instance = await launch();
+    const go = path.join(dir, 'input-go');
+    rmSync(go, { force: true });
+    const size = 50 * MiB;
+    const before = rss(instance.entrypoint.pid);
+    const e = await exec(instance, ['sh', '-c', `while [ ! -e ${go} ]; do sleep 0.02; done; exec wc -c`]);
+    const sending = e.inputAll(Buffer.alloc(size, 7));
+    // Flow control reaches back to the server: it cannot hand the call more than a few windows.
+    const sentWhileBlocked = await stable(() => e.sent, 'the input sent');
+    expect(sentWhileBlocked).toBeLessThan(size / 2);
+    expect(rss(instance.entrypoint.pid) - before).toBeLessThan(32 * MiB);
+    writeFileSync(go, '');
+    await withDeadline(sending, 30_000, 'the input to be taken');
+    e.inputEof();
+    await ended(e, 30_000);
+    expect(e.stdout().toString().trim()).toBe(String(size));
+    expect(e.exit).toBe(0);
   });
 });

@@ -222,12 +222,15 @@ export class UrlService {
       return;
     }
     const delay = this.backoff.next({ policy: RECONNECT_POLICY });
-    const fields = { code, reason, retry_in_ms: delay };
-    if (registration.failures++ === 0) logger.warn('URL service registration ended; registering again', fields);
-    else logger.debug('URL service registration failed again', fields);
+    const fields = { code, reason, after_ms: delay };
     registration.timer = setTimeout(() => {
       registration.timer = undefined;
-      if (this.registration === registration) this.open(registration);
+      if (this.registration !== registration) return;
+      // Said only now: when the whole connection went down (a server restart), the session's
+      // end has withdrawn the registration meanwhile and the connection's warning says it all.
+      if (registration.failures++ === 0) logger.warn('URL service registration ended; registering again', fields);
+      else logger.debug('URL service registration failed again; registering again', fields);
+      this.open(registration);
     }, delay);
     registration.timer.unref();
   }

@@ -223,6 +223,20 @@ describe('UrlService registration', () => {
     s.end();
     vi.advanceTimersByTime(60_000);
     expect(s.calls).toHaveLength(3);
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('a stream cut by a server going away, with the session right after: no warning of ours', () => {
+    vi.useFakeTimers();
+    const { url, warnings } = urlService();
+    const s = fakeSession();
+    url.attach(s.session);
+    url.applyConfig(service('', 'T1'));
+    s.calls[0].end(14, 'the server is shutting down');
+    s.end();
+    vi.advanceTimersByTime(60_000);
+    expect(s.calls).toHaveLength(1);
+    expect(warnings()).toEqual([]);
   });
 
   it('a lost session drops the registration; the next session registers from the latest config', () => {

@@ -122,6 +122,8 @@ function processOn(
 ): ExecProcess {
   // A process that stopped reading (exited, closed its stdin): what is still sent is dropped.
   stdin.on('error', () => stdin.destroy());
+  // Once it exited (and the rest of its session was killed) no one reads it: close our end.
+  void exited.then(() => stdin.destroy());
   return {
     pid,
     stdout,

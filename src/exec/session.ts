@@ -171,7 +171,7 @@ export class ExecSession {
     if (proc.stderr) outputs.push(this.relay(proc.stderr, 'STDERR'));
     for (const m of this.early.splice(0)) this.handle(m);
     void proc.exited.then(async (code) => {
-      await this.outputEnded(outputs, [proc.stdout, proc.stderr]);
+      await this.outputEnded(outputs);
       this.finish({ exit: { code } });
     });
   }
@@ -203,12 +203,13 @@ export class ExecSession {
    * hold a pipe open forever: once no byte came for outputStallMs, and not because we paused
    * reading, what it may still write is given up.
    */
-  private async outputEnded(outputs: Promise<void>[], readers: Array<Readable | undefined>): Promise<void> {
+  private async outputEnded(outputs: Promise<void>[]): Promise<void> {
     const stallMs = this.options.outputStallMs ?? OUTPUT_STALL_MS;
     this.lastOutputAt = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<void>((resolve) => {
       const check = () => {
+        if (this.state === 'finished') return resolve(); // nothing more is sent anyway
         if (this.pausedReaders === 0 && Date.now() - this.lastOutputAt >= stallMs) return resolve();
         timer = setTimeout(check, stallMs / 4);
       };
@@ -216,7 +217,13 @@ export class ExecSession {
     });
     await Promise.race([Promise.all(outputs), stalled]);
     clearTimeout(timer);
-    for (const reader of readers) reader?.destroy();
+    this.dropOutput();
+  }
+
+  /** Our ends of the output: closed once nothing more of them will be sent. */
+  private dropOutput(): void {
+    this.process?.stdout.destroy();
+    this.process?.stderr?.destroy();
   }
 
   /** The last message (exit or error), then our side of the call ends. */
@@ -224,6 +231,7 @@ export class ExecSession {
     if (this.state === 'finished') return;
     this.state = 'finished';
     clearTimeout(this.openTimer);
+    this.dropOutput();
     this.call.write(last);
     this.call.end();
     this.audit(last.exit ? { exitCode: last.exit.code ?? 0 } : { error: last.error?.error?.message ?? 'error' });
@@ -239,6 +247,7 @@ export class ExecSession {
     this.state = 'finished';
     clearTimeout(this.openTimer);
     this.process?.kill();
+    this.dropOutput();
     this.call.cancel();
     this.audit({ error: reason });
   }

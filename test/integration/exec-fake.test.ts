@@ -7,7 +7,7 @@
 // runs on, never restarted.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { isRunning, killDescendants } from '../helpers/proc.js';
+import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
 import { BINARY, cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const INVITE = 'invite-exec-secret';
@@ -281,6 +281,56 @@ describe('exec refused', () => {
     await ended(e);
     expect(e.events).toEqual(['open']);
     expect(existsSync(marker)).toBe(false);
+    expectAppUndisturbed(instance);
+  });
+});
+
+describe('exec resources', () => {
+  it('leaves no fd and no process behind, however a session ends', async () => {
+    const instance = await launch({ script: { execPausedAfterOpen: true } });
+    const fds = () => readdirSync(`/proc/${instance.entrypoint.pid}/fd`).length;
+    const children = () => childPids(instance.entrypoint.pid).filter((p) => p !== instance.appPid);
+    const baseline = fds();
+    // Exits with its stdin still open; leaves a background job behind.
+    const plain = await exec(instance, ['sh', '-c', 'sleep 100 & echo bye']);
+    plain.resumeOutput();
+    // Cancelled while its output is blocked (we paused reading it).
+    const blocked = await exec(instance, ['sh', '-c', 'exec head -c 100000000 /dev/zero']);
+    // On a terminal, ended by ^D.
+    const tty = await exec(instance, ['cat'], { enable: true, term: 'xterm', window_size: null });
+    tty.resumeOutput();
+    tty.input('x\n');
+    tty.inputEof();
+    // Never started.
+    const missing = await exec(instance, ['no-such-command-wp-exec']);
+    missing.resumeOutput();
+    await Promise.all([ended(plain), ended(tty), ended(missing)]);
+    expect(plain.exit).toBe(0);
+    expect(tty.exit).toBe(0);
+    await waitFor(() => blocked.received.stdout === 0 && instance.fake.execs.length === 4);
+    blocked.cancel();
+    await ended(blocked);
+    await waitFor(() => children().length === 0, { timeoutMs: 2000, what: () => `no exec process left (${children().join(', ')})` });
+    await waitFor(() => fds() <= baseline, { timeoutMs: 2000, what: () => `fds back to ${baseline} (now ${fds()})` });
+    expectAppUndisturbed(instance);
+  });
+});
+
+describe('exec unanswered', () => {
+  it('runs nothing, and gives the stream up, when the server never answers open', async () => {
+    const instance = await launch({ script: { execStream: 'silent' } });
+    const marker = path.join(dir, 'unanswered-ran');
+    const e = await exec(instance, ['touch', marker]);
+    const openedAt = Date.now();
+    await ended(e, 10_000);
+    // The deadline is 5 s: not given up before it, nor long after.
+    expect(Date.now() - openedAt).toBeGreaterThan(4_000);
+    expect(Date.now() - openedAt).toBeLessThan(7_000);
+    expect(e.events).toEqual(['open']);
+    expect(existsSync(marker)).toBe(false);
+    await instance.entrypoint.waitForOutput(/exec session ended index=\d+ duration_ms=\d+ error="the server did not answer open within 5000 ms"/, {
+      stream: 'stderr',
+    });
     expectAppUndisturbed(instance);
   });
 });

@@ -66,6 +66,8 @@ export interface FakeExec {
   pauseOutput(): void;
   resumeOutput(): void;
   inputEof(): void;
+  /** Sends an inline keepalive on the stream. */
+  keepalive(): void;
   winch(size: { rows: number; cols: number; width?: number; height?: number }): void;
   /** Cancels the call from the server's side (an operator gone, the broker dropping it). */
   cancel(): void;
@@ -150,11 +152,14 @@ function metadataOf(md: grpcTypes.Metadata): Record<string, string> {
 /** Waypoint's service, with a serializer that lets KEEPALIVE through as the raw keepalive bytes. */
 function serviceDefinition(): grpcTypes.ServiceDefinition {
   const service = protocol().hashicorp.waypoint.Waypoint.service as unknown as Record<string, grpcTypes.MethodDefinition<unknown, unknown>>;
-  const config = service.EntrypointConfig;
-  const serialize = config.responseSerialize;
+  const withKeepalives = (method: grpcTypes.MethodDefinition<unknown, unknown>) => {
+    const serialize = method.responseSerialize;
+    return { ...method, responseSerialize: (m: unknown) => (m === KEEPALIVE ? INLINE_KEEPALIVE_BYTES : serialize(m)) };
+  };
   return {
     ...service,
-    EntrypointConfig: { ...config, responseSerialize: (m: unknown) => (m === KEEPALIVE ? INLINE_KEEPALIVE_BYTES : serialize(m)) },
+    EntrypointConfig: withKeepalives(service.EntrypointConfig),
+    EntrypointExecStream: withKeepalives(service.EntrypointExecStream),
   } as grpcTypes.ServiceDefinition;
 }
 
@@ -163,7 +168,7 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const live = () => !exec.closed && !call.cancelled;
-  const send = (message: object): boolean => (live() ? call.write(message) : false);
+  const send = (message: object | typeof KEEPALIVE): boolean => (live() ? call.write(message) : false);
   const exec: FakeExec = {
     metadata: metadataOf(call.metadata),
     events: [],
@@ -195,6 +200,7 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
     pauseOutput: () => call.pause(),
     resumeOutput: () => call.resume(),
     inputEof: () => void send({ input_eof: {} }),
+    keepalive: () => void send(KEEPALIVE),
     winch: (size) => void send({ winch: { width: 0, height: 0, ...size } }),
     cancel: () => {
       if (!live()) return;

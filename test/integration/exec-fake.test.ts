@@ -117,6 +117,21 @@ describe('exec on pipes', () => {
     expectAppUndisturbed(instance);
   });
 
+  it('ignores inline keepalives from the server in the middle of a session', async () => {
+    const instance = await launch({ script: { execPausedAfterOpen: true } });
+    const e = await exec(instance, ['cat']);
+    e.keepalive();
+    e.input('one\n');
+    e.keepalive();
+    e.resumeOutput();
+    e.input('two\n');
+    e.keepalive();
+    e.inputEof();
+    await ended(e);
+    expect(e.stdout().toString()).toBe('one\ntwo\n');
+    expect(e.exit).toBe(0);
+  });
+
   it('carries 10 MB of binary bytes through cat byte for byte, in chunks of at most 64 KiB', async () => {
     const instance = await launch();
     const e = await exec(instance, ['cat']);

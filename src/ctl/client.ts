@@ -14,6 +14,7 @@ import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/cont
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
 import type { ListExecSessionsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsRequest.js';
 import type { ListExecSessionsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsResponse.js';
+import type { ListUrlsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsResponse.js';
 import type { SetConfigRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { SetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
 import { CtlError } from './errors.js';
@@ -37,6 +38,7 @@ export interface ControlApi {
   /** The exec stream, without a deadline: a session lasts as long as its command. */
   exec(): grpc.ClientDuplexStream<ExecRequest, ExecResponse__Output>;
   listExecSessions(req: ListExecSessionsRequest): Promise<ListExecSessionsResponse__Output>;
+  listUrls(app?: string): Promise<ListUrlsResponse__Output>;
   close(): void;
 }
 
@@ -73,6 +75,7 @@ export function connect(target: Target): ControlApi {
     getLogs: (req) => client.GetLogs(req, metadata),
     exec: () => client.Exec(metadata),
     listExecSessions: (req) => unary(client.ListExecSessions, req),
+    listUrls: (app = '') => unary(client.ListUrls, { app }),
     close: () => client.close(),
   };
 }

@@ -365,6 +365,17 @@ describe('exec across the connection', () => {
     await waitFor(() => !isRunning(shell), { timeoutMs: 1000, what: () => 'the exec shell to be gone' });
   });
 
+  it('runs an exec listed in the very first config, which comes before the session is announced', async () => {
+    const index = nextIndex++;
+    const instance = await launch({ script: { config: { env_vars: BASE_VARS, exec: [{ index, args: ['sh', '-c', 'echo "first $EXEC_CONFIG_VAR"'] }] } } });
+    let e: FakeExec | undefined;
+    await waitFor(() => (e = instance.fake.exec(index)) !== undefined, { what: () => 'the exec stream of the first config' });
+    await ended(e!);
+    expect(e!.stdout().toString()).toBe('first from-app-config\n');
+    expect(e!.exit).toBe(0);
+    expect(instance.fake.execs).toHaveLength(1);
+  });
+
   it('starts a fresh set of indexes on a new session after a reconnect', async () => {
     const instance = await launch();
     const before = await exec(instance, ['sh', '-c', 'echo "shell $$"; sleep 100']);

@@ -2,10 +2,12 @@
 // instances, where the ctl finds its server (flags > env > context), one-line errors and exit
 // codes, TLS, and `dev`.
 import { existsSync, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ulid } from '../../src/ids.js';
 import { convertInviteToken, grpc, md, openConfig, waypointClient } from '../helpers/grpc.js';
-import { cleanEnv, killAll, run, start, waitFor, withDeadline } from '../helpers/run.js';
+import { cleanEnv, killAll, ROOT, run, start, waitFor, withDeadline } from '../helpers/run.js';
 import { CTL, freePort, readContextFile, startServer, stopServers, type TestServer } from '../helpers/server.js';
 
 const clients: grpc.Client[] = [];
@@ -259,7 +261,7 @@ describe('TLS', () => {
 
 describe('dev', () => {
   it('runs the command under the entrypoint, prints the instructions, exits with its code and cleans up', async () => {
-    const r = await run(['dev', '--listen', '127.0.0.1:0', '--app', 'demo', '--', 'sh', '-c', 'echo "deployment=$WAYPOINT_DEPLOYMENT_ID"; exit 7'], {
+    const r = await run(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--app', 'demo', '--', 'sh', '-c', 'echo "deployment=$WAYPOINT_DEPLOYMENT_ID"; exit 7'], {
       bin: CTL,
       env: cleanEnv(),
     });
@@ -276,10 +278,35 @@ describe('dev', () => {
     expect(err).toMatch(/bin\/waypoint-ctl exec --app demo -- sh /);
     expect(err).toMatch(/bin\/waypoint-ctl config set --app demo KEY=VALUE/);
     expect(err).toMatch(/--server-addr 127\.0\.0\.1:\d+ --token wp1\./);
+    expect(err).toMatch(/app URL http:\/\/demo\.localhost:\d+\/ /);
+    expect(err).toMatch(/bin\/waypoint-ctl url /);
+  });
+
+  it('prints the app\'s URL, where the app answers through its entrypoint', async () => {
+    const p = start(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--app', 'hello', '--', 'node', path.join(ROOT, 'examples/hello/server.js')], {
+      bin: CTL,
+      env: cleanEnv({ PORT: String(await freePort()) }),
+    });
+    await p.waitForOutput(/app URL http:\/\/hello\.localhost:\d+\//, { stream: 'stderr' });
+    const port = Number(/app URL http:\/\/hello\.localhost:(\d+)\//.exec(p.stderr().toString())![1]);
+    const get = () =>
+      new Promise<{ status: number; body: string }>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port, path: '/', headers: { Host: `hello.localhost:${port}` }, agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          })
+          .on('error', () => resolve({ status: 0, body: '' }));
+      });
+    await waitFor(async () => (await get()).status === 200, { what: () => 'the app to answer at its URL' });
+    expect((await get()).body).toMatch(/^hello from \w+ \(request #\d+\)\n$/);
+    p.proc.kill('SIGTERM');
+    await withDeadline(p.exited, 10_000, 'dev to exit');
   });
 
   it('forwards SIGTERM to the app, and still cleans up', async () => {
-    const p = start(['dev', '--listen', '127.0.0.1:0', '--', 'sh', '-c', 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.05; done'], {
+    const p = start(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--', 'sh', '-c', 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.05; done'], {
       bin: CTL,
       env: cleanEnv(),
     });
@@ -294,7 +321,7 @@ describe('dev', () => {
   });
 
   it('connects the app: the printed command lists its instance, which goes when the app exits', async () => {
-    const p = start(['dev', '--listen', '127.0.0.1:0', '--app', 'demo', '--', 'sh', '-c', 'echo ready; read line; exit 0'], {
+    const p = start(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--app', 'demo', '--', 'sh', '-c', 'echo ready; read line; exit 0'], {
       bin: CTL,
       env: cleanEnv(),
     });
@@ -310,7 +337,7 @@ describe('dev', () => {
   });
 
   it('names the app after the current directory by default', async () => {
-    const r = await run(['dev', '--listen', '127.0.0.1:0', '--', 'true'], { bin: CTL, env: cleanEnv(), cwd: '/tmp' });
+    const r = await run(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--', 'true'], { bin: CTL, env: cleanEnv(), cwd: '/tmp' });
     expect(r.code).toBe(0);
     expect(r.stderr.toString()).toMatch(/app tmp, deployment/);
   });

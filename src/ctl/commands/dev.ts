@@ -15,6 +15,7 @@ import { APP_NAME } from '../../server/store.js';
 import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { stderrLog } from '../log.js';
+import { httpListenOption, httpOptions } from './http-options.js';
 import { collectLabel } from './options.js';
 import { ctlInvocation, entrypointPath } from './self.js';
 
@@ -24,6 +25,7 @@ const PREFIX = 'waypoint-ctl dev: ';
 
 interface DevOptions {
   listen: string;
+  httpListen: string;
   app?: string;
   label?: Record<string, string>;
 }
@@ -35,6 +37,7 @@ export function devCommand(program: Command): void {
     .usage('[options] -- <command> [args...]')
     .argument('<command...>', 'the app to run, and its arguments')
     .option('--listen <host:port>', 'where the throwaway server listens', '127.0.0.1:9701')
+    .addOption(httpListenOption())
     .option('--app <name>', 'the app name (default: the name of the current directory)')
     .option('-l, --label <key=value>', 'a label of the deployment (repeatable)', collectLabel)
     .passThroughOptions()
@@ -50,6 +53,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
   } catch (err) {
     throw new UsageError((err as ListenError).message);
   }
+  const http = httpOptions({ httpListen: opts.httpListen });
   const app = opts.app ?? appNameFrom(process.cwd());
   if (!APP_NAME.test(app)) throw new UsageError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-'`);
 
@@ -65,6 +69,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
     const server = await startServer({
       listen: listen.bind,
       dataDir: path.join(tmp, 'data'),
+      http,
       version: __VERSION__,
       log: devLog,
     }).catch((err: Error) => {
@@ -75,7 +80,8 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
       const { deployment, inviteToken } = server.createDeployment(app, opts.label ?? {});
       const contextFile = path.join(tmp, 'context.json');
       writeContext(contextFile, { server_addr: addr, token: server.operatorToken });
-      printInstructions({ addr, tmp, app, deploymentId: deployment.id, contextFile, token: server.operatorToken, command });
+      const url = server.urls?.appUrl(app);
+      printInstructions({ addr, tmp, app, deploymentId: deployment.id, contextFile, token: server.operatorToken, command, url });
       started = true;
       return await runEntrypoint(command, {
         WAYPOINT_SERVER_ADDR: addr,
@@ -110,6 +116,8 @@ interface Instructions {
   contextFile: string;
   token: string;
   command: string[];
+  /** The app's URL; undefined with --http-listen off. */
+  url?: string;
 }
 
 function printInstructions(i: Instructions): void {
@@ -117,10 +125,12 @@ function printInstructions(i: Instructions): void {
   const lines = [
     `server listening on ${i.addr}, state in ${i.tmp} (removed on exit)`,
     `app ${i.app}, deployment ${i.deploymentId}`,
+    ...(i.url ? [`app URL ${i.url} (to the app on 127.0.0.1:$PORT, through its entrypoint)`] : []),
     'inspect it from another terminal:',
     `    export ${CONTEXT_ENV}=${i.contextFile}`,
     `    ${ctl} instances`,
     `    ${ctl} deployment list`,
+    ...(i.url ? [`    ${ctl} url    # the URLs, and how many instances serve each`] : []),
     `    ${ctl} logs -f --app ${i.app}`,
     `    ${ctl} exec --app ${i.app} -- sh    # a shell beside the app`,
     `    ${ctl} config set --app ${i.app} KEY=VALUE    # restarts the app with it`,

@@ -1,6 +1,6 @@
 // The URL service's flags, for `server run` (all of them) and `dev` (--http-listen): where the
 // HTTP ingress listens (or off), the domain of app URLs, and its limits.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { domainProblem } from '../../server/ingress/host.js';
 import { ListenError, parseListen } from '../../server/listen.js';
 import type { HttpOptions } from '../../server/server.js';
@@ -20,12 +20,15 @@ export interface HttpFlags {
   urlMaxConcurrent?: string;
 }
 
-export function withHttpListen(cmd: Command): Command {
-  return cmd.option('--http-listen <host:port|off>', 'the URL service\'s HTTP ingress (port 0: any free port; off: no URL service)', DEFAULT_HTTP_LISTEN);
+export function httpListenOption(): Option {
+  return new Option('--http-listen <host:port|off>', 'the URL service\'s HTTP ingress (port 0: any free port; off: no URL service)').default(
+    DEFAULT_HTTP_LISTEN,
+  );
 }
 
 export function withHttpOptions(cmd: Command): Command {
-  return withHttpListen(cmd)
+  return cmd
+    .addOption(httpListenOption())
     .option('--url-domain <domain>', 'apps are at http://<app>.<domain>:<port>/', DEFAULT_URL_DOMAIN)
     .option('--url-request-timeout <duration>', 'time from a request to the app\'s response head, else 504', `${DEFAULT_URL_REQUEST_TIMEOUT_MS / 1000}s`)
     .option('--url-max-concurrent <n>', 'requests in flight per instance, else 503', String(DEFAULT_URL_MAX_CONCURRENT));

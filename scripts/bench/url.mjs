@@ -133,9 +133,6 @@ async function main() {
       env: cleanEnv({ ...server.env, PORT: String(appPort), WAYPOINT_CEB_STOP_TIMEOUT: '1s' }),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    entrypoint.once('exit', (code) => {
-      if (code !== null) process.stderr.write(`bench: the entrypoint exited ${code}\n`);
-    });
     const cases = [
       { name: 'direct to the app', port: appPort, host: `127.0.0.1:${appPort}` },
       { name: 'through the tunnel', port: ingressPort, host: `bench.localhost:${ingressPort}` },
@@ -160,7 +157,14 @@ async function main() {
       downloads.push([c.name, fmtMs(ms), (mb / (ms / 1000)).toFixed(0), `${(ms / directMs).toFixed(2)}×`]);
     }
   } finally {
-    entrypoint?.kill('SIGKILL');
+    // SIGTERM: the entrypoint stops the app too (SIGKILL would leave the app running).
+    if (entrypoint && entrypoint.exitCode === null) {
+      const exited = new Promise((resolve) => entrypoint.once('exit', resolve));
+      entrypoint.kill('SIGTERM');
+      const timer = setTimeout(() => entrypoint.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
     server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT } from './lib.mjs';
+import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
@@ -143,11 +143,11 @@ async function main() {
     const local = await samples(3, () => timeProcess(['sh', '-c', `cat "${file}" | cat > /dev/null`]));
     const remote = await samples(3, () => timeProcess([CTL, 'exec', '--app', 'bench', '-T', '--', 'cat'], { env: ctlEnv, stdinFile: file }));
     const rate = (ms) => (mb / (ms / 1000)).toFixed(0);
-    mbRows.push([`\`cat | cat\`, local pipe`, fmtMs(median(local)), rate(median(local)), '1.00×']);
+    mbRows.push([`\`cat \\| cat\`, local pipe`, fmtMs(median(local)), rate(median(local)), '1.00×']);
     mbRows.push([`\`waypoint-ctl exec -T -- cat\``, fmtMs(median(remote)), rate(median(remote)), `${(median(remote) / median(local)).toFixed(1)}×`]);
   } finally {
     client.close();
-    entrypoint?.kill('SIGKILL');
+    await stopEntrypoint(entrypoint);
     server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

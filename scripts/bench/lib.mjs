@@ -145,3 +145,17 @@ export async function referenceServer() {
     },
   };
 }
+
+/**
+ * Stops an entrypoint the way an orchestrator does: SIGTERM, so that it stops its app too (a
+ * SIGKILLed entrypoint leaves its app running: the app has a session of its own), then SIGKILL
+ * after `graceMs`. Resolves once it has exited.
+ */
+export async function stopEntrypoint(child, graceMs = 5_000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT } from './lib.mjs';
+import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
@@ -157,14 +157,7 @@ async function main() {
       downloads.push([c.name, fmtMs(ms), (mb / (ms / 1000)).toFixed(0), `${(ms / directMs).toFixed(2)}×`]);
     }
   } finally {
-    // SIGTERM: the entrypoint stops the app too (SIGKILL would leave the app running).
-    if (entrypoint && entrypoint.exitCode === null) {
-      const exited = new Promise((resolve) => entrypoint.once('exit', resolve));
-      entrypoint.kill('SIGTERM');
-      const timer = setTimeout(() => entrypoint.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopEntrypoint(entrypoint);
     server.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -161,7 +161,8 @@ class ProxiedRequest {
     this.over = true;
     this.finish();
     const { req, res } = this;
-    this.ctx.log.warn('URL request failed', {
+    // A 404 is a stranger's guess (scanners), not a problem of an app: not worth a warning.
+    this.ctx.log[f.status === 404 ? 'debug' : 'warn']('URL request failed', {
       status: f.status,
       method: req.method,
       host: req.headers.host ?? '',

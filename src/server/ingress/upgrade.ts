@@ -17,7 +17,7 @@ const CLOSE_GRACE_MS = 5_000;
 export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { settings, broker } = ctx;
   const fail = (f: Failure) => {
-    ctx.log.warn('URL request failed', {
+    ctx.log[f.status === 404 ? 'debug' : 'warn']('URL request failed', {
       status: f.status,
       method: req.method,
       host: req.headers.host ?? '',

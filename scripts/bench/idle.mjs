@@ -1,0 +1,80 @@
+// `npm run bench` (last part): what an idle instance costs. The single binary in front of an app
+// that does nothing (`sleep`), connected to the reference server on loopback (config stream,
+// log stream, URL tunnel registered, keepalives flowing), beside the same binary in disabled mode
+// in the same run. Both run at once: idle processes do not compete.
+//   - RSS (VmRSS) after BENCH_IDLE_SETTLE seconds (default 30). Budget: <= 56 MiB connected.
+//   - CPU (utime + stime) over the next BENCH_IDLE_WINDOW seconds (default 60). Budget: <= 0.1 s.
+// BENCH_ENFORCE=1: exit 1 when over budget.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { cleanEnv, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
+
+const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const RSS_BUDGET_MIB = 56;
+const CPU_BUDGET_S = 0.1;
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 0, utime field 11, stime field 12.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function statusMiB(pid, key) {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  const settleS = envInt('BENCH_IDLE_SETTLE', 30);
+  const windowS = envInt('BENCH_IDLE_WINDOW', 60);
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  if (!existsSync(BINARY)) throw new Error('missing dist/waypoint-entrypoint (npm run build, npm run build:binary)');
+
+  const server = await referenceServer();
+  const cases = [
+    { name: 'disabled mode (reference)', env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }) },
+    { name: 'connected (config, logs, URL tunnel)', env: cleanEnv(server.env), budget: true },
+  ];
+  const rows = [];
+  let verdict = true;
+  try {
+    for (const c of cases) c.child = spawn(BINARY, ['sleep', String(settleS + windowS + 60)], { env: c.env, stdio: 'ignore' });
+    await sleep(settleS * 1000);
+    for (const c of cases) {
+      if (c.child.exitCode !== null) throw new Error(`${c.name}: the entrypoint exited early (${c.child.exitCode})`);
+      c.rss = statusMiB(c.child.pid, 'VmRSS');
+      c.cpu0 = cpuSeconds(c.child.pid);
+    }
+    await sleep(windowS * 1000);
+    for (const c of cases) {
+      const cpu = cpuSeconds(c.child.pid) - c.cpu0;
+      rows.push([c.name, c.rss.toFixed(1), statusMiB(c.child.pid, 'VmHWM').toFixed(1), cpu.toFixed(2)]);
+      if (c.budget) {
+        c.ok = c.rss <= RSS_BUDGET_MIB && cpu <= CPU_BUDGET_S;
+        verdict = c.ok;
+        c.summary = `RSS ${c.rss.toFixed(1)} MiB (≤ ${RSS_BUDGET_MIB}), CPU ${cpu.toFixed(2)} s in ${windowS} s (≤ ${CPU_BUDGET_S})`;
+      }
+    }
+  } finally {
+    await Promise.all(cases.map((c) => stopEntrypoint(c.child)));
+    server.stop();
+  }
+  out(`## idle instance: the binary in front of \`sleep\` (Node ${process.version})`);
+  out();
+  out(markdownTable(['case', `RSS MiB after ${settleS} s`, 'peak RSS MiB', `CPU s over the next ${windowS} s`], rows));
+  out();
+  const connected = cases.find((c) => c.budget);
+  out(`budget: connected and idle, ${connected.summary} → ${verdict ? 'PASS' : 'FAIL'}`);
+  if (process.env.BENCH_ENFORCE === '1' && !verdict) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: error: ${err.message}\n`);
+  process.exitCode = 1;
+});

@@ -132,10 +132,19 @@ export class LogShipper {
       }
       const reason = `${CODE_NAMES[outcome.code] ?? outcome.code}: ${outcome.details}`;
       const fields = { reason, retry_in_ms: delay };
-      if (reason === lastWarned) logger.debug('log stream ended; retrying', fields);
-      else logger.warn('the server refused our log stream; lines stay queued (bounded) and it is retried', fields);
-      lastWarned = reason;
+      const refused = REFUSALS.has(outcome.code);
+      const warn = () => {
+        if (reason === lastWarned) logger.debug('log stream ended; retrying', fields);
+        else if (refused) logger.warn('the server refused our log stream; lines stay queued (bounded) and it is retried', fields);
+        else logger.warn('the log stream broke; lines stay queued (bounded) and it is retried', fields);
+        lastWarned = reason;
+      };
+      // A stream lost with the whole connection (a server restart) is the connection's news, told
+      // once by it: warn only when the session outlives the delay and we really retry.
+      if (refused) warn();
       await sleep(delay, session.signal);
+      if (session.signal.aborted || this.closed) return;
+      if (!refused) warn();
       delay = Math.min(delay * 2, this.options.retryMaxMs ?? RETRY_MAX_MS);
     }
   }

@@ -220,6 +220,21 @@ describe('logs at the server', () => {
     follow.proc.kill('SIGINT');
   });
 
+  it('after a server restart shipping resumes, and the lost connection is told once', async () => {
+    const { server, r } = await setup('shop');
+    await server.restart({ signal: 'SIGTERM' });
+    await waitFor(() => (r.stderr().toString().match(/connected to the server/g) ?? []).length === 2, {
+      timeoutMs: 15_000,
+      what: () => `a reconnect; stderr: ${r.stderr().toString().slice(-600)}`,
+    });
+    process.kill(starts(r)[0].pid, 'SIGUSR1');
+    await waitFor(async () => (await ctl(server, 'logs', '--app', 'shop')).includes('ping 1'), { what: () => 'the ping at the server' });
+    const stderr = r.stderr().toString();
+    expect(stderr.match(/warn: lost the server connection/g)).toHaveLength(1);
+    // The log stream went down with the connection: that is not news of its own.
+    expect(stderr).not.toMatch(/warn: .*log stream/);
+  });
+
   it('a token of another deployment cannot ship logs for this instance', async () => {
     const { server } = await setup('shop');
     const [victim] = await server.instances('shop');

@@ -5,17 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as pty from 'node-pty';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isRunning, killDescendants } from '../helpers/proc.js';
 import { BINARY, cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 import { CTL, startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
 /** The app: prints its pid once, then idles; a restart would print a second line. */
 const APP = ['sh', '-c', 'echo "app-pid $$"; while :; do sleep 0.05; done'];
 
 const entrypoints: Running[] = [];
-const terminals: pty.IPty[] = [];
 let dir: string;
 
 beforeAll(() => {
@@ -23,13 +22,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
-  for (const t of terminals.splice(0)) {
-    try {
-      t.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+  closeTerminals();
   for (const r of entrypoints.splice(0)) killDescendants(r.pid);
   killAll();
   await stopServers();
@@ -195,36 +188,9 @@ describe('exec without a terminal', () => {
   });
 });
 
-interface Terminal {
-  term: pty.IPty;
-  output(): string;
-  exited: Promise<number>;
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
-}
-
 /** The ctl on a terminal of its own, as an operator types into it. */
-function ctlOnTerminal(server: TestServer, args: string[], size = { cols: 100, rows: 30 }, term = 'xterm'): Terminal {
-  const t = pty.spawn(CTL, args, {
-    name: term,
-    cols: size.cols,
-    rows: size.rows,
-    cwd: process.cwd(),
-    env: server.env({ TERM: term }) as Record<string, string>,
-  });
-  terminals.push(t);
-  let out = '';
-  t.onData((d) => (out += d));
-  const exited = new Promise<number>((resolve) => t.onExit(({ exitCode }) => resolve(exitCode)));
-  return {
-    term: t,
-    output: () => out,
-    exited,
-    waitFor: (text, timeoutMs = 10_000) =>
-      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)), {
-        timeoutMs,
-        what: () => `${String(text)} on the terminal; got ${JSON.stringify(out.slice(-400))}`,
-      }),
-  };
+function ctlOnTerminal(server: TestServer, args: string[], size = { cols: 100, rows: 30 }, term = 'xterm') {
+  return openTerminal(CTL, args, { ...size, term, env: server.env() });
 }
 
 const SHELL = ['sh', '-i'];

@@ -1,51 +1,10 @@
 // Interactive use: on a terminal (`docker run -it img bash`) the app behaves as without us —
 // prompt, line editing, Ctrl-C reaching the job inside the shell and not the shell itself.
-import * as pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, ENTRYPOINT, waitFor, withDeadline } from '../helpers/run.js';
+import { ENTRYPOINT, withDeadline } from '../helpers/run.js';
+import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
-interface Session {
-  term: pty.IPty;
-  output(): string;
-  exited: Promise<number>;
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
-}
-
-const sessions: pty.IPty[] = [];
-
-function openTerminal(bin: string, args: string[], size = { cols: 100, rows: 30 }): Session {
-  const term = pty.spawn(bin, args, {
-    name: 'xterm',
-    cols: size.cols,
-    rows: size.rows,
-    cwd: process.cwd(),
-    env: cleanEnv({ TERM: 'xterm' }) as Record<string, string>,
-  });
-  sessions.push(term);
-  let out = '';
-  term.onData((d) => (out += d));
-  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-  return {
-    term,
-    output: () => out,
-    exited,
-    waitFor: (text, timeoutMs = 10_000) =>
-      waitFor(() => (typeof text === 'string' ? out.includes(text) : text.test(out)), {
-        timeoutMs,
-        what: () => `${String(text)} on the terminal; got ${JSON.stringify(out.slice(-400))}`,
-      }),
-  };
-}
-
-afterEach(() => {
-  for (const term of sessions.splice(0)) {
-    try {
-      term.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
+afterEach(closeTerminals);
 
 /** bash without rc files, with a prompt we can wait for. */
 const BASH = ['bash', '--norc', '--noprofile', '-i'];

@@ -1,17 +1,19 @@
-// One HTTP request through the ingress: routed by Host, carried on a tunnel connection to one of
-// the deployment's instances (round robin, skipping those at their limit), the app's HTTP leg
-// spoken by Node's own client over that connection (http.request with createConnection), both
-// bodies streamed with pipe. An instance that cannot reach its app before anything was sent is
-// skipped and the request goes to the next; one whose connection breaks before the response
-// head gets the request again elsewhere only when it is idempotent and has no body. Failures
-// answer one plain-text line naming the app: 502 app not answering, 503 no instance or all
-// busy, 504 no response head in time; each is logged once.
+// One HTTP request through the ingress: routed by Host, carried to one of the deployment's
+// instances (round robin per request, skipping those at their limit of requests in flight) by
+// Node's own HTTP client, over a kept-alive tunnel connection of that instance's pool (pool.ts)
+// or a new one, both bodies streamed with pipe. An instance that cannot reach its app before
+// anything was sent is skipped and the request goes to the next; one whose connection breaks
+// before the response head gets the request again only when it is idempotent and has no body
+// (elsewhere, or on the same instance when the connection was a reused one: the app may have
+// closed it just as we sent, the keep-alive race). Failures answer one plain-text line naming
+// the app: 502 app not answering, 503 no instance or all busy, 504 no response head in time;
+// each is logged once.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ServerLog } from '../log.js';
 import type { Store } from '../store.js';
 import type { TunnelBroker, TunnelEndpoint } from '../tunnel/broker.js';
-import type { TunnelConnection } from '../tunnel/connection.js';
 import { TunnelError } from '../tunnel/connection.js';
+import { gotStaleConnection, type TunnelRequestOptions } from '../tunnel/pool.js';
 import type { UrlSettings } from '../tunnel/urls.js';
 import { clientAddress, type ClientInfo, endToEnd, requestHeaders } from './headers.js';
 import { route } from './route.js';
@@ -25,8 +27,8 @@ export interface IngressContext {
 
 /** Requests that may be sent again when they have no body (RFC 9110 idempotent methods). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE', 'PUT']);
-/** After the response is complete, how long the app may take to close its side. */
-const CLOSE_GRACE_MS = 5_000;
+/** Retries on the same instance after a reused connection broke: bounded, whatever the pool holds. */
+const MAX_REUSE_RETRIES = 2;
 
 export type Failure = { status: number; message: string; headers?: Record<string, string> };
 
@@ -57,11 +59,12 @@ class ProxiedRequest {
   private readonly tried = new Set<TunnelEndpoint>();
   private readonly hasBody: boolean;
   private timer?: NodeJS.Timeout;
-  /** The attempt in flight: its tunnel and HTTP leg, destroyed when the request is given up. */
-  private current?: { tunnel: TunnelConnection; leg?: http.ClientRequest };
+  /** The attempt in flight: its HTTP leg (which owns its connection until the response ends). */
+  private current?: { leg: http.ClientRequest; release(): void };
   /** Answered with an error, timed out, or the client left: nothing more to do. */
   private over = false;
   private app = '';
+  private reuseRetries = 0;
 
   constructor(
     private readonly ctx: IngressContext,
@@ -85,47 +88,47 @@ class ProxiedRequest {
       this.over = true;
       this.finish();
     });
-    void this.next(r.deploymentId, undefined);
+    if (this.hasBody) {
+      // An upload cut short cannot be finished: its leg (and connection) must not wait for it.
+      this.req.on('close', () => {
+        if (!this.req.complete && this.current && !this.current.leg.writableFinished) this.current.leg.destroy();
+      });
+    }
+    this.next(r.deploymentId, undefined);
   }
 
   /** Tries the next endpoint of the deployment; `lastFailure` says why the previous one did not do. */
-  private async next(deploymentId: string, lastFailure: string | undefined): Promise<void> {
+  private next(deploymentId: string, lastFailure: string | undefined): void {
     if (this.over) return;
     const pick = this.ctx.broker.pick(deploymentId, this.tried);
     if (pick.kind === 'busy') return this.fail(busy(this.app, this.ctx.settings.maxConcurrent));
     if (pick.kind === 'none') return this.fail(lastFailure ? notAnswering(this.app, lastFailure) : noInstance(this.app));
-    const endpoint = pick.endpoint;
-    this.tried.add(endpoint);
-    endpoint.inFlight++;
-    let tunnel: TunnelConnection;
-    try {
-      tunnel = await this.ctx.broker.open(endpoint, { signal: this.aborter.signal });
-    } catch (err) {
-      endpoint.inFlight--;
-      const e = err as TunnelError;
-      if (e.beforeConnect) return this.next(deploymentId, e.message);
-      return this.fail(notAnswering(this.app, e.message));
-    }
-    tunnel.once('close', () => endpoint.inFlight--);
-    if (this.over) {
-      tunnel.destroy(new Error('the request was given up'));
-      return;
-    }
-    this.forward(tunnel, deploymentId);
+    this.tried.add(pick.endpoint);
+    this.forward(pick.endpoint, deploymentId);
   }
 
-  /** The HTTP leg over one tunnel connection. */
-  private forward(tunnel: TunnelConnection, deploymentId: string): void {
+  /** The HTTP leg on one of the endpoint's connections; it counts as in flight until it is over. */
+  private forward(endpoint: TunnelEndpoint, deploymentId: string): void {
     const { req, res } = this;
+    endpoint.inFlight++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      endpoint.inFlight--;
+    };
     const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
-    const leg = http.request({
-      createConnection: () => tunnel,
+    const options: TunnelRequestOptions = {
+      agent: this.ctx.broker.poolOf(endpoint),
       method: req.method,
       path: req.url,
       headers: requestHeaders(req.rawHeaders, this.client, chunked),
       setHost: false,
-    });
-    this.current = { tunnel, leg };
+      tunnelSignal: this.aborter.signal,
+    };
+    const leg = http.request(options);
+    this.current = { leg, release };
+    leg.once('close', release);
     leg.on('response', (answer) => {
       clearTimeout(this.timer);
       if (this.over) return;
@@ -134,25 +137,36 @@ class ProxiedRequest {
       // A body cut short by the app (or the tunnel) cannot be finished: cut ours too.
       answer.on('aborted', () => res.destroy());
       answer.on('error', () => res.destroy());
-      answer.on('end', () => {
-        // The app should close its side now (Connection: close); if it does not, we do.
-        setTimeout(() => tunnel.destroy(), CLOSE_GRACE_MS).unref();
-      });
     });
-    leg.on('error', (err) => {
+    let failed = false;
+    const onError = (err: Error) => {
+      release();
+      if (failed) return;
+      failed = true;
       if (this.over) return; // given up already (and answered, if it could be)
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      const why = err instanceof TunnelError ? err.message : `the connection to it broke (${err.message})`;
       this.current = undefined;
-      tunnel.destroy();
-      if (IDEMPOTENT.has(req.method ?? '') && !this.hasBody) void this.next(deploymentId, why);
+      const why = err instanceof TunnelError ? err.message : `the connection to it broke (${err.message})`;
+      // Nothing reached the app: the tunnel failed before it, or the pool handed out a closed connection.
+      const unsent = err instanceof TunnelError && err.beforeConnect;
+      // A kept-alive connection the app closed as we reused it says nothing against the instance.
+      if (leg.reusedSocket && this.reuseRetries++ < MAX_REUSE_RETRIES) this.tried.delete(endpoint);
+      if (unsent || (IDEMPOTENT.has(req.method ?? '') && !this.hasBody)) this.next(deploymentId, why);
       else this.fail(notAnswering(this.app, why));
+    };
+    leg.on('error', onError);
+    // The body waits for a live connection: after a failed open or a closed pooled connection
+    // (both before anything was sent) it is still whole for the next attempt.
+    leg.once('socket', () => {
+      if (gotStaleConnection(leg)) {
+        leg.destroy();
+        onError(new TunnelError('the kept-alive connection had closed', true));
+      } else if (this.hasBody) req.pipe(leg);
     });
-    if (this.hasBody) req.pipe(leg);
-    else leg.end();
+    if (!this.hasBody) leg.end();
   }
 
   /** Answers with an error (when nothing was sent yet), logs it, and ends what is in flight. */
@@ -180,8 +194,9 @@ class ProxiedRequest {
     clearTimeout(this.timer);
     this.aborter.abort();
     if (this.current) {
-      this.current.leg?.destroy();
-      this.current.tunnel.destroy(new Error('the request was given up'));
+      // Destroys its connection too, unless the response was complete and it went back to the pool.
+      this.current.leg.destroy();
+      this.current.release();
       this.current = undefined;
     }
   }

@@ -3,12 +3,15 @@
 // and waits for the entrypoint to open the Connect stream of that id (from the same instance,
 // with the token that registered it) and then reach the app; it resolves with the connection
 // as a Duplex, or rejects with a TunnelError (beforeConnect: the request may go elsewhere).
+// `poolOf(endpoint)` keeps such connections for later requests (pool.ts); an endpoint that goes
+// away closes its pool.
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth.js';
 import type { InstanceRegistry } from '../instances.js';
 import { permissionDenied, RpcError, Status } from '../status.js';
 import { type ConnectCall, TunnelConnection, TunnelError } from './connection.js';
 import { EndpointSet, type PickResult } from './endpoints.js';
+import { TunnelPool } from './pool.js';
 
 export const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
 
@@ -43,6 +46,7 @@ export interface OpenOptions {
 export class TunnelBroker {
   private readonly endpoints = new EndpointSet<TunnelEndpoint>();
   private readonly pending = new Map<string, Pending>();
+  private readonly pools = new Map<TunnelEndpoint, TunnelPool>();
 
   constructor(
     private readonly registry: InstanceRegistry,
@@ -59,6 +63,7 @@ export class TunnelBroker {
   add(endpoint: TunnelEndpoint): void {
     const replaced = this.endpoints.add(endpoint);
     if (replaced) {
+      this.closePool(replaced);
       this.failPendingOf(replaced, 'the instance registered its tunnel again');
       replaced.close(new RpcError(Status.ABORTED, `instance ${endpoint.instanceId} registered its tunnel again on a newer stream`));
     }
@@ -66,7 +71,21 @@ export class TunnelBroker {
 
   /** Its Register stream ended: its connections not yet accepted fail (and are tried elsewhere). */
   remove(endpoint: TunnelEndpoint): void {
-    if (this.endpoints.remove(endpoint)) this.failPendingOf(endpoint, 'the instance\'s tunnel closed');
+    if (!this.endpoints.remove(endpoint)) return;
+    this.closePool(endpoint);
+    this.failPendingOf(endpoint, 'the instance\'s tunnel closed');
+  }
+
+  /** The endpoint's kept-alive connections (HTTP requests go through it; upgrades use open()). */
+  poolOf(endpoint: TunnelEndpoint): TunnelPool {
+    let pool = this.pools.get(endpoint);
+    if (!pool) {
+      pool = new TunnelPool({ open: (signal) => this.open(endpoint, { signal }), maxIdle: this.maxConcurrent });
+      // One that left already keeps nothing (and is not remembered).
+      if (this.endpoints.ofInstance(endpoint.instanceId) === endpoint) this.pools.set(endpoint, pool);
+      else pool.close();
+    }
+    return pool;
   }
 
   /** The instance's config stream ended for good: so does its tunnel. */
@@ -158,8 +177,14 @@ export class TunnelBroker {
     for (const p of [...this.pending.values()]) p.fail(new TunnelError(reason, true));
     for (const e of this.endpoints.all()) {
       this.endpoints.remove(e);
+      this.closePool(e);
       e.close(new RpcError(Status.UNAVAILABLE, reason));
     }
+  }
+
+  private closePool(endpoint: TunnelEndpoint): void {
+    this.pools.get(endpoint)?.close();
+    this.pools.delete(endpoint);
   }
 
   private failPendingOf(endpoint: TunnelEndpoint, reason: string): void {

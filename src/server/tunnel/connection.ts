@@ -8,6 +8,11 @@
 // `failed` (TunnelError with beforeConnect). After that, a `failed` destroys the Duplex with a
 // TunnelError. destroy() with an error cancels the stream (the entrypoint closes its socket to
 // the app); a clean end finishes it with OK.
+//
+// It also offers what Node's HTTP client and Agent call on sockets (setTimeout, setKeepAlive,
+// setNoDelay, ref, unref, destroySoon), so that an Agent can keep it for later requests
+// (pool.ts). While it sits idle in such a pool, anything from the app (bytes, or its end) means
+// the app is done with it: it is destroyed at once rather than handed to the next request.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { Duplex } from 'node:stream';
 import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
@@ -38,6 +43,11 @@ export class TunnelConnection extends Duplex {
   /** The call has its status (sent by us) or is gone (cancelled): nothing more goes on it. */
   private callDone = false;
   private peerEof = false;
+  /** Idle in a pool, between requests (set by the pool). */
+  private idle = false;
+  private timeoutTimer?: NodeJS.Timeout;
+  /** Inactivity timeout in ms (0: none), as net.Socket's `timeout`. */
+  timeout = 0;
 
   constructor(
     private readonly call: ConnectCall,
@@ -63,6 +73,11 @@ export class TunnelConnection extends Duplex {
     return this.connected;
   }
 
+  /** The pool keeps it for a later request, or hands it to one. */
+  setIdle(idle: boolean): void {
+    this.idle = idle;
+  }
+
   /** Fails the connection (before or after `connected`) and cancels the stream. */
   fail(err: TunnelError): void {
     if (!this.connected) this.settle(err);
@@ -76,6 +91,9 @@ export class TunnelConnection extends Duplex {
         return;
       case 'data':
         this.markConnected();
+        // Bytes nobody asked for: the connection is not in a state fit for another request.
+        if (this.idle) return void this.destroy();
+        this.timeoutTimer?.refresh();
         if (m.data && m.data.length > 0 && !this.push(m.data)) this.call.pause();
         return;
       case 'eof':
@@ -103,6 +121,8 @@ export class TunnelConnection extends Duplex {
   private onPeerEof(): void {
     if (this.peerEof) return;
     this.peerEof = true;
+    // The app closed a kept-alive connection (its keep-alive timeout): never reuse it.
+    if (this.idle) return void this.destroy();
     if (!this.connected) {
       this.fail(new TunnelError('the instance closed the connection before reaching the app', true));
       return;
@@ -116,6 +136,7 @@ export class TunnelConnection extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.callDone) return callback(new TunnelError('the connection is closed', false));
+    this.timeoutTimer?.refresh();
     let ok = true;
     for (let at = 0; at < chunk.length; at += MAX_DATA_MESSAGE) {
       ok = this.call.write({ data: chunk.subarray(at, at + MAX_DATA_MESSAGE) });
@@ -130,11 +151,51 @@ export class TunnelConnection extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.timeoutTimer);
     if (!this.connected) this.settle(err instanceof TunnelError ? err : new TunnelError(err?.message ?? 'closed before the app was reached', true));
     // An error of ours (client gone, timeout) cancels; the peer's own failure already ended it.
     if (err) this.cancelCall(err.message);
     else this.endCall();
     callback(err);
+  }
+
+  /** As net.Socket: 'timeout' after `ms` without bytes either way (0 turns it off). */
+  setTimeout(ms: number, callback?: () => void): this {
+    clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
+    this.timeout = ms;
+    if (callback) {
+      if (ms === 0) this.off('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    if (ms > 0 && !this.destroyed) this.timeoutTimer = setTimeout(() => this.emit('timeout'), ms).unref();
+    return this;
+  }
+
+  /** The instance's gRPC connection has keepalives of its own; the app's TCP leg is loopback. */
+  setKeepAlive(): this {
+    return this;
+  }
+
+  /** Writes go out at once as gRPC messages (and the entrypoint sets no-delay on the app's socket). */
+  setNoDelay(): this {
+    return this;
+  }
+
+  /** Nothing of ours holds the event loop open (the idle timer is unref'd). */
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  /** As net.Socket: end our side, then destroy once it is written out. */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
   }
 
   private endCall(): void {

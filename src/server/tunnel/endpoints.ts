@@ -1,18 +1,18 @@
 // The tunnel endpoints of live instances, by deployment, and the choice among them: round robin
 // over those that are live, not excluded (already tried for this request) and under the
-// per-instance limit of connections in flight. Pure bookkeeping: no I/O, no timers.
+// per-instance limit of requests in flight. Pure bookkeeping: no I/O, no timers.
 
 export interface EndpointLike {
   readonly instanceId: string;
   readonly deploymentId: string;
-  /** Connections carried through it right now (the ingress counts them). */
+  /** Requests (and upgraded connections) carried through it right now (the ingress counts them). */
   inFlight: number;
 }
 
 export type PickResult<E> = { kind: 'ok'; endpoint: E } | { kind: 'none' } | { kind: 'busy' };
 
 export interface PickOptions<E> {
-  /** At most this many connections in flight per endpoint. */
+  /** At most this many requests in flight per endpoint. */
   max: number;
   exclude?: ReadonlySet<E>;
   live?: (endpoint: E) => boolean;

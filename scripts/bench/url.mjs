@@ -131,7 +131,7 @@ async function main() {
   try {
     entrypoint = spawn(BINARY, [process.execPath, appFile], {
       env: cleanEnv({ ...server.env, PORT: String(appPort), WAYPOINT_CEB_STOP_TIMEOUT: '1s' }),
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'ignore'],
     });
     const cases = [
       { name: 'direct to the app', port: appPort, host: `127.0.0.1:${appPort}` },

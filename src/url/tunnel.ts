@@ -120,7 +120,13 @@ export class UrlService {
     const current = this.registration;
     if (current && (current.session !== this.session || current.token !== token)) {
       const why =
-        current.session !== this.session ? 'session ended' : token === undefined ? 'no URL service in the config' : 'new URL token';
+        current.session !== this.session
+          ? 'session ended'
+          : this.closed
+            ? 'the app is stopping'
+            : token === undefined
+              ? 'no URL service in the config'
+              : 'new URL token';
       this.stop(current, why);
     }
     const session = this.session;

@@ -295,6 +295,16 @@ describe('URL service through the entrypoint', () => {
     expect(r.stderr().toString()).not.toContain('warn: URL service registration ended');
   }, 40_000);
 
+  it('a stopping app leaves the URLs first: SIGTERM cancels the registration, saying why', async () => {
+    const s = await server(withUrl());
+    const { r } = await launch(s);
+    await waitFor(() => s.registrations.length === 1, { what: () => 'a Register call' });
+    r.proc.kill('SIGTERM');
+    await waitFor(() => s.registrations[0].cancelled, { what: () => 'the registration to be cancelled' });
+    await r.exited;
+    expect(r.stderr().toString()).toContain('info: URL service registration withdrawn reason="the app is stopping"');
+  });
+
   it('the entrypoint never listens: the app does, through the tunnel', async () => {
     const s = await server(withUrl());
     const { r, port, appPid } = await launch(s);

@@ -3,6 +3,8 @@
 // than MAX_OUTPUT_CHUNK so that a server never meets a huge message. The request serializer
 // passes a Buffer through as an already encoded message (src/protocol/keepalive.ts).
 
+import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
+
 /** The largest data of one output message. */
 export const MAX_OUTPUT_CHUNK = 64 * 1024;
 
@@ -16,30 +18,9 @@ const TAG_OUTPUT = (3 << 3) | 2;
 const TAG_CHANNEL = (1 << 3) | 0;
 const TAG_DATA = (2 << 3) | 2;
 
-function varintLength(n: number): number {
-  let length = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    length++;
-  }
-  return length;
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  buf[at++] = n;
-  return at;
-}
-
 /** `data` cut into views of at most `max` bytes (no copy). */
 export function splitChunks(data: Buffer, max = MAX_OUTPUT_CHUNK): Buffer[] {
-  if (data.length <= max) return [data];
-  const pieces: Buffer[] = [];
-  for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
-  return pieces;
+  return split(data, max);
 }
 
 /** One encoded EntrypointExecRequest{output{channel, data}}; data must be ≤ MAX_OUTPUT_CHUNK. */

@@ -6,6 +6,10 @@
 //   Timestamp          { 1: seconds int64; 2: nanos int32 }
 // test/unit/log-wire.test.ts decodes the result with the real descriptor.
 
+import { varintLength, writeVarint } from '../protocol/wire-bytes.js';
+
+export { varintLength, writeVarint };
+
 export const Source = { APP: 0, ENTRYPOINT: 1 } as const;
 export type Source = (typeof Source)[keyof typeof Source];
 
@@ -15,24 +19,6 @@ const TAG_FIELD1_VARINT = 0x08;
 const TAG_FIELD2_VARINT = 0x10;
 const TAG_FIELD3_VARINT = 0x18;
 
-export function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
-  }
-  return len;
-}
-
-/** Writes a non-negative integer (< 2^53) as a varint at `pos`; returns the position after it. */
-export function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** Field 1 of an Entry (tag, length, Timestamp) for a time in ms since the epoch. */
 export function timestampField(ms: number): Buffer {

@@ -10,6 +10,7 @@ import type { RegisterResponse__Output } from '../protocol/generated/waypoint_en
 import type { TunnelDefinition } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
 import { protocol } from '../protocol/load.js';
+import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
 /** The largest data of one message. */
 export const MAX_DATA_CHUNK = 64 * 1024;
@@ -17,21 +18,9 @@ export const MAX_DATA_CHUNK = 64 * 1024;
 /** ConnectRequest's field 3 (data), length-delimited. */
 const TAG_DATA = (3 << 3) | 2;
 
-function varintLength(n: number): number {
-  let length = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    length++;
-  }
-  return length;
-}
-
 /** `data` cut into views of at most `max` bytes (no copy). */
 export function splitChunks(data: Buffer, max = MAX_DATA_CHUNK): Buffer[] {
-  if (data.length <= max) return [data];
-  const pieces: Buffer[] = [];
-  for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
-  return pieces;
+  return split(data, max);
 }
 
 /** One encoded ConnectRequest{data}; `data` must be ≤ MAX_DATA_CHUNK. */
@@ -39,12 +28,7 @@ export function encodeData(data: Buffer): Buffer {
   const message = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);
   let at = 0;
   message[at++] = TAG_DATA;
-  let n = data.length;
-  while (n >= 0x80) {
-    message[at++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  message[at++] = n;
+  at = writeVarint(message, at, data.length);
   data.copy(message, at);
   return message;
 }

@@ -62,6 +62,9 @@ export class Supervisor {
     this.child = child;
     const ours = ourOutput();
     const taps = this.taps?.();
+    // On a terminal stderr is the pty too: its tap never gets a byte, so it ends now instead of
+    // being left behind at each restart.
+    if (!child.stderr) taps?.stderr.end?.();
     this.output = child.stderr
       ? relay([
           [child.stdout, ours.stdout, taps?.stdout],

@@ -18,6 +18,7 @@ import { Duplex } from 'node:stream';
 import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
 import type { ConnectResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
 import { RpcError, Status } from '../status.js';
+import { widenReceiveWindow } from './window.js';
 
 export type ConnectCall = ServerDuplexStream<ConnectRequest__Output, ConnectResponse>;
 
@@ -61,6 +62,8 @@ export class TunnelConnection extends Duplex {
     // Its users learn of errors through `ready`, pipe and Node's HTTP client, which listen on
     // their own; between them (before a leg takes it, after one let go) an error must not crash.
     this.on('error', () => undefined);
+    // Downloads flow toward us: more than one data message in flight per round trip.
+    widenReceiveWindow(call);
     call.on('data', (m: ConnectRequest__Output) => this.onMessage(m));
     call.on('end', () => this.onPeerEof());
     call.on('cancelled', () => {

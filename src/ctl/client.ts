@@ -25,6 +25,8 @@ declare const __VERSION__: string;
 const CALL_TIMEOUT_MS = 10_000;
 /** A GetLogs message holds up to 1 MiB of lines, plus one line of up to the server's 4 MiB. */
 const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+/** Our HTTP/2 receive window, per stream and for the connection. */
+const RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
 export interface ControlApi {
   createDeployment(app: string, labels: Record<string, string>): Promise<CreateDeploymentResponse__Output>;
@@ -46,6 +48,9 @@ export function connect(target: Target): ControlApi {
   const Control = protocol().waypoint_entrypoint.control.v1.Control;
   const client = new Control(target.addr, credentials(target.tls), {
     'grpc.max_receive_message_length': MAX_RECEIVE_BYTES,
+    // exec output and logs -f flow to us: Node's 64 KiB window would allow one 64 KiB message
+    // per round trip with the server. This one bounds what a paused stream holds here.
+    'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
   }) as ControlClient;
   const metadata = new grpc.Metadata();
   metadata.set(METADATA.authorization, target.token);

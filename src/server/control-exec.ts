@@ -13,6 +13,7 @@ import type { ListExecSessionsResponse } from '../protocol/generated/waypoint_en
 import { METADATA } from '../protocol/metadata.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import type { Principal } from './auth.js';
+import { widenReceiveWindow } from './receive-window.js';
 import type { ServerContext } from './context.js';
 import type { ExecPty } from './exec-broker.js';
 import type { ExecRecord } from './exec-history.js';
@@ -36,6 +37,7 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
       call.emit('error', reported(ctx.log, err, 'Exec'));
       return;
     }
+    widenReceiveWindow(call);
     const onFirst = (req: ExecRequest__Output) => {
       call.off('data', onFirst);
       // Input that follows the start waits in gRPC's flow control until the instance opens.

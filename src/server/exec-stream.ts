@@ -7,6 +7,7 @@ import type { EntrypointExecRequest__Output } from '../protocol/generated/hashic
 import type { EntrypointExecResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';
 import { isKeepalive, type KEEPALIVE } from '../protocol/keepalive.js';
 import type { Principal } from './auth.js';
+import { widenReceiveWindow } from './receive-window.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
 import { invalidArgument, reported } from './status.js';
@@ -27,6 +28,7 @@ export function entrypointExecStream(
       call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
       return;
     }
+    widenReceiveWindow(call);
     let first = true;
     const onFirst = (msg: Message) => {
       if (isKeepalive(msg)) return;

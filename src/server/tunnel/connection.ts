@@ -18,7 +18,7 @@ import { Duplex } from 'node:stream';
 import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
 import type { ConnectResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
 import { RpcError, Status } from '../status.js';
-import { widenReceiveWindow } from './window.js';
+import { widenReceiveWindow } from '../receive-window.js';
 
 export type ConnectCall = ServerDuplexStream<ConnectRequest__Output, ConnectResponse>;
 

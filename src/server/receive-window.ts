@@ -1,9 +1,10 @@
-// The HTTP/2 receive window of an entrypoint's session, widened for tunnel traffic. A download
-// through the tunnel flows from the entrypoint (the gRPC client) to us, and Node's default
-// window of 64 KiB per stream (and per session) lets the entrypoint send one 64 KiB data message
-// per round trip between the two processes: both sit idle waiting for WINDOW_UPDATEs. A wider
-// window keeps several messages in flight. It stays bounded: per stream by STREAM_WINDOW (what
-// a Connect stream whose reader paused can hold here), per session by SESSION_WINDOW.
+// The HTTP/2 receive window of a client's session, widened for bulk bytes coming to us: a
+// download through the tunnel and exec output flow from the entrypoint (the gRPC client) to us,
+// exec input from the ctl. Node's default window of 64 KiB per stream (and per session) lets a
+// client send one 64 KiB data message per round trip: both sides sit idle waiting for
+// WINDOW_UPDATEs. A wider window keeps several messages in flight. It stays bounded: per stream
+// by STREAM_WINDOW (what a stream whose reader paused can hold here), per session by
+// SESSION_WINDOW.
 //
 // grpc-js 1.14 has no server option for this (`grpc-node.flow_control_window` is client-only),
 // so the session is found through grpc-js internals (the call's `call.stream.session`, or

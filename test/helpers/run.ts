@@ -4,6 +4,7 @@ import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killDescendants } from './proc.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The npm package's launcher, running the esbuild bundle. */
@@ -127,9 +128,13 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Kills every process a test started, and the process groups they lead. */
+/**
+ * Kills every process a test started and everything below it: an entrypoint's app runs in a
+ * session of its own, so killing the entrypoint alone would leave the app running.
+ */
 export function killAll(): void {
   for (const proc of running) {
+    killDescendants(proc.pid!);
     try {
       process.kill(proc.pid!, 'SIGKILL');
     } catch {

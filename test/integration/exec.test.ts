@@ -6,15 +6,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isRunning, killDescendants } from '../helpers/proc.js';
-import { BINARY, cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { isRunning } from '../helpers/proc.js';
+import { BINARY, cleanEnv, killAll, run, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 import { CTL, startServer, stopServers, type TestServer } from '../helpers/server.js';
 import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
 /** The app: prints its pid once, then idles; a restart would print a second line. */
 const APP = ['sh', '-c', 'echo "app-pid $$"; while :; do sleep 0.05; done'];
 
-const entrypoints: Running[] = [];
 let dir: string;
 
 beforeAll(() => {
@@ -23,7 +22,6 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
   closeTerminals();
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
   killAll();
   await stopServers();
 });
@@ -50,7 +48,6 @@ async function launch(opts: { app?: string; bin?: string; env?: NodeJS.ProcessEn
     }),
     cwd: dir,
   });
-  entrypoints.push(r);
   await r.waitForOutput(/app-pid \d+/);
   await waitFor(async () => (await server.instances(app)).some((i) => i.deployment_id === deploymentId), {
     what: () => `an instance of ${app} registered`,
@@ -70,10 +67,9 @@ function exec(inst: Instance, args: string[]) {
   return inst.server.ctl(['exec', '--app', inst.app, '-T', '--', ...args], { timeoutMs: 30_000 });
 }
 
-async function execWithInput(inst: Instance, args: string[], input: Buffer | string) {
-  const r = start(['exec', '--app', inst.app, '-T', '--', ...args], { bin: CTL, env: inst.server.env(), input });
-  const exit = await withDeadline(r.exited, 30_000, `ctl exec ${args.join(' ')}`);
-  return { ...exit, stdout: r.stdout(), stderr: r.stderr() };
+/** `ctl exec -T` with `input` as its stdin. */
+function execWithInput(inst: Instance, args: string[], input: Buffer | string) {
+  return run(['exec', '--app', inst.app, '-T', '--', ...args], { bin: CTL, env: inst.server.env(), input, timeoutMs: 30_000 });
 }
 
 describe('exec without a terminal', () => {
@@ -183,7 +179,10 @@ describe('exec without a terminal', () => {
     await waitFor(async () => {
       const logs = await inst.server.ctl(['logs', '--app', inst.app, '--source', 'entrypoint']);
       const text = logs.stdout.toString();
-      return /exec.*start/i.test(text) && /exec.*(end|exit)/i.test(text);
+      return (
+        /exec session started .*args="\[\\"sh\\",\\"-c\\",\\"exit 3\\"\]"/.test(text) &&
+        /exec session ended .*exit_code=3/.test(text)
+      );
     }, { what: () => 'the audit lines in the logs' });
   });
 });

@@ -465,6 +465,34 @@ describe('URL service: requests through the ingress', () => {
     expect(table.some((l) => l.includes(b.instance.deploymentId) && / 0$/.test(l))).toBe(true); // live instance, no tunnel
     expect((await server.ctl(['url', '--app', 'nope'])).code).toBe(1);
   });
+
+  it('lists apps whose names differ only in case under their one URL, naming the app a request to it reaches', async () => {
+    const server = await startServer();
+    const upper = await startApp('Web');
+    const lower = await startApp('web');
+    const older = await instanceWithTunnel(server, 'Web', upper.port);
+    const newer = await instanceWithTunnel(server, 'web', lower.port);
+    const port = server.httpPort;
+    const listing = async (args: string[] = []) => JSON.parse((await server.ctl(['url', '--json', ...args])).stdout.toString()) as { url: string; app: string }[];
+    const reached = async () => (await request(server, hostOf(server, 'web'))).body.toString();
+
+    expect(await reached()).toBe('hello from web\n');
+    const rows = await listing();
+    expect(rows).toEqual([
+      { url: `http://web.localhost:${port}/`, app: 'web', deployment_id: null, instances: 1 },
+      { url: `http://web--${newer.instance.deploymentId.toLowerCase()}.localhost:${port}/`, app: 'web', deployment_id: newer.instance.deploymentId, instances: 1 },
+      { url: `http://web--${older.instance.deploymentId.toLowerCase()}.localhost:${port}/`, app: 'Web', deployment_id: older.instance.deploymentId, instances: 1 },
+    ]);
+    expect(new Set(rows.map((r) => r.url)).size).toBe(rows.length);
+    expect(await listing(['--app', 'Web'])).toEqual(rows);
+
+    // The newer one's tunnel goes: the URL reaches Web, and the listing says so.
+    newer.stream.cancel();
+    await waitFor(async () => (await reached()) === 'hello from Web\n', { what: () => 'the app URL to reach Web' });
+    expect((await listing()).filter((r) => r.url === `http://web.localhost:${port}/`)).toEqual([
+      { url: `http://web.localhost:${port}/`, app: 'Web', deployment_id: null, instances: 1 },
+    ]);
+  });
 });
 
 describe('URL service: limits', () => {

@@ -51,32 +51,40 @@ export class UrlService {
     return this.url(`${app.toLowerCase()}--${deploymentId.toLowerCase()}`);
   }
 
-  /** Every app's URL (or one app's), then its deployments that have live instances or tunnels. */
+  /**
+   * One row per URL, as the ingress routes them: each app URL (app names that differ only in
+   * case share one, lower-cased), naming the app and counting the instances of the deployment it
+   * reaches (the broker's newestLiveOfApp, as route.ts), then, newest first, the URLs of its
+   * deployments that have live instances or tunnels. `app` (any case) picks one app URL.
+   */
   list(app: string): UrlInfo[] {
-    const deployments = this.store.deployments(app || undefined);
-    if (app && deployments.length === 0) {
+    const wanted = app.toLowerCase();
+    const byUrl = new Map<string, Deployment[]>();
+    for (const d of this.store.deployments()) {
+      const key = d.app.toLowerCase();
+      if (wanted && key !== wanted) continue;
+      let group = byUrl.get(key);
+      if (!group) byUrl.set(key, (group = []));
+      group.push(d);
+    }
+    if (app && byUrl.size === 0) {
       throw new RpcError(Status.NOT_FOUND, `there is no app named ${JSON.stringify(app)} (waypoint-ctl deployment list shows them)`);
     }
-    const byApp = new Map<string, Deployment[]>();
-    for (const d of deployments) byApp.set(d.app, [...(byApp.get(d.app) ?? []), d]);
-    const withInstances = new Set(this.registry.list(app ? { app } : {}).map((i) => i.deploymentId));
+    const withInstances = new Set(this.registry.list().map((i) => i.deploymentId));
     const out: UrlInfo[] = [];
-    for (const [name, list] of [...byApp].sort(([a], [b]) => a.localeCompare(b))) {
-      const newest = this.newestLive(list);
-      out.push({ url: this.appUrl(name), app: name, deployment_id: '', instances: newest ? this.broker.liveOf(newest.id).length : 0 });
-      for (const d of [...list].reverse()) {
-        const serving = this.broker.liveOf(d.id).length;
+    for (const [key, group] of [...byUrl].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      // Newest first (ids are ULIDs: the store's order is creation order, per app).
+      group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      const rows = group.map((d) => ({ d, serving: this.broker.liveOf(d.id).length }));
+      const newest = this.broker.newestLiveOfApp(key);
+      const reached = newest && rows.find((r) => r.d.id === newest.deploymentId);
+      out.push({ url: this.appUrl(key), app: newest?.app ?? group[0].app, deployment_id: '', instances: reached?.serving ?? 0 });
+      for (const { d, serving } of rows) {
         if (serving === 0 && !withInstances.has(d.id)) continue;
-        out.push({ url: this.deploymentUrl(name, d.id), app: name, deployment_id: d.id, instances: serving });
+        out.push({ url: this.deploymentUrl(d.app, d.id), app: d.app, deployment_id: d.id, instances: serving });
       }
     }
     return out;
-  }
-
-  /** The newest of the deployments (oldest first) with a live tunnel: what the app's URL reaches. */
-  newestLive(deployments: readonly Deployment[]): Deployment | undefined {
-    for (let i = deployments.length - 1; i >= 0; i--) if (this.broker.liveOf(deployments[i].id).length > 0) return deployments[i];
-    return undefined;
   }
 
   private url(label: string): string {

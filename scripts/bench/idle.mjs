@@ -14,6 +14,7 @@ import path from 'node:path';
 import { cleanEnv, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const RSS_BUDGET_MIB = 56;
 const CPU_BUDGET_S = 0.1;
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -33,6 +34,17 @@ function statusMiB(pid, key) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until the server lists an instance serving app "bench" through its tunnel. */
+async function untilServed(server) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = spawnSync(CTL, ['url', '--app', 'bench', '--json'], { env: server.ctlEnv, encoding: 'utf8' });
+    if (r.status === 0 && JSON.parse(r.stdout).some((u) => u.instances > 0)) return;
+    if (Date.now() > deadline) throw new Error(`the connected entrypoint did not register its tunnel within 15 s: ${r.stderr}`);
+    await sleep(200);
+  }
+}
+
 async function main() {
   const settleS = envInt('BENCH_IDLE_SETTLE', 30);
   const windowS = envInt('BENCH_IDLE_WINDOW', 60);
@@ -48,6 +60,8 @@ async function main() {
   let verdict = true;
   try {
     for (const c of cases) c.child = spawn(BINARY, ['sleep', String(settleS + windowS + 60)], { env: c.env, stdio: 'ignore' });
+    // A connected case that never connected would idle cheaper and pass for nothing.
+    await untilServed(server);
     await sleep(settleS * 1000);
     for (const c of cases) {
       if (c.child.exitCode !== null) throw new Error(`${c.name}: the entrypoint exited early (${c.child.exitCode})`);

@@ -116,21 +116,31 @@ export async function referenceServer() {
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
   proc.stderr.on('data', (c) => (out += c));
-  await new Promise((resolve, reject) => {
-    const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
-    proc.stdout.on('data', check);
-    proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
-    setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
-  });
-  const addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
-  const httpAddr = /http listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
-  const operatorToken = /operator token (\S+)/.exec(out)[1];
-  const created = await new Promise((resolve, reject) => {
-    const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let json = '';
-    ctl.stdout.on('data', (c) => (json += c));
-    ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
-  });
+  const stop = () => {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let addr, httpAddr, operatorToken, created;
+  try {
+    await new Promise((resolve, reject) => {
+      const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
+      proc.stdout.on('data', check);
+      proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
+      setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
+    });
+    addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
+    httpAddr = /http listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
+    operatorToken = /operator token (\S+)/.exec(out)[1];
+    created = await new Promise((resolve, reject) => {
+      const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let json = '';
+      ctl.stdout.on('data', (c) => (json += c));
+      ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+    });
+  } catch (err) {
+    stop(); // a server that never became usable must not outlive the bench
+    throw err;
+  }
   return {
     env: created.env,
     /** For waypoint-ctl: finds the server and its operator token through the context file. */
@@ -139,10 +149,7 @@ export async function referenceServer() {
     /** The HTTP ingress of the URL service: apps are at http://<app>.localhost:<port>/. */
     httpAddr,
     operatorToken,
-    stop() {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 

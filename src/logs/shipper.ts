@@ -8,9 +8,11 @@
 // what was written on it goes back to the queue. A stream lost with its connection keeps what
 // it sent: at most once, never twice.
 import type { ClientWritableStream } from '@grpc/grpc-js';
+import { Backoff, type BackoffPolicy, RECONNECT_POLICY } from '../connection/backoff.js';
 import type { Session } from '../connection/session.js';
 import type { Logger } from '../log.js';
 import { KEEPALIVE } from '../protocol/keepalive.js';
+import { grpc } from '../protocol/load.js';
 import type { Batch, LogQueue } from './queue.js';
 
 export interface LogShipperOptions {
@@ -18,23 +20,22 @@ export interface LogShipperOptions {
   logger: Logger;
   /** The queue's bound while disconnected: WAYPOINT_CEB_LOG_BUFFER. */
   backlogBytes: number;
-  /** Its bound while a session is up (default: CONNECTED_QUEUE_BYTES, at least backlogBytes). */
-  connectedBytes?: number;
   /** Idle time after which an inline keepalive is sent, when the server wants them. */
   keepaliveMs?: number;
-  retryInitialMs?: number;
-  retryMaxMs?: number;
 }
 
-export const DEFAULT_KEEPALIVE_MS = 5_000;
+const DEFAULT_KEEPALIVE_MS = 5_000;
 /**
- * While connected the queue may hold more than the disconnected backlog: an app writing faster
- * than the server takes lines (a burst, the server busy) does not lose any as long as the
+ * While connected the queue may hold this much, or the backlog if that is more: an app writing
+ * faster than the server takes lines (a burst, the server busy) does not lose any as long as the
  * server catches up within this much. Memory, not the app, pays for it, and only meanwhile.
  */
-export const CONNECTED_QUEUE_BYTES = 32 * 1024 * 1024;
-const RETRY_INITIAL_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
+const CONNECTED_QUEUE_BYTES = 32 * 1024 * 1024;
+/**
+ * A refused or broken stream is retried after 0.5-1 s, 1-2 s, ... up to the reconnects' cap:
+ * jittered, so that a fleet whose server restarted does not retry in lockstep.
+ */
+const RETRY_POLICY: BackoffPolicy = { ...RECONNECT_POLICY, initialMs: 1_000 };
 /**
  * Messages written but not yet taken by HTTP/2. grpc-js's own buffer would accept 16 before
  * saying "full" (64 KiB each: 1 MiB more of us); a few keep the pipe busy just as well.
@@ -46,11 +47,14 @@ const HEALTHY_STREAM_MS = 10_000;
 const REFUSAL_WINDOW_MS = 2_000;
 const REFUSAL_WINDOW_BYTES = 1024 * 1024;
 /** gRPC status codes that mean the server refused the stream, as opposed to losing it. */
-const REFUSALS = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 7 /* PERMISSION_DENIED */, 9 /* FAILED_PRECONDITION */, 12 /* UNIMPLEMENTED */, 16 /* UNAUTHENTICATED */]);
-const CODE_NAMES: Record<number, string> = {
-  0: 'OK', 1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 7: 'PERMISSION_DENIED',
-  8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED',
-};
+const REFUSALS = new Set<number>([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.NOT_FOUND,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.UNAUTHENTICATED,
+]);
 
 interface Outcome {
   code: number;
@@ -83,7 +87,7 @@ export class LogShipper {
   attach(session: Session): void {
     if (this.closed || session.signal.aborted) return;
     const { queue, backlogBytes } = this.options;
-    queue.setCapacity(Math.max(backlogBytes, this.options.connectedBytes ?? CONNECTED_QUEUE_BYTES));
+    queue.setCapacity(Math.max(backlogBytes, CONNECTED_QUEUE_BYTES));
     // Disconnected: back to the backlog's bound, the oldest lines over it dropped and counted.
     session.signal.addEventListener('abort', () => queue.setCapacity(backlogBytes), { once: true });
     void this.run(session);
@@ -120,17 +124,18 @@ export class LogShipper {
 
   private async run(session: Session): Promise<void> {
     const { logger } = this.options;
-    let delay = this.options.retryInitialMs ?? RETRY_INITIAL_MS;
+    const backoff = new Backoff();
     let lastWarned: string | undefined;
     while (!session.signal.aborted && !this.closed) {
       const opened = Date.now();
       const outcome = await this.open(session);
       if (session.signal.aborted || this.closed) return;
       if (Date.now() - opened >= HEALTHY_STREAM_MS) {
-        delay = this.options.retryInitialMs ?? RETRY_INITIAL_MS;
+        backoff.reset();
         lastWarned = undefined;
       }
-      const reason = `${CODE_NAMES[outcome.code] ?? outcome.code}: ${outcome.details}`;
+      const delay = backoff.next({ policy: RETRY_POLICY });
+      const reason = `${grpc.status[outcome.code] ?? outcome.code}: ${outcome.details}`;
       const fields = { reason, retry_in_ms: delay };
       const refused = REFUSALS.has(outcome.code);
       const warn = () => {
@@ -145,7 +150,6 @@ export class LogShipper {
       await sleep(delay, session.signal);
       if (session.signal.aborted || this.closed) return;
       if (!refused) warn();
-      delay = Math.min(delay * 2, this.options.retryMaxMs ?? RETRY_MAX_MS);
     }
   }
 
@@ -155,7 +159,7 @@ export class LogShipper {
     let resolveEnded!: (outcome: Outcome) => void;
     const ended = new Promise<Outcome>((resolve) => (resolveEnded = resolve));
     const call = session.client.EntrypointLogStream(session.metadata(), (err) => {
-      const outcome = err ? { code: err.code ?? 2, details: err.details ?? err.message } : { code: 0, details: 'the server ended the stream' };
+      const outcome = err ? { code: err.code ?? grpc.status.UNKNOWN, details: err.details ?? err.message } : { code: grpc.status.OK, details: 'the server ended the stream' };
       if (this.stream === stream) this.stream = undefined;
       clearInterval(keepalive);
       session.signal.removeEventListener('abort', cancel);

@@ -31,4 +31,6 @@ export interface ServerContext {
   version: string;
   /** Interval of inline keepalives on the streams of clients that asked for them. */
   inlineKeepaliveMs: number;
+  /** How long a stream that opens with a message (Exec, EntrypointExecStream, Connect) may take to send it. */
+  firstMessageTimeoutMs: number;
 }

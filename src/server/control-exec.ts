@@ -18,6 +18,7 @@ import type { ServerContext } from './context.js';
 import type { ExecPty } from './exec-broker.js';
 import type { ExecRecord } from './exec-history.js';
 import { type ExecOutcome, ExecSession, type OperatorExecCall } from './exec-session.js';
+import { firstMessage } from './first-message.js';
 import { formatPeer } from './listen.js';
 import { invalidArgument, reported } from './status.js';
 import { APP_NAME } from './store.js';
@@ -38,21 +39,16 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
       return;
     }
     widenReceiveWindow(call);
-    const onFirst = (req: ExecRequest__Output) => {
-      call.off('data', onFirst);
-      // Input that follows the start waits in gRPC's flow control until the instance opens.
-      call.pause();
+    const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'Exec'));
+    // Input that follows the start waits in gRPC's flow control until the instance opens.
+    firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, (req) => {
       try {
         if (req.event !== 'start' || !req.start) throw invalidArgument('the first Exec message must be start');
         place(ctx, call, principal, req.start);
       } catch (err) {
-        call.emit('error', reported(ctx.log, err, 'Exec'));
+        refuse(err);
       }
-    };
-    call.on('data', onFirst);
-    call.on('end', () => {
-      if (call.listeners('data').includes(onFirst)) call.emit('error', invalidArgument('the Exec call ended before its start message'));
-    });
+    }, refuse);
   };
 }
 

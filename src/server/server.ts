@@ -12,6 +12,7 @@ import { controlHandlers, newDeployment } from './control-service.js';
 import { AppConfig } from './app-config.js';
 import { ConfigStore } from './config-store.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
+import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './first-message.js';
 import { ExecHistory } from './exec-history.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { InstanceRegistry } from './instances.js';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   keepaliveTimeMs?: number;
   /** How long an instance has to open an exec session it was asked for (default 10 s). */
   execOpenTimeoutMs?: number;
+  /** How long a stream that opens with a message (Exec's start, ...) may take to send it (default 5 s). */
+  firstMessageTimeoutMs?: number;
   /** The URL service's HTTP ingress; undefined: off (no url_service in configs either). */
   http?: HttpOptions;
 }
@@ -120,6 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
+    firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
   };
   if (ingress) {
     const { domain, requestTimeoutMs, maxConcurrent } = options.http!;

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc } from '../helpers/grpc.js';
 import { closeFakeEntrypoints, ExecStream, FakeEntrypoint } from '../helpers/fake-entrypoint.js';
 import { killAll, run, start, waitFor, withDeadline } from '../helpers/run.js';
@@ -289,6 +290,30 @@ describe('who may exec', () => {
     call.write({ input_eof: {} });
     await withDeadline(done, 10_000, 'the exec call to end');
     expect(events).toEqual([`started ${ep.id}`, 'output early ', 'output bytes', 'exit_code 0']);
+  });
+
+  it('ends an Exec that sends no start, and an EntrypointExecStream that sends only keepalives, with DEADLINE_EXCEEDED in time', async () => {
+    const server = await startServer({ env: { WAYPOINT_SERVER_FIRST_MESSAGE_TIMEOUT: '300ms' } });
+    const ep = await FakeEntrypoint.connect(server, 'web', { autoOpen: false });
+    const began = Date.now();
+    const silent = new Promise<grpc.ServiceError>((resolve) => {
+      const call = server.control().Exec(server.operator());
+      call.on('data', () => undefined);
+      call.on('error', resolve);
+    });
+    const idle = new ExecStream(ep.wp.EntrypointExecStream(grpcMd(ep.token)));
+    idle.send(KEEPALIVE as never);
+    expect(await withDeadline(silent, 5_000, 'the silent Exec call to end')).toMatchObject({
+      code: status.DEADLINE_EXCEEDED,
+      details: 'the Exec call sent no start message within 300 ms',
+    });
+    expect(await idle.waitForEnd(5_000)).toMatchObject({
+      code: status.DEADLINE_EXCEEDED,
+      details: 'the EntrypointExecStream call sent no open message within 300 ms',
+    });
+    expect(Date.now() - began).toBeGreaterThanOrEqual(300);
+    idle.call.end();
+    expect(ep.seen.size).toBe(0);
   });
 
   it('checks the start request: args needed, an app or an instance but not both', async () => {

@@ -17,6 +17,8 @@ declare const __VERSION__: string;
 export const INLINE_KEEPALIVE_ENV = 'WAYPOINT_SERVER_INLINE_KEEPALIVE_INTERVAL';
 /** How long an instance has to open an exec session, also from the environment (tests shorten it). */
 export const EXEC_OPEN_TIMEOUT_ENV = 'WAYPOINT_SERVER_EXEC_OPEN_TIMEOUT';
+/** How long a stream may take to send its first message (Exec's start, ...), also from the environment (tests shorten it). */
+export const FIRST_MESSAGE_TIMEOUT_ENV = 'WAYPOINT_SERVER_FIRST_MESSAGE_TIMEOUT';
 const MIN_DURATION_MS = 10;
 
 interface RunOptions extends HttpFlags {
@@ -27,6 +29,7 @@ interface RunOptions extends HttpFlags {
   inlineKeepaliveInterval?: string;
   keepaliveTime: string;
   execOpenTimeout?: string;
+  firstMessageTimeout?: string;
   context: boolean;
   logLevel: string;
 }
@@ -43,6 +46,7 @@ export function serverCommand(program: Command): void {
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
     .option('--keepalive-time <duration>', 'interval of HTTP/2 pings that detect dead clients', '30s')
     .option('--exec-open-timeout <duration>', `how long an instance has to open an exec session (default: $${EXEC_OPEN_TIMEOUT_ENV}, else 10s)`)
+    .option('--first-message-timeout <duration>', `how long an exec or tunnel stream may take to send its first message (default: $${FIRST_MESSAGE_TIMEOUT_ENV}, else 5s)`)
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
   withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
@@ -53,6 +57,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const logLevel = checked(() => parseLogLevel('--log-level', opts.logLevel));
   const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
   const execOpenTimeoutMs = durationFlag('--exec-open-timeout', opts.execOpenTimeout, EXEC_OPEN_TIMEOUT_ENV);
+  const firstMessageTimeoutMs = durationFlag('--first-message-timeout', opts.firstMessageTimeout, FIRST_MESSAGE_TIMEOUT_ENV);
   const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
   if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
   const http = httpOptions(opts);
@@ -71,6 +76,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     inlineKeepaliveMs,
     keepaliveTimeMs,
     execOpenTimeoutMs,
+    firstMessageTimeoutMs,
     http,
   }).catch((err: Error) => {
     throw new CtlError(err.message);

@@ -11,17 +11,16 @@ import type { RegisterResponse } from '../../protocol/generated/waypoint_entrypo
 import { type Principal, requireDeployment } from '../auth.js';
 import { checkClientProtocols } from '../compat.js';
 import type { ServerContext } from '../context.js';
-import { failedPrecondition, invalidArgument, permissionDenied, reported, RpcError, Status } from '../status.js';
+import { failedPrecondition, invalidArgument, permissionDenied, reported, type RpcError } from '../status.js';
+import { firstMessage } from '../first-message.js';
 import type { TunnelEndpoint } from './broker.js';
 import { checkUrlToken } from './url-token.js';
 import type { UrlService } from './urls.js';
 
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
-/** How long a Connect stream may take to send its `accept`. */
-const ACCEPT_TIMEOUT_MS = 5_000;
 
 /** What the handlers need of the server: its context minus what only Waypoint's RPCs use. */
-export type TunnelContext = Pick<ServerContext, 'auth' | 'registry' | 'signer' | 'store' | 'log' | 'inlineKeepaliveMs'>;
+export type TunnelContext = Pick<ServerContext, 'auth' | 'registry' | 'signer' | 'store' | 'log' | 'inlineKeepaliveMs' | 'firstMessageTimeoutMs'>;
 
 export function tunnelHandlers(ctx: TunnelContext, urls: UrlService | undefined): UntypedServiceImplementation {
   return { Register: register(ctx, urls), Connect: connect(ctx, urls) };
@@ -109,28 +108,15 @@ function connect(ctx: TunnelContext, maybeUrls: UrlService | undefined): handleB
       return;
     }
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'Connect'));
-    const timer = setTimeout(
-      () => refuse(new RpcError(Status.DEADLINE_EXCEEDED, `Connect sent no accept within ${ACCEPT_TIMEOUT_MS} ms`)),
-      ACCEPT_TIMEOUT_MS,
-    );
-    const first = (m: ConnectRequest__Output) => {
-      clearTimeout(timer);
-      call.off('end', endedEarly);
+    firstMessage<ConnectRequest__Output>(call, { rpc: 'Connect', message: 'accept', timeoutMs: ctx.firstMessageTimeoutMs }, (m) => {
       try {
         if (m.event !== 'accept' || !m.accept) throw invalidArgument(`the first message of Connect must be accept, not ${m.event ?? 'an empty one'}`);
-        // The connection takes the call over from here (its own 'data' listener).
+        // The connection takes the call over from here: its own 'data' listener, and its reads resume the call.
         urls.broker.accept(m.accept.connection_id, m.accept.instance_id, principal, call);
+        call.resume();
       } catch (err) {
         refuse(err);
       }
-    };
-    const endedEarly = () => {
-      clearTimeout(timer);
-      call.off('data', first);
-      refuse(invalidArgument('Connect ended before its accept'));
-    };
-    call.once('data', first);
-    call.once('end', endedEarly);
-    call.once('cancelled', () => clearTimeout(timer));
+    }, refuse);
   };
 }

@@ -50,6 +50,8 @@ export interface FakeExec {
   stderr(): Buffer;
   /** Output bytes received so far, by channel (cheap to poll, unlike stdout()). */
   received: { stdout: number; stderr: number };
+  /** The size of each output message, both channels, in order: how the output was chunked. */
+  outputSizes: number[];
   exit?: number;
   error?: { code: number; message: string };
   /** The entrypoint ended its side. */
@@ -175,6 +177,7 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
     stdout: () => Buffer.concat(out),
     stderr: () => Buffer.concat(err),
     received: { stdout: 0, stderr: 0 },
+    outputSizes: [],
     clientEnded: false,
     closed: false,
     sent: 0,
@@ -229,6 +232,7 @@ function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behavi
         if (exec.events.at(-1) !== channel) exec.events.push(channel); // a run of output is one event
         (channel === 'stderr' ? err : out).push(m.output!.data);
         exec.received[channel] += m.output!.data.length;
+        exec.outputSizes.push(m.output!.data.length);
         return;
       }
       case 'exit':

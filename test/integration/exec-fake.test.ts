@@ -15,7 +15,7 @@ import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
+import { childPids, isRunning } from '../helpers/proc.js';
 import { BINARY, cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const INVITE = 'invite-exec-secret';
@@ -24,7 +24,6 @@ const TOKEN = 'token-exec-secret';
 const APP = 'echo "app $$"; while :; do sleep 0.05; done';
 const BASE_VARS: ConfigVar[] = [{ name: 'EXEC_CONFIG_VAR', static: 'from-app-config' }];
 
-const entrypoints: Running[] = [];
 const fakes: FakeWaypoint[] = [];
 let dir: string;
 
@@ -33,7 +32,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
   killAll();
   for (const f of fakes.splice(0)) await f.stop();
 });
@@ -60,7 +58,6 @@ async function launch(options: { env?: NodeJS.ProcessEnv; bin?: string; script?:
     }),
     cwd: dir,
   });
-  entrypoints.push(entrypoint);
   await entrypoint.waitForOutput(/^app \d+$/m);
   const appPid = Number(/^app (\d+)$/m.exec(entrypoint.stdout().toString())![1]);
   return { fake, entrypoint, appPid, entries: [] };
@@ -143,6 +140,9 @@ describe('exec on pipes', () => {
     const out = e.stdout();
     expect(out.length).toBe(data.length);
     expect(out.equals(data)).toBe(true);
+    // Several messages, none over 64 KiB (10 MB needs at least 160 of them).
+    expect(Math.max(...e.outputSizes)).toBeLessThanOrEqual(64 * 1024);
+    expect(e.outputSizes.length).toBeGreaterThanOrEqual(data.length / (64 * 1024));
     expectExitLast(e);
     expectAppUndisturbed(instance);
   });

@@ -5,24 +5,22 @@
 // prints its pid and parent at start, so a restart or a second start would show.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { type FakeTunnelServer, startTunnelServer, type TunnelConnection } from '../helpers/fake-tunnel-server.js';
-import { killDescendants, socketFds } from '../helpers/proc.js';
+import { socketFds } from '../helpers/proc.js';
 import { cleanEnv, FIXTURES, killAll, type Running, start, waitFor } from '../helpers/run.js';
+import { freePort } from '../helpers/server.js';
 
 const INVITE = 'invite-url-secret';
 const TOKEN = 'token-url-secret';
 const URL_TOKEN = 'url-token-secret-1';
 const APP = path.join(FIXTURES, 'url-app.mjs');
 
-const entrypoints: Running[] = [];
 const servers: FakeTunnelServer[] = [];
 
 afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
   killAll();
   for (const s of servers.splice(0)) await s.stop();
 });
@@ -48,15 +46,6 @@ interface Launched {
   starts(): number;
 }
 
-/** A port nothing listens on now (the kernel's choice, released at once). */
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 /** The entrypoint with the app on a port of its own (appListens false: nothing on it). */
 async function launch(s: FakeTunnelServer, { appListens = true } = {}): Promise<Launched> {
   const port = await freePort();
@@ -71,7 +60,6 @@ async function launch(s: FakeTunnelServer, { appListens = true } = {}): Promise<
       PORT: String(port),
     }),
   });
-  entrypoints.push(r);
   const starts = () => [...r.stdout().toString().matchAll(/^listening (\d+)/gm)].map((m) => Number(m[1]));
   return {
     r,

@@ -15,7 +15,6 @@ export interface Session {
   /** The session's client: one channel, one HTTP/2 connection, for every stream. */
   readonly client: WaypointClient;
   readonly instanceId: string;
-  readonly deploymentId: string;
   /** The server lists FEATURE_INLINE_KEEPALIVES: our client streams may send inline keepalives. */
   readonly inlineKeepalives: boolean;
   /** The entrypoint protocol version both sides speak. */
@@ -149,7 +148,6 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
     session: {
       client,
       instanceId: options.instanceId,
-      deploymentId: options.deploymentId,
       inlineKeepalives,
       protocolVersion,
       serverVersion,

@@ -23,7 +23,7 @@ import { openRegister } from './wire.js';
 /** The app is reached on loopback only: the tunnel is for this instance's own app. */
 export const APP_HOST = '127.0.0.1';
 /** At most one warning per period about an app that refuses connections. */
-export const UNREACHABLE_REPORT_MS = 60_000;
+const UNREACHABLE_REPORT_MS = 60_000;
 /** Bounds the memory of "already warned" (a server could send endless distinct addresses). */
 const MAX_REMEMBERED_WARNINGS = 100;
 
@@ -44,8 +44,6 @@ interface Registration {
   /** The open Register stream; none while waiting to retry. */
   call?: ClientReadableStream<RegisterResponse__Output>;
   timer?: NodeJS.Timeout;
-  /** Failed attempts since the last `registered`. */
-  failures: number;
 }
 
 export class UrlService {
@@ -134,7 +132,7 @@ export class UrlService {
     if (this.refused && this.refused.session === session && this.refused.token === token) return;
     this.refused = undefined;
     this.backoff.reset();
-    this.registration = { session, token, failures: 0 };
+    this.registration = { session, token };
     this.open(this.registration);
   }
 
@@ -166,7 +164,6 @@ export class UrlService {
     const { logger } = this.options;
     switch (message.event) {
       case 'registered': {
-        registration.failures = 0;
         this.backoff.reset();
         const urls = (message.registered?.urls ?? []).join(' ');
         // Once per distinct set: a reconnect that brings the same URLs back is no news.
@@ -228,13 +225,16 @@ export class UrlService {
       return;
     }
     const delay = this.backoff.next({ policy: RECONNECT_POLICY });
+    // The backoff starts over with each registration and each `registered`: its attempts are
+    // this registration's failures since.
+    const first = this.backoff.attempts === 1;
     const fields = { code, reason, after_ms: delay };
     registration.timer = setTimeout(() => {
       registration.timer = undefined;
       if (this.registration !== registration) return;
       // Said only now: when the whole connection went down (a server restart), the session's
       // end has withdrawn the registration meanwhile and the connection's warning says it all.
-      if (registration.failures++ === 0) logger.warn('URL service registration ended; registering again', fields);
+      if (first) logger.warn('URL service registration ended; registering again', fields);
       else logger.debug('URL service registration failed again; registering again', fields);
       this.open(registration);
     }, delay);

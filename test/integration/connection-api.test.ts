@@ -75,7 +75,6 @@ describe('Connection', () => {
     const session = sessions[0];
     expect(connection.session).toBe(session);
     expect(session.instanceId).toBe(connection.instanceId);
-    expect(session.deploymentId).toBe('D-API');
     expect(session.inlineKeepalives).toBe(true);
     expect(connection.inlineKeepalives).toBe(true);
     expect(session.protocolVersion).toBe(1);

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { LogQueue } from '../../src/logs/queue.js';
 import { LineSplitter, MAX_LINE_BYTES } from '../../src/logs/splitter.js';
 import { utf8Boundary, validUtf8 } from '../../src/logs/utf8.js';
-import { Source, timestampField, varintLength, writeVarint } from '../../src/logs/wire.js';
+import { Source, timestampField } from '../../src/logs/wire.js';
+import { varintLength, writeVarint } from '../../src/protocol/wire-bytes.js';
 import type { EntrypointLogBatch__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
 import { protocol } from '../../src/protocol/load.js';
 

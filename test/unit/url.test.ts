@@ -115,7 +115,6 @@ function fakeSession() {
   const session = {
     client,
     instanceId: 'I1',
-    deploymentId: 'D1',
     inlineKeepalives: false,
     protocolVersion: 1,
     serverVersion: 'test',

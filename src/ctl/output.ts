@@ -9,6 +9,16 @@ export function printLines(lines: string[]): void {
   writeLine(1, lines.map((l) => `${l}\n`).join(''));
 }
 
+/** An argument as a shell would need it typed: quoted when it holds anything unusual. */
+export function shellWord(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
+/** Arguments as a shell would need them typed. */
+export function commandLine(args: readonly string[]): string {
+  return args.map(shellWord).join(' ');
+}
+
 /** Columns padded to their widest cell; `empty` is printed instead when there is no row. */
 export function printTable(headers: string[], rows: string[][], empty: string): void {
   if (rows.length === 0) {

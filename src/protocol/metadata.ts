@@ -45,6 +45,11 @@ export function negotiate(ours: ProtocolRange, theirs: ProtocolRange): number | 
   return Math.min(ours.current, theirs.current);
 }
 
+/** The client asked for inline keepalives on its streams ("true" in wp-inline-keepalives, any case). */
+export function wantsInlineKeepalives(metadata: { get(key: string): unknown[] }): boolean {
+  return String(metadata.get(METADATA.inlineKeepalives)[0] ?? '').toLowerCase() === 'true';
+}
+
 /** The token of a call: `authorization` (an optional "Bearer " prefix dropped) or `waypoint-token`. */
 export function tokenOf(get: (key: string) => unknown[]): string | undefined {
   for (const key of [METADATA.authorization, METADATA.waypointToken]) {

@@ -10,7 +10,7 @@ import type { ExecSession as ExecSessionMessage } from '../protocol/generated/wa
 import type { ExecStart__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecStart.js';
 import type { ListExecSessionsRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsRequest.js';
 import type { ListExecSessionsResponse } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsResponse.js';
-import { METADATA } from '../protocol/metadata.js';
+import { wantsInlineKeepalives } from '../protocol/metadata.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import type { Principal } from './auth.js';
 import { widenReceiveWindow } from './receive-window.js';
@@ -106,11 +106,10 @@ function place(ctx: ServerContext, call: OperatorExecCall, principal: Principal,
         end({ state: 'FAILED', error: 'operator went away' });
         return;
       }
-      const wantsKeepalives = String(ep.metadata.get(METADATA.inlineKeepalives)[0] ?? '').toLowerCase() === 'true';
       let untrack: () => void = () => undefined;
       const session = new ExecSession(call, ep, {
         instanceId: instance.id,
-        keepaliveMs: wantsKeepalives ? ctx.inlineKeepaliveMs : 0,
+        keepaliveMs: wantsInlineKeepalives(ep.metadata) ? ctx.inlineKeepaliveMs : 0,
         onEnd: (outcome) => {
           untrack();
           end(outcome);

@@ -14,7 +14,7 @@ import type { EntrypointConfigResponse } from '../protocol/generated/hashicorp/w
 import type { GetVersionInfoResponse } from '../protocol/generated/hashicorp/waypoint/GetVersionInfoResponse.js';
 import type { NewTokenResponse } from '../protocol/generated/hashicorp/waypoint/NewTokenResponse.js';
 import { INLINE_KEEPALIVE_BYTES } from '../protocol/keepalive.js';
-import { METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
+import { PROTOCOL_VERSIONS, wantsInlineKeepalives } from '../protocol/metadata.js';
 import { requireDeployment } from './auth.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
@@ -128,10 +128,9 @@ function openConfigStream(
   ctx.logs.registered(info);
   ctx.log.info('instance registered', { instance: info.id, app: info.app, deployment: info.deploymentId, peer: info.remoteAddress });
 
-  const wantsKeepalives = String(call.metadata.get(METADATA.inlineKeepalives)[0] ?? '').toLowerCase() === 'true';
   // Raw bytes, not a message: our service definition's serializer passes a Buffer through.
   const rawKeepalive = INLINE_KEEPALIVE_BYTES as unknown as EntrypointConfigResponse;
-  const keepalive = wantsKeepalives ? setInterval(() => open() && call.write(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
+  const keepalive = wantsInlineKeepalives(call.metadata) ? setInterval(() => open() && call.write(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
 
   let gone = false;
   const unregister = () => {

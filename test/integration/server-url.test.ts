@@ -4,7 +4,7 @@
 // answers, the limits, and who may register and accept tunnels.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeTunnelClients, type FakeEndpoint, register, serveTunnel, tunnelClient, urlTokenOf } from '../helpers/fake-tunnel-endpoint.js';
 import { grpc, md } from '../helpers/grpc.js';
@@ -379,6 +379,30 @@ describe('URL service: requests through the ingress', () => {
     }
     socket.destroy();
     expect(app.requests).toEqual([]); // an upgrade is no request of the app's HTTP handler
+  });
+
+  it('answers an upgrade it cannot carry with one plain-text line and the status\'s own reason phrase', async () => {
+    const server = await startServer();
+    await server.createDeployment('idle');
+    const upgrade = (host: string) =>
+      withDeadline(
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(server.httpPort!, '127.0.0.1');
+          let got = '';
+          socket.on('data', (c: Buffer) => (got += c.toString()));
+          socket.on('end', () => resolve(got));
+          socket.on('error', reject);
+          socket.end(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+        }),
+        10_000,
+        `the upgrade to ${host}`,
+      );
+    const body404 = 'no app named nope on this server\n';
+    expect(await upgrade(hostOf(server, 'nope'))).toBe(
+      'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+        `Content-Length: ${body404.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body404}`,
+    );
+    expect(await upgrade(hostOf(server, 'idle'))).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\n\r\nno instance of app idle is connected with its tunnel\n$/);
   });
 
   it('spreads requests over the instances round robin', async () => {

@@ -15,6 +15,7 @@ import { APP_NAME } from '../../server/store.js';
 import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { stderrLog } from '../log.js';
+import { commandLine } from '../output.js';
 import { httpListenOption, httpOptions } from './http-options.js';
 import { collectLabel } from './options.js';
 import { ctlInvocation, entrypointPath } from './self.js';
@@ -136,14 +137,9 @@ function printInstructions(i: Instructions): void {
     `    ${ctl} config set --app ${i.app} KEY=VALUE    # restarts the app with it`,
     `    ${ctl} deployment create ${i.app}    # the env of another instance`,
     `  or with flags: ${ctl} instances --server-addr ${i.addr} --token ${i.token}`,
-    `running ${i.command.map(shellWord).join(' ')} (Ctrl-C stops it and the server)`,
+    `running ${commandLine(i.command)} (Ctrl-C stops it and the server)`,
   ];
   writeLine(2, lines.map((l) => `${PREFIX}${l}\n`).join(''));
-}
-
-/** An argument as a shell would need it typed: quoted when it holds anything unusual. */
-function shellWord(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { APP_NAME } from '../../server/store.js';
 import { connect, type ControlApi } from '../client.js';
 import { CtlError, UsageError } from '../errors.js';
 import { runExec } from '../exec-run.js';
-import { formatTime, isoTime, printJson, printTable } from '../output.js';
+import { commandLine, formatTime, isoTime, printJson, printTable } from '../output.js';
 import { resolveTarget } from '../target.js';
 import { connectionFlags, withConnectionOptions } from './options.js';
 
@@ -131,11 +131,6 @@ function stateText(s: ExecSession__Output): string {
 function who(s: ExecSession__Output): string {
   const host = s.operator_address.replace(/:\d+$/, '');
   return host ? `${s.operator_token_id}@${host}` : s.operator_token_id;
-}
-
-/** Arguments as a shell would need them quoted. */
-function commandLine(args: string[]): string {
-  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 function sessionJson(s: ExecSession__Output) {

@@ -175,14 +175,7 @@ class ProxiedRequest {
     this.over = true;
     this.finish();
     const { req, res } = this;
-    // A 404 is a stranger's guess (scanners), not a problem of an app: not worth a warning.
-    this.ctx.log[f.status === 404 ? 'debug' : 'warn']('URL request failed', {
-      status: f.status,
-      method: req.method,
-      host: req.headers.host ?? '',
-      path: (req.url ?? '').split('?')[0],
-      reason: f.message,
-    });
+    logFailure(this.ctx.log, req, f);
     if (res.headersSent) {
       res.destroy();
       return;
@@ -202,14 +195,31 @@ class ProxiedRequest {
   }
 }
 
+/** One line in the server's log per failed request (an upgrade's too). */
+export function logFailure(log: ServerLog, req: IncomingMessage, f: Failure): void {
+  // A 404 is a stranger's guess (scanners), not a problem of an app: not worth a warning.
+  log[f.status === 404 ? 'debug' : 'warn']('URL request failed', {
+    status: f.status,
+    method: req.method,
+    host: req.headers.host ?? '',
+    path: (req.url ?? '').split('?')[0],
+    ...(req.headers.upgrade !== undefined && { upgrade: req.headers.upgrade }),
+    reason: f.message,
+  });
+}
+
+/** The one-line plain-text answer to a failure: its body and headers. */
+export function failureAnswer(f: Failure): { body: string; headers: Record<string, string | number> } {
+  const body = `${f.message}\n`;
+  return {
+    body,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...f.headers },
+  };
+}
+
 /** A one-line plain-text answer; the connection closes when a request body is still coming. */
 export function reply(res: ServerResponse, f: Failure): void {
-  const body = `${f.message}\n`;
-  res.writeHead(f.status, {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-    ...f.headers,
-  });
+  const { body, headers } = failureAnswer(f);
+  res.writeHead(f.status, headers);
   res.end(body);
 }

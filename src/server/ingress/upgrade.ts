@@ -3,12 +3,12 @@
 // into a tunnel connection, and from there bytes are piped both ways until either side closes;
 // the app's own answer (101 or a refusal) is relayed as it is. Errors before the tunnel answer
 // one plain-text line on the socket, as a normal request would get.
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TunnelEndpoint } from '../tunnel/broker.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
 import { clientAddress, upgradeHead } from './headers.js';
-import { busy, type Failure, type IngressContext, noInstance, notAnswering, timedOut } from './proxy.js';
+import { busy, type Failure, failureAnswer, type IngressContext, logFailure, noInstance, notAnswering, timedOut } from './proxy.js';
 import { route } from './route.js';
 
 /** After the app's side is done, how long the client may take to close its own. */
@@ -17,14 +17,7 @@ const CLOSE_GRACE_MS = 5_000;
 export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { settings, broker } = ctx;
   const fail = (f: Failure) => {
-    ctx.log[f.status === 404 ? 'debug' : 'warn']('URL request failed', {
-      status: f.status,
-      method: req.method,
-      host: req.headers.host ?? '',
-      path: (req.url ?? '').split('?')[0],
-      upgrade: req.headers.upgrade ?? '',
-      reason: f.message,
-    });
+    logFailure(ctx.log, req, f);
     writeFailure(socket, f);
   };
   const r = route(req.headers.host, { broker, store: ctx.store, domain: settings.domain, port: settings.port });
@@ -87,11 +80,7 @@ export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, s
 /** A one-line plain-text HTTP answer on a raw socket, then close. */
 function writeFailure(socket: Duplex, f: Failure): void {
   if (socket.destroyed) return;
-  const body = `${f.message}\n`;
-  const reasons: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
-  const extra = Object.entries(f.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.end(
-    `HTTP/1.1 ${f.status} ${reasons[f.status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`,
-  );
+  const { body, headers } = failureAnswer(f);
+  const lines = Object.entries({ ...headers, Connection: 'close' }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.end(`HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? 'Error'}\r\n${lines}\r\n${body}`);
 }

@@ -132,7 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS));
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
   server.addService(controlServiceDefinition(), controlHandlers(ctx));
-  server.addService(tunnelServiceDefinition(), tunnelHandlers(ctx, ctx.urls));
+  server.addService(tunnelServiceDefinition(), tunnelHandlers(ctx));
 
   let port: number;
   try {

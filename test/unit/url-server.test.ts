@@ -92,7 +92,10 @@ describe('EndpointSet', () => {
     expect(set.remove(b)).toBe(false); // replaced: its removal is a no-op
     set.remove(c);
     set.remove(b2);
-    expect(set.deploymentIds()).toEqual([]);
+    expect(set.ofDeployment('d1')).toEqual([]);
+    expect(set.pick('d1', { max: 9 })).toEqual({ kind: 'none' });
+    expect(set.add(c)).toBeUndefined(); // a removed instance comes back as new
+    expect(set.pick('d1', { max: 9 })).toEqual({ kind: 'ok', endpoint: c });
   });
 });
 

@@ -13,7 +13,8 @@ import { type ConnectCall, TunnelConnection, TunnelError } from './connection.js
 import { EndpointSet, type PickResult } from './endpoints.js';
 import { TunnelPool } from './pool.js';
 
-export const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
+/** How long the entrypoint has to open a connection's stream and reach the app. */
+const OPEN_TIMEOUT_MS = 5_000;
 
 /** One instance's Register stream. */
 export interface TunnelEndpoint {
@@ -37,8 +38,6 @@ interface Pending {
 }
 
 export interface OpenOptions {
-  /** How long the entrypoint has to open the stream and reach the app. */
-  timeoutMs?: number;
   /** The client went away: give up. */
   signal?: AbortSignal;
 }
@@ -51,7 +50,6 @@ export class TunnelBroker {
   constructor(
     private readonly registry: InstanceRegistry,
     private readonly maxConcurrent: number,
-    private readonly openTimeoutMs = DEFAULT_OPEN_TIMEOUT_MS,
   ) {}
 
   /** The endpoint's instance is still the live one that registered it. */
@@ -101,11 +99,6 @@ export class TunnelBroker {
     return this.endpoints.ofDeployment(deploymentId).filter(this.isLive);
   }
 
-  /** Deployments with at least one live endpoint. */
-  liveDeploymentIds(): string[] {
-    return this.endpoints.deploymentIds().filter((d) => this.liveOf(d).length > 0);
-  }
-
   /** The newest deployment (highest ULID) of an app (lower case) with a live endpoint, and the app's name. */
   newestLiveOfApp(appLower: string): { app: string; deploymentId: string } | undefined {
     let best: { app: string; deploymentId: string } | undefined;
@@ -120,7 +113,7 @@ export class TunnelBroker {
     return this.endpoints.pick(deploymentId, { max: this.maxConcurrent, exclude, live: this.isLive });
   }
 
-  open(endpoint: TunnelEndpoint, { timeoutMs = this.openTimeoutMs, signal }: OpenOptions = {}): Promise<TunnelConnection> {
+  open(endpoint: TunnelEndpoint, { signal }: OpenOptions = {}): Promise<TunnelConnection> {
     const id = randomBytes(12).toString('base64url');
     return new Promise<TunnelConnection>((resolve, reject) => {
       let connection: TunnelConnection | undefined;
@@ -137,8 +130,8 @@ export class TunnelBroker {
       };
       const timer = setTimeout(() => {
         const what = connection ? 'reach the app' : 'open the tunnel connection';
-        finish(new TunnelError(`instance ${endpoint.instanceId} did not ${what} within ${timeoutMs} ms`, !connection?.isConnected));
-      }, timeoutMs);
+        finish(new TunnelError(`instance ${endpoint.instanceId} did not ${what} within ${OPEN_TIMEOUT_MS} ms`, !connection?.isConnected));
+      }, OPEN_TIMEOUT_MS);
       const onAbort = () => finish(new TunnelError('the client went away', true));
       signal?.addEventListener('abort', onAbort);
       this.pending.set(id, {

@@ -61,11 +61,6 @@ export class EndpointSet<E extends EndpointLike> {
     return this.byDeployment.get(deploymentId) ?? [];
   }
 
-  /** Deployment ids that have at least one endpoint. */
-  deploymentIds(): string[] {
-    return [...this.byDeployment.keys()];
-  }
-
   all(): E[] {
     return [...this.byInstance.values()];
   }

@@ -20,7 +20,6 @@ export interface PoolOptions {
   open(signal: AbortSignal | undefined): Promise<TunnelConnection>;
   /** At most this many idle connections are kept. */
   maxIdle: number;
-  idleTimeoutMs?: number;
 }
 
 /** What http.request passes on to createConnection: our request's abort signal among them. */
@@ -42,7 +41,7 @@ export class TunnelPool extends http.Agent {
   constructor(private readonly pool: PoolOptions) {
     super({
       keepAlive: true,
-      timeout: pool.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+      timeout: IDLE_TIMEOUT_MS,
       // The broker's limit applies before a request gets here: never queue inside the Agent.
       maxSockets: Infinity,
       maxFreeSockets: pool.maxIdle,

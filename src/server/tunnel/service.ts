@@ -20,10 +20,10 @@ import type { UrlService } from './urls.js';
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
 
 /** What the handlers need of the server: its context minus what only Waypoint's RPCs use. */
-export type TunnelContext = Pick<ServerContext, 'auth' | 'registry' | 'signer' | 'store' | 'log' | 'inlineKeepaliveMs' | 'firstMessageTimeoutMs'>;
+export type TunnelContext = Pick<ServerContext, 'auth' | 'registry' | 'signer' | 'urls' | 'log' | 'inlineKeepaliveMs' | 'firstMessageTimeoutMs'>;
 
-export function tunnelHandlers(ctx: TunnelContext, urls: UrlService | undefined): UntypedServiceImplementation {
-  return { Register: register(ctx, urls), Connect: connect(ctx, urls) };
+export function tunnelHandlers(ctx: TunnelContext): UntypedServiceImplementation {
+  return { Register: register(ctx, ctx.urls), Connect: connect(ctx, ctx.urls) };
 }
 
 function serviceOn(urls: UrlService | undefined): UrlService {

@@ -381,6 +381,21 @@ describe('URL service: requests through the ingress', () => {
     expect(app.requests).toEqual([]); // an upgrade is no request of the app's HTTP handler
   });
 
+  it('serves apps under the domain of --url-domain, and not under localhost', async () => {
+    const server = await startServer({ args: ['--url-domain', 'example.test'] });
+    const app = await startApp('web');
+    const served = await instanceWithTunnel(server, 'web', app.port);
+    expect((await served.stream.registered())[0]).toBe(`http://web.example.test:${server.httpPort}/`);
+    const r = await request(server, `web.example.test:${server.httpPort}`);
+    expect([r.status, r.body.toString()]).toEqual([201, 'hello from web\n']);
+    const elsewhere = await request(server, hostOf(server, 'web'));
+    expect(elsewhere.status).toBe(404);
+    expect(elsewhere.body.toString()).toMatch(/^no app at "web\.localhost:\d+": app URLs look like http:\/\/<app>\.example\.test:\d+\/\n$/);
+    expect(app.requests).toEqual(['GET /hello']);
+    const listed = JSON.parse((await server.ctl(['url', '--json'])).stdout.toString()) as { url: string }[];
+    expect(listed[0].url).toBe(`http://web.example.test:${server.httpPort}/`);
+  });
+
   it('answers an upgrade it cannot carry with one plain-text line and the status\'s own reason phrase', async () => {
     const server = await startServer();
     await server.createDeployment('idle');

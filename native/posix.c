@@ -140,15 +140,21 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
   }
   // With our own stdout closed, the pipe could land on fd 1 or 2, where the child's dup2 onto
   // it would be a no-op that keeps close-on-exec: keep both ends above the standard fds.
+  int failure = 0;
   for (int i = 0; i < 2; i++) {
     if (fds[i] < 3) {
       int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+      if (moved < 0 && failure == 0) failure = errno;
       close(fds[i]);
       fds[i] = moved;
     }
   }
-  if (fds[0] < 0 || fds[1] < 0) {
-    napi_throw_error(env, NULL, strerror(errno));
+  if (failure != 0) {
+    // One end could not be moved (EMFILE): the other, valid or moved, must not leak.
+    for (int i = 0; i < 2; i++) {
+      if (fds[i] >= 0) close(fds[i]);
+    }
+    napi_throw_error(env, NULL, strerror(failure));
     return NULL;
   }
   fcntl(fds[1], F_SETPIPE_SZ, 1 << 20); // refused (pipe-max-size, a user's pipe quota): as it is

@@ -139,33 +139,38 @@ done:
 
 // waitChild(pid): null while it runs, else { code, signal } (one of them null), reaping it.
 napi_value wait_child(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   int32_t pid = 0;
+  bool keep = false;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid <= 0) {
     napi_throw_type_error(env, NULL, "waitChild expects a pid");
     return NULL;
   }
-  int status = 0;
-  pid_t rc;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &keep); // not a boolean: false
+  // keep: WNOWAIT leaves it a zombie, whose pid (its session and group id) stays ours until a
+  // later call reaps it.
+  siginfo_t child;
+  int rc;
   do {
-    rc = waitpid(pid, &status, WNOHANG);
+    memset(&child, 0, sizeof child);
+    rc = waitid(P_PID, (id_t)pid, &child, WEXITED | WNOHANG | (keep ? WNOWAIT : 0));
   } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return throw_errno(env, errno, "waitpid");
+  if (rc < 0) return throw_errno(env, errno, "waitid");
   napi_value result;
-  if (rc == 0) {
+  if (child.si_pid == 0) { // still running
     napi_get_null(env, &result);
     return result;
   }
   napi_value code, signal;
   napi_create_object(env, &result);
-  if (WIFSIGNALED(status)) {
-    napi_get_null(env, &code);
-    napi_create_int32(env, WTERMSIG(status), &signal);
-  } else {
-    napi_create_int32(env, WEXITSTATUS(status), &code);
+  if (child.si_code == CLD_EXITED) {
+    napi_create_int32(env, child.si_status, &code);
     napi_get_null(env, &signal);
+  } else { // CLD_KILLED, CLD_DUMPED
+    napi_get_null(env, &code);
+    napi_create_int32(env, child.si_status, &signal);
   }
   napi_set_named_property(env, result, "code", code);
   napi_set_named_property(env, result, "signal", signal);

@@ -1,16 +1,16 @@
 // An exec command on pipes: stdin, stdout and stderr each a real pipe of its own (stdout and
 // stderr never mixed), started by posix_spawn in a new session with default signal
 // dispositions (native/spawn.c), or by child_process (socket pairs) when the addon is missing.
-import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { PosixAddon } from '../native/posix.js';
 import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
 import { pipeReader } from '../supervisor/pipe-reader.js';
+import { closeFds, openPipes, type Pipe } from '../supervisor/pipes.js';
 import { exitStatus } from '../supervisor/signals.js';
 import { errnoCode } from './errors.js';
-import { killSession } from './kill.js';
+import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError } from './process.js';
 import { watchChildren } from './sigchld.js';
 
@@ -25,30 +25,33 @@ export function spawnPipes(spec: ExecSpec, host: ExecHost): ExecProcess {
 }
 
 function spawnNative(native: PosixAddon, spec: ExecSpec, host: ExecHost): ExecProcess {
-  const input = native.pipe();
-  const out = native.pipe();
-  const err = native.pipe();
   const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
   const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
+  const [input, out, err] = openPipes(native, 3) as [Pipe, Pipe, Pipe];
   let pid: number;
   try {
     pid = spawnOrExplain(native, spec, envp, cwd, input[0], out[1], err[1]);
   } catch (e) {
-    for (const fd of [input[1], out[0], err[0]]) closeSync(fd);
+    closeFds([input[1], out[0], err[0]]);
     throw e;
   } finally {
     // The child has its copies; ours would keep its stdin from ever ending and its output open.
-    for (const fd of [input[0], out[1], err[1]]) closeSync(fd);
+    closeFds([input[0], out[1], err[1]]);
   }
   host.ownPid(pid);
+  // We alone reap it (the orphan reaper leaves owned pids alone): until we do, its pid names its
+  // session and nothing else.
+  const leader = new SessionLeader(pid);
   let gone = false;
   const exited = new Promise<number>((resolve) => {
     const check = () => {
-      const status = native.waitChild(pid);
+      // Seen exited but left a zombie: what it left behind goes with it, while its pid is still
+      // held by the zombie and names its session; then it is reaped.
+      const status = native.waitChild(pid, true);
       if (status === null) return;
       unwatch();
-      // What it left behind goes with it, now, while its pid still names its session.
-      killSession(pid);
+      leader.killSession(true);
+      native.waitChild(pid);
       gone = true;
       host.disownPid(pid);
       resolve(exitStatus(status.code, status.signal));
@@ -58,7 +61,9 @@ function spawnNative(native: PosixAddon, spec: ExecSpec, host: ExecHost): ExecPr
   });
   // libuv makes its end non-blocking; the child's end (another open file) stays as it was.
   const stdin = new Socket({ fd: input[1], readable: false, writable: true });
-  return processOn(pid, stdin, pipeReader(out[0], out[2]), pipeReader(err[0], err[2]), exited, () => gone);
+  // Until we reap it (gone) it is certainly unreaped.
+  const kill = () => leader.killSession(!gone);
+  return processOn(pid, stdin, pipeReader(out[0], out[2]), pipeReader(err[0], err[2]), exited, kill);
 }
 
 /** posix_spawn, with execvp's fallback for a script without a #! line. */
@@ -100,16 +105,23 @@ function spawnChildProcess(spec: ExecSpec, host: ExecHost): ExecProcess {
   }
   const pid = cp.pid;
   host.ownPid(pid);
-  let gone = false;
+  // libuv reaps it, and reports the exit after that: its pid may then name someone else's
+  // session. The leader knows what may still be killed (kill.ts); it is looked at on every
+  // SIGCHLD (and every second) until then, and its session killed if it is seen a zombie.
+  const leader = new SessionLeader(pid);
+  const unwatch = watchChildren(() => {
+    if (leader.look() === 'zombie') leader.killSession();
+  });
   const exited = new Promise<number>((resolve) => {
     cp.once('exit', (code, signal) => {
-      killSession(pid);
-      gone = true;
+      unwatch();
+      leader.markReaped();
+      leader.killSession(); // unless done above: only what is provably of its session
       host.disownPid(pid);
       resolve(exitStatus(code, signal));
     });
   });
-  return processOn(pid, cp.stdin!, cp.stdout!, cp.stderr!, exited, () => gone);
+  return processOn(pid, cp.stdin!, cp.stdout!, cp.stderr!, exited, () => leader.killSession());
 }
 
 function processOn(
@@ -118,7 +130,7 @@ function processOn(
   stdout: Readable,
   stderr: Readable,
   exited: Promise<number>,
-  gone: () => boolean,
+  killSession: () => void,
 ): ExecProcess {
   // A process that stopped reading (exited, closed its stdin): what is still sent is dropped.
   stdin.on('error', () => stdin.destroy());
@@ -145,9 +157,8 @@ function processOn(
     },
     resize: () => {},
     kill: () => {
-      // Until it is reaped its pid is its session id; at that moment the rest of the session
-      // was killed (above), and the pid may since name someone else's group.
-      if (!gone()) killSession(pid);
+      // Once per session: a kill before the exit is the kill at the exit too.
+      killSession();
       stdin.destroy();
     },
   };

@@ -9,12 +9,12 @@
 // again, and when it has been quiet a moment (the writers are dead, what is left is at most a
 // terminal's buffer) we close our slave: node-pty reads EIO, closes and reports the exit. It would
 // also close its side by itself 200 ms after reaping the child; by then everything was read.
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { IPty } from 'node-pty';
 import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
 import { exitStatus } from '../supervisor/signals.js';
-import { killSession } from './kill.js';
+import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError, type WindowSize } from './process.js';
 import { watchChildren } from './sigchld.js';
 
@@ -39,17 +39,6 @@ export function windowSize(size: { rows?: number; cols?: number } | null | undef
     rows: size?.rows && size.rows > 0 ? size.rows : DEFAULT_SIZE.rows,
     cols: size?.cols && size.cols > 0 ? size.cols : DEFAULT_SIZE.cols,
   };
-}
-
-/** Running, as opposed to reaped or a zombie (node-pty reaps it in a thread of its own). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat[stat.lastIndexOf(')') + 2];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 /** node-pty's queue of writes not yet taken by the terminal (an internal: 0 if it changed). */
@@ -85,10 +74,12 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
   }
   const pid = child.pid;
   host.ownPid(pid);
+  // node-pty reaps it in a thread of its own, usually before we even hear of the exit: its pid
+  // may then name someone else's session. The leader knows what may still be killed (kill.ts).
+  const leader = new SessionLeader(pid);
   let slave = holdSlave(child);
 
   let gone = false; // reaped (by node-pty) or a zombie: its input goes nowhere
-  let reported = false; // node-pty reported the exit: its pid may name someone else's group now
   const output = new PassThrough({ highWaterMark: 64 * 1024 });
   const resume = () => child.resume();
   let quiet: NodeJS.Timeout | undefined;
@@ -109,12 +100,15 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
     }
   });
   const unwatch = watchChildren(() => {
-    if (gone || running(pid)) return;
+    // Also every second while it runs: the leader's last sighting decides which of its session's
+    // processes can still be told from strangers once it was reaped (kill.ts).
+    if (gone || leader.look() === 'running') return;
     gone = true;
     unwatch();
     // Jobs of an interactive shell may still run in groups of their own: they go with it, and
-    // no one writes to the terminal any more.
-    killSession(pid);
+    // no one writes to the terminal any more. Only what is provably of its session (kill.ts): a
+    // job started since the last look, with the leader already reaped, is left running.
+    leader.killSession();
     output.off('drain', resume);
     child.resume();
     quietThenRelease();
@@ -125,8 +119,9 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
       unwatch();
       clearTimeout(quiet);
       releaseSlave();
-      killSession(pid);
-      reported = true;
+      // Reaped by now; the session was killed above unless the SIGCHLD was not seen yet.
+      leader.markReaped();
+      leader.killSession();
       host.disownPid(pid);
       output.end();
       resolve(exitStatus(exitCode, signal ?? null));
@@ -158,8 +153,6 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
         // the terminal closed under us: the process is exiting
       }
     },
-    kill: () => {
-      if (!reported) killSession(pid);
-    },
+    kill: () => leader.killSession(),
   };
 }

@@ -8,8 +8,11 @@ export interface PosixAddon {
    * `errno` when the command cannot be started.
    */
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number, stdinFd?: number): number;
-  /** waitpid(pid, WNOHANG): null while it runs, else how it ended (reaped). */
-  waitChild(pid: number): { code: number | null; signal: number | null } | null;
+  /**
+   * waitid(pid, WNOHANG): null while it runs, else how it ended, and it is reaped; with `keep`
+   * (WNOWAIT) it stays a zombie, its pid still ours, until a call without it.
+   */
+  waitChild(pid: number, keep?: boolean): { code: number | null; signal: number | null } | null;
   isatty(fd: number): boolean;
   /** A real pipe, [readFd, writeFd, capacity in bytes (1 MiB where allowed)], both close-on-exec. */
   pipe(): [number, number, number];

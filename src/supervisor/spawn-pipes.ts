@@ -1,12 +1,12 @@
 // The app on pipes: stdin is its own (inherited, so EOF and terminal checks behave as without
 // us), stdout and stderr are real pipes to us. Started by the posix addon (posix_spawn, see
 // native/spawn.c), or by child_process if that addon cannot be loaded.
-import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Logger } from '../log.js';
 import { posix, type PosixAddon } from '../native/posix.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError } from './child.js';
 import { pipeReader } from './pipe-reader.js';
+import { closeFds, openPipes, type Pipe } from './pipes.js';
 import { disownPid, ownPid } from './reaper.js';
 import { exitStatus } from './signals.js';
 
@@ -26,21 +26,18 @@ export async function spawnWithPipes(spec: ChildSpec, logger: Logger): Promise<R
 }
 
 function spawnNative(native: PosixAddon, spec: ChildSpec): RunningChild {
-  const out = native.pipe();
-  const err = native.pipe();
   const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
   const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
+  const [out, err] = openPipes(native, 2) as [Pipe, Pipe];
   let pid: number;
   try {
     pid = startOrExplain(native, spec, envp, cwd, out[1], err[1]);
   } catch (e) {
-    closeSync(out[0]);
-    closeSync(err[0]);
+    closeFds([out[0], err[0]]);
     throw e;
   } finally {
     // The child has its copies of the write ends; ours would hold its output open forever.
-    closeSync(out[1]);
-    closeSync(err[1]);
+    closeFds([out[1], err[1]]);
   }
   ownPid(pid);
   const exited = new Promise<number>((resolve) => {

@@ -2,17 +2,10 @@
 // single binary unpacks its addon once, as for the app's terminal). Bytes, not strings, both
 // ways (encoding: null): a UTF-8 sequence cut between two reads still arrives intact.
 //
-// The last output: when the terminal's last slave fd closes while output is still unread, Linux
-// drops it (measured: up to a terminal buffer, ~4 KiB, of a 3 MiB write, even with a reader that
-// never pauses). So we hold a slave fd of our own while the command runs: nothing is dropped, and
-// the master never sees EIO. Once the command is gone (seen at SIGCHLD) reading never pauses
-// again, and when it has been quiet a moment (the writers are dead, what is left is at most a
-// terminal's buffer) we close our slave: node-pty reads EIO, closes and reports the exit. It would
-// also close its side by itself 200 ms after reaping the child; by then everything was read.
-import { closeSync, constants, openSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
+// The last output is never lost: see src/supervisor/pty-output.ts.
 import type { IPty } from 'node-pty';
 import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
+import { ptyOutput } from '../supervisor/pty-output.js';
 import { exitStatus } from '../supervisor/signals.js';
 import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError, type WindowSize } from './process.js';
@@ -25,8 +18,6 @@ const EOF_CHAR = Buffer.from([0x04]);
 /** node-pty's own write queue (entries), beyond which the input counts as congested. */
 const INPUT_QUEUE_MAX = 16;
 const INPUT_DRAIN_POLL_MS = 5;
-/** Once the command is gone, this long without output means all of it was read. */
-const QUIET_AFTER_EXIT_MS = 20;
 
 export interface PtyOptions {
   term: string;
@@ -45,17 +36,6 @@ export function windowSize(size: { rows?: number; cols?: number } | null | undef
 function queuedWrites(child: IPty): number {
   const queue = (child as unknown as { _writeStream?: { _writeQueue?: unknown } })._writeStream?._writeQueue;
   return Array.isArray(queue) ? queue.length : 0;
-}
-
-/** A slave fd of our own (never our controlling terminal); undefined if it cannot be opened. */
-function holdSlave(child: IPty): number | undefined {
-  const name = (child as unknown as { ptsName?: unknown }).ptsName;
-  if (typeof name !== 'string' || !name.startsWith('/dev/')) return undefined;
-  try {
-    return openSync(name, constants.O_RDWR | constants.O_NOCTTY);
-  } catch {
-    return undefined; // as node-pty alone: the last bytes may be lost
-  }
 }
 
 export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): ExecProcess {
@@ -77,76 +57,49 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
   // node-pty reaps it in a thread of its own, usually before we even hear of the exit: its pid
   // may then name someone else's session. The leader knows what may still be killed (kill.ts).
   const leader = new SessionLeader(pid);
-  let slave = holdSlave(child);
-
-  let gone = false; // reaped (by node-pty) or a zombie: its input goes nowhere
-  const output = new PassThrough({ highWaterMark: 64 * 1024 });
-  const resume = () => child.resume();
-  let quiet: NodeJS.Timeout | undefined;
-  const releaseSlave = () => {
-    if (slave === undefined) return;
-    closeSync(slave);
-    slave = undefined;
-  };
-  const quietThenRelease = () => {
-    clearTimeout(quiet);
-    quiet = setTimeout(releaseSlave, QUIET_AFTER_EXIT_MS);
-  };
-  child.onData((data) => {
-    if (gone) quietThenRelease();
-    if (!output.write(data as unknown as Buffer) && !gone) {
-      child.pause();
-      output.once('drain', resume);
-    }
-  });
+  // Gone (a zombie, or reaped): its input goes nowhere.
+  const output = ptyOutput(child);
   const unwatch = watchChildren(() => {
     // Also every second while it runs: the leader's last sighting decides which of its session's
     // processes can still be told from strangers once it was reaped (kill.ts).
-    if (gone || leader.look() === 'running') return;
-    gone = true;
+    if (output.isGone || leader.look() === 'running') return;
     unwatch();
     // Jobs of an interactive shell may still run in groups of their own: they go with it, and
     // no one writes to the terminal any more. Only what is provably of its session (kill.ts): a
     // job started since the last look, with the leader already reaped, is left running.
     leader.killSession();
-    output.off('drain', resume);
-    child.resume();
-    quietThenRelease();
+    output.gone();
   });
   const exited = new Promise<number>((resolve) => {
     child.onExit(({ exitCode, signal }) => {
-      gone = true;
       unwatch();
-      clearTimeout(quiet);
-      releaseSlave();
       // Reaped by now; the session was killed above unless the SIGCHLD was not seen yet.
       leader.markReaped();
       leader.killSession();
       host.disownPid(pid);
-      output.end();
       resolve(exitStatus(exitCode, signal ?? null));
     });
   });
 
   const onceDrain = (callback: () => void) => {
-    if (gone || queuedWrites(child) < INPUT_QUEUE_MAX) return callback();
+    if (output.isGone || queuedWrites(child) < INPUT_QUEUE_MAX) return callback();
     setTimeout(() => onceDrain(callback), INPUT_DRAIN_POLL_MS);
   };
   return {
     pid,
-    stdout: output,
+    stdout: output.stream,
     exited,
     write: (data) => {
-      if (gone) return true; // dropped: nothing reads it any more
+      if (output.isGone) return true; // dropped: nothing reads it any more
       child.write(data as unknown as string); // a Buffer goes through as bytes
       return queuedWrites(child) < INPUT_QUEUE_MAX;
     },
     onceDrain,
     endInput: () => {
-      if (!gone) child.write(EOF_CHAR as unknown as string);
+      if (!output.isGone) child.write(EOF_CHAR as unknown as string);
     },
     resize: (size) => {
-      if (gone) return;
+      if (output.isGone) return;
       try {
         child.resize(size.cols, size.rows);
       } catch {

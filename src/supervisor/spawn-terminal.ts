@@ -1,9 +1,9 @@
 // The app on a pseudo-terminal (node-pty), when we run on a terminal ourselves: a shell behind
 // us keeps its prompt, line editing and job control.
-import { PassThrough, type Readable } from 'node:stream';
 import type { IPty } from 'node-pty';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError, type TerminalSize } from './child.js';
 import { loadNodePty } from './node-pty.js';
+import { ptyOutput, running } from './pty-output.js';
 import { disownPid, ownPid } from './reaper.js';
 import { exitStatus } from './signals.js';
 
@@ -24,9 +24,18 @@ export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: str
   }
   const pid = child.pid;
   ownPid(pid);
+  // Its last output is never lost (pty-output.ts), once we know it is gone: at a SIGCHLD. (Missed,
+  // node-pty's own close 200 ms after its reap ends it, as without us.)
   const output = ptyOutput(child);
+  const onChild = () => {
+    if (running(pid)) return;
+    process.off('SIGCHLD', onChild);
+    output.gone();
+  };
+  process.on('SIGCHLD', onChild);
   const exited = new Promise<number>((done) => {
     child.onExit(({ exitCode, signal }) => {
+      process.off('SIGCHLD', onChild);
       disownPid(pid);
       done(exitStatus(exitCode, signal ?? null));
     });
@@ -34,7 +43,7 @@ export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: str
   return {
     pid,
     exited,
-    stdout: output,
+    stdout: output.stream,
     kill: (signal, toGroup) => signalProcess(pid, signal, toGroup),
     writeInput: (data) => child.write(data as unknown as string),
     resize: ({ cols, rows }) => {
@@ -45,18 +54,4 @@ export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: str
       }
     },
   };
-}
-
-/** node-pty's data events as a Readable, so both child kinds relay the same way. */
-function ptyOutput(child: IPty): Readable {
-  // node-pty reads the master side itself; pause/resume on it gives us backpressure.
-  const out = new PassThrough();
-  child.onData((data) => {
-    if (!out.write(data)) {
-      child.pause();
-      out.once('drain', () => child.resume());
-    }
-  });
-  child.onExit(() => out.end());
-  return out;
 }

@@ -1,7 +1,8 @@
 // Interactive use: on a terminal (`docker run -it img bash`) the app behaves as without us —
 // prompt, line editing, Ctrl-C reaching the job inside the shell and not the shell itself.
+import { closeSync, constants, openSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENTRYPOINT, withDeadline } from '../helpers/run.js';
+import { ENTRYPOINT, waitFor, withDeadline } from '../helpers/run.js';
 import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
 afterEach(closeTerminals);
@@ -60,5 +61,34 @@ describe('on a terminal', () => {
   it('returns the exit status of a command that fails', async () => {
     const s = openTerminal(ENTRYPOINT, ['sh', '-c', 'exit 3']);
     expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(3);
+  });
+
+  it('delivers every byte the app writes just before it exits', async () => {
+    // Linux drops a terminal's unread output when its last slave fd closes: the entrypoint holds
+    // one of the app's terminal until its output went quiet (src/supervisor/pty-output.ts). Ours,
+    // between the entrypoint and this test, has the same problem: this test holds a slave of it.
+    const size = 3 * 1024 * 1024;
+    for (let run = 0; run < 3; run++) {
+      const s = openTerminal(ENTRYPOINT, ['sh', '-c', `head -c ${size} /dev/zero | tr '\\0' x; exit 3`]);
+      const slave = openSync((s.term as unknown as { ptsName: string }).ptsName, constants.O_RDWR | constants.O_NOCTTY);
+      const xs = () => (s.output().match(/x{64,}/g) ?? []).reduce((sum, run) => sum + run.length, 0);
+      // A reader that keeps stalling: the entrypoint's writes to us block, output piles up on the
+      // app's terminal, and some of it is unread when the app exits.
+      let exited = false; // reported by node-pty 200 ms after its reap: what was read by then is all
+      void s.exited.then(() => (exited = true));
+      const stalls = setInterval(() => {
+        s.term.pause();
+        setTimeout(() => s.term.resume(), 5);
+      }, 10);
+      try {
+        await waitFor(() => xs() >= size || exited, { timeoutMs: 20_000, what: () => `${size} bytes (got ${xs()})` });
+      } finally {
+        clearInterval(stalls);
+        s.term.resume();
+        closeSync(slave);
+      }
+      expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(3);
+      expect(xs()).toBe(size);
+    }
   });
 });

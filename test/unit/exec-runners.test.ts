@@ -81,12 +81,14 @@ describe.each([
     expect(await withDeadline(proc.exited, 5000, 'the exit')).toBe(128 + 9);
     await waitFor(() => !isRunning(background), { timeoutMs: 1000, what: () => 'the background job to be gone' });
   });
+});
 
-  // The fallback learns of the exit after libuv reaped the leader: a job started just before
-  // can no longer be told from a stranger's (src/exec/kill.ts); exec-session-kill.test.ts has
-  // its case, a job older than the last look at the leader.
-  it.runIf(native)('when the command exits, what it left running in its session goes too', async () => {
-    const proc = run(native, 'sleep 100 & echo $!');
+// Only there: the fallback learns of the exit after libuv reaped the leader, when a job started
+// just before can no longer be told from a stranger's (src/exec/kill.ts); exec-session-kill.test.ts
+// has the fallback's case, a job older than the last look at the leader.
+describe('exec on pipes (posix_spawn only)', () => {
+  it('when the command exits, what it left running in its session goes too', async () => {
+    const proc = run(true, 'sleep 100 & echo $!');
     const out = collect(proc.stdout);
     expect(await withDeadline(proc.exited, 5000, 'the exit')).toBe(0);
     await waitFor(() => /^\d+\n/.test(out()), { what: () => 'the pid, still in the pipe after the exit' });

@@ -20,6 +20,13 @@ describe('envNameProblem', () => {
   });
 });
 
+describe('envNameProblem (L4)', () => {
+  it('L4: refuses __proto__, constructor and prototype with a clear message, and takes look-alikes', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) expect(envNameProblem(name), name).toMatch(/is reserved/);
+    for (const name of ['__PROTO__', 'Constructor', 'PROTOTYPE', '__proto', 'prototype_1']) expect(envNameProblem(name), name).toBeUndefined();
+  });
+});
+
 describe('filePathProblem', () => {
   it('takes absolute and relative paths', () => {
     for (const p of ['/etc/app.conf', 'config.yml', './a/b.txt', '../shared/x', 'dir/.hidden', 'a b/ü.txt']) {

@@ -1,7 +1,7 @@
 // The rules of config vars (names, paths, values, signals) and how scopes resolve: pure logic
 // shared by the server and the ctl.
 import { describe, expect, it } from 'vitest';
-import { configBytes, resolve, type StoredVar, toWire, view } from '../../src/server/config-resolve.js';
+import { resolve, type StoredVar, toWire, view } from '../../src/server/config-resolve.js';
 import {
   envNameProblem,
   filePathProblem,
@@ -106,9 +106,5 @@ describe('resolve', () => {
       { name: 'I', static: '2', internal: true, name_is_path: false },
       { name: '/f', static: 'ü', internal: false, name_is_path: true },
     ]);
-  });
-
-  it('configBytes counts names and values in bytes', () => {
-    expect(configBytes([v('', 'AB', 'ü')])).toBe(4);
   });
 });

@@ -98,6 +98,8 @@ function migrate(db: Db, file: string): void {
       `${file} has schema version ${current}, newer than this waypoint-ctl knows (${SCHEMA_VERSION}): upgrade waypoint-ctl`,
     );
   }
+  // Nothing written when up to date: a server must start on a full disk.
+  if (current === SCHEMA_VERSION) return;
   const apply = db.transaction(() => {
     for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

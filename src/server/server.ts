@@ -9,6 +9,7 @@ import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
 import { openDb } from './db.js';
 import { controlServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
 import { controlHandlers, newDeployment } from './control-service.js';
+import { DEFAULT_INVITE_TTL_SECONDS } from './control-tokens.js';
 import { AppConfig } from './app-config.js';
 import { ConfigStore } from './config-store.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   firstMessageTimeoutMs?: number;
   /** The URL service's HTTP ingress; undefined: off (no url_service in configs either). */
   http?: HttpOptions;
+  /** An invite's life when its request names none, in seconds (default 24 h); null: never expires. */
+  inviteTtlSeconds?: number | null;
 }
 
 export interface HttpOptions {
@@ -124,6 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
     firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
+    inviteTtlSeconds: options.inviteTtlSeconds === null ? undefined : (options.inviteTtlSeconds ?? DEFAULT_INVITE_TTL_SECONDS),
   };
   if (ingress) {
     const { domain, requestTimeoutMs, maxConcurrent } = options.http!;

@@ -76,6 +76,15 @@ export function weightProblem(weight: ConfigWeight, who: string): string | undef
   return undefined;
 }
 
+/** No measure grew: a change to a config already over a limit that does not make it worse is let through. */
+export function growsNothing(before: ConfigWeight, after: ConfigWeight): boolean {
+  return (
+    after.envBytes <= before.envBytes &&
+    after.messageBytes <= before.messageBytes &&
+    (after.largest?.bytes ?? 0) <= (before.largest?.bytes ?? 0)
+  );
+}
+
 /**
  * The protobuf encoding's size, computed rather than encoded (an app may have 100 000s of vars):
  * EntrypointConfigResponse { 2: config { 2: env_vars[] { 1: name, 2: static, 8: internal,

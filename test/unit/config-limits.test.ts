@@ -1,8 +1,17 @@
 // What an app's config weighs as an instance gets it: the expanded env against Linux's exec
 // limits (checked against a real execve here) and the encoded message against the gRPC limit
-// (checked against the real encoder).
+// (checked against the real encoder); and AppConfig's refusal rule on a real store.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AppConfig } from '../../src/server/app-config.js';
+import { ConfigStore } from '../../src/server/config-store.js';
+import { openDb } from '../../src/server/db.js';
+import { InstanceRegistry } from '../../src/server/instances.js';
+import { silentLog } from '../../src/server/log.js';
+import { Store } from '../../src/server/store.js';
 import {
   MAX_CONFIG_MESSAGE_BYTES,
   MAX_ENV_BYTES,
@@ -86,5 +95,27 @@ describe('weigh: the env as the entrypoint builds it', () => {
 
   it('counts the value a reference to a missing internal var leaves (empty), and UTF-8 in bytes', () => {
     expect(weigh([v('A', 'ü${config.internal.NOPE}')], '').envBytes).toBe('A=ü'.length + 1 + 1 + 8);
+  });
+});
+
+describe('AppConfig.change on a config stored before the limits (H2)', () => {
+  it('H2: a config already over the env limit can be shrunk var by var, never grown', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-config-limits-'));
+    const db = openDb(path.join(dir, 'state.db'));
+    try {
+      const store = new ConfigStore(db);
+      const config = new AppConfig(new Store(db), store, new InstanceRegistry(), silentLog);
+      const big = (name: string) => ({ name, kind: 'static' as const, value: Buffer.alloc(100_000, 'b') });
+      // As an older server let it in: 12 × 100 KB, over the 1 MiB of env.
+      store.apply('web', Array.from({ length: 12 }, (_, i) => big(`B${i}`)), []);
+      expect(() => config.change('web', [{ name: 'SMALL', kind: 'static', value: Buffer.from('1') }], [])).toThrow(/the env would be/);
+      expect(() => config.change('web', [], ['B0'])).not.toThrow(); // still over: allowed, it shrinks
+      expect(() => config.change('web', [big('B1')], [])).not.toThrow(); // the same again: grows nothing
+      expect(() => config.change('web', [], ['B1', 'B2'])).not.toThrow(); // now within
+      expect(() => config.change('web', [{ name: 'SMALL', kind: 'static', value: Buffer.from('1') }], [])).not.toThrow();
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

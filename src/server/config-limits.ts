@@ -25,6 +25,13 @@ export const GRPC_MESSAGE_LIMIT = 4 * 1024 * 1024;
  */
 export const MESSAGE_RESERVE = 1024 * 1024;
 export const MAX_CONFIG_MESSAGE_BYTES = GRPC_MESSAGE_LIMIT - MESSAGE_RESERVE;
+/** Of that reserve, what an instance's pending exec requests may take; the rest is for labels and the URL service. */
+export const MAX_PENDING_EXEC_BYTES = MESSAGE_RESERVE - 256 * 1024;
+
+/** An exec request as the config message lists it: each arg with its tag and length, index and pty (at most ~64 bytes). */
+export function pendingExecBytes(args: readonly string[]): number {
+  return args.reduce((n, a) => n + field(Buffer.byteLength(a)), 64);
+}
 
 export interface ConfigWeight {
   /** The largest `NAME=value` env string, with its NUL. */

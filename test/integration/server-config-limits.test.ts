@@ -114,6 +114,35 @@ describe('config set refuses what an instance could never apply', () => {
   });
 });
 
+describe('pending exec requests in the config message', () => {
+  it('M2: an instance that has not opened its exec requests gets no more once they would push its config over 4 MiB', async () => {
+    const server = await startServer();
+    const inst = await server.connectInstance('web'); // a raw client: it never opens exec sessions
+    // ~3 MiB of files: the most a config may weigh.
+    const mib = (name: string) => entry(name, 'x'.repeat(1024 * 1024 - 100), 'FILE');
+    await set(server, { app: 'web', set: [mib('a'), mib('b'), mib('c')] });
+    await inst.config.waitForMessages(2);
+    const exec = () =>
+      new Promise<grpc.ServiceError>((resolve) => {
+        const call = server.control().Exec(server.operator());
+        call.on('data', () => undefined);
+        call.on('error', resolve);
+        call.write({ start: { instance_id: inst.id, args: ['echo', 'a'.repeat(250 * 1024)] } });
+      });
+    // Each request placed is pushed at once, listed in a new config message.
+    for (let i = 1; i <= 3; i++) {
+      void exec();
+      await inst.config.waitForMessages(2 + i);
+      expect(inst.config.messages[1 + i].config?.exec).toHaveLength(i);
+    }
+    const refused = await exec();
+    expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(refused.details).toMatch(/^instance \S+ already has \d+ bytes of exec requests waiting to open \(at most 786432 fit its config message\)/);
+    expect(inst.config.messages).toHaveLength(5);
+    expect(inst.config.error).toBeUndefined();
+  });
+});
+
 describe('reserved names', () => {
   it('L4: __proto__, constructor and prototype are refused by the ctl (exit 2) and by the server (INVALID_ARGUMENT)', async () => {
     const server = await startServer();

@@ -11,7 +11,7 @@ import { resolveTarget, type Target } from '../target.js';
 import { collectLabel, connectionFlags, withConnectionOptions } from './options.js';
 
 export function deploymentCommand(program: Command): void {
-  const deployment = program.command('deployment').description('create and list deployments');
+  const deployment = program.command('deployment').description('create and list deployments, and make new invites for them');
 
   withConnectionOptions(
     deployment

@@ -19,6 +19,8 @@ export interface DataDir {
   dir: string;
   /** What was tightened, as "name 0755→0700": worth one info line. */
   tightened: string[];
+  /** What could not be (a file system without modes, another owner): worth a warning, not a refusal. */
+  exposed: string[];
 }
 
 /**
@@ -34,29 +36,36 @@ export function ensureDataDir(dir: string): DataDir {
     throw new DataDirError(`cannot create the data dir ${abs}: ${(err as Error).message}`);
   }
   if (!statSync(abs).isDirectory()) throw new DataDirError(`the data dir ${abs} is not a directory`);
-  const tightened: string[] = [];
-  tighten(abs, DIR_MODE, '.', tightened);
+  const modes: Modes = { tightened: [], exposed: [] };
+  tighten(abs, DIR_MODE, '.', modes);
   try {
     writeFileSync(path.join(abs, STATE_FILE), '', { flag: 'a', mode: FILE_MODE });
   } catch (err) {
     throw new DataDirError(`cannot create ${path.join(abs, STATE_FILE)}: ${(err as Error).message}`);
   }
   for (const entry of readdirSync(abs, { withFileTypes: true })) {
-    if (entry.isFile()) tighten(path.join(abs, entry.name), FILE_MODE, entry.name, tightened);
+    if (entry.isFile()) tighten(path.join(abs, entry.name), FILE_MODE, entry.name, modes);
   }
-  return { dir: abs, tightened };
+  return { dir: abs, ...modes };
+}
+
+interface Modes {
+  tightened: string[];
+  exposed: string[];
 }
 
 /** chmod to `mode` when group or others have any access (an owner-only mode is left as it is). */
-function tighten(file: string, mode: number, name: string, tightened: string[]): void {
+function tighten(file: string, mode: number, name: string, modes: Modes): void {
   const current = statSync(file).mode & 0o777;
   if ((current & 0o077) === 0) return;
+  const octal = (m: number) => m.toString(8).padStart(4, '0');
   try {
     chmodSync(file, mode);
   } catch (err) {
-    throw new DataDirError(`cannot make ${file} private (chmod ${mode.toString(8)}): ${(err as Error).message}`);
+    modes.exposed.push(`${name} ${octal(current)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return;
   }
-  tightened.push(`${name} ${current.toString(8).padStart(4, '0')}→${mode.toString(8).padStart(4, '0')}`);
+  modes.tightened.push(`${name} ${octal(current)}→${octal(mode)}`);
 }
 
 export interface SigningKey {

@@ -88,8 +88,9 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? silentLog;
   const listen = parseListen(options.listen);
-  const { dir: dataDir, tightened } = ensureDataDir(options.dataDir);
+  const { dir: dataDir, tightened, exposed } = ensureDataDir(options.dataDir);
   if (tightened.length > 0) log.info('data dir made private: others could read it', { dir: dataDir, modes: tightened.join(', ') });
+  if (exposed.length > 0) log.warn('the data dir could not be made private: other users may read secrets in it', { dir: dataDir, modes: exposed.join(', ') });
   const key = loadOrCreateKey(dataDir);
   const db = openDb(path.join(dataDir, STATE_FILE));
   const store = new Store(db);

@@ -7,11 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, killAll, run, type Running, start, withDeadline } from '../helpers/run.js';
-import { CTL } from '../helpers/server.js';
+import { FakeEntrypoint } from '../helpers/fake-entrypoint.js';
+import { CTL, startServer, stopServers } from '../helpers/server.js';
 
 const dirs: string[] = [];
 
-afterEach(() => {
+afterEach(async () => {
+  await stopServers();
   killAll();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -98,11 +100,7 @@ describe('a full disk', () => {
     expect((await ctl(first, ['config', 'set', '--app', 'shop', 'A=1'])).code).toBe(0);
     await stop(first);
 
-    // The data dir copied onto a fresh 2 MiB tmpfs, then the rest of it filled.
-    const mnt = path.join(root, 'mnt');
-    mkdirSync(mnt);
-    const script = 'mount -t tmpfs -o size=2m tmpfs "$1" && cp -a "$2"/. "$1"/ && { dd if=/dev/zero of="$1/fill" bs=4096 2>/dev/null; true; } && shift 2 && exec "$@"';
-    const server = await launch(root, '/usr/bin/unshare', ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', mnt, seed, CTL, ...serverArgs(mnt)]);
+    const { server, mnt } = await launchOnFullDisk(root, seed);
     expect(server.proc.stderr().toString()).not.toMatch(/signing key/);
 
     const refused = await ctl(server, ['config', 'set', '--app', 'shop', 'B=2']);
@@ -119,6 +117,29 @@ describe('a full disk', () => {
     const after = (await ctl(server, ['config', 'get', '--app', 'shop'])).stdout.toString();
     expect(after).toMatch(/^A\s+app\s+static\s+1$/m);
     expect(after).toMatch(/^B\s+app\s+static\s+2$/m);
+  });
+});
+
+/** `server run` on a copy of `seed` on a fresh 2 MiB tmpfs, the rest of it filled. */
+async function launchOnFullDisk(root: string, seed: string): Promise<{ server: Launched; mnt: string }> {
+  const mnt = path.join(root, 'mnt');
+  mkdirSync(mnt);
+  const script = 'mount -t tmpfs -o size=2m tmpfs "$1" && cp -a "$2"/. "$1"/ && { dd if=/dev/zero of="$1/fill" bs=4096 2>/dev/null; true; } && shift 2 && exec "$@"';
+  const args = ['--mount', '--propagation', 'private', '/bin/sh', '-c', script, 'sh', mnt, seed, CTL, ...serverArgs(mnt)];
+  return { server: await launch(root, '/usr/bin/unshare', args), mnt };
+}
+
+describe('a full disk after a crash', () => {
+  it('M8: exec sessions left running by a kill -9 cannot be marked failed on a full disk: a warning, and the server starts', async () => {
+    const seed = await startServer({ http: false });
+    const ep = await FakeEntrypoint.connect(seed, 'web');
+    seed.startCtl(['exec', '--app', 'web', '-T', '--', 'hang']);
+    await ep.waitForSessions(1);
+    await seed.stop({ signal: 'SIGKILL' });
+
+    const { server } = await launchOnFullDisk(tempDir(), seed.dataDir);
+    expect(server.proc.stderr().toString()).toMatch(/warn: exec sessions cut short by the last stop could not be recorded as failed: the data dir is out of disk space/);
+    expect((await ctl(server, ['deployment', 'list'])).code).toBe(0);
   });
 });
 

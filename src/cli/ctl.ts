@@ -9,6 +9,7 @@ import { execCommand, execHistoryCommand } from '../ctl/commands/exec.js';
 import { instancesCommand } from '../ctl/commands/instances.js';
 import { logsCommand } from '../ctl/commands/logs.js';
 import { serverCommand } from '../ctl/commands/server.js';
+import { tokenCommand } from '../ctl/commands/token.js';
 import { urlCommand } from '../ctl/commands/url.js';
 import { CtlError, EXIT_FAILURE, EXIT_USAGE } from '../ctl/errors.js';
 
@@ -29,7 +30,7 @@ stderr; 2 usage error. \`dev\` exits with the app's status, \`exec\` with the co
 
 function buildProgram(): Command {
   const program = new Command('waypoint-ctl')
-    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances, set app config, read logs, run commands in instances, list app URLs.')
+    .description('Operate a waypoint-entrypoint control server: run it, create deployments, list instances, set app config, read logs, run commands in instances, list app URLs, list, revoke and rotate tokens.')
     .version(__VERSION__, '-V, --version')
     .helpOption('-h, --help')
     .showHelpAfterError('(--help for usage)')
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   execCommand(program);
   execHistoryCommand(program);
   urlCommand(program);
+  tokenCommand(program);
   devCommand(program);
   return program;
 }

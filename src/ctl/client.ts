@@ -5,6 +5,12 @@ import { grpc, protocol } from '../protocol/load.js';
 import { formatRange, METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
 import type { ControlClient } from '../protocol/generated/waypoint_entrypoint/control/v1/Control.js';
 import type { CreateDeploymentResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
+import type { CreateInviteResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateInviteResponse.js';
+import type { InviteTtl } from '../protocol/generated/waypoint_entrypoint/control/v1/InviteTtl.js';
+import type { ListTokensRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ListTokensRequest.js';
+import type { ListTokensResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListTokensResponse.js';
+import type { RevokeTokenResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/RevokeTokenResponse.js';
+import type { RotateOperatorTokenResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/RotateOperatorTokenResponse.js';
 import type { ListDeploymentsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
 import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
@@ -29,7 +35,11 @@ const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 const RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
 export interface ControlApi {
-  createDeployment(app: string, labels: Record<string, string>): Promise<CreateDeploymentResponse__Output>;
+  createDeployment(app: string, labels: Record<string, string>, inviteTtl?: InviteTtl): Promise<CreateDeploymentResponse__Output>;
+  createInvite(deploymentId: string, inviteTtl?: InviteTtl): Promise<CreateInviteResponse__Output>;
+  listTokens(req: ListTokensRequest): Promise<ListTokensResponse__Output>;
+  revokeToken(id: string): Promise<RevokeTokenResponse__Output>;
+  rotateOperatorToken(): Promise<RotateOperatorTokenResponse__Output>;
   listDeployments(app?: string): Promise<ListDeploymentsResponse__Output>;
   listInstances(app?: string): Promise<ListInstancesResponse__Output>;
   setConfig(req: SetConfigRequest): Promise<SetConfigResponse__Output>;
@@ -71,7 +81,11 @@ export function connect(target: Target): ControlApi {
   }
 
   return {
-    createDeployment: (app, labels) => unary(client.CreateDeployment, { app, labels }),
+    createDeployment: (app, labels, inviteTtl) => unary(client.CreateDeployment, { app, labels, invite_ttl: inviteTtl }),
+    createInvite: (deploymentId, inviteTtl) => unary(client.CreateInvite, { deployment_id: deploymentId, invite_ttl: inviteTtl }),
+    listTokens: (req) => unary(client.ListTokens, req),
+    revokeToken: (id) => unary(client.RevokeToken, { id }),
+    rotateOperatorToken: () => unary(client.RotateOperatorToken, {}),
     listDeployments: (app = '') => unary(client.ListDeployments, { app }),
     listInstances: (app = '') => unary(client.ListInstances, { app }),
     setConfig: (req) => unary(client.SetConfig, req),

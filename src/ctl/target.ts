@@ -22,6 +22,8 @@ export interface TlsSettings {
 export interface Target {
   addr: string;
   token: string;
+  /** The context file the token came from (undefined: a flag or the environment gave it). */
+  contextFile?: string;
   /** Undefined: plaintext. */
   tls?: TlsSettings;
 }
@@ -56,7 +58,12 @@ export function resolveTarget(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
       `no token for ${address}: pass --token or set WAYPOINT_TOKEN (the operator token is printed by the server's first start)`,
     );
   }
-  return { addr: address, token: token.value, tls: tlsSettings(flags, env, contextApplies ? ctx : undefined) };
+  return {
+    addr: address,
+    token: token.value,
+    ...(token.source === 'context' && { contextFile: file }),
+    tls: tlsSettings(flags, env, contextApplies ? ctx : undefined),
+  };
 }
 
 /** TLS comes from flags and env when any is given, else from the context of this server. */

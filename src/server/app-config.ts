@@ -4,12 +4,13 @@
 // again, a global var the app overrides) is not pushed to it: there is nothing new to apply.
 import type { EntrypointConfigResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
 import { configFor, type AppSettings } from './config.js';
-import { configBytes, resolve, type ViewedVar, view } from './config-resolve.js';
-import { type ConfigKind, MAX_CONFIG_BYTES, nameProblem, parseSignalName, valueProblem } from './config-rules.js';
+import { growsNothing, weigh, weightProblem } from './config-limits.js';
+import { resolve, type StoredVar, type ViewedVar, view } from './config-resolve.js';
+import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from './config-rules.js';
 import type { ConfigStore, VarChange } from './config-store.js';
 import type { InstanceRegistry } from './instances.js';
 import type { ServerLog } from './log.js';
-import { invalidArgument, RpcError, Status } from './status.js';
+import { failedPrecondition, invalidArgument, RpcError, Status } from './status.js';
 import { APP_NAME, type Deployment, type Store, StoreError } from './store.js';
 
 export interface ConfigView {
@@ -34,7 +35,7 @@ export class AppConfig {
   change(app: string, set: VarChange[], unset: string[]): number {
     checkScope(app);
     checkChange(set, unset);
-    this.checkSize(app, set, unset);
+    this.checkLimits(app, set, unset);
     const pushed = this.pushing(app === '' ? undefined : app, () => {
       try {
         this.config.apply(app, set, unset);
@@ -99,19 +100,43 @@ export class AppConfig {
     return pushed;
   }
 
-  /** Upper bound of the largest config message the change makes: it must fit a gRPC message. */
-  private checkSize(app: string, set: VarChange[], unset: string[]): void {
-    const scope = new Map(this.config.vars(app).map((v) => [v.name, v]));
+  /**
+   * Every app the change reaches must still be able to start and get its config: its expanded
+   * env within Linux's exec limits, its config message within the gRPC limit (config-limits.ts).
+   * An app change is checked for that app; a global one for every app, and for an app with no
+   * config of its own yet. A config already over (stored before these checks) may still be
+   * changed as long as it grows no measure: unsetting vars is how the operator gets out.
+   */
+  private checkLimits(app: string, set: VarChange[], unset: string[]): void {
+    const before = this.config.vars(app);
+    const scope = new Map(before.map((v) => [v.name, v]));
     for (const name of unset) scope.delete(name);
     for (const v of set) scope.set(v.name, { app, ...v, updatedAt: 0 });
-    const scopeBytes = configBytes([...scope.values()]);
-    const rest = app === '' ? this.config.largestAppBytes() : configBytes(this.config.vars(''));
-    if (scopeBytes + rest > MAX_CONFIG_BYTES) {
-      throw invalidArgument(
-        `that would make an app's config ${scopeBytes + rest} bytes: at most ${MAX_CONFIG_BYTES} (3 MiB) in all, to fit one message`,
-      );
+    const after = [...scope.values()];
+    if (app !== '') {
+      const globals = this.config.vars('');
+      return this.checkApp(app, { globals, own: after }, { globals, own: before });
+    }
+    this.checkApp(undefined, { globals: after, own: [] }, { globals: before, own: [] });
+    for (const name of this.config.apps()) {
+      const own = this.config.vars(name);
+      this.checkApp(name, { globals: after, own }, { globals: before, own });
     }
   }
+
+  private checkApp(app: string | undefined, after: Scopes, before: Scopes): void {
+    const signal = app === undefined ? '' : this.config.fileChangeSignal(app);
+    const weight = weigh(resolve(after.globals, after.own), signal);
+    const problem = weightProblem(weight, app === undefined ? 'an app with only the global vars' : `app ${app}`);
+    if (problem && !growsNothing(weigh(resolve(before.globals, before.own), signal), weight)) {
+      throw failedPrecondition(`config not changed: ${problem}`);
+    }
+  }
+}
+
+interface Scopes {
+  globals: StoredVar[];
+  own: StoredVar[];
 }
 
 function fingerprint(settings: AppSettings): string {

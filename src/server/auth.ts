@@ -3,9 +3,17 @@
 // what each principal may do.
 import type { Metadata } from '@grpc/grpc-js';
 import { tokenOf } from '../protocol/metadata.js';
-import { permissionDenied, unauthenticated } from './status.js';
+import { permissionDenied, RpcError, Status, unauthenticated } from './status.js';
 import type { Store } from './store.js';
-import type { TokenClaims, TokenSigner } from './tokens.js';
+import { nowSeconds, type TokenClaims, type TokenSigner } from './tokens.js';
+
+/**
+ * Entrypoint tokens one invite may be exchanged for. Each exchange is a row kept for good, and an
+ * invite holder could otherwise mint them without end; an entrypoint exchanges once per process
+ * start (and after a refusal), so this covers a deployment's instances and their restarts over an
+ * invite's life many times over. Past it: a new invite (`deployment invite`).
+ */
+export const MAX_EXCHANGES_PER_INVITE = 10_000;
 
 export type Principal =
   | { kind: 'operator'; tokenId: string }
@@ -46,6 +54,12 @@ export class Authenticator {
     if (!this.store.deployment(claims.deployment!)) {
       throw permissionDenied(`the invite's deployment ${claims.deployment} no longer exists: create a new deployment`);
     }
+    if (this.store.exchanges(claims.id) >= MAX_EXCHANGES_PER_INVITE) {
+      throw new RpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `this invite was exchanged ${MAX_EXCHANGES_PER_INVITE} times, its limit: make a new one with \`waypoint-ctl deployment invite ${claims.deployment}\``,
+      );
+    }
     return claims;
   }
 
@@ -60,7 +74,13 @@ export class Authenticator {
     if (!record || record.kind !== claims.kind || record.deploymentId !== claims.deployment) {
       throw unauthenticated('unknown token: this server has no record of it (was its data dir reset?); get a new one');
     }
-    if (record.revokedAt !== undefined) throw unauthenticated('this token was revoked: get a new one');
+    if (record.revokedAt !== undefined) throw unauthenticated(`this ${claims.kind} token was revoked: get a new one`);
+    if (record.expiresAt !== undefined && nowSeconds() >= record.expiresAt) {
+      throw unauthenticated(
+        `this ${claims.kind} token expired at ${new Date(record.expiresAt * 1000).toISOString()}: ` +
+          `make a new one with \`waypoint-ctl deployment invite ${claims.deployment ?? ''}\``,
+      );
+    }
     return claims;
   }
 }

@@ -45,11 +45,6 @@ export function toWire(vars: StoredVar[]): ConfigVar[] {
   }));
 }
 
-/** Bytes of names and values: what the config message of the app weighs, roughly. */
-export function configBytes(vars: StoredVar[]): number {
-  return vars.reduce((sum, v) => sum + Buffer.byteLength(v.name) + v.value.length, 0);
-}
-
 function byNameOrder(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -7,17 +7,25 @@ export type ConfigKind = 'static' | 'internal' | 'file';
 /** POSIX shell rules: what a program can read back with getenv and a shell with $NAME. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_NAME_LENGTH = 256;
+/**
+ * Valid POSIX names that JavaScript objects treat specially: `__proto__` is silently dropped by an
+ * env object (`env[name] = v` sets the prototype), and the others invite the same kind of bug in
+ * any JS reader of the config. Refused rather than half delivered.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 /** PATH_MAX on Linux. */
 const MAX_PATH_BYTES = 4096;
-/** One value; the whole config of an app must also fit a gRPC message (4 MiB by default). */
+/** One value (a file's content, say); what an app's whole config may weigh is in config-limits.ts. */
 export const MAX_VALUE_BYTES = 1024 * 1024;
-export const MAX_CONFIG_BYTES = 3 * 1024 * 1024;
 
 export function envNameProblem(name: string): string | undefined {
   if (name === '') return 'a config var needs a name';
   if (name.length > MAX_NAME_LENGTH) return `config var name ${JSON.stringify(name.slice(0, 40))}… is too long: at most ${MAX_NAME_LENGTH} characters`;
   if (!ENV_NAME.test(name)) {
     return `invalid env var name ${JSON.stringify(name)}: use letters, digits and '_', not starting with a digit`;
+  }
+  if (RESERVED_NAMES.has(name)) {
+    return `env var name ${JSON.stringify(name)} is reserved: JavaScript objects (the entrypoint's env among them) treat it specially; pick another name`;
   }
   return undefined;
 }

@@ -34,9 +34,7 @@ export class ConfigStore {
       insertApp: db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)'),
       app: db.prepare('SELECT file_change_signal FROM apps WHERE name = ?'),
       setSignal: db.prepare('UPDATE apps SET file_change_signal = ? WHERE name = ?'),
-      largestApp: db.prepare(
-        "SELECT COALESCE(MAX(bytes), 0) AS bytes FROM (SELECT SUM(length(CAST(name AS BLOB)) + length(value)) AS bytes FROM config_vars WHERE app != '' GROUP BY app)",
-      ),
+      apps: db.prepare('SELECT name FROM apps ORDER BY name'),
     };
   }
 
@@ -68,9 +66,9 @@ export class ConfigStore {
     })();
   }
 
-  /** Bytes of names and values of the app with the most config: a global change adds to it. */
-  largestAppBytes(): number {
-    return (this.q.largestApp.get() as { bytes: number }).bytes;
+  /** Every app known (deployed, or with config or a signal of its own), by name. */
+  apps(): string[] {
+    return (this.q.apps.all() as Array<{ name: string }>).map((r) => r.name);
   }
 
   appExists(app: string): boolean {

@@ -31,6 +31,8 @@ export interface ServerContext {
   version: string;
   /** Interval of inline keepalives on the streams of clients that asked for them. */
   inlineKeepaliveMs: number;
+  /** An invite's life when its request names none, in seconds; undefined: invites never expire. */
+  inviteTtlSeconds: number | undefined;
   /** How long a stream that opens with a message (Exec, EntrypointExecStream, Connect) may take to send it. */
   firstMessageTimeoutMs: number;
 }

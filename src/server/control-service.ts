@@ -12,6 +12,10 @@ import type { ListInstancesResponse } from '../protocol/generated/waypoint_entry
 import type { GetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigRequest.js';
 import type { SetConfigRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { ListUrlsRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsRequest.js';
+import type { CreateInviteRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/CreateInviteRequest.js';
+import type { InviteTtl__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/InviteTtl.js';
+import type { ListTokensRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListTokensRequest.js';
+import type { RevokeTokenRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/RevokeTokenRequest.js';
 import type { SetFileChangeSignalRequest__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import { type Principal, requireOperator } from './auth.js';
@@ -20,6 +24,7 @@ import type { ServerContext } from './context.js';
 import { getConfig, setConfig, setFileChangeSignal } from './control-config.js';
 import { execCall, listExecSessions } from './control-exec.js';
 import { getLogs } from './control-logs.js';
+import { createInvite, issueInvite, listTokens, revokeToken, rotateOperatorToken } from './control-tokens.js';
 import { listUrls } from './control-urls.js';
 import type { InstanceInfo } from './instances.js';
 import { invalidArgument, reported } from './status.js';
@@ -31,8 +36,12 @@ const MAX_LABEL_LENGTH = 256;
 export function controlHandlers(ctx: ServerContext): UntypedServiceImplementation {
   return {
     CreateDeployment: operatorCall(ctx, 'CreateDeployment', (req: CreateDeploymentRequest__Output): CreateDeploymentResponse => {
-      const { deployment, inviteToken } = newDeployment(ctx, req.app, req.labels);
-      return { deployment: deploymentMessage(deployment), invite_token: inviteToken };
+      const { deployment, inviteToken, inviteExpiresAt } = newDeployment(ctx, req.app, req.labels, req.invite_ttl);
+      return {
+        deployment: deploymentMessage(deployment),
+        invite_token: inviteToken,
+        ...(inviteExpiresAt !== undefined && { invite_expires_at: toTimestamp(inviteExpiresAt) }),
+      };
     }),
     ListDeployments: operatorCall(ctx, 'ListDeployments', (req: ListDeploymentsRequest__Output): ListDeploymentsResponse => ({
       deployments: ctx.store.deployments(req.app).map(deploymentMessage),
@@ -49,6 +58,10 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
     Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListUrls: operatorCall(ctx, 'ListUrls', (req: ListUrlsRequest__Output) => listUrls(ctx, req)),
+    CreateInvite: operatorCall(ctx, 'CreateInvite', (req: CreateInviteRequest__Output) => createInvite(ctx, req)),
+    ListTokens: operatorCall(ctx, 'ListTokens', (req: ListTokensRequest__Output) => listTokens(ctx, req)),
+    RevokeToken: operatorCall(ctx, 'RevokeToken', (req: RevokeTokenRequest__Output) => revokeToken(ctx, req)),
+    RotateOperatorToken: operatorCall(ctx, 'RotateOperatorToken', () => rotateOperatorToken(ctx)),
   };
 }
 
@@ -57,7 +70,8 @@ export function newDeployment(
   ctx: ServerContext,
   app: string,
   labels: Record<string, string>,
-): { deployment: Deployment; inviteToken: string } {
+  ttl?: InviteTtl__Output | null,
+): { deployment: Deployment; inviteToken: string; inviteExpiresAt?: number } {
   validateLabels(labels);
   let deployment: Deployment;
   try {
@@ -66,9 +80,9 @@ export function newDeployment(
     if (err instanceof StoreError) throw invalidArgument(err.message);
     throw err;
   }
-  const invite = ctx.store.issueToken('invite', { deploymentId: deployment.id });
+  const invite = issueInvite(ctx, deployment, ttl);
   ctx.log.info('deployment created', { app: deployment.app, deployment: deployment.id });
-  return { deployment, inviteToken: ctx.signer.sign(invite) };
+  return { deployment, inviteToken: invite.token, ...(invite.expiresAt !== undefined && { inviteExpiresAt: invite.expiresAt }) };
 }
 
 /** A unary handler that first checks the API version and the operator token. */

@@ -1,7 +1,8 @@
 // The server's data directory: the SQLite state and the token signing key. Both are secrets
-// (the key mints tokens), so the directory is private to its owner.
+// (the key mints tokens, the state holds internal config values), so the directory is 0700 and
+// every file in it 0600, whatever existed before and whatever the umask.
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MIN_KEY_BYTES } from './tokens.js';
 
@@ -11,28 +12,74 @@ export const KEY_FILE = 'signing.key';
 /** A problem with the data dir that the operator must fix; one line, with what to do. */
 export class DataDirError extends Error {}
 
-export function ensureDataDir(dir: string): string {
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+export interface DataDir {
+  dir: string;
+  /** What was tightened, as "name 0755→0700": worth one info line. */
+  tightened: string[];
+  /** What could not be (a file system without modes, another owner): worth a warning, not a refusal. */
+  exposed: string[];
+}
+
+/**
+ * Creates the dir (0700), or makes an existing one private: the dir 0700, each file in it 0600.
+ * The state file is created empty here, 0600, when missing: SQLite gives its WAL and journal the
+ * database file's mode, so they are private from their first byte too.
+ */
+export function ensureDataDir(dir: string): DataDir {
   const abs = path.resolve(dir);
   try {
-    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    mkdirSync(abs, { recursive: true, mode: DIR_MODE });
   } catch (err) {
     throw new DataDirError(`cannot create the data dir ${abs}: ${(err as Error).message}`);
   }
   if (!statSync(abs).isDirectory()) throw new DataDirError(`the data dir ${abs} is not a directory`);
-  return abs;
+  const modes: Modes = { tightened: [], exposed: [] };
+  tighten(abs, DIR_MODE, '.', modes);
+  try {
+    writeFileSync(path.join(abs, STATE_FILE), '', { flag: 'a', mode: FILE_MODE });
+  } catch (err) {
+    throw new DataDirError(`cannot create ${path.join(abs, STATE_FILE)}: ${(err as Error).message}`);
+  }
+  for (const entry of readdirSync(abs, { withFileTypes: true })) {
+    if (entry.isFile()) tighten(path.join(abs, entry.name), FILE_MODE, entry.name, modes);
+  }
+  return { dir: abs, ...modes };
+}
+
+interface Modes {
+  tightened: string[];
+  exposed: string[];
+}
+
+/** chmod to `mode` when group or others have any access (an owner-only mode is left as it is). */
+function tighten(file: string, mode: number, name: string, modes: Modes): void {
+  const current = statSync(file).mode & 0o777;
+  if ((current & 0o077) === 0) return;
+  const octal = (m: number) => m.toString(8).padStart(4, '0');
+  try {
+    chmodSync(file, mode);
+  } catch (err) {
+    modes.exposed.push(`${name} ${octal(current)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return;
+  }
+  modes.tightened.push(`${name} ${octal(current)}→${octal(mode)}`);
 }
 
 export interface SigningKey {
   key: Buffer;
   created: boolean;
-  /** Set when the key file is readable by others: worth a warning, not a refusal. */
-  exposed: boolean;
 }
 
-/** Reads the signing key, creating it (0600, exclusively: two starts never race) on first use. */
+/**
+ * Reads the signing key, creating it (0600, exclusively: two starts never race) only when it is
+ * missing: a start on a full disk needs no byte written for a key that exists.
+ */
 export function loadOrCreateKey(dataDir: string): SigningKey {
   const file = path.join(dataDir, KEY_FILE);
-  const created = createKey(file);
+  const created = !exists(file) && createKey(file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
@@ -46,7 +93,17 @@ export function loadOrCreateKey(dataDir: string): SigningKey {
         'deleting it invalidates every token the server issued',
     );
   }
-  return { key, created, exposed: (statSync(file).mode & 0o077) !== 0 };
+  return { key, created };
+}
+
+function exists(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new DataDirError(`cannot read the signing key ${file}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -56,11 +113,11 @@ export function loadOrCreateKey(dataDir: string): SigningKey {
 function createKey(file: string): boolean {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, `${randomBytes(MIN_KEY_BYTES).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, `${randomBytes(MIN_KEY_BYTES).toString('hex')}\n`, { mode: FILE_MODE, flag: 'wx' });
     linkSync(tmp, file);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(file)) return false;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' && exists(file)) return false;
     throw new DataDirError(`cannot create the signing key ${file}: ${(err as Error).message}`);
   } finally {
     rmSync(tmp, { force: true });

@@ -67,6 +67,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX exec_sessions_instance ON exec_sessions(instance_id, id);
   CREATE INDEX exec_sessions_running ON exec_sessions(state) WHERE state = 'RUNNING';
   `,
+  `
+  -- When an invite stops being exchangeable, in seconds; NULL: never (entrypoint and operator
+  -- tokens, and the invites issued before invites expired).
+  ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+  -- The entrypoint tokens of an invite: revoked with it, and counted.
+  CREATE INDEX tokens_parent ON tokens(parent_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -98,6 +105,8 @@ function migrate(db: Db, file: string): void {
       `${file} has schema version ${current}, newer than this waypoint-ctl knows (${SCHEMA_VERSION}): upgrade waypoint-ctl`,
     );
   }
+  // Nothing written when up to date: a server must start on a full disk.
+  if (current === SCHEMA_VERSION) return;
   const apply = db.transaction(() => {
     for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -11,6 +11,7 @@ import type { EntrypointExecRequest__Output } from '../protocol/generated/hashic
 import type { EntrypointExecResponse } from '../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';
 import type { KEEPALIVE } from '../protocol/keepalive.js';
 import type { AppConfig } from './app-config.js';
+import { MAX_PENDING_EXEC_BYTES, pendingExecBytes } from './config-limits.js';
 import type { Principal } from './auth.js';
 import type { ExecRecord } from './exec-history.js';
 import { chooseForApp, chooseInstance, type InstanceLoad } from './exec-placement.js';
@@ -89,6 +90,17 @@ export class ExecBroker {
     const deployment = live && this.store.deployment(live.info.deploymentId);
     if (!live || !deployment) {
       pending.failed(new RpcError(Status.UNAVAILABLE, `instance ${instanceId} disconnected before it could open the exec session`));
+      return;
+    }
+    // Every config message lists the pending requests: they must leave it within the gRPC limit.
+    const waiting = [...(this.pending.get(instanceId)?.values() ?? [])].reduce((n, w) => n + pendingExecBytes(w.pending.record.args), 0);
+    if (waiting + pendingExecBytes(pending.record.args) > MAX_PENDING_EXEC_BYTES) {
+      pending.failed(
+        new RpcError(
+          Status.RESOURCE_EXHAUSTED,
+          `instance ${instanceId} already has ${waiting} bytes of exec requests waiting to open (at most ${MAX_PENDING_EXEC_BYTES} fit its config message): retry once they have started`,
+        ),
+      );
       return;
     }
     const timer = setTimeout(() => {

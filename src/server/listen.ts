@@ -39,3 +39,10 @@ export function formatPeer(peer: string): string {
   const host = peer.slice(0, i);
   return host.includes(':') && !host.startsWith('[') ? `[${host}]${peer.slice(i)}` : peer;
 }
+
+/** Whether only this machine can reach `host` (as parseListen gives it): 127/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost' || bare === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(bare);
+}

@@ -9,6 +9,7 @@ import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
 import { openDb } from './db.js';
 import { controlServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
 import { controlHandlers, newDeployment } from './control-service.js';
+import { DEFAULT_INVITE_TTL_SECONDS } from './control-tokens.js';
 import { AppConfig } from './app-config.js';
 import { ConfigStore } from './config-store.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
@@ -16,9 +17,10 @@ import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './first-message.js';
 import { ExecHistory } from './exec-history.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { InstanceRegistry } from './instances.js';
-import { formatAddress, parseListen } from './listen.js';
+import { formatAddress, isLoopback, parseListen } from './listen.js';
 import { LogHub } from './log-hub.js';
 import { type ServerLog, silentLog } from './log.js';
+import { Status, toRpcError } from './status.js';
 import { type Deployment, Store } from './store.js';
 import { TokenSigner } from './tokens.js';
 import { tunnelHandlers } from './tunnel/service.js';
@@ -46,6 +48,8 @@ export interface ServerOptions {
   firstMessageTimeoutMs?: number;
   /** The URL service's HTTP ingress; undefined: off (no url_service in configs either). */
   http?: HttpOptions;
+  /** An invite's life when its request names none, in seconds (default 24 h); null: never expires. */
+  inviteTtlSeconds?: number | null;
 }
 
 export interface HttpOptions {
@@ -84,9 +88,10 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? silentLog;
   const listen = parseListen(options.listen);
-  const dataDir = ensureDataDir(options.dataDir);
+  const { dir: dataDir, tightened, exposed } = ensureDataDir(options.dataDir);
+  if (tightened.length > 0) log.info('data dir made private: others could read it', { dir: dataDir, modes: tightened.join(', ') });
+  if (exposed.length > 0) log.warn('the data dir could not be made private: other users may read secrets in it', { dir: dataDir, modes: exposed.join(', ') });
   const key = loadOrCreateKey(dataDir);
-  if (key.exposed) log.warn('the signing key is readable by other users: chmod 600 it', { file: path.join(dataDir, 'signing.key') });
   const db = openDb(path.join(dataDir, STATE_FILE));
   const store = new Store(db);
   const signer = new TokenSigner(key.key);
@@ -109,8 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const registry = new InstanceRegistry();
   const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
   const execHistory = new ExecHistory(db);
-  const cut = execHistory.failRunning('server restarted');
-  if (cut > 0) log.warn('exec sessions cut short by the last stop of the server recorded as failed', { sessions: cut });
+  recordCutSessions(execHistory, log);
   const ctx: ServerContext = {
     store,
     signer,
@@ -124,6 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     version: options.version,
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
     firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
+    inviteTtlSeconds: options.inviteTtlSeconds === null ? undefined : (options.inviteTtlSeconds ?? DEFAULT_INVITE_TTL_SECONDS),
   };
   if (ingress) {
     const { domain, requestTimeoutMs, maxConcurrent } = options.http!;
@@ -144,6 +149,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log });
 
+  if (!options.tls && !isLoopback(listen.host)) {
+    log.warn('gRPC without TLS on an address other machines can reach: every token (the operator token too) travels in clear; pass --tls-cert and --tls-key, or listen on 127.0.0.1', {
+      listen: formatAddress(listen.host, port),
+    });
+  }
   return {
     address: formatAddress(listen.host, port),
     ...(ingress && { httpAddress: formatAddress(parseListen(options.http!.listen).host, ingress.port) }),
@@ -158,6 +168,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stop(server, ctx, () => db.close());
     },
   };
+}
+
+/** Sessions left RUNNING by the last stop failed; a full disk must not keep the server down for it. */
+function recordCutSessions(execHistory: ExecHistory, log: ServerLog): void {
+  let cut: number;
+  try {
+    cut = execHistory.failRunning('server restarted');
+  } catch (err) {
+    if (toRpcError(err).code !== Status.RESOURCE_EXHAUSTED) throw err;
+    log.warn('exec sessions cut short by the last stop could not be recorded as failed: the data dir is out of disk space');
+    return;
+  }
+  if (cut > 0) log.warn('exec sessions cut short by the last stop of the server recorded as failed', { sessions: cut });
 }
 
 function serverOptions(keepaliveTimeMs: number): grpc.ServerOptions {

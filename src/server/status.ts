@@ -25,16 +25,31 @@ export const permissionDenied = (message: string) => new RpcError(Status.PERMISS
 export const invalidArgument = (message: string) => new RpcError(Status.INVALID_ARGUMENT, message);
 export const failedPrecondition = (message: string) => new RpcError(Status.FAILED_PRECONDITION, message);
 
+/** SQLite's and the OS's "no space left": not our bug, the operator's disk to grow. */
+const DISK_FULL_CODES: ReadonlySet<unknown> = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
+
+/** The disk of the data dir is full: nothing was changed (SQLite rolled the transaction back). */
+export const diskFull = () =>
+  new RpcError(
+    Status.RESOURCE_EXHAUSTED,
+    "the server's data dir is out of disk space: nothing was changed; free some space (or grow the disk) and retry",
+  );
+
 /** Anything thrown that is not an RpcError is our bug: INTERNAL, with its one-line message. */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
+  if (DISK_FULL_CODES.has((err as { code?: unknown })?.code)) return diskFull();
   return new RpcError(Status.INTERNAL, `internal server error: ${(err as Error)?.message ?? String(err)}`);
 }
 
-/** The status to answer with; our own bugs (INTERNAL) are logged as errors, refusals at debug. */
+/**
+ * The status to answer with; our own bugs (INTERNAL) are logged as errors, a full disk as a
+ * warning (the server's operator must act), refusals at debug.
+ */
 export function reported(log: ServerLog, err: unknown, rpc: string): RpcError {
   const e = toRpcError(err);
   if (e.code === Status.INTERNAL) log.error(`${rpc} failed`, { error: e.message });
+  else if (e.code === Status.RESOURCE_EXHAUSTED && e.message === diskFull().message) log.warn(`${rpc} failed: ${e.message}`);
   else log.debug(`${rpc} refused`, { code: Status[e.code], reason: e.message });
   return e;
 }

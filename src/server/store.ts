@@ -20,6 +20,18 @@ export interface TokenRecord {
   parentId?: string;
   issuedAt: number;
   revokedAt?: number;
+  /** Seconds since the epoch; undefined: never. */
+  expiresAt?: number;
+}
+
+/** A token as `token list` shows it: its record and its deployment's app. */
+export interface TokenListing extends TokenRecord {
+  app?: string;
+}
+
+export interface TokenFilter {
+  app?: string;
+  deploymentId?: string;
 }
 
 interface DeploymentRow {
@@ -36,6 +48,8 @@ interface TokenRow {
   parent_id: string | null;
   issued_at: number;
   revoked_at: number | null;
+  expires_at: number | null;
+  app?: string | null;
 }
 
 /** App names appear in commands and labels: keep them to a safe, familiar alphabet. */
@@ -54,9 +68,17 @@ export class Store {
       deployments: db.prepare('SELECT * FROM deployments ORDER BY id'),
       deploymentsOfApp: db.prepare('SELECT * FROM deployments WHERE app = ? ORDER BY id'),
       insertToken: db.prepare(
-        'INSERT INTO tokens (id, kind, deployment_id, parent_id, issued_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO tokens (id, kind, deployment_id, parent_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       token: db.prepare('SELECT * FROM tokens WHERE id = ?'),
+      tokens: db.prepare(
+        `SELECT t.*, d.app AS app FROM tokens t LEFT JOIN deployments d ON d.id = t.deployment_id
+         WHERE (@app = '' OR d.app = @app) AND (@deployment = '' OR t.deployment_id = @deployment) ORDER BY t.id`,
+      ),
+      exchanges: db.prepare("SELECT COUNT(*) AS n FROM tokens WHERE parent_id = ? AND kind = 'entrypoint'"),
+      revoke: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      revokeChildren: db.prepare('UPDATE tokens SET revoked_at = ? WHERE parent_id = ? AND revoked_at IS NULL RETURNING id'),
+      revokeOperators: db.prepare("UPDATE tokens SET revoked_at = ? WHERE kind = 'operator' AND id != ? AND revoked_at IS NULL RETURNING id"),
       operatorToken: db.prepare("SELECT * FROM tokens WHERE kind = 'operator' AND revoked_at IS NULL ORDER BY id LIMIT 1"),
     };
   }
@@ -85,11 +107,41 @@ export class Store {
     return rows.map(toDeployment);
   }
 
-  /** Records a new token and returns the claims to sign. */
-  issueToken(kind: TokenKind, opts: { deploymentId?: string; parentId?: string } = {}): TokenClaims {
+  /** Records a new token and returns the claims to sign. `ttlSeconds`: an invite's life (undefined: forever). */
+  issueToken(kind: TokenKind, opts: { deploymentId?: string; parentId?: string; ttlSeconds?: number } = {}): TokenClaims {
     const claims: TokenClaims = { kind, id: ulid(), iat: nowSeconds(), ...(opts.deploymentId && { deployment: opts.deploymentId }) };
-    this.q.insertToken.run(claims.id, kind, opts.deploymentId ?? null, opts.parentId ?? null, claims.iat);
+    const expiresAt = opts.ttlSeconds === undefined ? null : claims.iat + opts.ttlSeconds;
+    this.q.insertToken.run(claims.id, kind, opts.deploymentId ?? null, opts.parentId ?? null, claims.iat, expiresAt);
     return claims;
+  }
+
+  tokens(filter: TokenFilter = {}): TokenListing[] {
+    const rows = this.q.tokens.all({ app: filter.app ?? '', deployment: filter.deploymentId ?? '' }) as TokenRow[];
+    return rows.map((r) => ({ ...toToken(r), ...(r.app && { app: r.app }) }));
+  }
+
+  /** How many entrypoint tokens an invite was exchanged for. */
+  exchanges(inviteId: string): number {
+    return (this.q.exchanges.get(inviteId) as { n: number }).n;
+  }
+
+  /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first). */
+  revokeToken(id: string): string[] {
+    const now = nowSeconds();
+    return this.db.transaction(() => {
+      const revoked = this.q.revoke.run(now, id).changes > 0 ? [id] : [];
+      const children = this.q.revokeChildren.all(now, id) as Array<{ id: string }>;
+      return [...revoked, ...children.map((c) => c.id)];
+    })();
+  }
+
+  /** A new operator token, every other one revoked, in one transaction. */
+  rotateOperator(): { claims: TokenClaims; revoked: string[] } {
+    return this.db.transaction(() => {
+      const claims = this.issueToken('operator');
+      const revoked = (this.q.revokeOperators.all(nowSeconds(), claims.id) as Array<{ id: string }>).map((r) => r.id);
+      return { claims, revoked };
+    })();
   }
 
   token(id: string): TokenRecord | undefined {
@@ -116,5 +168,6 @@ function toToken(row: TokenRow): TokenRecord {
     ...(row.deployment_id !== null && { deploymentId: row.deployment_id }),
     ...(row.parent_id !== null && { parentId: row.parent_id }),
     ...(row.revoked_at !== null && { revokedAt: row.revoked_at }),
+    ...(row.expires_at !== null && { expiresAt: row.expires_at }),
   };
 }

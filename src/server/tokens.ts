@@ -42,8 +42,11 @@ export class TokenSigner {
   verify(token: string): VerifyResult {
     const parts = token.trim().split('.');
     if (parts.length !== 3 || parts[0] !== TOKEN_PREFIX) return { ok: false, reason: 'not a token of this server (malformed)' };
-    const given = Buffer.from(parts[2], 'base64url');
-    const expected = this.mac(`${parts[0]}.${parts[1]}`);
+    // One canonical string per token: the signature must be the exact base64url text of the MAC.
+    // Decoding it instead would accept junk characters, '=' padding and the last character's
+    // unused bits (Buffer.from(.., 'base64url') ignores all three).
+    const given = Buffer.from(parts[2]);
+    const expected = Buffer.from(this.mac(`${parts[0]}.${parts[1]}`).toString('base64url'));
     // Compare in constant time; a length mismatch leaks nothing worth hiding.
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: 'signature does not match (not issued by this server, or altered)' };

@@ -316,18 +316,6 @@ describe('validation', () => {
     const denied = await rpcError(getConfig(control, 'web', md({ token: inst.token })));
     expect(denied.code).toBe(status.PERMISSION_DENIED);
   });
-
-  it('refuses a change that would make an app config too large for one message', async () => {
-    const server = await startServer();
-    const control = server.control();
-    const op = server.operator();
-    const mib = (name: string) => ({ name, kind: 'STATIC' as const, value: Buffer.alloc(1024 * 1024 - 100, 'x') });
-    await setConfig(control, { app: 'web', set: [mib('A'), mib('B')] }, op);
-    await setConfig(control, { app: '', set: [mib('G')] }, op);
-    const err = await rpcError(setConfig(control, { app: '', set: [mib('H')] }, op));
-    expect(err.code).toBe(status.INVALID_ARGUMENT);
-    expect(err.details).toMatch(/at most 3145728/);
-  });
 });
 
 describe('restart', () => {

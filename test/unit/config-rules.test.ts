@@ -1,7 +1,7 @@
 // The rules of config vars (names, paths, values, signals) and how scopes resolve: pure logic
 // shared by the server and the ctl.
 import { describe, expect, it } from 'vitest';
-import { configBytes, resolve, type StoredVar, toWire, view } from '../../src/server/config-resolve.js';
+import { resolve, type StoredVar, toWire, view } from '../../src/server/config-resolve.js';
 import {
   envNameProblem,
   filePathProblem,
@@ -17,6 +17,13 @@ describe('envNameProblem', () => {
   });
   it('refuses empty, leading digits, punctuation, spaces, "=" and overlong names', () => {
     for (const name of ['', '1A', 'A-B', 'A B', 'A=B', 'A.B', 'É', 'x'.repeat(257)]) expect(envNameProblem(name), name).toBeDefined();
+  });
+});
+
+describe('envNameProblem (L4)', () => {
+  it('L4: refuses __proto__, constructor and prototype with a clear message, and takes look-alikes', () => {
+    for (const name of ['__proto__', 'constructor', 'prototype']) expect(envNameProblem(name), name).toMatch(/is reserved/);
+    for (const name of ['__PROTO__', 'Constructor', 'PROTOTYPE', '__proto', 'prototype_1']) expect(envNameProblem(name), name).toBeUndefined();
   });
 });
 
@@ -99,9 +106,5 @@ describe('resolve', () => {
       { name: 'I', static: '2', internal: true, name_is_path: false },
       { name: '/f', static: 'ü', internal: false, name_is_path: true },
     ]);
-  });
-
-  it('configBytes counts names and values in bytes', () => {
-    expect(configBytes([v('', 'AB', 'ü')])).toBe(4);
   });
 });

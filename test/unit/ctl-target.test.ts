@@ -56,7 +56,7 @@ describe('contextPath', () => {
 describe('resolveTarget', () => {
   it('uses the context file when nothing else is given', () => {
     writeContext(contextPath(env), CONTEXT);
-    expect(resolveTarget({}, env)).toEqual({ addr: '127.0.0.1:9701', token: 'ctx-token', tls: undefined });
+    expect(resolveTarget({}, env)).toEqual({ addr: '127.0.0.1:9701', token: 'ctx-token', contextFile: contextPath(env), tls: undefined });
   });
 
   it('prefers env to the context file, and flags to env', () => {
@@ -64,6 +64,7 @@ describe('resolveTarget', () => {
     env.WAYPOINT_SERVER_ADDR = 'env.example:1';
     env.WAYPOINT_TOKEN = 'env-token';
     expect(resolveTarget({}, env)).toMatchObject({ addr: 'env.example:1', token: 'env-token' });
+    expect(resolveTarget({}, env).contextFile).toBeUndefined(); // rotate-operator has no file to update
     expect(resolveTarget({ serverAddr: 'flag.example:2', token: 'flag-token' }, env)).toMatchObject({
       addr: 'flag.example:2',
       token: 'flag-token',

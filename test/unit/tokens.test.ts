@@ -65,6 +65,18 @@ describe('TokenSigner', () => {
     expect(reason(`${token.split('.').slice(0, 2).join('.')}.`)).toMatch(/signature/);
   });
 
+  it('L1: one canonical string per token: junk after the MAC, padding or the last character\'s unused bits are refused', () => {
+    const token = signer.sign(operator);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(token.at(-1)!);
+    // A 32-byte MAC is 43 characters: the last carries 4 bits, so 4 characters decode the same.
+    const variants = [0, 1, 2, 3].map((low) => token.slice(0, -1) + alphabet[(last & ~3) | low]).filter((t) => t !== token);
+    expect(variants).toHaveLength(3);
+    for (const variant of variants) expect(Buffer.from(variant.split('.')[2], 'base64url')).toEqual(Buffer.from(token.split('.')[2], 'base64url'));
+    for (const bad of [`${token}!!`, `${token}=`, `${token}==`, ...variants]) expect(reason(bad), bad).toMatch(/signature/);
+    expect(signer.verify(token).ok).toBe(true);
+  });
+
   it.each(['', 'garbage', 'a.b', 'a.b.c.d', 'wp2.e30.AAAA', `${TOKEN_PREFIX}..`])('refuses the malformed %j', (token) => {
     expect(signer.verify(token).ok).toBe(false);
   });

@@ -7,6 +7,7 @@ import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../se
 import { parseDuration, parseLogLevel, SettingsError, type LogLevel } from '../../settings.js';
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
+import { parseInviteTtl } from '../invite-ttl.js';
 import { stderrLog } from '../log.js';
 import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
@@ -32,6 +33,7 @@ interface RunOptions extends HttpFlags {
   firstMessageTimeout?: string;
   context: boolean;
   logLevel: string;
+  inviteTtl: string;
 }
 
 export function serverCommand(program: Command): void {
@@ -47,6 +49,7 @@ export function serverCommand(program: Command): void {
     .option('--keepalive-time <duration>', 'interval of HTTP/2 pings that detect dead clients', '30s')
     .option('--exec-open-timeout <duration>', `how long an instance has to open an exec session (default: $${EXEC_OPEN_TIMEOUT_ENV}, else 10s)`)
     .option('--first-message-timeout <duration>', `how long an exec or tunnel stream may take to send its first message (default: $${FIRST_MESSAGE_TIMEOUT_ENV}, else 5s)`)
+    .option('--invite-ttl <duration>', 'how long a new invite can be exchanged unless deployment create/invite says: a duration (90m, 168h) or "never"', '24h')
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
   withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
@@ -60,6 +63,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const firstMessageTimeoutMs = durationFlag('--first-message-timeout', opts.firstMessageTimeout, FIRST_MESSAGE_TIMEOUT_ENV);
   const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
   if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
+  const inviteTtlSeconds = parseInviteTtl('--invite-ttl', opts.inviteTtl);
   const http = httpOptions(opts);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
@@ -78,6 +82,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     execOpenTimeoutMs,
     firstMessageTimeoutMs,
     http,
+    inviteTtlSeconds,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });

@@ -33,4 +33,6 @@ export interface ServerContext {
   inlineKeepaliveMs: number;
   /** How long a stream that opens with a message (Exec, EntrypointExecStream, Connect) may take to send it. */
   firstMessageTimeoutMs: number;
+  /** How long a config may wait behind one an instance has not read before it is dropped. */
+  configStallMs: number;
 }

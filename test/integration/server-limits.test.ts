@@ -96,6 +96,23 @@ describe('instances (M4)', () => {
     expect(await server.instances('web')).toHaveLength(3);
   });
 
+  it('M4: by default one token registers 100 live instances (t_streams.js), and the 101st is refused', async () => {
+    const server = await startServer();
+    const first = await server.connectInstance('shop');
+    const streams = [];
+    for (let i = 1; i < 100; i++) {
+      const s = openConfig(first.wp, { deployment_id: first.deploymentId, instance_id: `STREAM-${i}` }, md({ token: first.token }));
+      await s.waitForMessages(1);
+      expect(s.error).toBeUndefined();
+      streams.push(s);
+    }
+    const refused = await openConfig(first.wp, { deployment_id: first.deploymentId, instance_id: 'STREAM-100' }, md({ token: first.token })).waitForEnd();
+    expect(refused?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(refused?.details).toMatch(/--max-instances-per-token/);
+    expect(await server.instances('shop')).toHaveLength(100);
+    for (const s of streams) s.cancel();
+  }, 60_000);
+
   it('M4: an instance id over 128 characters or with control characters is refused (INVALID_ARGUMENT), also in a log batch', async () => {
     const server = await startServer();
     const inst = await server.connectInstance('web');
@@ -111,7 +128,8 @@ describe('instances (M4)', () => {
   });
 
   it('M4: an instance that does not read its config stream (t_noread.js) holds one config at most and is dropped, logged; one that reads gets the last push', async () => {
-    const server = await startServer({ args: ['--config-stall-timeout', '1s'] });
+    // From the environment, not the flag: the same test runs against a server without the fix.
+    const server = await startServer({ env: { WAYPOINT_SERVER_CONFIG_STALL_TIMEOUT: '1s' } });
     const reader = await server.connectInstance('web');
     const stuck: Array<ClientReadableStream<unknown>> = [];
     for (let i = 0; i < 3; i++) {
@@ -141,7 +159,7 @@ describe('instances (M4)', () => {
     for (const call of stuck) call.cancel();
   }, 60_000);
 
-  it("M4: a token churning 100 instances never evicts another app's retained gone instance (retention per app)", async () => {
+  it("M4: a token churning 99 instances never evicts another app's retained gone instance (retention per app)", async () => {
     const server = await startServer();
     const victim = await server.connectInstance('other');
     await ship(victim, 'why I crashed\n');
@@ -149,9 +167,11 @@ describe('instances (M4)', () => {
     await waitFor(async () => (await server.instances('other')).length === 0, { what: () => 'the victim gone' });
     const shop = await server.connectInstance('shop');
     const churn = [];
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 99; i++) {
+      // 99 and the first: as many as one token may have live at once, more than the 64 kept gone.
       const s = openConfig(shop.wp, { deployment_id: shop.deploymentId, instance_id: `CHURN-${i}` }, md({ token: shop.token }));
       await s.waitForMessages(1);
+      expect(s.error).toBeUndefined();
       churn.push(s);
     }
     for (const s of churn) s.cancel();

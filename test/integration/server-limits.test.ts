@@ -64,12 +64,19 @@ describe('log memory (H5)', () => {
     expect(grown, `server RSS grew ${(grown / 1048576).toFixed(0)} MiB`).toBeLessThan(150 * 1024 * 1024);
   }, 60_000);
 
-  it('H5: --log-memory refuses a size below 1MiB and a word (exit 2)', async () => {
+  it('H5, M4: --log-memory, --max-instances-per-* and --config-stall-timeout refuse what is no size, count or duration (exit 2)', async () => {
     const server = await startServer();
-    for (const size of ['1KiB', 'lots']) {
-      const r = await server.ctl(['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', 'off', '--no-context', '--log-memory', size, '--data-dir', `${server.dataDir}-x`]);
-      expect(r.code).toBe(2);
-      expect(r.stderr.toString()).toMatch(/--log-memory/);
+    const bad = [
+      ['--log-memory', '1KiB'],
+      ['--log-memory', 'lots'],
+      ['--max-instances-per-token', '0'],
+      ['--max-instances-per-deployment', '1.5'],
+      ['--config-stall-timeout', 'soon'],
+    ];
+    for (const [flag, value] of bad) {
+      const r = await server.ctl(['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', 'off', '--no-context', flag, value, '--data-dir', `${server.dataDir}-x`]);
+      expect(r.code, `${flag} ${value}`).toBe(2);
+      expect(r.stderr.toString()).toContain(flag);
       expect(r.stderr.toString()).not.toMatch(/unknown option/);
     }
   });

@@ -230,19 +230,23 @@ export class LogHub {
     }
   }
 
-  /** Over maxTotalBytes: the oldest gone instances go, then the heaviest live ring is trimmed. */
+  /**
+   * Over maxTotalBytes: the oldest gone instances go, then the heaviest ring is trimmed, down to
+   * 15/16 of the bound, so that a server at its bound does this once in a while, not per batch.
+   */
   private shed(): void {
+    const target = this.opts.maxTotalBytes - Math.floor(this.opts.maxTotalBytes / 16);
     const gone = [...this.instances.values()].filter((i) => i.goneAt !== undefined).sort((a, b) => a.goneAt! - b.goneAt!);
     for (const instance of gone) {
-      if (this.totalBytes <= this.opts.maxTotalBytes) return;
+      if (this.totalBytes <= target) return;
       this.forget(instance);
     }
-    while (this.totalBytes > this.opts.maxTotalBytes) {
+    while (this.totalBytes > target) {
       let heaviest: InstanceLogs | undefined;
       for (const instance of this.instances.values()) if (!heaviest || instance.ring.weight > heaviest.ring.weight) heaviest = instance;
       if (!heaviest || heaviest.ring.length <= 1) return; // only newest lines left: kept, as a ring keeps its newest
       const before = heaviest.ring.weight;
-      heaviest.ring.trimTo(before - (this.totalBytes - this.opts.maxTotalBytes));
+      heaviest.ring.trimTo(before - (this.totalBytes - target));
       this.totalBytes -= before - heaviest.ring.weight;
       if (heaviest.ring.weight === before) return;
     }

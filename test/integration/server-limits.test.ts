@@ -64,6 +64,25 @@ describe('log memory (H5)', () => {
     expect(grown, `server RSS grew ${(grown / 1048576).toFixed(0)} MiB`).toBeLessThan(150 * 1024 * 1024);
   }, 60_000);
 
+  it('H5: --log-memory bounds all instances together: the one holding most loses its oldest lines', async () => {
+    const server = await startServer({ args: ['--log-memory', '2MiB'] });
+    const a = await server.connectInstance('web');
+    const b = await server.connectInstance('api');
+    const batch = (inst: FakeInstance, tag: string) => {
+      const stream = inst.logs();
+      stream.send({ instance_id: inst.id, lines: Array.from({ length: 100 }, (_, i) => logEntry(`${tag}${i} ${'y'.repeat(10_000)}`)) });
+      return stream.end();
+    };
+    for (const tag of ['a1-', 'a2-', 'a3-']) expect(await batch(a, tag)).toBeNull(); // 3 MB: over the bound alone
+    const kept = await lines(server, a.id);
+    expect(kept.length).toBeLessThan(200);
+    expect(kept.at(-1)).toMatch(/^a3-99 /); // the newest stay
+    expect(await batch(b, 'b-')).toBeNull();
+    expect(await lines(server, b.id)).toHaveLength(100);
+    expect((await lines(server, a.id)).length).toBeLessThan(kept.length);
+    expect((await server.instances('web'))[0].log_lines_received).toBe('300'); // counted, all of them
+  });
+
   it('H5, M4: --log-memory, --max-instances-per-* and --config-stall-timeout refuse what is no size, count or duration (exit 2)', async () => {
     const server = await startServer();
     const bad = [

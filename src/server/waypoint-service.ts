@@ -1,5 +1,6 @@
 // The five Waypoint RPCs an entrypoint calls. Every call is checked in the same order: client
 // protocol versions, then the token, then the request.
+import http2 from 'node:http2';
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
@@ -161,17 +162,31 @@ function openConfigStream(
     }
     ctx.log.info('instance gone', { instance: info.id, app: info.app });
   };
-  // Its status can only follow what is queued, which it does not read: it is gone from here now.
+  // A status could only follow what is queued, which it does not read: the stream is reset
+  // instead (the client sees CANCELLED and reconnects), which lets the config in flight go too.
   const drop = () => {
     dropped = true;
     const stalledFor = `${ctx.configStallMs} ms`;
     ctx.log.warn('instance dropped: it does not read its config stream', { instance: info.id, app: info.app, stalled: stalledFor, queued: call.writableLength });
     unregister();
-    call.emit('error', new RpcError(Status.RESOURCE_EXHAUSTED, `instance ${info.id} read no config for ${stalledFor}: reconnect and read the stream`));
+    if (!resetStream(call)) {
+      call.emit('error', new RpcError(Status.RESOURCE_EXHAUSTED, `instance ${info.id} read no config for ${stalledFor}: reconnect and read the stream`));
+    }
   };
   call.on('cancelled', unregister); // the client cancelled, or its connection dropped
   call.on('finish', unregister); // we ended the stream (shutdown, replaced)
   call.on('close', unregister);
   if (call.cancelled) unregister();
   else sink.send(ctx.appConfig.messageFor(ctx.store.deployment(info.deploymentId)!));
+}
+
+/**
+ * Resets a call's HTTP/2 stream (RST_STREAM CANCEL). grpc-js has no public way to: its base call
+ * (ours have no interceptors) holds the stream. False when that is not where it is.
+ */
+function resetStream(call: object): boolean {
+  const stream = (call as { call?: { stream?: { close?: unknown; destroyed?: boolean } } }).call?.stream;
+  if (!stream || typeof stream.close !== 'function' || stream.destroyed) return false;
+  (stream as { close(code: number): void }).close(http2.constants.NGHTTP2_CANCEL);
+  return true;
 }

@@ -158,9 +158,10 @@ describe('instances (M4)', () => {
     const server = await startServer({ env: { WAYPOINT_SERVER_CONFIG_STALL_TIMEOUT: '1s' } });
     const reader = await server.connectInstance('web');
     const stuck: Array<ClientReadableStream<unknown>> = [];
+    const ended: number[] = [];
     for (let i = 0; i < 3; i++) {
       const call = reader.wp.EntrypointConfig({ deployment_id: reader.deploymentId, instance_id: `NOREAD-${i}` }, md({ token: reader.token }));
-      call.on('error', () => undefined);
+      call.on('error', (err: grpc.ServiceError) => ended.push(err.code));
       call.once('data', () => call.pause());
       stuck.push(call);
     }
@@ -182,7 +183,9 @@ describe('instances (M4)', () => {
       expect(dropped, log).not.toBeNull();
       expect(Number(dropped![1])).toBeLessThanOrEqual(1); // one config in flight at most, not every push
     }
-    for (const call of stuck) call.cancel();
+    // Reset, not left waiting behind what they never read: each sees its stream end, to reconnect.
+    await waitFor(() => ended.length === 3, { what: () => `the 3 streams reset; got ${JSON.stringify(ended)}` });
+    expect(ended).toEqual([status.CANCELLED, status.CANCELLED, status.CANCELLED]);
   }, 60_000);
 
   it("M4: a token churning 99 instances never evicts another app's retained gone instance (retention per app)", async () => {

@@ -221,7 +221,8 @@ export class LogHub {
     for (const instance of this.instances.values()) {
       if (instance.goneAt === undefined) continue;
       if (now - instance.goneAt > this.opts.keepGoneMs) this.forget(instance);
-      else goneByApp.set(instance.app, [...(goneByApp.get(instance.app) ?? []), instance]);
+      else if (goneByApp.has(instance.app)) goneByApp.get(instance.app)!.push(instance);
+      else goneByApp.set(instance.app, [instance]);
     }
     for (const gone of goneByApp.values()) {
       if (gone.length <= this.opts.keepGoneInstances) continue;

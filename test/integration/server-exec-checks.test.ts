@@ -1,11 +1,12 @@
 // The server's checks of an exec request's start (L10), against the real server with a
 // scripted fake entrypoint: NUL in an arg or TERM, an odd TERM, window sizes no terminal has,
-// and resizes during a session clamped to what a terminal can be.
+// and resizes during a session clamped to what a terminal can be; and an instance's error
+// message shown with its control characters escaped (L6).
 import { afterEach, describe, expect, it } from 'vitest';
 import { grpc } from '../helpers/grpc.js';
 import { closeFakeEntrypoints, FakeEntrypoint } from '../helpers/fake-entrypoint.js';
-import { killAll, waitFor } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { killAll, run, waitFor } from '../helpers/run.js';
+import { CTL, startServer, stopServers, type TestServer } from '../helpers/server.js';
 
 const { status } = grpc;
 
@@ -69,5 +70,14 @@ describe('exec start checks', () => {
     expect(out).toContain('winch 1x65535');
     expect(out).toContain('winch 65535x80');
     call.cancel();
+  });
+
+  it("L6: an instance's error message reaches the operator's terminal with its control characters escaped", async () => {
+    const server = await startServer();
+    await FakeEntrypoint.connect(server, 'web');
+    // The fake answers an unknown command with "<command>: command not found".
+    const r = await run(['exec', '--app', 'web', '-T', '--', 'evil\x1b]0;owned\x07\x1b[2J'], { bin: CTL, env: server.env(), timeoutMs: 20_000 });
+    expect(r.code).toBe(127);
+    expect(r.stderr.toString()).toBe('waypoint-ctl: evil\\e]0;owned\\x07\\e[2J: command not found\n');
   });
 });

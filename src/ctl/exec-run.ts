@@ -13,6 +13,7 @@ import { type ControlApi, explain } from './client.js';
 import { CtlError } from './errors.js';
 import { EscapeDetector } from './exec-escape.js';
 import { onResize, rawMode, windowSize } from './exec-terminal.js';
+import { visible } from './output.js';
 import type { Target } from './target.js';
 
 export interface ExecSpec {
@@ -176,7 +177,7 @@ function outcome(ending: Ending | undefined, status: grpc.StatusObject, target: 
     case 'exit':
       return ending.code;
     case 'error':
-      writeLine(2, `waypoint-ctl: ${ending.message}\n`);
+      writeLine(2, `waypoint-ctl: ${visible(ending.message)}\n`); // the instance's words: no raw control characters (L6)
       return ending.code;
     case 'escape':
       writeLine(2, 'waypoint-ctl: exec session closed (~.)\n');

@@ -35,4 +35,6 @@ export interface ServerContext {
   inviteTtlSeconds: number | undefined;
   /** How long a stream that opens with a message (Exec, EntrypointExecStream, Connect) may take to send it. */
   firstMessageTimeoutMs: number;
+  /** How long a config may wait behind one an instance has not read before it is dropped. */
+  configStallMs: number;
 }

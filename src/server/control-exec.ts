@@ -19,6 +19,7 @@ import type { ExecPty } from './exec-broker.js';
 import type { ExecRecord } from './exec-history.js';
 import { type ExecOutcome, ExecSession, type OperatorExecCall } from './exec-session.js';
 import { firstMessage } from './first-message.js';
+import { checkInstanceId } from './instances.js';
 import { formatPeer } from './listen.js';
 import { invalidArgument, reported } from './status.js';
 import { APP_NAME } from './store.js';
@@ -126,9 +127,40 @@ function checkStart(start: ExecStart__Output): void {
   if (!start.app && !start.instance_id) throw invalidArgument('give an app or an instance to run the command in');
   if (start.app && !APP_NAME.test(start.app)) throw invalidArgument(`invalid app name ${JSON.stringify(start.app)}`);
   if (start.args.length === 0 || start.args[0] === '') throw invalidArgument('exec needs a command: give its args');
+  if (start.instance_id) checkInstanceId(start.instance_id, 'Exec');
   if (start.args.reduce((n, a) => n + Buffer.byteLength(a), 0) > MAX_ARGS_BYTES) {
     throw invalidArgument(`the command line is too long: at most ${MAX_ARGS_BYTES / 1024} KiB`);
   }
+  // L10: the OS ends a C string at NUL: the command would run with a different arg than asked.
+  const nul = start.args.findIndex((a) => a.includes('\0'));
+  if (nul >= 0) throw invalidArgument(`arg ${nul} holds a NUL character, which no command can receive: remove it`);
+  if (start.tty) checkTerminal(start);
+}
+
+/** A terminal name terminfo could hold, and a size a terminal can have (L10). */
+function checkTerminal(start: ExecStart__Output): void {
+  if (start.term.length > MAX_TERM_LENGTH || !/^[\x21-\x7e]*$/.test(start.term)) {
+    throw invalidArgument(`invalid TERM: at most ${MAX_TERM_LENGTH} printable ASCII characters, no NUL, space or control character`);
+  }
+  const w = start.window_size;
+  if (!w) return;
+  // Refused rather than clamped: only a broken or hostile client sends these, and a clamped
+  // size would be a silent lie to the command. 0 x 0 is "unknown" (the pty's default).
+  const unknown = w.rows === 0 && w.cols === 0;
+  if (!unknown && !(inRange(w.rows, 1) && inRange(w.cols, 1))) {
+    throw invalidArgument(`invalid window size ${w.rows}x${w.cols}: rows and cols must be 1 to ${MAX_WINDOW}`);
+  }
+  if (!inRange(w.width, 0) || !inRange(w.height, 0)) {
+    throw invalidArgument(`invalid window size in pixels ${w.width}x${w.height}: 0 (unknown) to ${MAX_WINDOW}`);
+  }
+}
+
+/** A terminal's sizes are 16-bit (struct winsize): more would wrap (70000 cols became 4464). */
+const MAX_WINDOW = 65_535;
+const MAX_TERM_LENGTH = 256;
+
+function inRange(n: number, min: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= MAX_WINDOW;
 }
 
 function pty(start: ExecStart__Output): ExecPty {

@@ -84,7 +84,7 @@ export class ExecSession {
         this.toEp({ input_eof: {} }, true);
         return;
       case 'winch':
-        if (req.winch) this.toEp({ winch: req.winch });
+        if (req.winch) this.toEp({ winch: clampWindow(req.winch) });
         return;
       default: {
         const message = 'start may be sent only once, as the first message';
@@ -186,4 +186,13 @@ export class ExecSession {
     this.opts.onEnd(outcome);
     return true;
   }
+}
+
+/**
+ * L10: a resize mid-session is clamped to what a terminal can be (16 bits; 70000 cols would wrap
+ * to 4464), not refused: one bad resize must not end the session.
+ */
+function clampWindow(w: { rows: number; cols: number; width: number; height: number }) {
+  const clamp = (n: number, min: number) => Math.min(Math.max(Number.isInteger(n) ? n : min, min), 65_535);
+  return { rows: clamp(w.rows, 1), cols: clamp(w.cols, 1), width: clamp(w.width, 0), height: clamp(w.height, 0) };
 }

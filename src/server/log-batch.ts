@@ -52,17 +52,49 @@ export class LogBatchLines {
   }
 
   /**
-   * Kept for a while (the ring): a small message may be a view of a larger shared buffer
-   * (Node's 8 KiB pool), which it would keep alive; such a one is copied to its own.
+   * Kept for a while (the ring): what stays in memory must be what the ring counts. A message
+   * whose bytes are mostly not text (unknown fields, padding: H5) has its lines copied out, so
+   * one kept line never holds a whole 4 MiB message; a small message that is a view of a larger
+   * shared buffer (Node's 8 KiB pool) is copied to its own, so it does not keep the pool alive.
    */
   detach(): void {
     const b = this.bytes;
-    if (b.length >= 4096 || b.buffer.byteLength <= 2 * b.length) return;
-    const own = Buffer.allocUnsafeSlow(b.length);
-    b.copy(own);
+    if (b.length - this.textBytes > this.count * MAX_FRAMING_PER_LINE + MAX_FRAMING_PER_BATCH) this.copyLinesOut();
+    else if (b.buffer.byteLength > 2 * b.length) {
+      const own = Buffer.allocUnsafeSlow(b.length);
+      b.copy(own);
+      this.bytes = own;
+    }
+  }
+
+  /** Bytes this batch holds in memory: its buffer (all of it, shared or not) and its columns. */
+  retainedBytes(): number {
+    return this.bytes.buffer.byteLength + this.cols.byteLength;
+  }
+
+  /** Keeps only the lines' text, back to back in a buffer of its own; the message goes. */
+  private copyLinesOut(): void {
+    const own = Buffer.allocUnsafeSlow(this.textBytes);
+    let at = 0;
+    for (let c = 0; c < this.count * STRIDE; c += STRIDE) {
+      const start = this.cols[c];
+      const end = this.cols[c + 1];
+      this.bytes.copy(own, at, start, end);
+      this.cols[c] = at;
+      at += end - start;
+      this.cols[c + 1] = at;
+    }
     this.bytes = own;
   }
 }
+
+/**
+ * Bytes of a message beyond its lines' text kept as they are: an entry's tags, lengths,
+ * timestamp, source and the newline cut off take about 20 per line; the instance id and the
+ * batch's own tags, a few hundred at most. More than that is waste, and is not kept.
+ */
+const MAX_FRAMING_PER_LINE = 32;
+const MAX_FRAMING_PER_BATCH = 512;
 
 /** A message that is not a valid EntrypointLogBatch: why, for the INVALID_ARGUMENT. */
 export class MalformedLogBatch {

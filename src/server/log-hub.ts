@@ -1,12 +1,15 @@
 // Log lines in memory: a ring buffer per instance (the last 10 000 lines, and at most 16 MiB),
 // a count of lines received, and the live followers. An instance's buffer outlives its
-// connection for a while (the most recent 64 gone instances, for an hour) so `logs` still shows
-// why it went. Ingestion never waits for a follower: it hands lines over and moves on. Lines are
+// connection for a while (the most recent 64 gone instances of each app, for an hour) so `logs`
+// still shows why it went; one app's churn never pushes out another app's. All rings together
+// are bounded too (maxTotalBytes): past it, gone instances go first (oldest first), then the
+// heaviest live ring loses its oldest lines. Ingestion never waits for a follower: it hands lines over and moves on. Lines are
 // kept as the batches they came in (LineRing): a LogEntry is made only for a reader.
 import type { Principal } from './auth.js';
 import type { LogBatchLines, LogSource } from './log-batch.js';
+import { checkInstanceId } from './instances.js';
 import { LineRing } from './log-line-ring.js';
-import { failedPrecondition, permissionDenied } from './status.js';
+import { failedPrecondition, permissionDenied, RpcError, Status } from './status.js';
 
 export type { LogSource };
 
@@ -51,8 +54,12 @@ export interface LogHubOptions {
   bytesPerInstance?: number;
   keepGoneInstances?: number;
   keepGoneMs?: number;
+  /** Bytes kept by all rings together, counted as each ring counts them. */
+  maxTotalBytes?: number;
   now?: () => number;
 }
+
+export const DEFAULT_LOG_MEMORY_BYTES = 512 * 1024 * 1024;
 
 export class LogHub {
   private readonly instances = new Map<string, InstanceLogs>();
@@ -60,6 +67,8 @@ export class LogHub {
   /** Every open log call (ingestion or follower), ended at shutdown. */
   private readonly openCalls = new Set<(reason: string) => void>();
   private seq = 0;
+  /** The sum of every ring's weight. */
+  private totalBytes = 0;
   private readonly opts: Required<LogHubOptions>;
 
   constructor(opts: LogHubOptions = {}) {
@@ -68,6 +77,7 @@ export class LogHub {
       bytesPerInstance: 16 * 1024 * 1024,
       keepGoneInstances: 64,
       keepGoneMs: 60 * 60 * 1000,
+      maxTotalBytes: DEFAULT_LOG_MEMORY_BYTES,
       now: Date.now,
       ...opts,
     };
@@ -75,8 +85,9 @@ export class LogHub {
 
   /** An instance registered (again): its buffer and count carry over a reconnect. */
   registered(info: { id: string; app: string; deploymentId: string; tokenId: string }): void {
+    this.checkFree(info.id, info.deploymentId);
     const known = this.instances.get(info.id);
-    if (known && known.deploymentId === info.deploymentId) {
+    if (known) {
       known.ownerTokenId = info.tokenId;
       known.goneAt = undefined;
       return;
@@ -90,6 +101,20 @@ export class LogHub {
       received: 0,
     });
     this.prune();
+  }
+
+  /**
+   * L2: an instance id whose lines are kept for one deployment is that deployment's until they
+   * are forgotten, gone or not: another deployment registering it would take its logs over.
+   */
+  checkFree(id: string, deploymentId: string): void {
+    const known = this.instances.get(id);
+    if (known && known.deploymentId !== deploymentId) {
+      throw new RpcError(
+        Status.ALREADY_EXISTS,
+        `instance id ${id} belongs to deployment ${known.deploymentId} (its logs are kept for up to an hour after it leaves): use a fresh instance id`,
+      );
+    }
   }
 
   /** Its config stream closed: keep its lines for a while. */
@@ -106,6 +131,7 @@ export class LogHub {
   admit(instanceId: string, principal: Principal): InstanceLogs {
     const known = this.instances.get(instanceId);
     if (!known) {
+      if (instanceId !== '') checkInstanceId(instanceId, 'EntrypointLogBatch'); // not echoed back whole
       throw failedPrecondition(
         `instance ${JSON.stringify(instanceId)} is not registered: open its EntrypointConfig stream before shipping its logs`,
       );
@@ -124,7 +150,10 @@ export class LogHub {
     const seq0 = this.seq + 1;
     this.seq += n;
     const arrivedMs = this.opts.now();
+    const before = instance.ring.weight;
     instance.ring.push(batch, seq0, arrivedMs);
+    this.totalBytes += instance.ring.weight - before;
+    if (this.totalBytes > this.opts.maxTotalBytes) this.shed();
     instance.received += n;
     if (this.subscribers.size === 0) return;
     let entries: LogEntry[] | undefined; // made once, for the first follower that wants them
@@ -142,6 +171,11 @@ export class LogHub {
   /** Lines received from an instance since it first registered (0 when unknown). */
   received(id: string): number {
     return this.instances.get(id)?.received ?? 0;
+  }
+
+  /** Bytes kept by every ring together, as counted against maxTotalBytes. */
+  get retainedBytes(): number {
+    return this.totalBytes;
   }
 
   knows(id: string): boolean {
@@ -180,18 +214,48 @@ export class LogHub {
     this.subscribers.clear();
   }
 
-  /** Forgets gone instances past their time, then the oldest gone beyond the count. */
+  /** Forgets gone instances past their time, then per app the oldest gone beyond the count. */
   private prune(): void {
     const now = this.opts.now();
-    const gone: InstanceLogs[] = [];
+    const goneByApp = new Map<string, InstanceLogs[]>();
     for (const instance of this.instances.values()) {
       if (instance.goneAt === undefined) continue;
-      if (now - instance.goneAt > this.opts.keepGoneMs) this.instances.delete(instance.id);
-      else gone.push(instance);
+      if (now - instance.goneAt > this.opts.keepGoneMs) this.forget(instance);
+      else if (goneByApp.has(instance.app)) goneByApp.get(instance.app)!.push(instance);
+      else goneByApp.set(instance.app, [instance]);
     }
-    if (gone.length <= this.opts.keepGoneInstances) return;
-    gone.sort((a, b) => a.goneAt! - b.goneAt!);
-    for (const instance of gone.slice(0, gone.length - this.opts.keepGoneInstances)) this.instances.delete(instance.id);
+    for (const gone of goneByApp.values()) {
+      if (gone.length <= this.opts.keepGoneInstances) continue;
+      gone.sort((a, b) => a.goneAt! - b.goneAt!);
+      for (const instance of gone.slice(0, gone.length - this.opts.keepGoneInstances)) this.forget(instance);
+    }
+  }
+
+  /**
+   * Over maxTotalBytes: the oldest gone instances go, then the heaviest ring is trimmed, down to
+   * 15/16 of the bound, so that a server at its bound does this once in a while, not per batch.
+   */
+  private shed(): void {
+    const target = this.opts.maxTotalBytes - Math.floor(this.opts.maxTotalBytes / 16);
+    const gone = [...this.instances.values()].filter((i) => i.goneAt !== undefined).sort((a, b) => a.goneAt! - b.goneAt!);
+    for (const instance of gone) {
+      if (this.totalBytes <= target) return;
+      this.forget(instance);
+    }
+    while (this.totalBytes > target) {
+      let heaviest: InstanceLogs | undefined;
+      for (const instance of this.instances.values()) if (!heaviest || instance.ring.weight > heaviest.ring.weight) heaviest = instance;
+      if (!heaviest || heaviest.ring.length <= 1) return; // only newest lines left: kept, as a ring keeps its newest
+      const before = heaviest.ring.weight;
+      heaviest.ring.trimTo(before - (this.totalBytes - target));
+      this.totalBytes -= before - heaviest.ring.weight;
+      if (heaviest.ring.weight === before) return;
+    }
+  }
+
+  private forget(instance: InstanceLogs): void {
+    this.totalBytes -= instance.ring.weight;
+    this.instances.delete(instance.id);
   }
 }
 

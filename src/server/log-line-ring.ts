@@ -27,7 +27,7 @@ export class LineRing {
   private segments: Segment[] = [];
   private head = 0;
   private lines = 0;
-  private weight = 0;
+  private totalWeight = 0;
 
   constructor(
     readonly maxLines: number,
@@ -40,15 +40,26 @@ export class LineRing {
     return this.lines;
   }
 
+  /** Bytes counted for the lines kept: at least what they hold in memory. */
+  get weight(): number {
+    return this.totalWeight;
+  }
+
+  /** Evicts the oldest lines until at most `maxWeight` is kept (or only the newest line). */
+  trimTo(maxWeight: number): number {
+    return this.evict(Math.min(maxWeight, this.maxWeight));
+  }
+
   /** Adds a batch (its lines seq0, seq0 + 1, ...); returns how many old lines were evicted. */
   push(batch: LogBatchLines, seq0: number, arrivedMs: number): number {
     if (batch.count === 0) return 0;
     batch.detach();
-    const weight = batch.textBytes + batch.count * LINE_OVERHEAD_BYTES;
+    // What it holds in memory, when that is more than its lines (H5): the rest goes with the batch.
+    const weight = Math.max(batch.textBytes + batch.count * LINE_OVERHEAD_BYTES, batch.retainedBytes());
     this.segments.push({ batch, first: 0, seq0, arrivedMs, weight });
     this.lines += batch.count;
-    this.weight += weight;
-    return this.evict();
+    this.totalWeight += weight;
+    return this.evict(this.maxWeight);
   }
 
   /** Calls `visit` for every kept line, oldest first. */
@@ -63,23 +74,23 @@ export class LineRing {
     this.segments = [];
     this.head = 0;
     this.lines = 0;
-    this.weight = 0;
+    this.totalWeight = 0;
   }
 
   /** Drops the oldest lines while over a bound, keeping at least the newest line. */
-  private evict(): number {
+  private evict(maxWeight: number): number {
     let evicted = 0;
-    while (this.lines > 1 && (this.lines > this.maxLines || this.weight > this.maxWeight)) {
+    while (this.lines > 1 && (this.lines > this.maxLines || this.totalWeight > maxWeight)) {
       const seg = this.segments[this.head];
       const kept = seg.batch.count - seg.first;
       const lastWeight = seg.batch.lineBytes(seg.batch.count - 1) + LINE_OVERHEAD_BYTES;
       // Would the line-by-line loop below still be over a bound just before its last line?
       const allGo =
         this.lines - kept + 1 > 1 &&
-        (this.lines - kept + 1 > this.maxLines || this.weight - seg.weight + lastWeight > this.maxWeight);
+        (this.lines - kept + 1 > this.maxLines || this.totalWeight - seg.weight + lastWeight > maxWeight);
       if (allGo) {
         this.lines -= kept;
-        this.weight -= seg.weight;
+        this.totalWeight -= seg.weight;
         evicted += kept;
         this.segments[this.head++] = undefined as unknown as Segment; // let it be collected
         this.compact();
@@ -89,7 +100,7 @@ export class LineRing {
       seg.first++;
       seg.weight -= w;
       this.lines--;
-      this.weight -= w;
+      this.totalWeight -= w;
       evicted++;
     }
     return evicted;

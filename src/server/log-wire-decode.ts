@@ -7,7 +7,8 @@
 //   Timestamp          { 1: seconds int64; 2: nanos int32 }
 // Protobuf rules kept: unknown fields of any wire type (groups too) are skipped; a known field
 // with another wire type than its own is unknown (as Go's decoder has it); of a repeated
-// singular field the last wins, a repeated message field merges. A malformed message (truncated,
+// singular field the last wins, a repeated message field merges. A timestamp out of Timestamp's
+// range counts as none (the arrival time is shown). A malformed message (truncated,
 // a length past its end, a bad varint or wire type) is a MalformedLogBatch, never a throw.
 import { isInlineKeepalive, KEEPALIVE } from '../protocol/keepalive.js';
 import { LogBatchLines, MalformedLogBatch, STRIDE } from './log-batch.js';
@@ -21,6 +22,10 @@ const FIXED32 = 5;
 /** Groups nested deeper than this are refused rather than followed. */
 const MAX_GROUP_DEPTH = 32;
 const NEWLINE = 0x0a;
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
+const MAX_NANOS = 999_999_999;
 
 class Malformed extends Error {}
 
@@ -220,6 +225,12 @@ function entry(buf: Buffer, end: number, cols: Float64Array, c: number): number 
     } else skip(buf, end, t & 7, t >>> 3, 0);
   }
   if (stop > start && buf[stop - 1] === NEWLINE) stop--;
+  // M6: a time no reader can show (seconds past year 9999, nanos out of 0..999 999 999) is as if
+  // none came: the line gets its arrival time.
+  if (!(seconds >= MIN_SECONDS && seconds <= MAX_SECONDS && nanos >= 0 && nanos <= MAX_NANOS)) {
+    seconds = NaN;
+    nanos = 0;
+  }
   cols[c] = start;
   cols[c + 1] = stop;
   cols[c + 2] = seconds;

@@ -16,9 +16,9 @@ import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
 import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './first-message.js';
 import { ExecHistory } from './exec-history.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
-import { InstanceRegistry } from './instances.js';
+import { DEFAULT_INSTANCE_LIMITS, type InstanceLimits, InstanceRegistry } from './instances.js';
 import { formatAddress, isLoopback, parseListen } from './listen.js';
-import { LogHub } from './log-hub.js';
+import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './log-hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { Status, toRpcError } from './status.js';
 import { type Deployment, Store } from './store.js';
@@ -29,6 +29,7 @@ import { waypointHandlers } from './waypoint-service.js';
 
 export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
 export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
+export const DEFAULT_CONFIG_STALL_MS = 30_000;
 
 export interface ServerOptions {
   /** host:port; port 0 picks a free port (see RunningServer.address). */
@@ -50,6 +51,12 @@ export interface ServerOptions {
   http?: HttpOptions;
   /** An invite's life when its request names none, in seconds (default 24 h); null: never expires. */
   inviteTtlSeconds?: number | null;
+  /** Live instances allowed per deployment and per token (default 1000 and 100). */
+  instanceLimits?: InstanceLimits;
+  /** How long a config may wait behind one an instance has not read before it is dropped (default 30 s). */
+  configStallMs?: number;
+  /** Bytes of log lines kept in memory across all instances (default 512 MiB). */
+  logMemoryBytes?: number;
 }
 
 export interface HttpOptions {
@@ -111,7 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  const registry = new InstanceRegistry();
+  const registry = new InstanceRegistry(options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
   const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
   const execHistory = new ExecHistory(db);
   recordCutSessions(execHistory, log);
@@ -121,7 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     auth: new Authenticator(signer, store),
     registry,
     appConfig,
-    logs: new LogHub(),
+    logs: new LogHub({ maxTotalBytes: options.logMemoryBytes ?? DEFAULT_LOG_MEMORY_BYTES }),
     exec: new ExecBroker(registry, appConfig, store, options.execOpenTimeoutMs ?? DEFAULT_EXEC_OPEN_TIMEOUT_MS),
     execHistory,
     log,
@@ -129,6 +136,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     inlineKeepaliveMs: options.inlineKeepaliveMs ?? DEFAULT_INLINE_KEEPALIVE_MS,
     firstMessageTimeoutMs: options.firstMessageTimeoutMs ?? DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
     inviteTtlSeconds: options.inviteTtlSeconds === null ? undefined : (options.inviteTtlSeconds ?? DEFAULT_INVITE_TTL_SECONDS),
+    configStallMs: options.configStallMs ?? DEFAULT_CONFIG_STALL_MS,
   };
   if (ingress) {
     const { domain, requestTimeoutMs, maxConcurrent } = options.http!;

@@ -1,5 +1,6 @@
 // The five Waypoint RPCs an entrypoint calls. Every call is checked in the same order: client
 // protocol versions, then the token, then the request.
+import http2 from 'node:http2';
 import type {
   handleServerStreamingCall,
   handleUnaryCall,
@@ -18,13 +19,15 @@ import { PROTOCOL_VERSIONS, wantsInlineKeepalives } from '../protocol/metadata.j
 import { requireDeployment } from './auth.js';
 import { checkClientProtocols } from './compat.js';
 import type { ServerContext } from './context.js';
-import type { InstanceInfo } from './instances.js';
+import { checkInstanceId, type InstanceInfo } from './instances.js';
 import { formatPeer } from './listen.js';
+import { ConfigSender } from './config-sender.js';
 import { entrypointExecStream } from './exec-stream.js';
 import { entrypointLogStream } from './log-ingest.js';
 import { invalidArgument, reported, RpcError, Status } from './status.js';
 
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
+
 
 export function waypointHandlers(ctx: ServerContext): UntypedServiceImplementation {
   return {
@@ -81,6 +84,7 @@ function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequ
   if (!req.deployment_id) throw invalidArgument('EntrypointConfig needs a deployment_id (WAYPOINT_DEPLOYMENT_ID)');
   requireDeployment(principal, req.deployment_id, 'EntrypointConfig');
   if (!req.instance_id) throw invalidArgument('EntrypointConfig needs an instance_id');
+  checkInstanceId(req.instance_id, 'EntrypointConfig');
   const deployment = ctx.store.deployment(req.deployment_id);
   if (!deployment) throw new RpcError(Status.NOT_FOUND, `deployment ${req.deployment_id} does not exist`);
   return {
@@ -104,15 +108,23 @@ function openConfigStream(
   call: ServerWritableStream<EntrypointConfigRequest__Output, EntrypointConfigResponse>,
   info: InstanceInfo,
 ): void {
-  const open = () => !call.cancelled && !call.writableEnded;
+  let dropped = false;
+  const open = () => !dropped && !call.cancelled && !call.writableEnded;
   // The same url_service in every config (the URL token is stable), so a re-push is no change.
   const urlService = ctx.urls?.configEntry(ctx.store.deployment(info.deploymentId)!);
+  // M4: pushes to a reader that does not read are not buffered here without end.
+  const sender = new ConfigSender<EntrypointConfigResponse>(
+    { write: (message, flushed) => call.write(message, flushed) },
+    { stallMs: ctx.configStallMs, onStall: () => drop() },
+  );
   const sink = {
     // Every config this instance gets, for whatever reason, lists its pending exec requests.
     send: (response: EntrypointConfigResponse) => {
       if (!open()) return;
-      const message = ctx.exec.withPending(info.id, response);
-      call.write(urlService ? { ...message, config: { ...message.config, url_service: urlService } } : message);
+      sender.send(() => {
+        const message = ctx.exec.withPending(info.id, response);
+        return urlService ? { ...message, config: { ...message.config, url_service: urlService } } : message;
+      });
     },
     close: (error: RpcError) => {
       if (open()) call.emit('error', error);
@@ -120,6 +132,7 @@ function openConfigStream(
   };
   let remove: () => void;
   try {
+    ctx.logs.checkFree(info.id, info.deploymentId);
     remove = ctx.registry.add(info, sink);
   } catch (err) {
     call.emit('error', reported(ctx.log, err, 'EntrypointConfig'));
@@ -130,13 +143,16 @@ function openConfigStream(
 
   // Raw bytes, not a message: our service definition's serializer passes a Buffer through.
   const rawKeepalive = INLINE_KEEPALIVE_BYTES as unknown as EntrypointConfigResponse;
-  const keepalive = wantsInlineKeepalives(call.metadata) ? setInterval(() => open() && call.write(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
+  // None while a config is in flight: it shows the stream alive when it goes, and keepalives
+  // would pile up behind it for a reader that does not read.
+  const keepalive = wantsInlineKeepalives(call.metadata) ? setInterval(() => open() && sender.sendIfIdle(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
 
   let gone = false;
   const unregister = () => {
     if (gone) return;
     gone = true;
     clearInterval(keepalive);
+    sender.stop();
     remove();
     // Not when a newer stream of the same instance replaced this one: that one is live.
     if (!ctx.registry.get(info.id)) {
@@ -146,9 +162,31 @@ function openConfigStream(
     }
     ctx.log.info('instance gone', { instance: info.id, app: info.app });
   };
+  // A status could only follow what is queued, which it does not read: the stream is reset
+  // instead (the client sees CANCELLED and reconnects), which lets the config in flight go too.
+  const drop = () => {
+    dropped = true;
+    const stalledFor = `${ctx.configStallMs} ms`;
+    ctx.log.warn('instance dropped: it does not read its config stream', { instance: info.id, app: info.app, stalled: stalledFor, queued: call.writableLength });
+    unregister();
+    if (!resetStream(call)) {
+      call.emit('error', new RpcError(Status.RESOURCE_EXHAUSTED, `instance ${info.id} read no config for ${stalledFor}: reconnect and read the stream`));
+    }
+  };
   call.on('cancelled', unregister); // the client cancelled, or its connection dropped
   call.on('finish', unregister); // we ended the stream (shutdown, replaced)
   call.on('close', unregister);
   if (call.cancelled) unregister();
   else sink.send(ctx.appConfig.messageFor(ctx.store.deployment(info.deploymentId)!));
+}
+
+/**
+ * Resets a call's HTTP/2 stream (RST_STREAM CANCEL). grpc-js has no public way to: its base call
+ * (ours have no interceptors) holds the stream. False when that is not where it is.
+ */
+function resetStream(call: object): boolean {
+  const stream = (call as { call?: { stream?: { close?: unknown; destroyed?: boolean } } }).call?.stream;
+  if (!stream || typeof stream.close !== 'function' || stream.destroyed) return false;
+  (stream as { close(code: number): void }).close(http2.constants.NGHTTP2_CANCEL);
+  return true;
 }

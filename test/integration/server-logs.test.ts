@@ -58,7 +58,22 @@ describe('logs --json', () => {
     ]);
     const human = (await server.ctl(['logs'])).stdout.toString().split('\n');
     expect(human[0]).toBe(`2026-01-02T03:04:05.006Z ${inst.id} app        first`);
-    expect(human[1]).toBe(`2026-01-02T03:04:05.007Z ${inst.id} entrypoint two newlines`);
+    // L6: a newline inside a line is shown escaped, so no line can fake one of its own.
+    expect(human[1]).toBe(`2026-01-02T03:04:05.007Z ${inst.id} entrypoint two newlines\\n`);
+    expect(human[3]).toBe(`2026-01-02T03:04:05.009Z ${inst.id} app        crlf\\r`);
+  });
+
+  it('L6: terminal escapes in a line (t_esc.js) reach `logs` escaped, `logs -f` too; --json keeps them exact', async () => {
+    const server = await startServer();
+    const inst = await server.connectInstance('web');
+    const evil = 'esc \u001b]0;PWNED-TITLE\u0007 \u001b[2J cleared? \r overwritten\u009b';
+    await ship(inst, [logEntry(`${evil}\n`, { ms: T0 })]);
+    const follow = server.startCtl(['logs', '-f']);
+    await follow.waitForOutput('overwritten');
+    for (const out of [(await server.ctl(['logs'])).stdout.toString(), follow.stdout().toString()]) {
+      expect(out).toBe(`2026-01-02T03:04:05.006Z ${inst.id} app        esc \\e]0;PWNED-TITLE\\x07 \\e[2J cleared? \\r overwritten\\x9b\n`);
+    }
+    expect((await logsJson(server))[0].line).toBe(evil);
   });
 
   it('merges the instances of an app in time order, and filters by app, instance and source', async () => {

@@ -42,14 +42,22 @@ function reference(buf: Buffer): { instanceId: string; lines: Line[] } {
   const o = BatchType.toObject(BatchType.decode(new Uint8Array(buf)), { longs: String, enums: String, defaults: true, oneofs: true });
   return {
     instanceId: o.instance_id,
-    lines: (o.lines as Array<{ line: string; timestamp: { seconds: string; nanos: number } | null; source: string | number }>).map((e) => ({
-      line: e.line.endsWith('\n') ? e.line.slice(0, -1) : e.line,
-      stamped: e.timestamp !== null,
-      seconds: e.timestamp ? Number(e.timestamp.seconds) : 0,
-      nanos: e.timestamp ? e.timestamp.nanos : 0,
-      source: e.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
-    })),
+    lines: (o.lines as Array<{ line: string; timestamp: { seconds: string; nanos: number } | null; source: string | number }>).map((e) => {
+      const stamped = e.timestamp !== null && inRange(Number(e.timestamp.seconds), e.timestamp.nanos);
+      return {
+        line: e.line.endsWith('\n') ? e.line.slice(0, -1) : e.line,
+        stamped,
+        seconds: stamped ? Number(e.timestamp!.seconds) : 0,
+        nanos: stamped ? e.timestamp!.nanos : 0,
+        source: e.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
+      };
+    }),
   };
+}
+
+/** M6: the one place the server reads differently: a time out of Timestamp's range is none. */
+function inRange(seconds: number, nanos: number): boolean {
+  return seconds >= -62_135_596_800 && seconds <= 253_402_300_799 && nanos >= 0 && nanos <= 999_999_999;
 }
 
 /** A small seeded PRNG: the same cases on every run. */
@@ -175,6 +183,17 @@ const malformed = (buf: Buffer) => {
   expect(got).toBeInstanceOf(MalformedLogBatch);
   return (got as MalformedLogBatch).reason;
 };
+
+describe('timestamps (M6)', () => {
+  it('M6: seconds or nanos out of Timestamp range count as no timestamp (the arrival time is shown)', () => {
+    const at = (seconds: string, nanos: number) => ours(encodeBatch({ instance_id: 'i', lines: [{ line: 'x', timestamp: { seconds, nanos } }] })).lines[0];
+    for (const [seconds, nanos] of [[String(2 ** 53), 0], ['-99999999999999', 0], ['1700000000', -5], ['1700000000', 1e9], ['253402300800', 0], ['-62135596801', 0]] as const) {
+      expect(at(seconds, nanos)).toEqual({ line: 'x', stamped: false, seconds: 0, nanos: 0, source: 'app' });
+    }
+    expect(at('253402300799', 999_999_999)).toMatchObject({ stamped: true, seconds: 253402300799, nanos: 999_999_999 });
+    expect(at('-62135596800', 0)).toMatchObject({ stamped: true, seconds: -62135596800, nanos: 0 });
+  });
+});
 
 describe('malformed input', () => {
   it('every truncation of a batch is refused exactly when protobufjs refuses it, else read alike', () => {

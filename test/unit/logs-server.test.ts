@@ -8,7 +8,9 @@ import { LINE_OVERHEAD_BYTES, LineRing } from '../../src/server/log-line-ring.js
 import { RingBuffer } from '../../src/server/log-ring.js';
 import { type LogCall, LogSender } from '../../src/server/log-sender.js';
 import { Status } from '../../src/server/status.js';
-import { decodedBatch } from '../helpers/log-batch.js';
+import { decodedBatch, encodeBatch } from '../helpers/log-batch.js';
+import { LogBatchLines } from '../../src/server/log-batch.js';
+import { decodeLogBatch } from '../../src/server/log-wire-decode.js';
 import { waitFor } from '../helpers/run.js';
 
 describe('RingBuffer', () => {
@@ -88,6 +90,55 @@ describe('LineRing', () => {
     expect([evicted, all.length, all[0][1], all.at(-1)![1]]).toEqual([90_000, 10_000, 90_001, 100_000]);
   });
 
+  it('H5: a batch padded with an unknown field keeps only its lines: memory held is what is counted', () => {
+    const r = new LineRing(10_000, 16 * 1024 * 1024);
+    const kept: LogBatchLines[] = [];
+    for (let n = 0; n < 50; n++) {
+      const b = paddedBatch('x', 1024 * 1024);
+      r.push(b, n + 1, 0);
+      kept.push(b);
+    }
+    // 50 MiB of messages came; 50 one-byte lines are kept, in batches that hold little more.
+    const held = kept.reduce((sum, b) => sum + b.retainedBytes(), 0);
+    expect(held).toBeLessThan(50 * 1024);
+    expect(r.weight).toBeGreaterThanOrEqual(held);
+    expect(r.length).toBe(50);
+    expect(texts(r).map(([t]) => t)).toEqual(Array(50).fill('x'));
+  });
+
+  it('H5: the lines copied out of a padded batch read back exactly, timestamps and sources too', () => {
+    const lines = [{ line: 'first\n', timestamp: { seconds: '1700000000', nanos: 5 } }, { line: 'Grüße', source: 'ENTRYPOINT' as const }, { line: '' }];
+    const b = paddedBatch(lines, 64 * 1024);
+    const r = new LineRing(10);
+    r.push(b, 1, 0);
+    expect(b.retainedBytes()).toBeLessThan(1024);
+    expect([0, 1, 2].map((i) => [b.line(i), b.hasTimestamp(i), b.seconds(i), b.nanos(i), b.source(i)])).toEqual([
+      ['first', true, 1700000000, 5, 'app'],
+      ['Grüße', false, 0, 0, 'entrypoint'],
+      ['', false, 0, 0, 'app'],
+    ]);
+  });
+
+  it('H5: a batch holding more than its lines weighs what it holds, so the byte bound counts it', () => {
+    const r = new LineRing(10_000, 100_000);
+    // Framing but no waste: kept as is (a copy would cost more than it saves).
+    const plain = decodedBatch(Array.from({ length: 1000 }, () => ({ line: 'y\n', timestamp: { seconds: '1700000000', nanos: 999_999_999 }, source: 'ENTRYPOINT' as const })));
+    const held = plain.retainedBytes();
+    r.push(plain, 1, 0);
+    expect(plain.retainedBytes()).toBe(held); // not copied: the entrypoint's framing is no waste
+    expect(r.weight).toBeGreaterThanOrEqual(held);
+  });
+
+  it('trimTo evicts the oldest down to a weight, keeping the newest line', () => {
+    const r = new LineRing(100);
+    r.push(batchOf('a'.repeat(100), 'b'.repeat(100)), 1, 0);
+    r.push(batchOf('c'.repeat(100)), 3, 0);
+    expect(r.trimTo(2 * (100 + LINE_OVERHEAD_BYTES))).toBe(1);
+    expect(texts(r).map(([, seq]) => seq)).toEqual([2, 3]);
+    expect(r.trimTo(0)).toBe(1);
+    expect(texts(r).map(([, seq]) => seq)).toEqual([3]);
+  });
+
   it('ignores an empty batch, refuses a capacity below 1', () => {
     const r = new LineRing(2);
     expect(r.push(batchOf(), 1, 0)).toBe(0);
@@ -95,6 +146,22 @@ describe('LineRing', () => {
     expect(() => new LineRing(0)).toThrow(/positive/);
   });
 });
+
+/** A batch with one unknown field of `padding` bytes, as t_padmem.js sends (H5). */
+function paddedBatch(lines: string | Parameters<typeof decodedBatch>[0], padding: number): LogBatchLines {
+  const entries = typeof lines === 'string' ? [{ line: lines }] : lines;
+  const pad = Buffer.concat([Buffer.from([0x7a]), varint(padding), Buffer.alloc(padding, 0x61)]); // field 15, LEN
+  const decoded = decodeLogBatch(Buffer.concat([encodeBatch({ instance_id: 'i', lines: entries }), pad]));
+  if (!(decoded instanceof LogBatchLines)) throw new Error(decoded.reason);
+  return decoded;
+}
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+}
 
 const entrypoint = (tokenId: string, deploymentId = 'D1'): Principal => ({ kind: 'entrypoint', tokenId, deploymentId });
 const ts = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
@@ -164,6 +231,54 @@ describe('LogHub', () => {
     now = 2000;
     hub.recent({});
     expect(hub.knows('b') || hub.knows('c')).toBe(false);
+  });
+
+  it("M4: one app's gone instances never push out another app's: retention is per app", () => {
+    const hub = new LogHub({ keepGoneInstances: 3 });
+    hub.registered({ id: 'victim', app: 'other', deploymentId: 'D-other', tokenId: 'T-other' });
+    hub.append(hub.admit('victim', entrypoint('T-other', 'D-other')), decodedBatch([line('why I crashed', 1)]));
+    hub.gone('victim');
+    for (let i = 0; i < 100; i++) {
+      hub.registered({ id: `churn${i}`, app: 'shop', deploymentId: 'D-shop', tokenId: 'T-shop' });
+      hub.gone(`churn${i}`);
+    }
+    expect(hub.knows('victim')).toBe(true);
+    expect(hub.recent({ instanceId: 'victim' }).map((e) => e.line)).toEqual(['why I crashed']);
+    expect(Array.from({ length: 100 }, (_, i) => hub.knows(`churn${i}`)).filter(Boolean)).toHaveLength(3);
+  });
+
+  it('L2: an id whose logs are kept for one deployment cannot be registered by another while they are', () => {
+    const hub = new LogHub();
+    hub.registered({ id: 'x', app: 'other', deploymentId: 'D-other', tokenId: 'T-other' });
+    hub.append(hub.admit('x', entrypoint('T-other', 'D-other')), decodedBatch([line('victim line', 1)]));
+    hub.gone('x');
+    expect(() => hub.registered({ id: 'x', app: 'shop', deploymentId: 'D-shop', tokenId: 'T-shop' })).toThrow(
+      expect.objectContaining({ code: Status.ALREADY_EXISTS }),
+    );
+    expect(() => hub.checkFree('x', 'D-shop')).toThrow(/belongs to deployment D-other/);
+    expect(() => hub.admit('x', entrypoint('T-shop', 'D-shop'))).toThrow(expect.objectContaining({ code: Status.PERMISSION_DENIED }));
+    expect(hub.recent({ instanceId: 'x' }).map((e) => e.line)).toEqual(['victim line']);
+    hub.checkFree('x', 'D-other'); // its own deployment may come back
+  });
+
+  it('H5: all rings together stay within maxTotalBytes: gone instances go first, then the heaviest ring is trimmed', () => {
+    let now = 0;
+    const lineBytes = 1000 + LINE_OVERHEAD_BYTES;
+    const hub = new LogHub({ maxTotalBytes: 30 * lineBytes, now: () => now });
+    const big = (n: number) => decodedBatch(Array.from({ length: n }, () => ({ line: 'z'.repeat(1000) })));
+    for (const id of ['gone', 'a', 'b']) hub.registered({ id, app: 'web', deploymentId: 'D', tokenId: 'T' });
+    hub.append(hub.admit('gone', entrypoint('T', 'D')), big(5));
+    hub.gone('gone');
+    hub.append(hub.admit('a', entrypoint('T', 'D')), big(20));
+    hub.append(hub.admit('b', entrypoint('T', 'D')), big(5));
+    expect(hub.knows('gone')).toBe(true); // 30 lines: at the bound, not over
+    hub.append(hub.admit('b', entrypoint('T', 'D')), big(10));
+    // Over: the gone instance went first, then the heaviest (a, 20 lines) gave up its oldest,
+    // down to 15/16 of the bound; b keeps all of its 15.
+    expect(hub.knows('gone')).toBe(false);
+    expect(hub.retainedBytes).toBeLessThanOrEqual(30 * lineBytes - (30 * lineBytes) / 16);
+    expect(hub.recent({ instanceId: 'b' })).toHaveLength(15);
+    expect(hub.recent({ instanceId: 'a' }).length).toBe(13);
   });
 
   it('carries buffer and count over a re-registration, with the new token as owner', () => {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeLine } from '../../log.js';
 import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../server/listen.js';
-import { parseDuration, parseLogLevel, SettingsError, type LogLevel } from '../../settings.js';
+import { parseDuration, parseLogLevel, parseSize, SettingsError, type LogLevel } from '../../settings.js';
+import { DEFAULT_INSTANCE_LIMITS } from '../../server/instances.js';
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { parseInviteTtl } from '../invite-ttl.js';
@@ -20,7 +21,11 @@ export const INLINE_KEEPALIVE_ENV = 'WAYPOINT_SERVER_INLINE_KEEPALIVE_INTERVAL';
 export const EXEC_OPEN_TIMEOUT_ENV = 'WAYPOINT_SERVER_EXEC_OPEN_TIMEOUT';
 /** How long a stream may take to send its first message (Exec's start, ...), also from the environment (tests shorten it). */
 export const FIRST_MESSAGE_TIMEOUT_ENV = 'WAYPOINT_SERVER_FIRST_MESSAGE_TIMEOUT';
+/** How long a config may wait for an instance that does not read, also from the environment (tests shorten it). */
+export const CONFIG_STALL_TIMEOUT_ENV = 'WAYPOINT_SERVER_CONFIG_STALL_TIMEOUT';
 const MIN_DURATION_MS = 10;
+/** Below this, one busy instance's newest lines would push out everyone else's. */
+const MIN_LOG_MEMORY_BYTES = 1024 * 1024;
 
 interface RunOptions extends HttpFlags {
   listen: string;
@@ -31,9 +36,13 @@ interface RunOptions extends HttpFlags {
   keepaliveTime: string;
   execOpenTimeout?: string;
   firstMessageTimeout?: string;
+  configStallTimeout?: string;
   context: boolean;
   logLevel: string;
   inviteTtl: string;
+  maxInstancesPerDeployment: string;
+  maxInstancesPerToken: string;
+  logMemory: string;
 }
 
 export function serverCommand(program: Command): void {
@@ -50,6 +59,10 @@ export function serverCommand(program: Command): void {
     .option('--exec-open-timeout <duration>', `how long an instance has to open an exec session (default: $${EXEC_OPEN_TIMEOUT_ENV}, else 10s)`)
     .option('--first-message-timeout <duration>', `how long an exec or tunnel stream may take to send its first message (default: $${FIRST_MESSAGE_TIMEOUT_ENV}, else 5s)`)
     .option('--invite-ttl <duration>', 'how long a new invite can be exchanged unless deployment create/invite says: a duration (90m, 168h) or "never"', '24h')
+    .option('--config-stall-timeout <duration>', `drop an instance whose config stream is not read for this long (default: $${CONFIG_STALL_TIMEOUT_ENV}, else 30s)`)
+    .option('--max-instances-per-deployment <n>', 'live instances one deployment may have at once; more are refused', String(DEFAULT_INSTANCE_LIMITS.perDeployment))
+    .option('--max-instances-per-token <n>', 'live instances one entrypoint token may register at once', String(DEFAULT_INSTANCE_LIMITS.perToken))
+    .option('--log-memory <size>', "memory for all instances' log lines together (e.g. 512MiB); past it the oldest go", '512MiB')
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
   withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
@@ -61,10 +74,17 @@ async function runServer(opts: RunOptions): Promise<void> {
   const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
   const execOpenTimeoutMs = durationFlag('--exec-open-timeout', opts.execOpenTimeout, EXEC_OPEN_TIMEOUT_ENV);
   const firstMessageTimeoutMs = durationFlag('--first-message-timeout', opts.firstMessageTimeout, FIRST_MESSAGE_TIMEOUT_ENV);
+  const configStallMs = durationFlag('--config-stall-timeout', opts.configStallTimeout, CONFIG_STALL_TIMEOUT_ENV);
   const keepaliveTimeMs = checked(() => parseDuration('--keepalive-time', opts.keepaliveTime));
   if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
   const inviteTtlSeconds = parseInviteTtl('--invite-ttl', opts.inviteTtl);
   const http = httpOptions(opts);
+  const instanceLimits = {
+    perDeployment: countFlag('--max-instances-per-deployment', opts.maxInstancesPerDeployment),
+    perToken: countFlag('--max-instances-per-token', opts.maxInstancesPerToken),
+  };
+  const logMemoryBytes = checked(() => parseSize('--log-memory', opts.logMemory));
+  if (logMemoryBytes < MIN_LOG_MEMORY_BYTES) throw new UsageError(`--log-memory must be at least ${MIN_LOG_MEMORY_BYTES / 1024 / 1024}MiB`);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
   // arrives before a handler exists kills the process without a clean stop.
@@ -81,8 +101,11 @@ async function runServer(opts: RunOptions): Promise<void> {
     keepaliveTimeMs,
     execOpenTimeoutMs,
     firstMessageTimeoutMs,
+    configStallMs,
     http,
     inviteTtlSeconds,
+    instanceLimits,
+    logMemoryBytes,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });
@@ -138,6 +161,13 @@ function durationFlag(flagName: string, flag: string | undefined, env: string): 
   const ms = checked(() => parseDuration(name, value));
   if (ms < MIN_DURATION_MS) throw new UsageError(`${name} must be at least ${MIN_DURATION_MS}ms`);
   return ms;
+}
+
+/** A whole number of at least 1. */
+function countFlag(name: string, value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${name} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function readTls(certFile?: string, keyFile?: string) {

@@ -82,9 +82,10 @@ export interface OpenConnection {
   closed: boolean;
 }
 
-export function openConnection(port: number, opts: { localAddress?: string } = {}): Promise<OpenConnection> {
+/** `allowHalfOpen`: the server's end of its side does not end ours (a client that keeps its half open). */
+export function openConnection(port: number, opts: { localAddress?: string; allowHalfOpen?: boolean } = {}): Promise<OpenConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: opts.localAddress });
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: opts.localAddress, allowHalfOpen: opts.allowHalfOpen });
     const chunks: Buffer[] = [];
     const c: OpenConnection = { socket, received: () => Buffer.concat(chunks).toString('latin1'), closed: false };
     socket.on('data', (d: Buffer) => chunks.push(d));

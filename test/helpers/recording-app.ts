@@ -1,7 +1,9 @@
 // A real HTTP app on 127.0.0.1 for the ingress's hardening tests: it records every request it
 // parsed (method, target, raw headers, body) and every parse error of its own parser, and answers
-// each request, once its body is read, with one line naming it. /hold waits until released;
-// `Upgrade: websocket` on /ws is switched (101) and echoes bytes; any other upgrade is answered 200.
+// each request, once its body is read, with one line naming it. /hold waits until released.
+// With `upgrades`, `Upgrade: websocket` on /ws is switched (101) and echoes bytes, and any other
+// upgrade is answered 200 on a kept connection; without, an upgrade is an ordinary request to
+// it (Node's server then parses whatever follows as the next request, as the audit's app.js).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -26,7 +28,7 @@ export interface RecordingApp {
   close(): Promise<void>;
 }
 
-export async function startRecordingApp(): Promise<RecordingApp> {
+export async function startRecordingApp(opts: { upgrades?: boolean } = {}): Promise<RecordingApp> {
   const sockets = new Set<Socket>();
   let releaseAll!: () => void;
   let released = new Promise<void>((r) => (releaseAll = r));
@@ -48,7 +50,7 @@ export async function startRecordingApp(): Promise<RecordingApp> {
     app.parseErrors.push(err.code ?? err.message);
     socket.destroy();
   });
-  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+  if (opts.upgrades) server.on('upgrade', (req, socket: Socket, head: Buffer) => {
     app.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.rawHeaders, body: '', connection: socket.remotePort ?? 0 });
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !req.url?.startsWith('/ws')) {
       // An app that knows no upgrades answers as to any request, and keeps the connection.
@@ -60,6 +62,7 @@ export async function startRecordingApp(): Promise<RecordingApp> {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
     if (head.length > 0) socket.write(head);
     socket.on('data', (c: Buffer) => socket.write(c));
+    socket.on('end', () => socket.end()); // the server's socket is half-open: its peer's end is not ours
     socket.on('error', () => undefined);
   });
   server.on('connection', (s: Socket) => {

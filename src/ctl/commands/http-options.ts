@@ -39,7 +39,8 @@ export function httpListenOption(): Option {
   );
 }
 
-const seconds = (ms: number) => `${ms / 1000}s`;
+/** A default duration as the flag takes it: whole minutes as such, else seconds. */
+const seconds = (ms: number) => (ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
 export function withHttpOptions(cmd: Command): Command {
   return cmd

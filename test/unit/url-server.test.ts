@@ -1,9 +1,11 @@
 // The server side of the URL service, pure parts: Host routing, the choice of endpoint (round
 // robin, limits, liveness), the URL token, and the headers a proxy forwards.
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { connectionBudget, openFileLimit } from '../../src/server/ingress/fd-budget.js';
 import { clientAddress, endToEnd, requestHeaders, upgradeHeaders, withForwarded } from '../../src/server/ingress/headers.js';
 import { domainProblem, parseHost } from '../../src/server/ingress/host.js';
+import { type CheckedRequest, checkRequest } from '../../src/server/ingress/strict.js';
 import { parseTrustedProxies, TrustedProxies } from '../../src/server/ingress/trusted.js';
 import { Status } from '../../src/server/status.js';
 import type { Deployment } from '../../src/server/store.js';
@@ -213,5 +215,28 @@ describe('the ingress\'s share of the open-file limit', () => {
     expect(connectionBudget(10_000, 1_024)).toEqual({ maxConnections: 512, lowered: { asked: 10_000, nofile: 1_024 } });
     expect(connectionBudget(100, undefined)).toEqual({ maxConnections: 100 });
     expect(openFileLimit()).toBeGreaterThan(0);
+  });
+});
+
+describe('what the ingress accepts of a request (strict.ts)', () => {
+  const req = (url: string, raw: string[], method = 'GET') => ({ method, url, rawHeaders: raw }) as unknown as IncomingMessage;
+  const failure = (c: CheckedRequest) => (c.ok ? undefined : [c.failure.status, c.failure.message]);
+
+  it('L5: one Host; an absolute-form http:// target routed by its authority, in origin form; * for OPTIONS only', () => {
+    expect(checkRequest(req('/a?b', ['Host', 'web.localhost']))).toEqual({ ok: true, host: 'web.localhost', path: '/a?b', framing: { kind: 'none' } });
+    expect(checkRequest(req('http://Web.localhost:9702?x=1', ['Host', 'other']))).toMatchObject({ ok: true, host: 'Web.localhost:9702', path: '/?x=1' });
+    expect(checkRequest(req('*', ['Host', 'h'], 'OPTIONS'))).toMatchObject({ ok: true, path: '*' });
+    expect(failure(checkRequest(req('/', ['Host', 'a', 'host', 'a'])))).toEqual([400, 'bad request: more than one Host header']);
+    expect(failure(checkRequest(req('*', ['Host', 'h'])))?.[0]).toBe(400);
+    for (const url of ['https://h/', 'ws://h/', 'http://u@h/', 'http:///x', 'h:80', 'x']) expect(failure(checkRequest(req(url, ['Host', 'h'])))?.[0]).toBe(400);
+  });
+
+  it('C1: reads the framing: a length, chunked alone, or none; any other coding is 501', () => {
+    expect(checkRequest(req('/', ['Host', 'h', 'Content-Length', '12']))).toMatchObject({ framing: { kind: 'length', length: 12 } });
+    expect(checkRequest(req('/', ['Host', 'h', 'Transfer-Encoding', 'Chunked']))).toMatchObject({ framing: { kind: 'chunked' } });
+    expect(failure(checkRequest(req('/', ['Host', 'h', 'Transfer-Encoding', 'gzip, chunked'])))?.[0]).toBe(501);
+    expect(failure(checkRequest(req('/', ['Host', 'h', 'Content-Length', '1', 'Transfer-Encoding', 'chunked'])))?.[0]).toBe(400);
+    expect(failure(checkRequest(req('/', ['Host', 'h', 'Content-Length', '1', 'Content-Length', '2'])))?.[0]).toBe(400);
+    expect(failure(checkRequest(req('/', ['Host', 'h', 'Content-Length', '+1'])))?.[0]).toBe(400);
   });
 });

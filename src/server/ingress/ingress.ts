@@ -79,8 +79,21 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
   return {
     port: (server.address() as AddressInfo).port,
     serve(ctx) {
-      server.on('request', (req, res) => handleRequest(ctx, req, res));
-      server.on('upgrade', (req, socket, head) => void handleUpgrade(ctx, req, socket, head));
+      // Nothing a client sends may end the server: an unexpected error ends that request alone.
+      const unexpected = (socket: { destroy(): void }, err: unknown) => {
+        log.error('HTTP ingress: a request failed unexpectedly; its connection was closed', { error: (err as Error)?.message ?? String(err) });
+        socket.destroy();
+      };
+      server.on('request', (req, res) => {
+        try {
+          handleRequest(ctx, req, res);
+        } catch (err) {
+          unexpected(req.socket, err);
+        }
+      });
+      server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+        handleUpgrade(ctx, req, socket, head).catch((err: unknown) => unexpected(socket, err));
+      });
     },
     close: () =>
       new Promise<void>((resolve) => {

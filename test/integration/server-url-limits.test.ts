@@ -84,6 +84,18 @@ describe('H4: connection limits', () => {
     await waitFor(async () => (await rawExchange(server.httpPort!, get(host))).status === 200, { what: () => 'a connection from 127.0.0.1 to be served again' });
   });
 
+  it('H4: does not hold a --trusted-proxy to the per-client limit (every user behind it shares its address)', async () => {
+    const { server, host } = await withApp(['--url-max-connections-per-client', '2', '--trusted-proxy', '127.0.0.1']);
+    const held = [await open(server), await open(server), await open(server), await open(server)];
+    expect((await rawExchange(server.httpPort!, get(host))).status).toBe(200);
+    expect(held.some((c) => c.closed)).toBe(false);
+    // Its neighbour is no proxy of ours.
+    await open(server, '127.0.0.3');
+    await open(server, '127.0.0.3');
+    const over = await open(server, '127.0.0.3');
+    await waitFor(() => over.closed, { what: () => 'the connection over the limit to be closed', timeoutMs: 5_000 });
+  });
+
   it('H4: keeps the ingress within half the open-file limit: a flood of silent connections leaves gRPC working', async () => {
     const { server, host } = await withApp(['--url-max-connections', '5000', '--url-max-connections-per-client', '100000'], { nofile: 256 });
     expect(server.proc.stderr().toString()).toMatch(/HTTP ingress: at most 128 connections, not 5000, so that gRPC and the database keep descriptors open_file_limit=256/);

@@ -1,5 +1,7 @@
-// One HTTP request through the ingress: routed by Host, carried to one of the deployment's
-// instances (round robin per request, skipping those at their limit of requests in flight) by
+// One HTTP request through the ingress: checked (strict.ts: one Host, the target, the framing;
+// the app's leg gets the framing our parser read, set by us, never the client's headers),
+// routed by its host, and carried to one of the deployment's instances (round robin per
+// request, skipping those at their limit of requests in flight) by
 // Node's own HTTP client, over a kept-alive tunnel connection of that instance's pool (pool.ts)
 // or a new one, both bodies streamed with pipe. An instance that cannot reach its app before
 // anything was sent is skipped and the request goes to the next; one whose connection breaks

@@ -27,7 +27,11 @@ export interface TunnelRequestOptions extends http.RequestOptions {
   tunnelSignal?: AbortSignal;
 }
 
-/** Connections whose request framing could be in doubt: closed after their request, never kept. */
+/**
+ * Connections whose request framing could be in doubt: closed after their request, never kept.
+ * keepSocketAlive is the only way back to a request (maxSockets is Infinity: none ever waits in
+ * the Agent for a freed socket, the one path that would skip it).
+ */
 const retired = new WeakSet<object>();
 
 /** The connection must not carry another request (see keepSocketAlive). */

@@ -79,6 +79,12 @@ describe('H4: connection limits', () => {
     expect((await rawExchange(server.httpPort!, get(host), { localAddress: '127.0.0.2' })).status).toBe(200);
     expect(await server.instances()).toHaveLength(1);
     expect(server.proc.stderr().toString()).toMatch(/connections refused for a client at its limit.*client=127\.0\.0\.1 limit=3/);
+    // More refusals, and a slot freed and taken again in between: still one warning in the log.
+    for (let i = 0; i < 5; i++) {
+      const again = await open(server);
+      await waitFor(() => again.closed, { what: () => `refused connection ${i} to be closed` });
+    }
+    expect(server.proc.stderr().toString().match(/connections refused for a client at its limit/g)).toHaveLength(1);
     // One goes: the client may open one again.
     held[0].socket.destroy();
     await waitFor(async () => (await rawExchange(server.httpPort!, get(host))).status === 200, { what: () => 'a connection from 127.0.0.1 to be served again' });

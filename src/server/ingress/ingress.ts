@@ -103,10 +103,13 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
   };
 }
 
-/** Counts open connections per client address; one warning per address each time it reaches the limit. */
+/** Between two warnings about one client at its limit: a flood must not flood the log too. */
+const WARN_EVERY_MS = 60_000;
+
+/** Counts open connections per client address; a client at its limit is warned of at most once a minute. */
 class PerClientLimit {
   private readonly open = new Map<string, number>();
-  private readonly warned = new Set<string>();
+  private readonly warned = new Map<string, number>();
 
   constructor(
     private readonly limits: IngressLimits,
@@ -118,8 +121,10 @@ class PerClientLimit {
     const address = clientAddress(s.remoteAddress);
     const n = this.open.get(address) ?? 0;
     if (n >= this.limits.maxConnectionsPerClient) {
-      if (!this.warned.has(address)) {
-        this.warned.add(address);
+      const now = Date.now();
+      if (now - (this.warned.get(address) ?? -Infinity) >= WARN_EVERY_MS) {
+        if (this.warned.size >= 10_000) this.warned.clear(); // bounded, whatever the number of addresses
+        this.warned.set(address, now);
         this.log.warn('HTTP ingress: connections refused for a client at its limit (--url-max-connections-per-client)', {
           client: address,
           limit: this.limits.maxConnectionsPerClient,
@@ -132,7 +137,6 @@ class PerClientLimit {
       const left = (this.open.get(address) ?? 1) - 1;
       if (left > 0) this.open.set(address, left);
       else this.open.delete(address);
-      if (left < this.limits.maxConnectionsPerClient) this.warned.delete(address);
     });
     return true;
   }

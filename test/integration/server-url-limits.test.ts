@@ -79,7 +79,7 @@ describe('H4: connection limits', () => {
     expect((await rawExchange(server.httpPort!, get(host), { localAddress: '127.0.0.2' })).status).toBe(200);
     expect(await server.instances()).toHaveLength(1);
     expect(server.proc.stderr().toString()).toMatch(/connections refused for a client at its limit.*client=127\.0\.0\.1 limit=3/);
-    // More refusals, and a slot freed and taken again in between: still one warning in the log.
+    // More refusals: still one warning in the log.
     for (let i = 0; i < 5; i++) {
       const again = await open(server);
       await waitFor(() => again.closed, { what: () => `refused connection ${i} to be closed` });

@@ -15,7 +15,9 @@ import { ConfigStore } from './config-store.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
 import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './first-message.js';
 import { ExecHistory } from './exec-history.js';
+import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
+import { TrustedProxies } from './ingress/trusted.js';
 import { DEFAULT_INSTANCE_LIMITS, type InstanceLimits, InstanceRegistry } from './instances.js';
 import { formatAddress, isLoopback, parseListen } from './listen.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './log-hub.js';
@@ -24,7 +26,7 @@ import { Status, toRpcError } from './status.js';
 import { type Deployment, Store } from './store.js';
 import { TokenSigner } from './tokens.js';
 import { tunnelHandlers } from './tunnel/service.js';
-import { UrlService } from './tunnel/urls.js';
+import { DEFAULT_URL_MAX_CONNECTIONS, UrlService } from './tunnel/urls.js';
 import { waypointHandlers } from './waypoint-service.js';
 
 export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
@@ -68,6 +70,17 @@ export interface HttpOptions {
   requestTimeoutMs: number;
   /** Connections in flight per instance. */
   maxConcurrent: number;
+  /** From a client connection's start (or its previous response) to a complete request head; else 408. */
+  headerTimeoutMs: number;
+  /** How long an idle kept-alive client connection waits for its next request. */
+  keepAliveTimeoutMs: number;
+  /** An upgraded connection (WebSocket) idle this long either way is closed. */
+  upgradeIdleTimeoutMs: number;
+  /** Client connections in all (default DEFAULT_URL_MAX_CONNECTIONS; lowered to a share of the open-file limit) and per client address. */
+  maxConnections?: number;
+  maxConnectionsPerClient: number;
+  /** CIDRs of proxies in front whose X-Forwarded-* are kept (and who are not held to the per-client limit). */
+  trustedProxies: string[];
 }
 
 export interface RunningServer {
@@ -109,9 +122,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
   let ingress: Ingress | undefined;
+  const trusted = new TrustedProxies(options.http?.trustedProxies ?? []);
   if (options.http) {
     try {
-      ingress = await listenIngress(parseListen(options.http.listen));
+      ingress = await listenIngress(parseListen(options.http.listen), ingressLimits(options.http, trusted, log), log);
     } catch (err) {
       db.close();
       throw err;
@@ -139,8 +153,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     configStallMs: options.configStallMs ?? DEFAULT_CONFIG_STALL_MS,
   };
   if (ingress) {
-    const { domain, requestTimeoutMs, maxConcurrent } = options.http!;
-    ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent });
+    const { domain, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs } = options.http!;
+    ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted });
   }
   const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS));
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
@@ -189,6 +203,26 @@ function recordCutSessions(execHistory: ExecHistory, log: ServerLog): void {
     return;
   }
   if (cut > 0) log.warn('exec sessions cut short by the last stop of the server recorded as failed', { sessions: cut });
+}
+
+/** The ingress's limits, its total kept within its share of the open-file limit (said in the log when lowered). */
+function ingressLimits(http: HttpOptions, trusted: TrustedProxies, log: ServerLog) {
+  const nofile = openFileLimit();
+  const budget = connectionBudget(http.maxConnections ?? DEFAULT_URL_MAX_CONNECTIONS, nofile);
+  if (budget.lowered) {
+    // A value the operator chose is worth a warning; the default fitted to a small limit is not.
+    log[http.maxConnections === undefined ? 'info' : 'warn'](`HTTP ingress: at most ${budget.maxConnections} connections, not ${budget.lowered.asked}, so that gRPC and the database keep descriptors`, {
+      open_file_limit: budget.lowered.nofile,
+      ingress_share: INGRESS_FD_SHARE,
+    });
+  }
+  return {
+    headerTimeoutMs: http.headerTimeoutMs,
+    keepAliveTimeoutMs: http.keepAliveTimeoutMs,
+    maxConnections: budget.maxConnections,
+    maxConnectionsPerClient: Math.min(http.maxConnectionsPerClient, budget.maxConnections),
+    trusted,
+  };
 }
 
 function serverOptions(keepaliveTimeMs: number): grpc.ServerOptions {

@@ -57,6 +57,8 @@ export interface StartServerOptions {
   args?: string[];
   /** The HTTP ingress: false for `--http-listen off`; default on, any free port (kept across restarts). */
   http?: boolean;
+  /** Runs the server under this open-file limit (soft and hard, set by the shell's ulimit). */
+  nofile?: number;
 }
 
 /** A raw gRPC client registered as an instance: what the server sees of an entrypoint. */
@@ -164,7 +166,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
     if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
     if (opts.http2KeepaliveMs !== undefined) args.push('--keepalive-time', `${opts.http2KeepaliveMs}ms`);
-    const proc = start(args, { bin: CTL, env: env(opts.env) });
+    const proc =
+      opts.nofile === undefined
+        ? start(args, { bin: CTL, env: env(opts.env) })
+        : start(['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, CTL, ...args], { bin: '/bin/sh', env: env(opts.env) });
     // Settled either way, so that neither loser of the race is left rejecting unhandled.
     const ready = proc.waitForOutput(/listening on 127\.0\.0\.1:\d+/).then(
       () => 'ready' as const,

@@ -63,6 +63,13 @@ async function startApp(): Promise<App> {
   const server = http.createServer((req, res) => {
     app.requests.push(`${req.method} ${req.url}`);
     if (req.url === '/echo') return void req.pipe(res);
+    // Sends its response head before it read the body, and ends the response once it has.
+    if (req.url === '/early') {
+      res.writeHead(200);
+      res.write('early');
+      req.resume();
+      return void req.on('end', () => res.end('\n'));
+    }
     if (req.url === '/hold') {
       res.on('close', () => {
         if (!res.writableFinished) app.abandoned++;
@@ -165,6 +172,18 @@ describe('URL service: kept-alive tunnel connections', () => {
     expect(post.status).toBe(502);
     expect(post.body).toMatch(/^app web is not answering: /);
     expect(app.requests.filter((r) => r.startsWith('POST'))).toHaveLength(1); // never sent twice
+  });
+
+  it('C1: never reuses a connection whose app answered before it had the whole body', async () => {
+    const app = await startApp();
+    const { server, endpoint } = await setUp(app);
+    expect(await request(server, { method: 'POST', path: '/early', body: 'x'.repeat(8 * 1024 * 1024) })).toEqual({ status: 200, body: 'early\n' });
+    expect(await request(server)).toEqual({ status: 200, body: 'hello\n' });
+    expect(endpoint.opened).toBe(2);
+    // A body sent whole before the answer leaves the connection fit for the next request.
+    expect(await request(server, { method: 'POST', path: '/echo', body: 'abc' })).toEqual({ status: 200, body: 'abc' });
+    expect(await request(server)).toEqual({ status: 200, body: 'hello\n' });
+    expect(endpoint.opened).toBe(2);
   });
 
   it('never reuses the connection of a request whose client went away', async () => {

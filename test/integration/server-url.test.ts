@@ -306,12 +306,25 @@ describe('URL service: requests through the ingress', () => {
     expect(r.headers['x-app']).toBe('web-1');
     expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
 
-    const h = JSON.parse((await request(server, hostOf(server, 'web'), { path: '/headers', headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Custom': 'kept' } })).body.toString());
-    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    const forged = { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Custom': 'kept' };
+    const h = JSON.parse((await request(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['x-forwarded-host']).toBe(hostOf(server, 'web'));
     expect(h.host).toBe(hostOf(server, 'web'));
     expect(h['x-custom']).toBe('kept');
+  });
+
+  it('L5: keeps and appends to the forwarded headers of a --trusted-proxy only', async () => {
+    const server = await startServer({ args: ['--trusted-proxy', '10.0.0.0/8,127.0.0.1/32'] });
+    const app = await startApp('web');
+    await instanceWithTunnel(server, 'web', app.port);
+    const forged = { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'shop.example' };
+    const h = JSON.parse((await request(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
+    expect([h['x-forwarded-for'], h['x-forwarded-proto'], h['x-forwarded-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'shop.example']);
+    const bad = await server.ctl(['server', 'run', '--trusted-proxy', '10.0.0.0/40']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.toString()).toMatch(/--trusted-proxy: invalid trusted proxy "10\.0\.0\.0\/40": expected an address or CIDR/);
   });
 
   it('echoes a 20 MB POST byte for byte, streamed both ways', async () => {

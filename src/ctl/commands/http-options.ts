@@ -1,14 +1,21 @@
 // The URL service's flags, for `server run` (all of them) and `dev` (--http-listen): where the
-// HTTP ingress listens (or off), the domain of app URLs, and its limits.
+// HTTP ingress listens (or off), the domain of app URLs, its timeouts and limits, and the
+// proxies in front of it whose forwarded headers are trusted.
 import { type Command, Option } from 'commander';
 import { domainProblem } from '../../server/ingress/host.js';
+import { parseTrustedProxies, TrustedProxyError } from '../../server/ingress/trusted.js';
 import { ListenError, parseListen } from '../../server/listen.js';
 import type { HttpOptions } from '../../server/server.js';
 import {
   DEFAULT_HTTP_LISTEN,
   DEFAULT_URL_DOMAIN,
+  DEFAULT_URL_HEADER_TIMEOUT_MS,
+  DEFAULT_URL_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_URL_MAX_CONCURRENT,
+  DEFAULT_URL_MAX_CONNECTIONS,
+  DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_URL_REQUEST_TIMEOUT_MS,
+  DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS,
 } from '../../server/tunnel/urls.js';
 import { parseDuration, SettingsError } from '../../settings.js';
 import { UsageError } from '../errors.js';
@@ -18,6 +25,12 @@ export interface HttpFlags {
   urlDomain?: string;
   urlRequestTimeout?: string;
   urlMaxConcurrent?: string;
+  urlHeaderTimeout?: string;
+  urlKeepaliveTimeout?: string;
+  urlUpgradeIdleTimeout?: string;
+  urlMaxConnections?: string;
+  urlMaxConnectionsPerClient?: string;
+  trustedProxy?: string;
 }
 
 export function httpListenOption(): Option {
@@ -26,12 +39,27 @@ export function httpListenOption(): Option {
   );
 }
 
+/** A default duration as the flag takes it: whole minutes as such, else seconds. */
+const seconds = (ms: number) => (ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
 export function withHttpOptions(cmd: Command): Command {
   return cmd
     .addOption(httpListenOption())
     .option('--url-domain <domain>', 'apps are at http://<app>.<domain>:<port>/', DEFAULT_URL_DOMAIN)
-    .option('--url-request-timeout <duration>', 'time from a request to the app\'s response head, else 504', `${DEFAULT_URL_REQUEST_TIMEOUT_MS / 1000}s`)
-    .option('--url-max-concurrent <n>', 'requests in flight per instance, else 503', String(DEFAULT_URL_MAX_CONCURRENT));
+    .option('--url-request-timeout <duration>', 'time from a request to the app\'s response head, else 504', seconds(DEFAULT_URL_REQUEST_TIMEOUT_MS))
+    .option('--url-max-concurrent <n>', 'requests in flight per instance, else 503', String(DEFAULT_URL_MAX_CONCURRENT))
+    .option('--url-header-timeout <duration>', 'time for a client to send a whole request head, else 408 and closed', seconds(DEFAULT_URL_HEADER_TIMEOUT_MS))
+    .option('--url-keepalive-timeout <duration>', 'how long an idle kept-alive client connection stays open', seconds(DEFAULT_URL_KEEPALIVE_TIMEOUT_MS))
+    .option('--url-upgrade-idle-timeout <duration>', 'a WebSocket (upgraded) connection with no bytes either way this long is closed', seconds(DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS))
+    .option(
+      '--url-max-connections <n>',
+      `client connections open at once, in all; lowered to half the open-file limit, so that gRPC keeps some (default: ${DEFAULT_URL_MAX_CONNECTIONS})`,
+    )
+    .option('--url-max-connections-per-client <n>', 'client connections open at once from one address (trusted proxies aside)', String(DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT))
+    .option(
+      '--trusted-proxy <cidr,...>',
+      'proxies in front whose X-Forwarded-For/-Proto/-Host are kept (appended to); from anyone else they are replaced (default: none)',
+    );
 }
 
 /** The ingress settings of the flags; undefined for `--http-listen off`. Throws UsageError. */
@@ -46,18 +74,42 @@ export function httpOptions(flags: HttpFlags): HttpOptions | undefined {
   const domain = (flags.urlDomain ?? DEFAULT_URL_DOMAIN).trim().replace(/\.$/, '');
   const problem = domainProblem(domain);
   if (problem) throw new UsageError(`--url-domain: ${problem}`);
-  let requestTimeoutMs = DEFAULT_URL_REQUEST_TIMEOUT_MS;
-  if (flags.urlRequestTimeout !== undefined) {
-    try {
-      requestTimeoutMs = parseDuration('--url-request-timeout', flags.urlRequestTimeout);
-    } catch (err) {
-      throw new UsageError((err as SettingsError).message);
-    }
-    if (requestTimeoutMs < 10) throw new UsageError('--url-request-timeout must be at least 10ms');
+  let trustedProxies: string[];
+  try {
+    trustedProxies = parseTrustedProxies(flags.trustedProxy);
+  } catch (err) {
+    throw new UsageError(`--trusted-proxy: ${(err as TrustedProxyError).message}`);
   }
-  const max = flags.urlMaxConcurrent === undefined ? DEFAULT_URL_MAX_CONCURRENT : Number(flags.urlMaxConcurrent);
-  if (!Number.isInteger(max) || max < 1 || max > 1_000_000) {
-    throw new UsageError(`--url-max-concurrent must be a whole number from 1, got ${JSON.stringify(flags.urlMaxConcurrent)}`);
+  // The default total is fitted to the open-file limit at start; one given is lowered with a warning.
+  const maxConnections = flags.urlMaxConnections === undefined ? undefined : count('--url-max-connections', flags.urlMaxConnections, DEFAULT_URL_MAX_CONNECTIONS);
+  return {
+    listen,
+    domain,
+    requestTimeoutMs: duration('--url-request-timeout', flags.urlRequestTimeout, DEFAULT_URL_REQUEST_TIMEOUT_MS),
+    maxConcurrent: count('--url-max-concurrent', flags.urlMaxConcurrent, DEFAULT_URL_MAX_CONCURRENT),
+    headerTimeoutMs: duration('--url-header-timeout', flags.urlHeaderTimeout, DEFAULT_URL_HEADER_TIMEOUT_MS),
+    keepAliveTimeoutMs: duration('--url-keepalive-timeout', flags.urlKeepaliveTimeout, DEFAULT_URL_KEEPALIVE_TIMEOUT_MS),
+    upgradeIdleTimeoutMs: duration('--url-upgrade-idle-timeout', flags.urlUpgradeIdleTimeout, DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS),
+    maxConnections,
+    maxConnectionsPerClient: count('--url-max-connections-per-client', flags.urlMaxConnectionsPerClient, DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT),
+    trustedProxies,
+  };
+}
+
+function duration(name: string, flag: string | undefined, fallback: number): number {
+  if (flag === undefined) return fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(name, flag);
+  } catch (err) {
+    throw new UsageError((err as SettingsError).message);
   }
-  return { listen, domain, requestTimeoutMs, maxConcurrent: max };
+  if (ms < 10) throw new UsageError(`${name} must be at least 10ms`);
+  return ms;
+}
+
+function count(name: string, flag: string | undefined, fallback: number): number {
+  const n = flag === undefined ? fallback : Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new UsageError(`${name} must be a whole number from 1 to 1000000, got ${JSON.stringify(flag)}`);
+  return n;
 }

@@ -1,5 +1,7 @@
-// One HTTP request through the ingress: routed by Host, carried to one of the deployment's
-// instances (round robin per request, skipping those at their limit of requests in flight) by
+// One HTTP request through the ingress: checked (strict.ts: one Host, the target, the framing;
+// the app's leg gets the framing our parser read, set by us, never the client's headers),
+// routed by its host, and carried to one of the deployment's instances (round robin per
+// request, skipping those at their limit of requests in flight) by
 // Node's own HTTP client, over a kept-alive tunnel connection of that instance's pool (pool.ts)
 // or a new one, both bodies streamed with pipe. An instance that cannot reach its app before
 // anything was sent is skipped and the request goes to the next; one whose connection breaks
@@ -13,10 +15,11 @@ import type { ServerLog } from '../log.js';
 import type { Store } from '../store.js';
 import type { TunnelBroker, TunnelEndpoint } from '../tunnel/broker.js';
 import { TunnelError } from '../tunnel/connection.js';
-import { gotStaleConnection, type TunnelRequestOptions } from '../tunnel/pool.js';
+import { gotStaleConnection, neverReuse, type TunnelRequestOptions } from '../tunnel/pool.js';
 import type { UrlSettings } from '../tunnel/urls.js';
-import { clientAddress, type ClientInfo, endToEnd, requestHeaders } from './headers.js';
+import { clientAddress, type ClientInfo, endToEnd, type Framing, requestHeaders } from './headers.js';
 import { route } from './route.js';
+import { type CheckedRequest, checkRequest } from './strict.js';
 
 export interface IngressContext {
   broker: TunnelBroker;
@@ -55,6 +58,8 @@ export function handleRequest(ctx: IngressContext, req: IncomingMessage, res: Se
 
 class ProxiedRequest {
   private readonly client: ClientInfo;
+  private readonly checked: CheckedRequest;
+  private readonly framing: Framing;
   private readonly aborter = new AbortController();
   private readonly tried = new Set<TunnelEndpoint>();
   private readonly hasBody: boolean;
@@ -71,14 +76,17 @@ class ProxiedRequest {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
   ) {
-    this.client = { remoteAddress: clientAddress(req.socket.remoteAddress), host: req.headers.host ?? '' };
-    const length = req.headers['content-length'];
-    this.hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+    this.checked = checkRequest(req);
+    const host = this.checked.ok ? this.checked.host : '';
+    this.client = { remoteAddress: clientAddress(req.socket.remoteAddress), host, trusted: ctx.settings.trusted.has(req.socket.remoteAddress) };
+    this.framing = this.checked.ok ? this.checked.framing : { kind: 'none' };
+    this.hasBody = this.framing.kind === 'chunked' || (this.framing.kind === 'length' && this.framing.length > 0);
   }
 
   start(): void {
     const { settings } = this.ctx;
-    const r = route(this.req.headers.host, { ...this.ctx, domain: settings.domain, port: settings.port });
+    if (!this.checked.ok) return this.fail(this.checked.failure);
+    const r = route(this.checked.host, { ...this.ctx, domain: settings.domain, port: settings.port });
     if (!r.ok) return this.fail({ status: r.status, message: r.message });
     this.app = r.app;
     this.timer = setTimeout(() => this.fail(timedOut(this.app, settings.requestTimeoutMs)), settings.requestTimeoutMs);
@@ -117,12 +125,11 @@ class ProxiedRequest {
       released = true;
       endpoint.inFlight--;
     };
-    const chunked = req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined;
     const options: TunnelRequestOptions = {
       agent: this.ctx.broker.poolOf(endpoint),
       method: req.method,
-      path: req.url,
-      headers: requestHeaders(req.rawHeaders, this.client, chunked),
+      path: this.checked.ok ? this.checked.path : '/',
+      headers: requestHeaders(req.rawHeaders, this.client, this.framing),
       setHost: false,
       tunnelSignal: this.aborter.signal,
     };
@@ -131,6 +138,9 @@ class ProxiedRequest {
     leg.once('close', release);
     leg.on('response', (answer) => {
       clearTimeout(this.timer);
+      // The app answered before it had all of the body: whether it reads the rest as body, as
+      // it should, or as a next request is its parser's business; that connection is not reused.
+      if (!leg.writableFinished && leg.socket) neverReuse(leg.socket);
       if (this.over) return;
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders));
       answer.pipe(res);

@@ -27,6 +27,18 @@ export interface TunnelRequestOptions extends http.RequestOptions {
   tunnelSignal?: AbortSignal;
 }
 
+/**
+ * Connections whose request framing could be in doubt: closed after their request, never kept.
+ * keepSocketAlive is the only way back to a request (maxSockets is Infinity: none ever waits in
+ * the Agent for a freed socket, the one path that would skip it).
+ */
+const retired = new WeakSet<object>();
+
+/** The connection must not carry another request (see keepSocketAlive). */
+export function neverReuse(socket: object): void {
+  retired.add(socket);
+}
+
 /** The requests given a connection that was already closed (nothing of them reached the app). */
 const stale = new WeakSet<http.ClientRequest>();
 
@@ -59,7 +71,7 @@ export class TunnelPool extends http.Agent {
 
   override keepSocketAlive(socket: Duplex): boolean {
     const tunnel = socket as TunnelConnection;
-    if (this.closed || tunnel.destroyed || !tunnel.readable || !tunnel.writable) return false;
+    if (this.closed || retired.has(tunnel) || tunnel.destroyed || !tunnel.readable || !tunnel.writable) return false;
     // Node's own checks (an app's Keep-Alive timeout hint shorter than ours), then the timer.
     const kept: unknown = super.keepSocketAlive(socket);
     if (!kept) return false;

@@ -3,6 +3,7 @@
 // listing behind `waypoint-ctl url`.
 import type { _hashicorp_waypoint_EntrypointConfig_URLService as URLServiceMessage } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { UrlInfo } from '../../protocol/generated/waypoint_entrypoint/control/v1/UrlInfo.js';
+import type { TrustedProxies } from '../ingress/trusted.js';
 import type { InstanceRegistry } from '../instances.js';
 import { RpcError, Status } from '../status.js';
 import type { Deployment, Store } from '../store.js';
@@ -14,6 +15,12 @@ export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9702';
 export const DEFAULT_URL_DOMAIN = 'localhost';
 export const DEFAULT_URL_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_URL_MAX_CONCURRENT = 100;
+export const DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS = 300_000;
+export const DEFAULT_URL_HEADER_TIMEOUT_MS = 30_000;
+export const DEFAULT_URL_KEEPALIVE_TIMEOUT_MS = 5_000;
+/** Lowered at start to half the process's open-file limit when that is less (ingress/fd-budget.ts). */
+export const DEFAULT_URL_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT = 256;
 
 export interface UrlSettings {
   /** Apps are reached at <app>.<domain> and <app>--<deployment-id>.<domain>. */
@@ -24,6 +31,10 @@ export interface UrlSettings {
   requestTimeoutMs: number;
   /** Connections in flight per instance. */
   maxConcurrent: number;
+  /** An upgraded connection (WebSocket) with no bytes either way for this long is closed. */
+  upgradeIdleTimeoutMs: number;
+  /** Peers whose forwarded headers are kept. */
+  trusted: TrustedProxies;
 }
 
 export class UrlService {

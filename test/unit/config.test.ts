@@ -158,8 +158,9 @@ describe('RestartScheduler', () => {
     vi.useRealTimers();
   });
 
-  function scheduler(opts: { jitterMs?: number; random?: () => number; restartMs?: number } = {}) {
+  function scheduler(opts: { jitterMs?: number; random?: () => number; restartMs?: number; fail?: boolean } = {}) {
     const restarts: number[] = [];
+    const errors: string[] = [];
     const s = new RestartScheduler({
       quietMs: 50,
       maxWaitMs: 500,
@@ -168,10 +169,24 @@ describe('RestartScheduler', () => {
       restart: async () => {
         restarts.push(Date.now());
         await new Promise((resolve) => setTimeout(resolve, opts.restartMs ?? 0));
+        if (opts.fail) throw new Error('spawn blew up');
       },
+      onError: (err) => errors.push(err.message),
     });
-    return { s, restarts };
+    return { s, restarts, errors };
   }
+
+  it('H3: a restart that throws is reported, never swallowed; the next request still restarts', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { s, restarts, errors } = scheduler({ fail: true });
+    s.request();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(errors).toEqual(['spawn blew up']);
+    s.request();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(restarts).toHaveLength(2);
+    expect(errors).toHaveLength(2);
+  });
 
   it('10 requests within 100 ms: one restart, after the burst went quiet', async () => {
     vi.useFakeTimers({ now: 0 });

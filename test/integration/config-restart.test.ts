@@ -193,3 +193,18 @@ describe('an app that fails to start after the old one stopped', () => {
     expect(count(stderr(r), 'restarting the app')).toBe(1);
   });
 });
+
+describe('many restarts', () => {
+  it('L7: 20 config restarts leave no listener behind on our output: no MaxListenersExceededWarning', async () => {
+    const f = await fake([stat('N', '0')]);
+    const r = launch(f, ['sh', '-c', appScript()]);
+    await startCount(r, 1);
+    for (let i = 1; i <= 20; i++) {
+      f.push({ env_vars: [stat('N', String(i))] });
+      await startCount(r, i + 1);
+    }
+    expect(r.proc.exitCode).toBeNull();
+    expect(stderr(r)).not.toContain('MaxListenersExceededWarning');
+    expect(count(stderr(r), 'restarting the app')).toBe(20);
+  });
+});

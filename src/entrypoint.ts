@@ -189,6 +189,8 @@ function wire(
     appEnv,
     logger,
     cwd: process.cwd(),
+    fileRoot: settings.fileRoot,
+    disableExec: settings.disableExec,
     defaultLogLevel: settings.logLevel,
     // Before the first start there is nothing to restart: the start reads the env then.
     onEnvChanged: () => app.started && restarts.request(),

@@ -56,6 +56,9 @@ export class ConfigApplier {
     for (const { name, ref } of resolved.unknownRefs) {
       this.warnOnce(`ref:${name}:${ref}`, `config var ${name} references \${config.internal.${ref}}, which is not set; it reads as empty`, {});
     }
+    for (const { name, reason } of resolved.badNames) {
+      this.warnOnce(`name:${name}`, `config var not given to the app: ${reason}`, { name });
+    }
     this.applyFiles(resolved.files, config.file_change_signal);
     const changed = this.options.appEnv.update(resolved.env);
     this.options.logger.debug('config applied', { env_changed: changed });

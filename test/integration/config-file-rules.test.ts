@@ -1,6 +1,6 @@
-// Config files and their signal against a server that sends what ours refuses, end to end (the
-// bundle, the scriptable fake server): a file_change_signal no app can handle (L9), and files
-// outside WAYPOINT_CEB_FILE_ROOT or, with exec disabled, outside the app's directory (M7).
+// Config against a server that sends what ours refuses, end to end (the bundle, the scriptable
+// fake server): a file_change_signal no app can handle (L9), files outside WAYPOINT_CEB_FILE_ROOT
+// or, with exec disabled, outside the app's directory (M7), var names such as `__proto__` (L4).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,12 +28,12 @@ afterEach(async () => {
   for (const f of fakes.splice(0)) await f.stop();
 });
 
-async function launch(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ f: FakeWaypoint; r: Running; cwd: string; pid: number }> {
+async function launch(name: string, env: NodeJS.ProcessEnv = {}, app = APP): Promise<{ f: FakeWaypoint; r: Running; cwd: string; pid: number }> {
   const f = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: [] } });
   fakes.push(f);
   const cwd = path.join(dir, name, 'app');
   mkdirSync(cwd, { recursive: true });
-  const r = start(['sh', '-c', APP], {
+  const r = start(['sh', '-c', app], {
     env: cleanEnv({ WAYPOINT_SERVER_ADDR: f.addr, WAYPOINT_DEPLOYMENT_ID: 'D1', WAYPOINT_CEB_INVITE_TOKEN: INVITE, ...env }),
     cwd,
   });
@@ -98,5 +98,24 @@ describe('exec disabled', () => {
     opened.f.push({ env_vars: [fileVar(beside, 'ok')] });
     await opened.r.waitForOutput('config files written count=1', { stream: 'stderr' });
     expect(readFileSync(beside, 'utf8')).toBe('ok');
+  });
+});
+
+describe('var names', () => {
+  it('L4: `__proto__` is set aside with one warning, never silently; `constructor`, `toString`, `hasOwnProperty` reach the app', async () => {
+    const app = 'echo "start $$"; env | sort | sed "s/^/env: /"; echo "ready $$"; while :; do sleep 0.02; done';
+    const { f, r } = await launch('names', { WAYPOINT_LOG_LEVEL: 'debug' }, app);
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+    f.push({ env_vars: names.map((name) => ({ name, static: `value-of-${name}` })) });
+    await waitFor(() => (r.stdout().toString().match(/^ready /gm) ?? []).length === 2, { what: () => `a restart; stderr ${stderr(r).slice(-500)}` });
+    const second = r.stdout().toString().split(/^start /m)[2];
+    expect(second).toContain('env: constructor=value-of-constructor\n');
+    expect(second).toContain('env: toString=value-of-toString\n');
+    expect(second).toContain('env: hasOwnProperty=value-of-hasOwnProperty\n');
+    expect(second).not.toContain('__proto__');
+    expect(stderr(r)).toContain(`warn: config var not given to the app: a name a terminal's env cannot carry name=__proto__\n`);
+    f.push({ env_vars: names.map((name) => ({ name, static: `value-of-${name}` })) });
+    await r.waitForOutput('config received count=3', { stream: 'stderr' });
+    expect(count(stderr(r), 'config var not given to the app')).toBe(1);
   });
 });

@@ -58,6 +58,19 @@ describe('resolveConfig', () => {
     expect(r.logLevel).toBe('debug');
   });
 
+  it('L4: `__proto__` and names no env can hold are set aside with why; `constructor` and `toString` are plain names', () => {
+    const r = resolveConfig([v('__proto__', 'polluted'), v('A=B', 'x'), v('', 'x'), v('N\0UL', 'x'), v('constructor', 'c'), v('toString', 't')]);
+    expect([...r.env]).toEqual([
+      ['constructor', 'c'],
+      ['toString', 't'],
+    ]);
+    expect(r.badNames.map((b) => b.name)).toEqual(['__proto__', 'A=B', '', 'N\0UL']);
+    expect(r.badNames[0].reason).toBe("a name a terminal's env cannot carry");
+    const env = applyConfigEnv({ PATH: '/bin' }, r.env);
+    expect(Object.keys(env).sort()).toEqual(['PATH', 'constructor', 'toString']);
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+  });
+
   it('a var with no value at all is unset; the last of two with one name wins', () => {
     const r = resolveConfig([v('X', {}), v('Y', '1'), v('Y', '2')]);
     expect(Object.fromEntries(r.env)).toEqual({ X: null, Y: '2' });

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import { type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
 import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
-import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor } from '../helpers/run.js';
+import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const INVITE = 'invite-restart-secret';
 const TOKEN = 'token-restart-secret';
@@ -191,6 +191,21 @@ describe('an app that fails to start after the old one stopped', () => {
     expect(starts(r)).toHaveLength(2);
     expect(childPids(r.pid)).toEqual([again.pid]);
     expect(count(stderr(r), 'restarting the app')).toBe(1);
+  });
+});
+
+describe('an app that cannot be started again either', () => {
+  it('H3: both starts fail (its command gone with its stop): two error lines, and we exit 127 rather than run on without an app', async () => {
+    const f = await fake();
+    const file = path.join(dir, 'gone/app');
+    script('gone/app', `rm -f ${file};`);
+    const r = launch(f, [file]);
+    await startCount(r, 1);
+    f.push({ env_vars: [stat('A', 'x')] });
+    const exit = await withDeadline(r.exited, 10_000, 'the entrypoint to exit');
+    expect(exit.code).toBe(127);
+    expect(stderr(r)).toContain(`error: restart failed: ${file}: no such file or directory; starting the app again with the env it last ran with`);
+    expect(stderr(r)).toContain(`error: the app cannot be started again either: ${file}: no such file or directory`);
   });
 });
 

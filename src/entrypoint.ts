@@ -3,7 +3,7 @@
 // the app config it brings (env, files, restarts), log shipping, exec sessions and the URL
 // service's tunnel.
 import { monotonicMs } from './clock.js';
-import { AppEnv, changedNames, sameEnv } from './config/app-env.js';
+import { AppEnv, sameEnv } from './config/app-env.js';
 import type { Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
 import type { Logger } from './log.js';
 import { setNativeDir } from './native/load.js';
@@ -183,11 +183,14 @@ function wire(
     maxWaitMs: chunk.DEFAULT_MAX_WAIT_MS,
     jitterMs: settings.restartJitterMs,
     restart: () => restartForConfig(app, appEnv),
+    onError: (err) => logger.error(`config restart failed unexpectedly: ${err.message}`),
   });
   const applier = new chunk.ConfigApplier({
     appEnv,
     logger,
     cwd: process.cwd(),
+    fileRoot: settings.fileRoot,
+    disableExec: settings.disableExec,
     defaultLogLevel: settings.logLevel,
     // Before the first start there is nothing to restart: the start reads the env then.
     onEnvChanged: () => app.started && restarts.request(),
@@ -221,12 +224,10 @@ function wire(
   return { connection, logs, restarts, exec, url };
 }
 
-/** A restart with the current config env, unless it is what the app already runs with. */
+/** A restart with the current config env (the lifecycle skips one it runs with or refused). */
 async function restartForConfig(app: AppLifecycle, appEnv: AppEnv): Promise<void> {
-  const env = appEnv.current();
-  const running = app.env;
-  if (!app.started || app.stopRequested || !running || sameEnv(env, running)) return;
-  await app.restart(env, `config env changed: ${changedNames(running, env).join(', ')}`);
+  if (!app.started || app.stopRequested) return;
+  await app.restart(appEnv.current());
 }
 
 async function runApp({ supervisor, app, appEnv }: AppParts, logger: Logger, connected: Connected | undefined): Promise<number> {

@@ -24,6 +24,8 @@ export interface Settings {
   signalGroup: boolean;
   subreaper: boolean;
   nativeDir?: string;
+  /** WAYPOINT_CEB_FILE_ROOT: config files go inside it only (absolute). */
+  fileRoot?: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -126,6 +128,12 @@ export function parseServerAddr(variable: string, value: string): string {
   return text;
 }
 
+/** A directory given as an absolute path (a relative one would depend on where we were started). */
+export function parseAbsolutePath(variable: string, value: string): string {
+  if (!value.startsWith('/')) throw new SettingsError(variable, value, 'an absolute directory path, such as /app/config');
+  return value;
+}
+
 /** Unset and empty both mean "not given", as for a shell variable. */
 function given(env: Env, name: string): string | undefined {
   const value = env[name];
@@ -158,6 +166,7 @@ export function loadSettings(env: Env): Settings {
     signalGroup: read(env, 'WAYPOINT_CEB_SIGNAL_GROUP', parseBoolean, false),
     subreaper: read(env, 'WAYPOINT_CEB_SUBREAPER', parseBoolean, false),
     nativeDir: given(env, 'WAYPOINT_CEB_NATIVE_DIR'),
+    fileRoot: read<string | undefined>(env, 'WAYPOINT_CEB_FILE_ROOT', parseAbsolutePath, undefined),
   };
 }
 

@@ -6,15 +6,19 @@ import type { EntrypointConfig__Output } from '../protocol/generated/hashicorp/w
 import type { Logger } from '../log.js';
 import { type LogLevel, parseLogLevel, SettingsError } from '../settings.js';
 import type { AppEnv } from './app-env.js';
-import { ConfigFiles } from './files.js';
+import { ConfigFiles, fileRootFor } from './files.js';
 import { LOG_LEVEL_VAR, resolveConfig } from './resolve.js';
-import { parseSignalName } from './signal.js';
+import { FILE_SIGNAL_REFUSED, parseSignalName } from './signal.js';
 
 export interface ConfigApplierOptions {
   appEnv: AppEnv;
   logger: Logger;
   /** Where relative file names are resolved: our working directory (also the app's). */
   cwd: string;
+  /** WAYPOINT_CEB_FILE_ROOT: config files confined to it (see files.ts). */
+  fileRoot?: string;
+  /** WAYPOINT_CEB_DISABLE_EXEC: without a file root, files confined to `cwd`. */
+  disableExec: boolean;
   /** Our level when the config sets none (WAYPOINT_LOG_LEVEL of our own environment). */
   defaultLogLevel: LogLevel;
   /** The app's env changed. */
@@ -34,7 +38,7 @@ export class ConfigApplier {
   private logLevel: LogLevel;
 
   constructor(private readonly options: ConfigApplierOptions) {
-    this.files = new ConfigFiles(options.cwd);
+    this.files = new ConfigFiles(options.cwd, fileRootFor(options, options.cwd));
     this.logLevel = options.defaultLogLevel;
   }
 
@@ -51,6 +55,9 @@ export class ConfigApplier {
     }
     for (const { name, ref } of resolved.unknownRefs) {
       this.warnOnce(`ref:${name}:${ref}`, `config var ${name} references \${config.internal.${ref}}, which is not set; it reads as empty`, {});
+    }
+    for (const { name, reason } of resolved.badNames) {
+      this.warnOnce(`name:${name}`, `config var not given to the app: ${reason}`, { name });
     }
     this.applyFiles(resolved.files, config.file_change_signal);
     const changed = this.options.appEnv.update(resolved.env);
@@ -81,14 +88,20 @@ export class ConfigApplier {
 
   private applyFiles(files: ReturnType<typeof resolveConfig>['files'], signalName: string): void {
     if (files.length === 0) return;
-    const { written, failed } = this.files.write(files);
+    const { written, failed, refused } = this.files.write(files);
     for (const f of failed) this.options.logger.error('cannot write a config file', { path: f.path, error: f.error });
+    for (const f of refused) this.warnOnce(`file:${f.path}`, `config file not written: ${f.reason}`, { path: f.path });
     if (written.length === 0) return;
     this.options.logger.info('config files written', { count: written.length, paths: written.join(',') });
     if (!signalName) return;
     const signal = parseSignalName(signalName);
     if (!signal) {
       this.warnOnce(`signal:${signalName}`, 'unknown file_change_signal; the app is not signalled', { signal: signalName });
+      return;
+    }
+    // Our server refuses these at `config set`; a foreign one might not.
+    if (FILE_SIGNAL_REFUSED.includes(signal)) {
+      this.warnOnce(`signal:${signal}`, `file_change_signal ${signal} refused: the app could not handle it; the app is not signalled`, {});
       return;
     }
     if (this.options.signalApp(signal)) this.options.logger.debug('app signalled for its new files', { signal });

@@ -29,6 +29,24 @@ export interface ResolvedConfig {
   dynamic: Array<{ name: string; from: string }>;
   /** References to internal vars that do not exist: { var that references, name referenced }. */
   unknownRefs: Array<{ name: string; ref: string }>;
+  /** Env var names no env can carry to the app: skipped, with why. */
+  badNames: Array<{ name: string; reason: string }>;
+}
+
+/**
+ * Why `name` cannot be an env var of the app, if it cannot. `NAME=value` strings split at the
+ * first `=`, and a NUL ends them. `__proto__` cannot pass through every spawn we use: node-pty
+ * (a terminal, exec -t) copies the env into a plain object, where that name is the prototype's
+ * setter, so it would reach the app on pipes and silently vanish on a terminal. It is no portable
+ * name either (POSIX: upper case, digits, `_`). Other names (`constructor`, `toString`) are plain
+ * data everywhere and pass.
+ */
+export function envNameProblem(name: string): string | undefined {
+  if (name === '') return 'an empty name';
+  if (name.includes('=')) return 'a name cannot hold "="';
+  if (name.includes('\0')) return 'a name cannot hold a NUL byte';
+  if (name === '__proto__') return 'a name a terminal\'s env cannot carry';
+  return undefined;
 }
 
 type ValueKind = { kind: 'static'; value: string } | { kind: 'unset' } | { kind: 'dynamic'; from: string };
@@ -47,7 +65,7 @@ export function resolveConfig(vars: readonly ConfigVar__Output[]): ResolvedConfi
     const value = valueOf(v);
     if (v.internal && !v.name_is_path && value.kind === 'static') internal.set(v.name, value.value);
   }
-  const result: ResolvedConfig = { env: new Map(), files: [], dynamic: [], unknownRefs: [] };
+  const result: ResolvedConfig = { env: new Map(), files: [], dynamic: [], unknownRefs: [], badNames: [] };
   for (const v of vars) {
     const value = valueOf(v);
     if (value.kind === 'dynamic') {
@@ -59,6 +77,11 @@ export function resolveConfig(vars: readonly ConfigVar__Output[]): ResolvedConfi
       continue;
     }
     if (v.internal) continue;
+    const problem = v.name === LOG_LEVEL_VAR ? undefined : envNameProblem(v.name);
+    if (problem) {
+      result.badNames.push({ name: v.name, reason: problem });
+      continue;
+    }
     if (value.kind === 'unset') {
       if (v.name === LOG_LEVEL_VAR) result.logLevel = undefined;
       else result.env.set(v.name, null);

@@ -12,6 +12,8 @@ export interface RestartSchedulerOptions {
   random?: () => number;
   /** Does the restart (or nothing, if the env turns out unchanged). */
   restart: () => Promise<void>;
+  /** A restart that threw (a bug: a restart reports its own failures); the scheduler goes on. */
+  onError: (err: Error) => void;
 }
 
 export const DEFAULT_QUIET_MS = 50;
@@ -61,8 +63,12 @@ export class RestartScheduler {
     this.running = true;
     try {
       await this.options.restart();
-    } catch {
-      // the restart reports its own failures; the scheduler goes on
+    } catch (err) {
+      try {
+        this.options.onError(err instanceof Error ? err : new Error(String(err)));
+      } catch {
+        // reporting must not stop the scheduler either
+      }
     } finally {
       this.running = false;
     }

@@ -8,3 +8,6 @@ export function parseSignalName(name: string): NodeJS.Signals | undefined {
   const full = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
   return Object.hasOwn(constants.signals, full) ? full : undefined;
 }
+
+/** Signals no app can catch: a file change would kill or freeze it, never tell it. */
+export const FILE_SIGNAL_REFUSED: readonly NodeJS.Signals[] = ['SIGKILL', 'SIGSTOP'];

@@ -14,12 +14,27 @@ export function failure(code: number, message: string): Pick<EntrypointExecReque
   return { error: { error: { code, message } } };
 }
 
-/** A command our PATH lookup refused: 127 is NOT_FOUND, 126 PERMISSION_DENIED. */
+/** A command our PATH lookup refused: 127 is NOT_FOUND, 126 PERMISSION_DENIED, a NUL INVALID_ARGUMENT. */
 export function lookupFailure(command: string, lookup: Extract<CommandLookup, { ok: false }>): { code: number; message: string } {
-  return {
-    code: lookup.exitCode === 127 ? EXEC_ERROR_CODE.NOT_FOUND : EXEC_ERROR_CODE.PERMISSION_DENIED,
-    message: `${command}: ${lookup.reason}`,
-  };
+  const code = lookup.invalid
+    ? EXEC_ERROR_CODE.INVALID_ARGUMENT
+    : lookup.exitCode === 127
+      ? EXEC_ERROR_CODE.NOT_FOUND
+      : EXEC_ERROR_CODE.PERMISSION_DENIED;
+  return { code, message: `${command}: ${lookup.reason}` };
+}
+
+/**
+ * What no process could be started with, whatever is on disk: no command at all, or a NUL byte
+ * (a command line and an environment are C strings: it would cut the text short silently).
+ */
+export function requestProblem(args: readonly string[], term: string | undefined): string | undefined {
+  if (args.length === 0) return 'the request has no command: give the command and its arguments';
+  const at = args.findIndex((a) => a.includes('\0'));
+  if (at === 0) return 'the command name contains a NUL byte, which a command line cannot hold';
+  if (at > 0) return `argument ${at} contains a NUL byte, which a command line cannot hold`;
+  if (term?.includes('\0')) return 'TERM contains a NUL byte, which an environment cannot hold';
+  return undefined;
 }
 
 /** A spawn that failed after the lookup passed (a race with the file system, a limit). */

@@ -24,12 +24,21 @@ export interface PtyOptions {
   size: WindowSize;
 }
 
-/** A size from the request: a zero (unset) dimension takes the default's. */
+/**
+ * The largest dimension we give a terminal. The kernel keeps a size in 16 bits (70000 columns
+ * would wrap to 4464), and a program sizes its screen buffer by rows × cols: no real terminal
+ * comes near this.
+ */
+export const MAX_WINDOW_DIMENSION = 4096;
+
+/** A size from the request: a zero, negative or unset dimension takes the default's; clamped. */
 export function windowSize(size: { rows?: number; cols?: number } | null | undefined): WindowSize {
-  return {
-    rows: size?.rows && size.rows > 0 ? size.rows : DEFAULT_SIZE.rows,
-    cols: size?.cols && size.cols > 0 ? size.cols : DEFAULT_SIZE.cols,
-  };
+  return { rows: dimension(size?.rows, DEFAULT_SIZE.rows), cols: dimension(size?.cols, DEFAULT_SIZE.cols) };
+}
+
+function dimension(value: number | undefined, fallback: number): number {
+  if (value === undefined || !Number.isFinite(value) || value < 1) return fallback;
+  return Math.min(Math.floor(value), MAX_WINDOW_DIMENSION);
 }
 
 /** node-pty's queue of writes not yet taken by the terminal (an internal: 0 if it changed). */

@@ -14,7 +14,7 @@ import type { EntrypointExecRequest } from '../protocol/generated/hashicorp/wayp
 import type { EntrypointExecResponse__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';
 import { isKeepalive } from '../protocol/keepalive.js';
 import { resolveCommand } from '../supervisor/command.js';
-import { DISABLED_MESSAGE, failure, lookupFailure, SHUTDOWN_MESSAGE } from './errors.js';
+import { DISABLED_MESSAGE, failure, lookupFailure, requestProblem, SHUTDOWN_MESSAGE } from './errors.js';
 import { spawnPipes } from './pipe-runner.js';
 import { type ExecHost, type ExecProcess, ExecStartError } from './process.js';
 import { DEFAULT_TERM, spawnPty, windowSize } from './pty-runner.js';
@@ -107,7 +107,18 @@ export class ExecSession {
     this.finish(failure(EXEC_ERROR_CODE.UNAVAILABLE, SHUTDOWN_MESSAGE));
   }
 
+  /** A gRPC listener: an error in handling one message ends this session, never the entrypoint. */
   private receive(message: unknown): void {
+    try {
+      this.receiveOne(message);
+    } catch (err) {
+      this.options.logger.warn('exec session failed; it is ended', { index: this.index, error: (err as Error).message });
+      this.process?.kill();
+      this.finish(failure(EXEC_ERROR_CODE.INTERNAL, `the session failed: ${(err as Error).message}`));
+    }
+  }
+
+  private receiveOne(message: unknown): void {
     if (isKeepalive(message) || this.state === 'finished') return;
     const m = message as EntrypointExecResponse__Output;
     if (this.state === 'opening') {
@@ -144,27 +155,37 @@ export class ExecSession {
     }
   }
 
+  /**
+   * Starts the process. Called from a gRPC listener: nothing may throw out of it (that would end
+   * the entrypoint, and the app with it); whatever keeps the command from starting becomes an
+   * `error` message to the server.
+   */
   private run(): void {
+    try {
+      this.spawn();
+    } catch (err) {
+      const code = err instanceof ExecStartError ? err.code : EXEC_ERROR_CODE.INTERNAL;
+      this.process?.kill();
+      this.finish(failure(code, (err as Error).message));
+    }
+  }
+
+  private spawn(): void {
     const { request, env: currentEnv, cwd, host } = this.options;
+    const pty = request.pty?.enable ? request.pty : undefined;
+    const problem = requestProblem(request.args, pty?.term);
+    if (problem) return this.finish(failure(EXEC_ERROR_CODE.INVALID_ARGUMENT, problem));
     const [command, ...args] = request.args;
     const env = currentEnv();
     const found = resolveCommand(command, env.PATH, cwd);
     if (!found.ok) {
       const { code, message } = lookupFailure(command, found);
-      this.finish(failure(code, message));
-      return;
+      return this.finish(failure(code, message));
     }
     const spec = { command, file: found.path, args, env, cwd };
-    const pty = request.pty?.enable ? request.pty : undefined;
-    try {
-      this.process = pty
-        ? spawnPty(spec, { term: pty.term || DEFAULT_TERM, size: windowSize(pty.window_size) }, host)
-        : spawnPipes(spec, host);
-    } catch (err) {
-      const code = err instanceof ExecStartError ? err.code : EXEC_ERROR_CODE.INTERNAL;
-      this.finish(failure(code, (err as Error).message));
-      return;
-    }
+    this.process = pty
+      ? spawnPty(spec, { term: pty.term || DEFAULT_TERM, size: windowSize(pty.window_size) }, host)
+      : spawnPipes(spec, host);
     this.state = 'running';
     const proc = this.process;
     const outputs = [this.relay(proc.stdout, 'STDOUT')];

@@ -4,6 +4,8 @@
 
 /** google.rpc.Code values used by exec (the numbers are gRPC's). */
 export const EXEC_ERROR_CODE = {
+  /** The request cannot be run as given (a NUL byte in the command line or TERM, no command). */
+  INVALID_ARGUMENT: 3,
   /** The command is not on PATH, or the file does not exist. */
   NOT_FOUND: 5,
   /** The file exists but is not executable (or is a directory). */

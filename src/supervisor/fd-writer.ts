@@ -47,6 +47,11 @@ let ours: { stdout: FdWriter; stderr: FdWriter } | undefined;
 
 /** Our stdout and stderr as writers, created once. */
 export function ourOutput(): { stdout: FdWriter; stderr: FdWriter } {
-  ours ??= { stdout: new FdWriter(1), stderr: new FdWriter(2) };
+  if (!ours) {
+    ours = { stdout: new FdWriter(1), stderr: new FdWriter(2) };
+    // Each relay acts on an error while it runs (output.ts); one that surfaces after its relay
+    // ended (a queued write meeting EPIPE) must not be an uncaught 'error' event.
+    for (const writer of Object.values(ours)) writer.on('error', () => {});
+  }
   return ours;
 }

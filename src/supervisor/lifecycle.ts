@@ -2,14 +2,23 @@
 // starts it again; that child's exit is not the app's end. The app's end is an exit we did not
 // ask for (a crash or a clean exit: never restarted, the scheduler decides) or the exit after
 // a stop signal, even one that arrives in the middle of a restart.
+//
+// A restart never leaves the instance without an app: an env the app cannot start with (its
+// command not on the new PATH, more env than exec takes) is refused before the running app is
+// touched, and an app that still fails to start after the old one stopped is started again with
+// the env it last ran with. Either is one error line (shipped to the server); an env refused is
+// not tried again until the config changes.
+import { changedNames, sameEnv } from '../config/app-env.js';
 import type { Logger } from '../log.js';
 import { type RunningChild, SpawnError } from './child.js';
 import type { Supervisor } from './supervisor.js';
 
 export class AppLifecycle {
   private child?: RunningChild;
-  /** The env the current child was started with. */
+  /** The env the current child was started with: the last env that worked. */
   private startedEnv?: Record<string, string>;
+  /** The last env refused or failed: not tried again while it is what the config asks for. */
+  private refusedEnv?: Record<string, string>;
   /** Children we are stopping for a restart: their exit is expected. */
   private readonly replacing = new Set<RunningChild>();
   private stopSignal?: NodeJS.Signals;
@@ -49,14 +58,20 @@ export class AppLifecycle {
   }
 
   /**
-   * Graceful stop (signal, stop timeout, SIGKILL) then a start with `env`. A stop requested
-   * meanwhile wins: no new child. Resolves when the new child runs (or the app has ended).
+   * Graceful stop (signal, stop timeout, SIGKILL) then a start with `env`, unless the app runs
+   * with it already or it was refused before. A stop requested meanwhile wins: no new child.
+   * Resolves when the new child runs (or the old one still does, or the app has ended).
    */
-  restart(env: Record<string, string>, reason: string): Promise<void> {
-    if (this.restarting) return this.restarting.then(() => this.restart(env, reason));
+  restart(env: Record<string, string>): Promise<void> {
+    if (this.restarting) return this.restarting.then(() => this.restart(env));
     const old = this.child;
     if (!old || this.stopSignal) return Promise.resolve();
-    this.restarting = this.replace(old, env, reason).finally(() => (this.restarting = undefined));
+    if (sameEnv(env, this.startedEnv)) {
+      this.refusedEnv = undefined; // back to what runs: the next change is judged afresh
+      return Promise.resolve();
+    }
+    if (sameEnv(env, this.refusedEnv)) return Promise.resolve();
+    this.restarting = this.replace(old, env).finally(() => (this.restarting = undefined));
     return this.restarting;
   }
 
@@ -70,8 +85,16 @@ export class AppLifecycle {
     this.supervisor.forward(signal);
   }
 
-  private async replace(old: RunningChild, env: Record<string, string>, reason: string): Promise<void> {
-    this.logger.info('restarting the app', { reason, pid: old.pid });
+  private async replace(old: RunningChild, env: Record<string, string>): Promise<void> {
+    const running = this.startedEnv!;
+    const names = changedNames(running, env).join(', ');
+    const problem = this.supervisor.check(env);
+    if (problem) {
+      this.refusedEnv = env;
+      this.logger.error(`config env not applied, the app keeps running with its current env: ${problem}`, { changed: names });
+      return;
+    }
+    this.logger.info('restarting the app', { reason: `config env changed: ${names}`, pid: old.pid });
     this.replacing.add(old);
     const status = await this.supervisor.stop('SIGTERM');
     this.replacing.delete(old);
@@ -82,9 +105,22 @@ export class AppLifecycle {
     try {
       await this.spawn(env);
     } catch (err) {
-      if (!(err instanceof SpawnError)) throw err;
-      this.logger.error(`restart failed: ${err.message}`);
-      this.resolveEnded(err.exitCode);
+      this.refusedEnv = env;
+      this.logger.error(`restart failed: ${(err as Error).message}; starting the app again with the env it last ran with`, { changed: names });
+      await this.startAgain(running);
+      return;
+    }
+    this.refusedEnv = undefined;
+    if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
+  }
+
+  /** After a failed restart: the env that worked. Only if that fails too is the app's end ours. */
+  private async startAgain(env: Record<string, string>): Promise<void> {
+    try {
+      await this.spawn(env);
+    } catch (err) {
+      this.logger.error(`the app cannot be started again either: ${(err as Error).message}`);
+      this.resolveEnded(err instanceof SpawnError ? err.exitCode : 1);
       return;
     }
     if (this.stopSignal) void this.supervisor.stop(this.stopSignal);

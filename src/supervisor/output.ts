@@ -53,8 +53,23 @@ export function relay(pairs: RelayPair[]): Relay {
   };
 }
 
+/**
+ * One stream. `to` outlives it (our stdout across every restart): each listener put on `to`
+ * comes off when `from` ends, or a restart would leave one behind each time.
+ */
 function relayOne(from: Readable, to: Writable, tap: TapEnd | undefined, onData: () => void, held: Set<Readable>): Promise<void> {
   return new Promise((resolve) => {
+    const onDrain = () => {
+      held.delete(from);
+      onData(); // the idle wait starts over once data may flow again
+      from.resume();
+    };
+    // Our reader went away (EPIPE): close the child's pipe too, so the child meets the same
+    // SIGPIPE/EPIPE it would have met writing there directly.
+    const onError = () => {
+      held.delete(from);
+      from.destroy();
+    };
     from.on('data', (chunk: Buffer) => {
       onData();
       const full = !to.write(chunk);
@@ -65,26 +80,20 @@ function relayOne(from: Readable, to: Writable, tap: TapEnd | undefined, onData:
           // log capture must never break the app's output
         }
       }
-      if (full) {
+      if (full && !held.has(from)) {
         held.add(from);
         from.pause();
-        to.once('drain', () => {
-          held.delete(from);
-          onData(); // the idle wait starts over once data may flow again
-          from.resume();
-        });
+        to.once('drain', onDrain);
       }
     });
-    // Our reader went away (EPIPE): close the child's pipe too, so the child meets the same
-    // SIGPIPE/EPIPE it would have met writing there directly.
-    to.on('error', () => {
-      held.delete(from);
-      from.destroy();
-    });
+    to.on('error', onError);
     let ended = false;
     const end = () => {
       if (ended) return;
       ended = true;
+      to.off('error', onError);
+      to.off('drain', onDrain);
+      held.delete(from);
       tap?.end?.();
       resolve();
     };

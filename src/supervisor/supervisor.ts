@@ -3,7 +3,8 @@
 // crashed: that is the scheduler's call, not ours (restarts for new config: lifecycle.ts).
 import type { Logger } from '../log.js';
 import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
-import { resolveCommand } from './command.js';
+import { EXIT_NOT_EXECUTABLE, resolveCommand } from './command.js';
+import { execSizeProblem } from './exec-limits.js';
 import { ourOutput } from './fd-writer.js';
 import { relay, type Relay, type TapEnd } from './output.js';
 import { spawnWithPipes } from './spawn-pipes.js';
@@ -50,15 +51,34 @@ export class Supervisor {
     return this.child;
   }
 
+  /**
+   * Why the app could not be started with `env`, found without starting it: its command not on
+   * the env's PATH, or more env than exec takes. Undefined when nothing stands in the way.
+   */
+  check(env: Record<string, string>): string | undefined {
+    const [command] = this.options.argv;
+    const found = resolveCommand(command, env.PATH, this.options.cwd);
+    if (!found.ok) return `${command}: ${found.reason}`;
+    const problem = execSizeProblem({ file: found.path, argv: this.options.argv, env });
+    return problem && `${command}: ${problem}`;
+  }
+
   /** Starts the app with `env`. Throws SpawnError (exit code 126/127) when it cannot start. */
   async start(env: Record<string, string>): Promise<RunningChild> {
     const [command, ...args] = this.options.argv;
     const found = resolveCommand(command, env.PATH, this.options.cwd);
     if (!found.ok) throw new SpawnError(`${command}: ${found.reason}`, found.exitCode);
     const spec: ChildSpec = { command, file: found.path, args, env, cwd: this.options.cwd };
-    const child = this.options.terminal
-      ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm')
-      : await spawnWithPipes(spec, this.options.logger);
+    let child: RunningChild;
+    try {
+      child = this.options.terminal
+        ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm')
+        : await spawnWithPipes(spec, this.options.logger);
+    } catch (err) {
+      if (err instanceof SpawnError) throw err;
+      // Out of descriptors, a terminal that cannot be made: the app did not start all the same.
+      throw new SpawnError(`${command}: ${(err as Error).message}`, EXIT_NOT_EXECUTABLE);
+    }
     this.child = child;
     const ours = ourOutput();
     const taps = this.taps?.();

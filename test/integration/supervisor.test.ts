@@ -154,6 +154,18 @@ describe('exit status', () => {
     expect(r.stderr.toString()).toContain(`${missing}: no such file or directory`);
   });
 
+  it.each([
+    ['a path under a file', '/etc/passwd/x', '/etc/passwd/x: not a directory'],
+    ['a name too long for a path', `/tmp/${'a'.repeat(300)}`, 'file name too long'],
+    ['a 300-character name', 'a'.repeat(300), 'command not found'],
+  ])('H1: exits 127 with one line for %s, never a stack trace', async (_what, command, message) => {
+    const r = await runToEnd([command]);
+    expect(r.code).toBe(127);
+    expect(r.stderr.toString()).toContain(message);
+    expect(r.stderr.toString().trimEnd().split('\n')).toHaveLength(1);
+    expectNoStackTrace(r.stderr);
+  });
+
   it('exits 126 naming the file when it is not executable', async () => {
     const file = path.join(testDir(), 'not-executable');
     writeFileSync(file, '#!/bin/sh\necho ran\n');

@@ -157,6 +157,37 @@ describe('resolveCommand', () => {
   it('reports 127 for an empty command name', () => {
     expect(resolveCommand('', '/usr/bin:/bin', '/')).toMatchObject({ ok: false, exitCode: 127 });
   });
+
+  it('H1: a slash path under a file, too long a name, a loop of links: 127 in the shell\'s words, never a throw', () => {
+    const notDir = file(path.join(tmp, 'plain'), 0o755);
+    expect(resolveCommand(path.join(notDir, 'x'), '/usr/bin', '/')).toEqual({ ok: false, exitCode: 127, reason: 'not a directory' });
+    expect(resolveCommand(`/tmp/${'a'.repeat(300)}`, '/usr/bin', '/')).toEqual({ ok: false, exitCode: 127, reason: 'file name too long' });
+    symlinkSync(path.join(tmp, 'loop-b'), path.join(tmp, 'loop-a'));
+    symlinkSync(path.join(tmp, 'loop-a'), path.join(tmp, 'loop-b'));
+    expect(resolveCommand(path.join(tmp, 'loop-a'), '/usr/bin', '/')).toEqual({
+      ok: false,
+      exitCode: 127,
+      reason: 'too many levels of symbolic links',
+    });
+  });
+
+  it('H1: a 300-character name on PATH is "command not found"', () => {
+    expect(resolveCommand('a'.repeat(300), '/usr/bin:/bin', '/')).toEqual({ ok: false, exitCode: 127, reason: 'command not found' });
+  });
+
+  it('H1: a NUL in the name is refused as invalid, never looked up', () => {
+    expect(resolveCommand('ls\0x', '/usr/bin:/bin', '/')).toEqual({ ok: false, exitCode: 127, reason: 'the name contains a NUL byte', invalid: true });
+    expect(resolveCommand('/bin/ls\0x', '/usr/bin:/bin', '/')).toMatchObject({ ok: false, invalid: true });
+  });
+
+  it('H1: PATH entries that are files, hold a NUL or are too long are skipped; the search goes on', () => {
+    const bin = dir('bin');
+    file(path.join(bin, 'app'), 0o755);
+    const hosts = file(path.join(tmp, 'hosts'), 0o644);
+    const onPath = [hosts, `${tmp}/nul\0dir`, `/${'d'.repeat(5000)}`, path.join(hosts, 'deeper'), bin].join(':');
+    expect(resolveCommand('app', onPath, '/')).toEqual({ ok: true, path: path.join(bin, 'app') });
+    expect(resolveCommand('other', onPath, '/')).toEqual({ ok: false, exitCode: 127, reason: 'command not found' });
+  });
 });
 
 describe('exitStatus', () => {

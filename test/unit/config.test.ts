@@ -58,6 +58,19 @@ describe('resolveConfig', () => {
     expect(r.logLevel).toBe('debug');
   });
 
+  it('L4: `__proto__` and names no env can hold are set aside with why; `constructor` and `toString` are plain names', () => {
+    const r = resolveConfig([v('__proto__', 'polluted'), v('A=B', 'x'), v('', 'x'), v('N\0UL', 'x'), v('constructor', 'c'), v('toString', 't')]);
+    expect([...r.env]).toEqual([
+      ['constructor', 'c'],
+      ['toString', 't'],
+    ]);
+    expect(r.badNames.map((b) => b.name)).toEqual(['__proto__', 'A=B', '', 'N\0UL']);
+    expect(r.badNames[0].reason).toBe("a name a terminal's env cannot carry");
+    const env = applyConfigEnv({ PATH: '/bin' }, r.env);
+    expect(Object.keys(env).sort()).toEqual(['PATH', 'constructor', 'toString']);
+    expect(Object.getPrototypeOf(env)).toBe(Object.prototype);
+  });
+
   it('a var with no value at all is unset; the last of two with one name wins', () => {
     const r = resolveConfig([v('X', {}), v('Y', '1'), v('Y', '2')]);
     expect(Object.fromEntries(r.env)).toEqual({ X: null, Y: '2' });
@@ -158,8 +171,9 @@ describe('RestartScheduler', () => {
     vi.useRealTimers();
   });
 
-  function scheduler(opts: { jitterMs?: number; random?: () => number; restartMs?: number } = {}) {
+  function scheduler(opts: { jitterMs?: number; random?: () => number; restartMs?: number; fail?: boolean } = {}) {
     const restarts: number[] = [];
+    const errors: string[] = [];
     const s = new RestartScheduler({
       quietMs: 50,
       maxWaitMs: 500,
@@ -168,10 +182,24 @@ describe('RestartScheduler', () => {
       restart: async () => {
         restarts.push(Date.now());
         await new Promise((resolve) => setTimeout(resolve, opts.restartMs ?? 0));
+        if (opts.fail) throw new Error('spawn blew up');
       },
+      onError: (err) => errors.push(err.message),
     });
-    return { s, restarts };
+    return { s, restarts, errors };
   }
+
+  it('H3: a restart that throws is reported, never swallowed; the next request still restarts', async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { s, restarts, errors } = scheduler({ fail: true });
+    s.request();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(errors).toEqual(['spawn blew up']);
+    s.request();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(restarts).toHaveLength(2);
+    expect(errors).toHaveLength(2);
+  });
 
   it('10 requests within 100 ms: one restart, after the burst went quiet', async () => {
     vi.useFakeTimers({ now: 0 });

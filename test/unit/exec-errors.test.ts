@@ -6,8 +6,8 @@ import { constants } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errnoCode, failure, lookupFailure } from '../../src/exec/errors.js';
-import { windowSize } from '../../src/exec/pty-runner.js';
+import { errnoCode, failure, lookupFailure, requestProblem } from '../../src/exec/errors.js';
+import { MAX_WINDOW_DIMENSION, windowSize } from '../../src/exec/pty-runner.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { resolveCommand } from '../../src/supervisor/command.js';
 import { exitStatus } from '../../src/supervisor/signals.js';
@@ -47,6 +47,25 @@ describe('exec start failures', () => {
     expect(errnoCode(undefined)).toBe(EXEC_ERROR_CODE.INTERNAL);
   });
 
+  it('H1: a NUL in the command is INVALID_ARGUMENT; a name under a file or too long is NOT_FOUND in the shell\'s words', () => {
+    expect(refused('ls\0x')).toEqual({ code: EXEC_ERROR_CODE.INVALID_ARGUMENT, message: 'ls\0x: the name contains a NUL byte' });
+    expect(refused(path.join(dir, 'plain', 'x'))).toEqual({
+      code: EXEC_ERROR_CODE.NOT_FOUND,
+      message: `${path.join(dir, 'plain', 'x')}: not a directory`,
+    });
+    expect(refused('a'.repeat(300)).code).toBe(EXEC_ERROR_CODE.NOT_FOUND);
+    expect(refused('sh', `${path.join(dir, 'plain')}:${dir}`).code).toBe(EXEC_ERROR_CODE.NOT_FOUND);
+  });
+
+  it('L10: no command, or a NUL in any argument or in TERM, is refused before anything runs', () => {
+    expect(requestProblem([], undefined)).toMatch(/no command/);
+    expect(requestProblem(['ls\0x'], undefined)).toBe('the command name contains a NUL byte, which a command line cannot hold');
+    expect(requestProblem(['ls', '-l', 'a\0b'], undefined)).toBe('argument 2 contains a NUL byte, which a command line cannot hold');
+    expect(requestProblem(['ls'], 'xterm\0evil')).toBe('TERM contains a NUL byte, which an environment cannot hold');
+    expect(requestProblem(['ls', '-l'], 'xterm')).toBeUndefined();
+    expect(requestProblem([''], undefined)).toBeUndefined(); // the lookup says "empty command name"
+  });
+
   it('the error message carries a google.rpc.Status', () => {
     expect(failure(EXEC_ERROR_CODE.UNAVAILABLE, 'bye')).toEqual({ error: { error: { code: 14, message: 'bye' } } });
   });
@@ -68,5 +87,11 @@ describe('exec exit statuses and sizes', () => {
     expect(windowSize({ rows: 50, cols: 0 })).toEqual({ rows: 50, cols: 80 });
     expect(windowSize({ rows: 33, cols: 101 })).toEqual({ rows: 33, cols: 101 });
     expect(windowSize({ rows: -1, cols: 200 })).toEqual({ rows: 24, cols: 200 });
+  });
+
+  it('L10: a dimension beyond the largest terminal is clamped, never wrapped by the kernel (70000 → 4464)', () => {
+    expect(MAX_WINDOW_DIMENSION).toBeLessThan(65536);
+    expect(windowSize({ rows: 70000, cols: 70000 })).toEqual({ rows: MAX_WINDOW_DIMENSION, cols: MAX_WINDOW_DIMENSION });
+    expect(windowSize({ rows: 2 ** 31 - 1, cols: -(2 ** 31) })).toEqual({ rows: MAX_WINDOW_DIMENSION, cols: 80 });
   });
 });

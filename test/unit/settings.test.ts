@@ -176,6 +176,7 @@ describe('loadSettings', () => {
       signalGroup: false,
       subreaper: false,
       nativeDir: undefined,
+      fileRoot: undefined,
     });
   });
 
@@ -199,6 +200,7 @@ describe('loadSettings', () => {
       WAYPOINT_CEB_SIGNAL_GROUP: 'true',
       WAYPOINT_CEB_SUBREAPER: '1',
       WAYPOINT_CEB_NATIVE_DIR: '/var/lib/x',
+      WAYPOINT_CEB_FILE_ROOT: '/app/config',
     });
     expect(s).toEqual({
       serverAddr: 'wp.example.com:9701',
@@ -219,6 +221,7 @@ describe('loadSettings', () => {
       signalGroup: true,
       subreaper: true,
       nativeDir: '/var/lib/x',
+      fileRoot: '/app/config',
     });
   });
 
@@ -254,6 +257,7 @@ describe('loadSettings', () => {
     ['WAYPOINT_CEB_LOG_BUFFER', 'lots', 'MiB'],
     ['WAYPOINT_CEB_SIGNAL_GROUP', 'group', 'yes/no'],
     ['WAYPOINT_CEB_SUBREAPER', 'y', 'yes/no'],
+    ['WAYPOINT_CEB_FILE_ROOT', 'config', 'an absolute directory path'],
   ])('rejects %s=%j with a one-line error naming it', (name, value, accepted) => {
     const err = settingsError(() => loadSettings({ [name]: value }));
     expect(err.variable).toBe(name);

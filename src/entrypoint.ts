@@ -127,6 +127,8 @@ async function connect(
     fastUntil: windowEnd,
     appWaiting: () => appWaiting && settings.serverRequired,
   });
+  // From here on, nothing that arrives over the connection may end us (and the app with us).
+  chunk.installLastResort({ connection, logger });
   const connected = wire(chunk, connection, settings, logger, parts);
   const { reason, error } = await waitForFirstConfig({
     firstConfig: connection.firstConfig,

@@ -258,6 +258,7 @@ export class Connection {
 
   /** A handler on one stream threw: grpc-js's dispatch caught it (guard.ts) and dropped the stream. */
   private streamFault(error: unknown, stream: string): void {
+    if (stream === 'EntrypointConfig') this.health.faulted = true;
     this.options.logger.error('a stream handler failed; the stream was dropped (the app keeps running)', {
       stream,
       error: errorText(error),

@@ -80,7 +80,7 @@ function guardFunction(fn: (...args: unknown[]) => unknown, fault: (error: unkno
 }
 
 /** Listeners run inside emit(): one that throws ends the stream instead of the process. */
-function guardEmit(call: Call, fault: (error: unknown) => void): void {
+export function guardEmit(call: Call, fault: (error: unknown) => void): void {
   const emit = call.emit;
   call.emit = function (this: Call, event: string | symbol, ...args: unknown[]): boolean {
     try {

@@ -9,7 +9,7 @@ import { isKeepalive } from '../protocol/keepalive.js';
 import { negotiate, PROTOCOL_VERSIONS, type ProtocolRange } from '../protocol/metadata.js';
 import { callMetadata } from './call-metadata.js';
 import { callFailure, ConnectionFailure } from './errors.js';
-import { guardClient, type StreamFault } from './guard.js';
+import { guardClient, guardEmit, type StreamFault } from './guard.js';
 
 /** What later modules (logs, exec, url) get to open their streams on. */
 export interface Session {
@@ -143,11 +143,20 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
     metadata(),
   );
   const { opened, ended, end } = watchStream(stream, deadlineMs, options);
+  const onFault: StreamFault = options.onStreamFault ?? (() => {});
+  // The config stream is the session: a fault in its dispatch ends the session, not us.
+  let faulted = false;
+  guardEmit(stream, (error) => {
+    if (faulted) return;
+    faulted = true;
+    onFault(error, 'EntrypointConfig');
+    end(new ConnectionFailure('fault', 'a handler of the config stream failed'));
+    stream.cancel();
+  });
   const cancel = () => stream.cancel();
   options.abort?.addEventListener('abort', cancel, { once: true });
   await opened.finally(() => options.abort?.removeEventListener('abort', cancel));
   void ended.then(() => controller.abort());
-  const onFault: StreamFault = options.onStreamFault ?? (() => {});
   return {
     ended,
     close: () => stream.cancel(),

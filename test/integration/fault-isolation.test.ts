@@ -90,6 +90,18 @@ describe('fault isolation: the config path', () => {
     await survived(h, dir);
   });
 
+  it('one part failing on a config: the others still apply it, the session is dropped and comes back', async () => {
+    const config = {
+      config: { url_service: { control_addr: 'TRIM-7f3a', token: 't', labels: '' }, env_vars: [{ name: 'other-parts.txt', static: 'yes', name_is_path: true }] },
+    };
+    const h = await hostile({ configs: [config] }, dir);
+    await waitFor(() => h.server.registrations() >= 2, { timeoutMs: 15_000, what: () => 'a reconnect' });
+    expect(h.stderr()).toMatch(/error: applying the config failed; reconnecting \(the app keeps running\) error="injected fault/);
+    expect(h.stderr()).toMatch(/lost the server connection; reconnecting .*reason="applying the config failed"/);
+    expect(readFileSync(path.join(dir, 'other-parts.txt'), 'utf8')).toBe('yes');
+    await survived(h, dir);
+  });
+
   it('absurd but valid configs and malformed bytes: refused or ignored, never fatal', async () => {
     const absurd: Reply[] = [
       { config: { env_vars: [{ name: '', static: 'x' }] } },

@@ -55,6 +55,23 @@ describe('M3: reconnect backoff after a session that fails at once', () => {
     expect(childPids(r.pid)).toEqual([app]);
   });
 
+  it('M3: an invalid config then the stream closed, every session: backoff grows, the refusal and the loss told once each', async () => {
+    const server = await startHostile({
+      config: (call) => {
+        call.write({ config: { env_vars: [{ name: '', static: 'nameless' }] } });
+        call.end();
+      },
+    });
+    servers.push(server);
+    const r = launch(server.addr);
+    await r.waitForOutput('started\n');
+    await waitFor(() => server.registrations() >= 4, { timeoutMs: 15_000, what: () => 'four sessions' });
+    const delays = [...stderr(r).matchAll(/lost the server connection; reconnecting .*retry_in_ms=(\d+)/g)].map((m) => Number(m[1]));
+    expect(delays.at(-1)!).toBeGreaterThan(500); // 0.25-0.5, 0.5-1, 1-2: grown past the first step
+    expect(count(stderr(r), /warn: config refused: it breaks the protocol/)).toBe(1);
+    expect(count(stderr(r), /warn: lost the server connection/)).toBe(1);
+  });
+
   it('M3: a session that applied a valid config resets the backoff: after a server restart it reconnects at once', async () => {
     const server = await startHostile({ configs: [{ config: { env_vars: [{ name: 'OK', static: '1' }] } }] });
     servers.push(server);

@@ -15,10 +15,12 @@ export interface LastResortOptions {
   connection: Pick<Connection, 'dropSession'>;
   logger: Logger;
   now?: () => number;
+  /** Where the events come from (default: the process). */
+  events?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
 }
 
 /** Installs the handlers; returns a function that removes them. */
-export function installLastResort({ connection, logger, now = Date.now }: LastResortOptions): () => void {
+export function installLastResort({ connection, logger, now = Date.now, events = process }: LastResortOptions): () => void {
   let last: { text: string; at: number } | undefined;
   const handle = (kind: string, error: unknown) => {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -36,10 +38,10 @@ export function installLastResort({ connection, logger, now = Date.now }: LastRe
   };
   const onException = (error: Error) => handle('uncaught exception', error);
   const onRejection = (reason: unknown) => handle('unhandled rejection', reason);
-  process.on('uncaughtException', onException);
-  process.on('unhandledRejection', onRejection);
+  events.on('uncaughtException', onException);
+  events.on('unhandledRejection', onRejection);
   return () => {
-    process.off('uncaughtException', onException);
-    process.off('unhandledRejection', onRejection);
+    events.off('uncaughtException', onException);
+    events.off('unhandledRejection', onRejection);
   };
 }

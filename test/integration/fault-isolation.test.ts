@@ -176,8 +176,9 @@ describe('fault isolation: the URL path', () => {
           call.on('error', () => {});
           registers++;
           if (registers === 1) return void call.write({ registered: { urls: [`http://${MARKER}.test`] } });
+          if (registers === 2) return void call.write(GARBAGE); // a malformed Register message
           call.write({ registered: { urls: ['http://ok.test'] } });
-          const ids = registers === 2 ? ['c-garbage', 'c-marker', 'c-dup', 'c-dup', '', 'c-magic'] : ['c-echo'];
+          const ids = registers === 3 ? ['c-garbage', 'c-marker', 'c-dup', 'c-dup', '', 'c-magic'] : ['c-echo'];
           for (const id of ids) call.write({ open: { connection_id: id } });
         },
         connect: (call) => {
@@ -195,6 +196,7 @@ describe('fault isolation: the URL path', () => {
       dir,
     );
     await waitFor(() => /stream=Register error="injected fault/.test(h.stderr()), { what: () => 'the Register fault' });
+    await waitFor(() => /URL service registration (ended|failed again); registering again .*INTERNAL/.test(h.stderr()), { what: () => 'the malformed Register' });
     await waitFor(() => /stream=Connect error="injected fault/.test(h.stderr()), { what: () => 'the Connect fault' });
     // The app's own answer carried the marker: the socket's handler threw outside any dispatch.
     await waitFor(() => /error: internal error \(uncaught exception\); the server connection is re-established/.test(h.stderr()), {

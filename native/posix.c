@@ -1,5 +1,6 @@
 // The few POSIX calls Node does not offer and a supervisor needs: starting the app on real pipes
-// (spawn.c), orphan reaping for PID 1 and subreapers, and two terminal calls.
+// (spawn.c), orphan reaping for PID 1 and subreapers, two terminal calls, and erasing a secret
+// from our own environment block.
 //
 // Reaping: libuv reaps only the pids it spawned (waitpid(pid, WNOHANG) per handle), and node-pty waits
 // for its own pid in a thread. A reaper that called waitpid(-1) would steal their exit status,
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +184,68 @@ static napi_value is_a_tty(napi_env env, napi_callback_info info) {
   return result;
 }
 
+extern char **environ;
+
+// Where the kernel placed our environment strings at exec: fields 50 and 51 (env_start,
+// env_end) of /proc/self/stat, which is what /proc/<pid>/environ reads. The command name
+// (field 2) may hold spaces or ')', so count from the last ')'.
+static int env_block(char **start, char **end) {
+  char buf[4096];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (p == NULL) return -1;
+  p += 2; // field 3 starts here
+  for (int field = 3; field < 50 && p != NULL; field++) {
+    p = strchr(p, ' ');
+    if (p != NULL) p++;
+  }
+  unsigned long long s = 0, e = 0;
+  if (p == NULL || sscanf(p, "%llu %llu", &s, &e) != 2 || s == 0 || e <= s) return -1;
+  *start = (char *)(uintptr_t)s;
+  *end = (char *)(uintptr_t)e;
+  return 0;
+}
+
+// eraseEnv(name): number — unsets `name` and overwrites every `name=value` string of the
+// environment block the kernel gave us with zero bytes, so that /proc/<pid>/environ (readable
+// by any process of our uid: the app, exec sessions) no longer holds it. unsetenv alone only
+// drops the pointer. Returns the number of strings erased, -1 when the block is unknown.
+static napi_value erase_env(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[256];
+  size_t name_len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok || name_len == 0 ||
+      name_len >= sizeof name - 1 || strchr(name, '=') != NULL) {
+    napi_throw_type_error(env, NULL, "eraseEnv expects a variable name");
+    return NULL;
+  }
+  // First out of environ, so that nothing reads the bytes we clear.
+  unsetenv(name);
+  int erased = -1;
+  char *start = NULL, *end = NULL;
+  if (env_block(&start, &end) == 0) {
+    erased = 0;
+    for (char *p = start; p < end;) {
+      size_t len = strnlen(p, (size_t)(end - p));
+      if (len > name_len && strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+        memset(p, 0, len);
+        erased++;
+      }
+      p += len + 1;
+    }
+  }
+  napi_value result;
+  napi_create_int32(env, erased, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"isatty", NULL, is_a_tty, NULL, NULL, NULL, napi_default, NULL},
@@ -191,6 +255,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"disableOutputPostProcessing", NULL, disable_output_post_processing, NULL, NULL, NULL, napi_default, NULL},
+      {"eraseEnv", NULL, erase_env, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

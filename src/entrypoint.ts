@@ -6,6 +6,7 @@ import { monotonicMs } from './clock.js';
 import { AppEnv, sameEnv } from './config/app-env.js';
 import type { Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
 import type { Logger } from './log.js';
+import { eraseFromEnviron } from './native/environ.js';
 import { setNativeDir } from './native/load.js';
 import { isTerminal, posix } from './native/posix.js';
 import { isConnected, type Settings } from './settings.js';
@@ -31,6 +32,7 @@ const EXIT_UNUSABLE = 1;
 const LOG_FLUSH_MS = 2_000;
 /** At exit, how long exec sessions may take to tell the server we are going. */
 const EXEC_SHUTDOWN_MS = 500;
+const INVITE_VAR = 'WAYPOINT_CEB_INVITE_TOKEN';
 
 /** What connected mode adds around the app. */
 interface Connected {
@@ -53,6 +55,7 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
   // The connect window counts from here, before gRPC is even loaded.
   const startedAt = monotonicMs();
   setNativeDir(settings.nativeDir);
+  if (isConnected(settings) && settings.inviteToken) eraseInvite(logger);
   startReaper({ asSubreaper: settings.subreaper, logger });
 
   const supervisor = new Supervisor({
@@ -105,6 +108,20 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
 }
 
 /**
+ * The invite, read into the settings, leaves our environment block before the app exists:
+ * the app runs under our uid and could read it from /proc/<our pid>/environ and register as
+ * this deployment (or read its internal config). The entrypoint keeps it in memory only.
+ */
+function eraseInvite(logger: Logger): void {
+  const result = eraseFromEnviron(INVITE_VAR);
+  if (!result.ok) {
+    logger.warn(`${INVITE_VAR} could not be erased from our environment block; processes of our uid can read it in /proc`, {
+      why: result.why,
+    });
+  }
+}
+
+/**
  * Starts the connection and waits for the moment the app may start. Returns the connection, or
  * the exit status when we must exit without starting the app.
  */
@@ -127,6 +144,8 @@ async function connect(
     fastUntil: windowEnd,
     appWaiting: () => appWaiting && settings.serverRequired,
   });
+  // From here on, nothing that arrives over the connection may end us (and the app with us).
+  chunk.installLastResort({ connection, logger });
   const connected = wire(chunk, connection, settings, logger, parts);
   const { reason, error } = await waitForFirstConfig({
     firstConfig: connection.firstConfig,

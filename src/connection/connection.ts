@@ -36,6 +36,13 @@ export interface ConnectionOptions {
 }
 
 export const DEFAULT_DEADLINE_MS = 5_000;
+/**
+ * A session that lasted this long proved healthy whatever ended it; a shorter one only if it
+ * applied a valid config without a fault of ours. Only a healthy session resets the backoff:
+ * a server that accepts and then fails at once (a config too big for one message, a crash)
+ * is retried ever more slowly, not every half second.
+ */
+export const HEALTHY_SESSION_MS = 10_000;
 
 export type ConfigListener = (config: EntrypointConfig) => void;
 export type SessionListener = (session: Session) => void;
@@ -50,6 +57,12 @@ export class Connection {
   private readonly sessionListeners = new Set<SessionListener>();
   private readonly backoff: Backoff;
   private current?: OpenSession;
+  /** What the live session has shown so far: a valid config applied, a fault of ours. */
+  private health = { configApplied: false, faulted: false };
+  /** The last session ended before it proved healthy: a failure streak, told once. */
+  private unhealthy = false;
+  /** The last refused config's problem: a server repeating it is told once. */
+  private lastRefusal?: string;
   /** The entrypoint token: in memory only, never logged, never in any environment. */
   private token?: string;
   private configs = 0;
@@ -113,6 +126,17 @@ export class Connection {
     this.wake?.();
   }
 
+  /**
+   * A fault of ours in the connected parts (the last-resort handler): the session ends, and
+   * with it every stream on it, and the next one comes with backoff. The app is not touched.
+   */
+  dropSession(reason: string): void {
+    const open = this.current;
+    if (!open) return;
+    this.health.faulted = true;
+    open.drop(new ConnectionFailure('fault', reason));
+  }
+
   private async run(): Promise<void> {
     const { settings, logger, version } = this.options;
     let credentials;
@@ -128,8 +152,9 @@ export class Connection {
     while (!this.closed) {
       const client = dial({ addr: settings.serverAddr, credentials, version });
       let failure: ConnectionFailure;
+      let lost = false;
       try {
-        failure = await this.runSession(client);
+        ({ failure, lost } = await this.runSession(client));
       } catch (err) {
         failure = err instanceof ConnectionFailure ? err : new ConnectionFailure('rejected', String(err));
       } finally {
@@ -137,14 +162,15 @@ export class Connection {
       }
       if (this.closed) break;
       if (failure.kind === 'unauthenticated') this.token = undefined; // exchange the invite again
-      await this.retryAfter(failure);
+      await this.retryAfter(failure, lost);
     }
   }
 
-  /** One session, from dial to its end; resolves with why it ended. */
-  private async runSession(client: Parameters<typeof openSession>[0]['client']): Promise<ConnectionFailure> {
+  /** One session, from dial to its end; resolves with why it ended, and whether it had opened. */
+  private async runSession(client: Parameters<typeof openSession>[0]['client']): Promise<{ failure: ConnectionFailure; lost: boolean }> {
     const { settings, logger, version } = this.options;
     this.attempt = new AbortController();
+    this.health = { configApplied: false, faulted: false };
     const open = await openSession({
       abort: this.attempt.signal,
       client,
@@ -158,56 +184,100 @@ export class Connection {
       onMessage: (message) => this.receive(message),
       onKeepalive: () => logger.trace('inline keepalive dropped', { stream: 'EntrypointConfig' }),
       onToken: (token) => (this.token = token), // exchanged once, kept even if registration fails
+      onStreamFault: (error, stream) => this.streamFault(error, stream),
     });
     if (this.closed) {
       open.close();
-      return open.ended;
+      return { failure: await open.ended, lost: false };
     }
+    const openedAt = monotonicMs();
     this.current = open;
-    this.backoff.reset();
-    this.lastReported = undefined;
-    logger.info('connected to the server', {
+    // A streak of sessions that fail at once is told once, by its first failure.
+    (this.unhealthy ? logger.debug : logger.info).call(logger, 'connected to the server', {
       server: settings.serverAddr,
       instance_id: this.instanceId,
       server_version: open.session.serverVersion,
       protocol: open.session.protocolVersion,
     });
+    // The session's first config may have come (and faulted) before it was announced.
+    if (this.health.faulted) open.drop(new ConnectionFailure('fault', 'applying the config failed'));
     for (const listener of this.sessionListeners) this.notify(listener, open.session);
     const failure = await open.ended;
     this.current = undefined;
-    if (!this.closed) logger.warn('lost the server connection; reconnecting', { reason: failure.message });
-    return failure;
+    const { configApplied, faulted } = this.health;
+    const healthy = monotonicMs() - openedAt >= HEALTHY_SESSION_MS || (configApplied && !faulted);
+    if (healthy) {
+      this.backoff.reset();
+      this.lastReported = undefined;
+    }
+    this.unhealthy = !healthy;
+    return { failure, lost: true };
   }
 
+  /** A config stream message: checked, then handed to every listener; never throws. */
   private receive(message: EntrypointConfigResponse__Output): void {
     const { logger } = this.options;
-    const checked = checkConfigResponse(message);
+    let checked;
+    try {
+      checked = checkConfigResponse(message);
+    } catch (err) {
+      checked = { ok: false as const, problem: `it cannot be read (${errorText(err)})` };
+    }
     if (!checked.ok) {
-      logger.warn('config refused: it breaks the protocol', { problem: checked.problem });
+      const repeated = checked.problem === this.lastRefusal;
+      this.lastRefusal = checked.problem;
+      (repeated ? logger.debug : logger.warn).call(logger, 'config refused: it breaks the protocol', { problem: checked.problem });
       return;
     }
     this.configs++;
+    this.lastRefusal = undefined;
     logger.debug('config received', { count: this.configs, ...describeConfig(checked.config) });
     if (this.configs === 1) this.resolveFirst(checked.config);
+    let failed = false;
     for (const listener of this.configListeners) {
+      // Each part gets the config even when another one failed on it.
       try {
         listener(checked.config);
       } catch (err) {
-        logger.error('applying the config failed', { error: (err as Error).message });
+        failed = true;
+        logger.error('applying the config failed; reconnecting (the app keeps running)', { error: errorText(err) });
       }
     }
+    if (failed) this.fault('applying the config failed');
+    else this.health.configApplied = true;
   }
 
   private notify(listener: SessionListener, session: Session): void {
     try {
       listener(session);
     } catch (err) {
-      this.options.logger.error('a session listener failed', { error: (err as Error).message });
+      this.options.logger.error('starting the streams of a session failed; reconnecting (the app keeps running)', { error: errorText(err) });
+      this.fault('a session listener failed');
     }
   }
 
-  /** Logs the failure (once per distinct reason, louder when it needs an operator) and waits. */
-  private async retryAfter(failure: ConnectionFailure): Promise<void> {
+  /** A handler on one stream threw: grpc-js's dispatch caught it (guard.ts) and dropped the stream. */
+  private streamFault(error: unknown, stream: string): void {
+    if (stream === 'EntrypointConfig') this.health.faulted = true;
+    this.options.logger.error('a stream handler failed; the stream was dropped (the app keeps running)', {
+      stream,
+      error: errorText(error),
+    });
+  }
+
+  /** Our own fault on the config path: the session goes (after dispatch), the next comes with backoff. */
+  private fault(reason: string): void {
+    this.health.faulted = true;
+    const open = this.current;
+    // Not announced yet (its first config came with the answer): runSession drops it.
+    if (open) open.drop(new ConnectionFailure('fault', reason));
+  }
+
+  /**
+   * Logs the failure (once per distinct reason, louder when it needs an operator) and waits.
+   * `lost`: a session had opened and ended with this failure.
+   */
+  private async retryAfter(failure: ConnectionFailure, lost: boolean): Promise<void> {
     const { logger, settings } = this.options;
     const fast = failure.kind === 'unreachable' && monotonicMs() < this.options.fastUntil;
     const policy = this.options.appWaiting?.() ? WAITING_POLICY : RECONNECT_POLICY;
@@ -217,11 +287,14 @@ export class Connection {
     // (refused, reset, timed out); any other failure once per distinct reason.
     const outage = failure.kind === 'unreachable' || failure.kind === 'silent';
     const key = outage ? 'outage' : `${failure.kind}:${failure.message}`;
-    if (fast || key === this.lastReported) {
-      logger.debug('connection attempt failed', fields);
+    // A lost session is news even within the connect window; a refused retry there is not.
+    if ((fast && !lost) || key === this.lastReported) {
+      logger.debug(lost ? 'lost the server connection; reconnecting' : 'connection attempt failed', fields);
     } else {
       this.lastReported = key;
-      if (failure.kind === 'incompatible') {
+      if (lost) {
+        logger.warn('lost the server connection; reconnecting', fields);
+      } else if (failure.kind === 'incompatible') {
         logger.error('incompatible server; the app keeps running without it', fields);
       } else if (failure.kind === 'unauthenticated' || failure.kind === 'rejected') {
         logger.error('the server refused us', fields);
@@ -238,4 +311,8 @@ export class Connection {
     });
     this.wake = undefined;
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -14,7 +14,9 @@ export type FailureKind =
   /** Any other refusal: permission denied, unknown deployment, a server error. */
   | 'rejected'
   /** We closed it ourselves. */
-  | 'closed';
+  | 'closed'
+  /** We dropped it: a part of ours failed on what it brought (see guard.ts, Connection.fault). */
+  | 'fault';
 
 export class ConnectionFailure extends Error {
   constructor(

@@ -8,6 +8,7 @@ export type { ConfigListener, ConnectionOptions, ConnectionSettings, SessionList
 export type { EntrypointConfig } from './config-message.js';
 export type { Session } from './session.js';
 export { waitForFirstConfig, type StartReason } from './fail-open.js';
+export { installLastResort } from './last-resort.js';
 
 /** Creates the connection and starts connecting in the background. */
 export function startConnection(options: ConnectionOptions): Connection {

@@ -9,6 +9,7 @@ import { isKeepalive } from '../protocol/keepalive.js';
 import { negotiate, PROTOCOL_VERSIONS, type ProtocolRange } from '../protocol/metadata.js';
 import { callMetadata } from './call-metadata.js';
 import { callFailure, ConnectionFailure } from './errors.js';
+import { guardClient, guardEmit, type StreamFault } from './guard.js';
 
 /** What later modules (logs, exec, url) get to open their streams on. */
 export interface Session {
@@ -45,6 +46,8 @@ export interface SessionOptions {
   abort?: AbortSignal;
   /** A new entrypoint token, as soon as the invite was exchanged (even if registration fails). */
   onToken?(token: string): void;
+  /** A handler of a stream opened on `session.client` threw: that stream was dropped. */
+  onStreamFault?: StreamFault;
 }
 
 export interface OpenSession {
@@ -53,6 +56,8 @@ export interface OpenSession {
   ended: Promise<ConnectionFailure>;
   /** Ends the session from our side (shutdown). */
   close(): void;
+  /** Ends the session from our side, `ended` resolving with this reason (a fault of ours). */
+  drop(reason: ConnectionFailure): void;
 }
 
 function unary<Req, Res>(
@@ -137,7 +142,17 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
     },
     metadata(),
   );
-  const { opened, ended } = watchStream(stream, deadlineMs, options);
+  const { opened, ended, end } = watchStream(stream, deadlineMs, options);
+  const onFault: StreamFault = options.onStreamFault ?? (() => {});
+  // The config stream is the session: a fault in its dispatch ends the session, not us.
+  let faulted = false;
+  guardEmit(stream, (error) => {
+    if (faulted) return;
+    faulted = true;
+    onFault(error, 'EntrypointConfig');
+    end(new ConnectionFailure('fault', 'a handler of the config stream failed'));
+    stream.cancel();
+  });
   const cancel = () => stream.cancel();
   options.abort?.addEventListener('abort', cancel, { once: true });
   await opened.finally(() => options.abort?.removeEventListener('abort', cancel));
@@ -145,8 +160,13 @@ export async function openSession(options: SessionOptions): Promise<OpenSession>
   return {
     ended,
     close: () => stream.cancel(),
+    drop: (reason) => {
+      end(reason);
+      stream.cancel();
+    },
     session: {
-      client,
+      // Every later stream is opened on this one: a handler's exception drops its stream only.
+      client: guardClient(client, onFault),
       instanceId: options.instanceId,
       inlineKeepalives,
       protocolVersion,
@@ -167,7 +187,7 @@ function watchStream(
   stream: ClientReadableStream<EntrypointConfigResponse__Output>,
   deadlineMs: number,
   { onMessage, onKeepalive }: Pick<SessionOptions, 'onMessage' | 'onKeepalive'>,
-): { opened: Promise<void>; ended: Promise<ConnectionFailure> } {
+): { opened: Promise<void>; ended: Promise<ConnectionFailure>; end(reason: ConnectionFailure): void } {
   let open = false;
   let resolveOpened!: () => void;
   let rejectOpened!: (failure: ConnectionFailure) => void;
@@ -204,5 +224,5 @@ function watchStream(
     if (open) resolveEnded(failure);
     else rejectOpened(failure);
   });
-  return { opened, ended };
+  return { opened, ended, end: (reason) => resolveEnded(reason) };
 }

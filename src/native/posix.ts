@@ -22,6 +22,12 @@ export interface PosixAddon {
   setChildSubreaper(): boolean;
   /** Clears OPOST on a terminal; false when `fd` is not one. */
   disableOutputPostProcessing(fd: number): boolean;
+  /**
+   * unsetenv(name), and every `name=value` string of the environment block the kernel gave us
+   * (what /proc/<pid>/environ shows) overwritten with zero bytes; returns how many, -1 when
+   * that block could not be found.
+   */
+  eraseEnv(name: string): number;
 }
 
 export function posix(): PosixAddon {

@@ -107,7 +107,13 @@ export async function killCycle(ctx, n, { dwellMs, cutMaxMs }) {
   ctx.cuts.push(cut);
   // Down for a random while: some restarts land in the first backoff steps, some later.
   await sleep(between(0, cutMaxMs));
-  const readyAt = await server.start();
+  let readyAt;
+  try {
+    readyAt = await server.start();
+  } catch (err) {
+    check(`cycle ${n}: the server restarts`, false, err.message);
+    return false;
+  }
   follow(ctx);
   const downMs = readyAt - at;
   const boundMs = reconnectBoundMs(downMs);

@@ -5,8 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { cleanEnv, ROOT } from '../bench/lib.mjs';
-import { childPids, isRunning, startTicks, waitFor } from './processes.mjs';
-import { track } from './processes.mjs';
+import { childPids, isRunning, startTicks, track, waitFor } from './processes.mjs';
 
 export const ENTRYPOINT = path.join(ROOT, 'bin/waypoint-entrypoint');
 const WRITER = path.join(ROOT, 'scripts/fault/writer.mjs');

@@ -18,7 +18,9 @@ export function parseLedger(text) {
   let pid;
   let startedAt;
   let starts = 0;
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  lines.pop(); // '' after the last newline, or a line the app is writing right now
+  for (const line of lines) {
     if (!line) continue;
     const start = /^start pid=(\d+) t=(\d+)$/.exec(line);
     if (start) {

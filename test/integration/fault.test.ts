@@ -22,8 +22,13 @@ describe('fault suite (short form)', () => {
     suite = start([SCRIPT, '--cycles', '10', '--partition', '45'], { bin: process.execPath, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const exit = await withDeadline(suite.exited, 280_000, 'the fault suite');
     const output = `${suite.stdout().toString()}${suite.stderr().toString()}`;
-    expect(output, output).toMatch(/\| cycles survived \| 10\/10 \|/);
-    expect(output, output).toContain('fault: all checks passed');
-    expect(exit.code, output).toBe(0);
+    // On failure: the failed checks, then the figures (the table) as the message.
+    const failed = output.split('\n').filter((l) => /^(FAILED: |fault: )/.test(l) && !/^fault: (\d|all checks)/.test(l));
+    const at = output.indexOf('| what |');
+    const table = at >= 0 ? output.slice(at) : output;
+    expect(failed, table).toEqual([]);
+    expect(output, table).toMatch(/\| cycles survived \| 10\/10 \|/);
+    expect(output, table).toContain('fault: all checks passed');
+    expect(exit.code, table).toBe(0);
   }, 300_000);
 });

@@ -96,6 +96,10 @@ export async function diskFull(ctx, bin) {
     const problems = clearError(full);
     check('disk full: config set fails with a clear one-line error', problems.length === 0, problems.length ? `${problems.join(', ')}: ${JSON.stringify(full.stderr.trim().slice(0, 300))}` : d.setError);
 
+    const reading = await configVars(server);
+    const unread = reading.vars ? missingVars(reading.vars) : [];
+    check('disk full: config get still reads every var', reading.vars !== undefined && unread.length === 0, reading.error ?? (unread.length ? `missing: ${unread.join(' ')}` : ''), { quiet: true });
+
     const killedAt = Date.now();
     await server.kill9();
     try {
@@ -125,8 +129,9 @@ export async function diskFull(ctx, bin) {
     rmSync(path.join(mnt, 'filler'));
     if (!server.running()) await server.start();
     const after = await configVars(server);
-    const missing = after.vars ? missingVars(after.vars) : [];
-    d.intact = after.error ?? (missing.length ? `missing or changed: ${missing.join(' ')}` : `all ${Object.keys(BEFORE).length} vars`);
+    // All that was set before, and nothing of the set that failed.
+    const missing = after.vars ? [...missingVars(after.vars), ...(full.code !== 0 && 'DURING' in after.vars ? ['DURING (its set failed)'] : [])] : [];
+    d.intact = after.error ?? (missing.length ? `missing, changed or unexpected: ${missing.join(' ')}` : `all ${Object.keys(BEFORE).length} vars, none of the failed set`);
     check('disk full: every var set before is intact after freeing space', after.vars !== undefined && missing.length === 0, d.intact);
     const again = await server.ctl(['config', 'set', '--app', APP, 'AFTER=1']);
     check('disk full: config set works again once space is freed', again.code === 0, again.code === 0 ? '' : again.stderr.trim());

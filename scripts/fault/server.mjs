@@ -15,16 +15,33 @@ const require = createRequire(path.join(ROOT, 'package.json'));
 /** The server's output kept for error messages: the tail only, however many restarts. */
 const OUTPUT_TAIL = 16 * 1024;
 
-/** A port that was free a moment ago. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canBind(port) {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free port below the kernel's ephemeral range: the server gives its ports up at every kill,
+ * and a port from that range could meanwhile be taken by any process on the machine that binds
+ * port 0 or connects out (it happened: a 100-cycle run lost its HTTP port at cycle 58).
+ */
+export async function freePort() {
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: the usual default */
+  }
+  const base = 10_000;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = base + Math.floor(Math.random() * Math.max(1, low - base));
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port found in ${base}-${low - 1}`);
 }
 
 /** Runs the ctl to completion: { code, stdout, stderr }. */

@@ -67,8 +67,8 @@ describe('against the reference server', () => {
     const server = await startServer();
     const dep = await deployment(server);
     const r = launch(server, dep);
-    const at = await appStartedAt(r);
-    expect(at - r.t0).toBeLessThan(2000); // with its config, not at the 5 s timeout
+    await appStartedAt(r);
+    expect(stderr(r)).not.toContain('no config from the server in time'); // with its config, not at the connect timeout
     expect(stderr(r)).toMatch(/debug: config received count=1/);
     expect(stderr(r)).toMatch(/info: connected to the server .*server_version=/);
     const listed = ctlInstances(server);
@@ -111,8 +111,7 @@ describe('against the reference server', () => {
     const r = launch(server, dep);
     await waitFor(() => (stderr(r).match(/connection attempt failed/g) ?? []).length >= 2, { what: () => 'refused attempts' });
     await server.restart();
-    const at = await appStartedAt(r);
-    expect(at - r.t0).toBeLessThan(4000);
+    await appStartedAt(r);
     expect(stderr(r)).not.toContain('no config from the server in time');
     expect((await server.instances())[0].id).toBe(instanceIdOf(r));
     expect(server.addr).toBe(addr);
@@ -134,8 +133,8 @@ describe('against the reference server', () => {
     const server = await startServer({ tls: true });
     const dep = await deployment(server);
     const r = launch(server, dep, { WAYPOINT_SERVER_TLS: '1', WAYPOINT_SERVER_TLS_CA_FILE: server.tls!.caFile });
-    const at = await appStartedAt(r);
-    expect(at - r.t0).toBeLessThan(2000);
+    await appStartedAt(r);
+    expect(stderr(r)).not.toContain('no config from the server in time');
     await waitFor(async () => (await server.instances()).length === 1, { what: () => 'the registration' });
     expect(stderr(r)).not.toMatch(/Warning|\(node:\d+\)/);
   });
@@ -160,8 +159,8 @@ describe('against the reference server', () => {
         const server = await startServer();
         const dep = await deployment(server);
         const r = launch(server, dep, {}, lonely);
-        const at = await appStartedAt(r);
-        expect(at - r.t0).toBeLessThan(2000);
+        await appStartedAt(r);
+        expect(stderr(r)).not.toContain('no config from the server in time');
         expect(stderr(r)).toMatch(/debug: config received count=1/);
         await waitFor(async () => (await server.instances()).length === 1, { what: () => 'the registration' });
       } finally {

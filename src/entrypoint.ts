@@ -227,7 +227,7 @@ function wire(
     connection,
     logger,
     host,
-    env: () => appEnv.current(),
+    env: () => app.effectiveEnv(appEnv.current()),
     cwd: process.cwd(),
     disabled: settings.disableExec,
   });
@@ -236,7 +236,7 @@ function wire(
   const url = new chunk.UrlService({
     instanceId: connection.instanceId,
     logger,
-    port: () => chunk.appPort(appEnv.current(), settings.port),
+    port: () => chunk.appPort(app.effectiveEnv(appEnv.current()), settings.port),
   });
   connection.onConfig((config) => url.applyConfig(config));
   connection.onSession((session) => url.attach(session));

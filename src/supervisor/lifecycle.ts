@@ -47,6 +47,14 @@ export class AppLifecycle {
     return this.startedEnv;
   }
 
+  /**
+   * The env exec sessions and the URL service go by: the config's, except while it is refused
+   * (the app runs on with its previous env, and a session must see what the app sees).
+   */
+  effectiveEnv(configEnv: Record<string, string>): Record<string, string> {
+    return this.startedEnv && sameEnv(configEnv, this.refusedEnv) ? this.startedEnv : configEnv;
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }

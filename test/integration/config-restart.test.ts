@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
-import { type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
+import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
 import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
 import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
@@ -146,6 +146,21 @@ describe('an env the app cannot start with is refused before the app is stopped'
     f.push({ env_vars: [stat('PATH', `/etc/hosts:${process.env.PATH}`)] });
     const second = await startCount(r, 2);
     expect(second.path).toBe(`/etc/hosts:${process.env.PATH}`);
+  });
+
+  it('H3: while a config is refused, an exec session gets the env the app runs with, not the refused one', async () => {
+    const f = await fake([stat('MARK', 'old')]);
+    const r = launch(f, ['sh', '-c', appScript()]);
+    const first = await startCount(r, 1);
+    const refused = [stat('MARK', 'new'), stat('PATH', '/etc/hosts')];
+    f.push({ env_vars: refused });
+    await errorShipped(r, f, 'config env not applied');
+    f.push({ env_vars: refused, exec: [{ index: 1, args: ['sh', '-c', 'echo "MARK=$MARK PATH=$PATH"'] }] });
+    let e: FakeExec | undefined;
+    await waitFor(() => (e = f.exec(1))?.exit !== undefined || e?.error !== undefined, { what: () => `the exec to end: ${JSON.stringify(e?.error)}` });
+    expect(e!.error).toBeUndefined();
+    expect(e!.stdout().toString()).toBe(`MARK=old PATH=${first.path}\n`);
+    expectSameApp(r, first.pid);
   });
 
   it('H3: a command that vanished: the app keeps running and says why', async () => {

@@ -18,6 +18,8 @@ const SHIPPED_LEVELS = new Set(['info', 'warn', 'error']);
 export class LogCapture {
   /** One per stream of each running child: a restart's new child never joins an old line. */
   private readonly splitters = new Set<LineSplitter>();
+  /** Streams the relay holds back for a slow reader: their partial lines wait. */
+  private readonly held = new Set<LineSplitter>();
   private timer?: NodeJS.Timeout;
   private lastMs = 0;
   private nowMs = 0;
@@ -48,6 +50,14 @@ export class LogCapture {
     const splitter = new LineSplitter((buf, start, end, valid) => this.queue.push(buf, start, end, valid, Source.APP, this.nowMs));
     this.splitters.add(splitter);
     return {
+      held: (isHeld) => {
+        if (isHeld) this.held.add(splitter);
+        else {
+          this.held.delete(splitter);
+          // Time held back is not time without a newline: the wait starts over.
+          if (splitter.hasPartial) splitter.pendingSince = this.now();
+        }
+      },
       tap: (chunk) => {
         this.nowMs = this.now(); // one clock read per chunk, shared by its lines
         splitter.push(chunk, this.nowMs);
@@ -57,6 +67,7 @@ export class LogCapture {
         this.nowMs = this.now();
         splitter.end();
         this.splitters.delete(splitter);
+        this.held.delete(splitter);
         this.queue.seal();
       },
     };
@@ -79,16 +90,27 @@ export class LogCapture {
     this.timer = undefined;
     this.queue.seal();
     const now = this.now();
+    const due: Array<[LineSplitter, number]> = [];
     let waiting = false;
     for (const s of this.splitters) {
       if (!s.hasPartial) continue;
-      if (now - s.pendingSince >= PARTIAL_LINE_MS) {
-        this.nowMs = now;
-        s.flushPartial();
-        this.queue.seal();
-      }
-      if (s.hasPartial) waiting = true;
+      waiting = true;
+      if (!this.held.has(s) && now - s.pendingSince >= PARTIAL_LINE_MS) due.push([s, s.pendingSince]);
     }
-    if (waiting) this.arm();
+    // Timers run before the loop reads its pipes: after a stall (CPU starved, a long GC) the
+    // rest of the line may be waiting there. Read it first (setImmediate runs after the poll).
+    if (due.length > 0) setImmediate(() => this.flushDue(due));
+    else if (waiting) this.arm();
+  }
+
+  private flushDue(due: Array<[LineSplitter, number]>): void {
+    for (const [s, since] of due) {
+      // Still the same partial line, with no byte of its rest come meanwhile.
+      if (!this.splitters.has(s) || this.held.has(s) || !s.hasPartial || s.pendingSince !== since) continue;
+      this.nowMs = this.now();
+      s.flushPartial();
+      this.queue.seal();
+    }
+    for (const s of this.splitters) if (s.hasPartial) return this.arm();
   }
 }

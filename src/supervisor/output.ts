@@ -10,6 +10,11 @@ export type Tap = (chunk: Buffer) => void;
 export interface TapEnd {
   tap: Tap;
   end?(): void;
+  /**
+   * The stream is held back (true) for a slow reader of ours, or flows again (false). While
+   * held, the rest of a partial line may sit unread in the pipe: not a line that ended.
+   */
+  held?(isHeld: boolean): void;
 }
 
 export interface Relay {
@@ -59,8 +64,17 @@ export function relay(pairs: RelayPair[]): Relay {
  */
 function relayOne(from: Readable, to: Writable, tap: TapEnd | undefined, onData: () => void, held: Set<Readable>): Promise<void> {
   return new Promise((resolve) => {
+    const hold = (isHeld: boolean) => {
+      if (isHeld) held.add(from);
+      else held.delete(from);
+      try {
+        tap?.held?.(isHeld);
+      } catch {
+        // log capture must never break the app's output
+      }
+    };
     const onDrain = () => {
-      held.delete(from);
+      hold(false);
       onData(); // the idle wait starts over once data may flow again
       from.resume();
     };
@@ -81,7 +95,7 @@ function relayOne(from: Readable, to: Writable, tap: TapEnd | undefined, onData:
         }
       }
       if (full && !held.has(from)) {
-        held.add(from);
+        hold(true);
         from.pause();
         to.once('drain', onDrain);
       }

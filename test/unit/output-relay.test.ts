@@ -3,6 +3,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { relay } from '../../src/supervisor/output.js';
+import { waitFor } from '../helpers/run.js';
 
 /** A long-lived writer, slow enough that writes queue and 'drain' listeners get added. */
 function slowWriter(): Writable & { got: Buffer[] } {
@@ -57,5 +58,17 @@ describe('relay', () => {
     relay([[from, out]]);
     out.emit('error', new Error('EPIPE'));
     expect(from.destroyed).toBe(true);
+  });
+
+  it('tells the tap when its stream is held back for a full writer and when it flows again', async () => {
+    const out = slowWriter();
+    const from = new PassThrough();
+    const told: boolean[] = [];
+    const r = relay([[from, out, { tap: () => undefined, held: (h) => told.push(h) }]]);
+    from.write('a'.repeat(64));
+    await waitFor(() => told.length === 2, { what: () => `held, then flowing; told ${JSON.stringify(told)}` });
+    expect(told).toEqual([true, false]);
+    from.end();
+    await r.drained(20, 2000);
   });
 });

@@ -58,11 +58,16 @@ export function ptyOutput(child: IPty, highWaterMark = 64 * 1024): PtyOutput {
     closeSync(slave);
     slave = undefined;
   };
+  let reads = 0;
   const quietThenRelease = () => {
     clearTimeout(quiet);
-    quiet = setTimeout(releaseSlave, QUIET_AFTER_EXIT_MS);
+    const seen = reads;
+    // Timers run before the loop reads: after a stall (a loaded machine) the rest may be
+    // waiting in the terminal unread. Look again after the loop's poll (setImmediate).
+    quiet = setTimeout(() => setImmediate(() => reads === seen && releaseSlave()), QUIET_AFTER_EXIT_MS);
   };
   child.onData((data) => {
+    reads++;
     if (isGone) quietThenRelease();
     if (!stream.write(data as unknown as Buffer) && !isGone) {
       child.pause();

@@ -14,6 +14,7 @@ export const PROTO_FILES = [
   'hashicorp/waypoint/entrypoint.proto',
   'waypoint_entrypoint/control/v1/control.proto',
   'waypoint_entrypoint/tunnel/v1/tunnel.proto',
+  'waypoint_entrypoint/status/v1/status.proto',
 ];
 const PROTO_DIR = path.join(root, 'proto');
 const OUT_DIR = path.join(root, 'src/protocol/generated');

@@ -1,7 +1,7 @@
 // The orchestrator: the only module that knows all the others. It wires the supervisor
 // (signals, reaping, exit status) and, in connected mode, the server connection (fail-open),
-// the app config it brings (env, files, restarts), log shipping, exec sessions and the URL
-// service's tunnel.
+// the app config it brings (env, files, restarts), log shipping, exec sessions, the URL
+// service's tunnel and the app's status.
 import { monotonicMs } from './clock.js';
 import { AppEnv, sameEnv } from './config/app-env.js';
 import type { Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
@@ -182,8 +182,8 @@ async function connect(
 }
 
 /**
- * Config, logs, exec and URLs on the connection. Subscribed before the first config can
- * arrive, so that it is applied to the app's first start (no restart).
+ * Config, logs, exec, URLs and the app status on the connection. Subscribed before the first
+ * config can arrive, so that it is applied to the app's first start (no restart).
  */
 function wire(
   chunk: typeof import('./connection/index.js'),
@@ -240,6 +240,10 @@ function wire(
   });
   connection.onConfig((config) => url.applyConfig(config));
   connection.onSession((session) => url.attach(session));
+  // What became of each config (refused, failed restart, running), for the server to show.
+  const status = new chunk.StatusReporter({ instanceId: connection.instanceId, logger });
+  app.onStatus((s) => status.set(s));
+  connection.onSession((session) => status.attach(session));
   return { connection, logs, restarts, exec, url };
 }
 

@@ -12,6 +12,7 @@ import * as protobuf from 'protobufjs/light';
 import descriptor from './generated/descriptor.json';
 import type { ProtoGrpcType as ControlProto } from './generated/control.js';
 import type { ProtoGrpcType as WaypointProto } from './generated/entrypoint.js';
+import type { ProtoGrpcType as StatusProto } from './generated/status.js';
 import type { ProtoGrpcType as TunnelProto } from './generated/tunnel.js';
 import { dropInlineKeepalives } from './keepalive.js';
 
@@ -25,7 +26,7 @@ export const LOADER_OPTIONS: Options = {
 };
 
 /** Only the services are defined at run time (the message types are for TypeScript). */
-export type Protocol = WaypointProto & ControlProto & TunnelProto;
+export type Protocol = WaypointProto & ControlProto & TunnelProto & StatusProto;
 
 let loaded: { definition: PackageDefinition; grpcObject: Protocol } | undefined;
 
@@ -38,7 +39,7 @@ function load() {
   return loaded;
 }
 
-/** Clients and service definitions of every package: hashicorp.waypoint, our control API, the tunnel. */
+/** Clients and service definitions of every package: hashicorp.waypoint, our control API, the tunnel, the instance status. */
 export function protocol(): Protocol {
   return load().grpcObject;
 }

@@ -129,5 +129,8 @@ function instanceMessage(i: InstanceInfo, logLinesReceived: number): InstanceMes
     connected_since: toTimestamp(i.connectedSince),
     remote_address: i.remoteAddress,
     log_lines_received: String(logLinesReceived),
+    state: i.status?.state ?? '',
+    state_message: i.status?.message ?? '',
+    state_since: i.status ? toTimestamp(i.status.since) : null,
   };
 }

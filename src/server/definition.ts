@@ -32,3 +32,8 @@ export function tunnelServiceDefinition(): ServiceDefinition {
 export function controlServiceDefinition(): ServiceDefinition {
   return protocol().waypoint_entrypoint.control.v1.Control.service as ServiceDefinition;
 }
+
+/** Our instance status service, beside Waypoint's on the same port. */
+export function statusServiceDefinition(): ServiceDefinition {
+  return protocol().waypoint_entrypoint.status.v1.InstanceStatus.service as ServiceDefinition;
+}

@@ -41,6 +41,16 @@ export interface InstanceInfo {
   remoteAddress: string;
   /** The token that registered it: the only one that may ship its logs. */
   tokenId: string;
+  /** What the entrypoint last reported of its app on this stream (instance-status.ts). */
+  status?: InstanceStatus;
+}
+
+export interface InstanceStatus {
+  state: 'RUNNING' | 'CONFIG_REFUSED' | 'RESTART_FAILED';
+  /** Bounded (MAX_STATUS_MESSAGE_BYTES); names, never values. */
+  message: string;
+  /** ms since the epoch */
+  since: number;
 }
 
 /** The server end of an instance's config stream. */

@@ -1,13 +1,13 @@
 // The reference control server: opens the data dir, mints the operator token on first start,
-// serves Waypoint's entrypoint RPCs, our control API and our tunnel service on one gRPC port,
-// the URL service's HTTP ingress on another, and stops cleanly.
+// serves Waypoint's entrypoint RPCs, our control API, our tunnel and instance status services
+// on one gRPC port, the URL service's HTTP ingress on another, and stops cleanly.
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { Authenticator } from './auth.js';
 import type { ServerContext } from './context.js';
 import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
 import { openDb } from './db.js';
-import { controlServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
+import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
 import { controlHandlers, newDeployment } from './control-service.js';
 import { DEFAULT_INVITE_TTL_SECONDS } from './control-tokens.js';
 import { AppConfig } from './app-config.js';
@@ -18,6 +18,7 @@ import { ExecHistory } from './exec-history.js';
 import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
+import { statusHandlers } from './instance-status.js';
 import { DEFAULT_INSTANCE_LIMITS, type InstanceLimits, InstanceRegistry } from './instances.js';
 import { formatAddress, isLoopback, parseListen } from './listen.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './log-hub.js';
@@ -160,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
   server.addService(controlServiceDefinition(), controlHandlers(ctx));
   server.addService(tunnelServiceDefinition(), tunnelHandlers(ctx));
+  server.addService(statusServiceDefinition(), statusHandlers(ctx));
 
   let port: number;
   try {

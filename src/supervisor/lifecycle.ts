@@ -6,12 +6,27 @@
 // A restart never leaves the instance without an app: an env the app cannot start with (its
 // command not on the new PATH, more env than exec takes) is refused before the running app is
 // touched, and an app that still fails to start after the old one stopped is started again with
-// the env it last ran with. Either is one error line (shipped to the server); an env refused is
-// not tried again until the config changes.
+// the env it last ran with. Either is one error line (shipped to the server) and a status (the
+// server shows it beside the instance); an env refused is not tried again until the config
+// changes.
 import { changedNames, sameEnv } from '../config/app-env.js';
 import type { Logger } from '../log.js';
 import { type RunningChild, SpawnError } from './child.js';
 import type { Supervisor } from './supervisor.js';
+
+/**
+ * What became of the app's config: RUNNING with the env the config asks for, CONFIG_REFUSED
+ * (that env refused before the app was touched), RESTART_FAILED (it failed after the stop; the
+ * app runs again with the env that worked). The message names vars, never their values.
+ */
+export interface AppStatus {
+  state: 'RUNNING' | 'CONFIG_REFUSED' | 'RESTART_FAILED';
+  message: string;
+  /** ms since the epoch */
+  since: number;
+}
+
+export type AppStatusListener = (status: AppStatus) => void;
 
 export class AppLifecycle {
   private child?: RunningChild;
@@ -23,6 +38,8 @@ export class AppLifecycle {
   private readonly replacing = new Set<RunningChild>();
   private stopSignal?: NodeJS.Signals;
   private restarting?: Promise<void>;
+  private current?: AppStatus;
+  private readonly statusListeners = new Set<AppStatusListener>();
   private resolveEnded!: (status: number) => void;
   /** The exit status we should exit with: resolves once, when the app has ended for good. */
   readonly ended: Promise<number>;
@@ -59,9 +76,22 @@ export class AppLifecycle {
     return this.child?.pid;
   }
 
+  /** The app's status (undefined before the first start). */
+  get status(): AppStatus | undefined {
+    return this.current;
+  }
+
+  /** Every change of status (the current one at once, if any); returns an unsubscribe function. */
+  onStatus(listener: AppStatusListener): () => void {
+    this.statusListeners.add(listener);
+    if (this.current) this.tell(listener, this.current);
+    return () => this.statusListeners.delete(listener);
+  }
+
   /** The first start. Throws SpawnError (126/127) when the command cannot run. */
   async start(env: Record<string, string>): Promise<void> {
     await this.spawn(env);
+    this.setStatus('RUNNING');
     if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
   }
 
@@ -76,6 +106,7 @@ export class AppLifecycle {
     if (!old || this.stopSignal) return Promise.resolve();
     if (sameEnv(env, this.startedEnv)) {
       this.refusedEnv = undefined; // back to what runs: the next change is judged afresh
+      this.setStatus('RUNNING');
       return Promise.resolve();
     }
     if (sameEnv(env, this.refusedEnv)) return Promise.resolve();
@@ -100,6 +131,7 @@ export class AppLifecycle {
     if (problem) {
       this.refusedEnv = env;
       this.logger.error(`config env not applied, the app keeps running with its current env: ${problem}`, { changed: names });
+      this.setStatus('CONFIG_REFUSED', `config env not applied: ${problem}; the app keeps running with its current env (changed: ${names})`);
       return;
     }
     this.logger.info('restarting the app', { reason: `config env changed: ${names}`, pid: old.pid });
@@ -114,24 +146,46 @@ export class AppLifecycle {
       await this.spawn(env);
     } catch (err) {
       this.refusedEnv = env;
-      this.logger.error(`restart failed: ${(err as Error).message}; starting the app again with the env it last ran with`, { changed: names });
-      await this.startAgain(running);
+      const why = (err as Error).message;
+      this.logger.error(`restart failed: ${why}; starting the app again with the env it last ran with`, { changed: names });
+      if (await this.startAgain(running)) {
+        this.setStatus('RESTART_FAILED', `restart failed: ${why}; the app runs again with the env it last ran with (changed: ${names})`);
+      }
       return;
     }
     this.refusedEnv = undefined;
+    this.setStatus('RUNNING');
     if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
   }
 
   /** After a failed restart: the env that worked. Only if that fails too is the app's end ours. */
-  private async startAgain(env: Record<string, string>): Promise<void> {
+  private async startAgain(env: Record<string, string>): Promise<boolean> {
     try {
       await this.spawn(env);
     } catch (err) {
       this.logger.error(`the app cannot be started again either: ${(err as Error).message}`);
       this.resolveEnded(err instanceof SpawnError ? err.exitCode : 1);
-      return;
+      return false;
     }
     if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
+    return true;
+  }
+
+  /** A new status, told to the listeners when it differs from the current one. */
+  private setStatus(state: AppStatus['state'], message = ''): void {
+    if (this.current?.state === state && this.current.message === message) return;
+    const status: AppStatus = { state, message, since: Date.now() };
+    this.current = status;
+    for (const listener of this.statusListeners) this.tell(listener, status);
+  }
+
+  /** A listener's failure (a reporter's bug) must not break a restart. */
+  private tell(listener: AppStatusListener, status: AppStatus): void {
+    try {
+      listener(status);
+    } catch (err) {
+      this.logger.error('reporting the app status failed', { error: (err as Error)?.message ?? String(err) });
+    }
   }
 
   private async spawn(env: Record<string, string>): Promise<void> {

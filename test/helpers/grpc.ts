@@ -18,6 +18,8 @@ import type { GetLogsRequest } from '../../src/protocol/generated/waypoint_entry
 import type { GetLogsResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import type { SetConfigRequest } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { SetConfigResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
+import type { InstanceStatusClient } from '../../src/protocol/generated/waypoint_entrypoint/status/v1/InstanceStatus.js';
+import type { ReportStatusRequest } from '../../src/protocol/generated/waypoint_entrypoint/status/v1/ReportStatusRequest.js';
 import { toTimestamp } from '../../src/protocol/timestamp.js';
 import { isKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
@@ -48,6 +50,10 @@ export function waypointClient(addr: string, tls?: ClientTls): WaypointClient {
 
 export function controlClient(addr: string, tls?: ClientTls): ControlClient {
   return new (protocol().waypoint_entrypoint.control.v1.Control)(addr, credentials(tls)) as ControlClient;
+}
+
+export function statusClient(addr: string, tls?: ClientTls): InstanceStatusClient {
+  return new (protocol().waypoint_entrypoint.status.v1.InstanceStatus)(addr, credentials(tls)) as InstanceStatusClient;
 }
 
 export interface MetadataOptions {
@@ -97,6 +103,9 @@ export const getConfig = (c: ControlClient, app: string, m: grpc.Metadata) =>
   unary<GetConfigResponse__Output>((o, cb) => c.GetConfig({ app }, m, o, cb));
 export const setFileChangeSignal = (c: ControlClient, app: string, signal: string, m: grpc.Metadata) =>
   unary<SetConfigResponse__Output>((o, cb) => c.SetFileChangeSignal({ app, signal }, m, o, cb));
+
+export const reportStatus = (c: InstanceStatusClient, req: ReportStatusRequest, m: grpc.Metadata) =>
+  unary<object>((o, cb) => c.Report(req, m, o, cb));
 
 /** GetLogs without follow, to its end: every line, in the order sent. */
 export function getLogs(c: ControlClient, req: GetLogsRequest, m: grpc.Metadata): Promise<GetLogsResponse__Output[]> {

@@ -146,6 +146,10 @@ describe('an env the app cannot start with is refused before the app is stopped'
     f.push({ env_vars: [stat('PATH', `/etc/hosts:${process.env.PATH}`)] });
     const second = await startCount(r, 2);
     expect(second.path).toBe(`/etc/hosts:${process.env.PATH}`);
+    // The fake has no instance status service (as Waypoint's own): asked once, at debug, never again
+    // on that connection, whatever the states since (RUNNING, refused twice, RUNNING).
+    expect(count(stderr(r), 'debug: the server has no instance status service; not reporting the app status on this connection')).toBe(1);
+    expect(stderr(r)).not.toMatch(/(warn|error): .*instance status/);
   });
 
   it('H3: while a config is refused, an exec session gets the env the app runs with, not the refused one', async () => {

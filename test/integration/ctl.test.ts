@@ -152,10 +152,14 @@ describe('instances', () => {
         connected_since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         remote_address: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
         log_lines_received: 0,
+        // A raw client reports no state.
+        state: null,
+        state_message: '',
+        state_since: null,
       },
     ]);
     const table = (await ctl(server, ['instances'])).stdout.toString();
-    expect(table).toMatch(/^INSTANCE\s+APP\s+DEPLOYMENT\s+TYPE\s+EXEC\s+CONNECTED\s+LINES\s+REMOTE\n/);
+    expect(table).toMatch(/^INSTANCE\s+APP\s+DEPLOYMENT\s+TYPE\s+EXEC\s+STATE\s+CONNECTED\s+LINES\s+REMOTE\s+MESSAGE\n/);
     expect(table).toContain(id);
     expect(JSON.parse((await ctl(server, ['instances', '--app', 'other', '--json'])).stdout.toString())).toEqual([]);
 

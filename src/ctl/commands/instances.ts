@@ -11,7 +11,7 @@ export function instancesCommand(program: Command): void {
   withConnectionOptions(
     program
       .command('instances')
-      .description('list the instances connected now, oldest connection first')
+      .description('list the instances connected now, oldest connection first, with the state each reported of its app')
       .option('--app <app>', 'only the instances of this app')
       .option('--json', 'print JSON'),
   ).action(async (opts: Record<string, unknown>) => {
@@ -21,16 +21,19 @@ export function instancesCommand(program: Command): void {
       if (opts.json) printJson(instances.map(instanceJson));
       else {
         printTable(
-          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'CONNECTED', 'LINES', 'REMOTE'],
+          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'STATE', 'CONNECTED', 'LINES', 'REMOTE', 'MESSAGE'],
           instances.map((i) => [
             i.id,
             i.app,
             i.deployment_id,
             i.type,
             i.exec_disabled ? 'disabled' : 'enabled',
+            i.state || '-',
             formatTime(fromTimestamp(i.connected_since)),
             i.log_lines_received,
             i.remote_address,
+            // Last: the one long cell; printTable escapes control characters in every cell.
+            i.state_message || '-',
           ]),
           'no instances connected',
         );
@@ -51,5 +54,9 @@ function instanceJson(i: InstanceInfo__Output) {
     connected_since: isoTime(fromTimestamp(i.connected_since)),
     remote_address: i.remote_address,
     log_lines_received: Number(i.log_lines_received),
+    // null: the instance reported none (yet), e.g. an entrypoint older than the status service.
+    state: i.state || null,
+    state_message: i.state_message,
+    state_since: isoTime(fromTimestamp(i.state_since)),
   };
 }

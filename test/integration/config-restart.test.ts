@@ -3,13 +3,14 @@
 // MAX_ARG_STRLEN, a total over ARG_MAX) or a PATH the command is not on is refused before the
 // running app is touched; an app that still fails to start after the old one stopped is started
 // again with the env it last ran with. Each is one error line, also shipped to the server.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
 import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
+import { writeShellScript } from '../helpers/scripts.js';
 import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const INVITE = 'invite-restart-secret';
@@ -86,13 +87,7 @@ function expectSameApp(r: Running, pid: number): void {
 }
 
 /** An app script of its own, per test. */
-function script(name: string, onTerm = ''): string {
-  const file = path.join(dir, name);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `#!/bin/sh\n${appScript(onTerm)}\n`);
-  chmodSync(file, 0o755);
-  return file;
-}
+const script = (name: string, onTerm = '') => writeShellScript(dir, name, appScript(onTerm));
 
 describe('an env the app cannot start with is refused before the app is stopped', () => {
   it('H2: a var over MAX_ARG_STRLEN (128 KiB): the app keeps running, one error shipped; a later good change restarts', async () => {

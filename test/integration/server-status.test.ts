@@ -2,13 +2,14 @@
 // of a config (RUNNING, CONFIG_REFUSED, RESTART_FAILED), `waypoint-ctl instances` shows it (a
 // column, and --json), a reconnect reports it again; and the server takes a report only from the
 // entrypoint token that registered the instance.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceInfo__Output } from '../../src/protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
 import { convertInviteToken, md, openConfig, reportStatus, rpcError, statusClient, waypointClient, grpc } from '../helpers/grpc.js';
 import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
+import { writeShellScript } from '../helpers/scripts.js';
 import { cleanEnv, killAll, type Running, start, waitFor } from '../helpers/run.js';
 import { startServer, stopServers, type TestServer } from '../helpers/server.js';
 import { ulid } from '../../src/ids.js';
@@ -91,13 +92,8 @@ function rawReport(client: grpc.Client, bytes: Buffer, token: string): Promise<u
   });
 }
 
-function script(name: string, onTerm = ''): string {
-  const file = path.join(dir, name);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `#!/bin/sh\n${appScript(onTerm)}\n`);
-  chmodSync(file, 0o755);
-  return file;
-}
+/** An app script of its own, per test. */
+const script = (name: string, onTerm = '') => writeShellScript(dir, name, appScript(onTerm));
 
 describe('the entrypoint reports what became of a config', () => {
   it('H3: a PATH the command is not on: same pid, CONFIG_REFUSED naming the problem and the vars (no value), kept across a server restart; a good config: RUNNING', async () => {

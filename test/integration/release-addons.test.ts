@@ -6,12 +6,12 @@
 // JavaScript on our pty.node. The addons node-gyp builds here are the control: they must not
 // load in that root filesystem, or the check there would prove nothing.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bullseyeArm64Libs, bullseyeRoot, inChroot, nodePackage, type ReleaseTarget, tempDir } from '../helpers/release-env.js';
-import { ROOT } from '../helpers/run.js';
+import { BINARY, ROOT } from '../helpers/run.js';
 
 interface Entry { library: string; name: string; symbols: string[] }
 interface ElfVersions {
@@ -148,6 +148,21 @@ describe('release addons', () => {
       const check = inBullseye(checkDir(dir, path.join(ROOT, 'native/build/Release/posix.node'), ptyHere));
       expect(check.glibc).toBe('2.31');
       expect(check.error).toMatch(/version `GLIBC_2\.(29|3\d)' not found/);
+    } finally {
+      done();
+    }
+  }, 120_000);
+
+  // The quick local build (`npm run build:binary`, addons from node-gyp on this machine) in the
+  // same root filesystem: the app still runs, and the warning names the C library, not a directory.
+  it.runIf(isRoot && existsSync(BINARY))('the binary built here says, in Debian 11, which glibc its addon needs', () => {
+    const [dir, done] = tempDir('waypoint-bullseye-binary-');
+    try {
+      cpSync(BINARY, path.join(dir, 'waypoint-entrypoint'));
+      const r = inChroot(bullseyeRoot(), dir, dir, ['/usr/bin/env', '-i', 'WAYPOINT_CEB_SUBREAPER=1', '/mnt/waypoint-entrypoint', 'sh', '-c', 'exit 3']);
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/cannot load the posix addon: it needs glibc 2\.(29|3\d) or newer \(GLIBC_2\.\d+ not found\); this system has glibc 2\.31/);
+      expect(r.stderr).not.toContain('WAYPOINT_CEB_NATIVE_DIR');
     } finally {
       done();
     }

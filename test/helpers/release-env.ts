@@ -33,7 +33,11 @@ function once(final: string, make: (partial: string) => void): string {
   rmSync(partial, { recursive: true, force: true });
   try {
     make(partial);
-    renameSync(partial, final);
+    try {
+      renameSync(partial, final);
+    } catch (err) {
+      if (!existsSync(final)) throw err; // else another test process made it meanwhile: use that one
+    }
   } finally {
     rmSync(partial, { recursive: true, force: true });
   }

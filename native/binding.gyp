@@ -3,7 +3,8 @@
     {
       "target_name": "posix",
       "sources": ["posix.c", "spawn.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"]
+      "cflags": ["-O2", "-Wall", "-Wextra"],
+      "libraries": ["-ldl"]
     }
   ]
 }

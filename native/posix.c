@@ -250,6 +250,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"isatty", NULL, is_a_tty, NULL, NULL, NULL, napi_default, NULL},
       {"spawn", NULL, spawn_child, NULL, NULL, NULL, napi_default, NULL},
+      {"spawnForked", NULL, spawn_child_forked, NULL, NULL, NULL, napi_default, NULL},
       {"waitChild", NULL, wait_child, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, make_pipe, NULL, NULL, NULL, napi_default, NULL},
       {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},

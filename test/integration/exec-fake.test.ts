@@ -15,7 +15,7 @@ import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, isRunning } from '../helpers/proc.js';
+import { childPids, commandOf, isRunning, processTree } from '../helpers/proc.js';
 import { BINARY, cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const INVITE = 'invite-exec-secret';
@@ -435,6 +435,10 @@ describe.each([
     await waitFor(() => e.stdout().toString().includes('term='), { what: () => 'the defaults' });
     expect(e.stdout().toString()).toContain('24 80\r\n');
     expect(e.stdout().toString()).toContain('term=xterm-256color\r\n');
+    // ^C once sleep is the foreground job: before it, the shell would take it (and defer its trap).
+    const execTree = () => childPids(instance.entrypoint.pid).filter((p) => p !== instance.appPid).flatMap(processTree);
+    const sleeping = () => execTree().some((p) => commandOf(p) === 'sleep');
+    await waitFor(sleeping, { what: () => 'the exec\'s sleep to start' });
     e.input(Buffer.from([0x03]));
     await waitFor(() => e.stdout().toString().includes('sleep=130'), { what: () => `sleep interrupted; got ${JSON.stringify(e.stdout().toString())}` });
     // input_eof on a terminal is ^D: cat sees the end of its input and exits.

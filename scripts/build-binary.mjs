@@ -4,6 +4,11 @@
 //   bundle --(node --experimental-sea-config)--> blob
 //   copy of node --strip--> --NODE_OPTIONS guard--> --postject blob--> dist/waypoint-entrypoint
 //
+// `npm run build:binary` embeds the Node running this script (the quick local build);
+// `--node PATH` embeds another one (the release embeds the pinned official Node, see
+// scripts/release/release.mjs). The blob and its code caches are always made by the Node that is
+// embedded: V8 refuses a code cache from any other version, and the blob format may change.
+//
 // The NODE_OPTIONS guard: Node reads NODE_OPTIONS in C++ before any JavaScript runs, and a single
 // executable application honours it like `node` does, so an app image with
 // `NODE_OPTIONS=--require ./tracing.js` would run the app's code inside the supervisor (and a
@@ -189,8 +194,9 @@ function inject(binary, blob) {
 function verify(binary) {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '--require /nonexistent-waypoint-check.js' };
   const version = run(binary, ['--version'], { env, what: 'NODE_OPTIONS=--require /nonexistent waypoint-entrypoint --version' });
-  if (version.stdout.trim() !== pkg.version) {
-    throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${pkg.version}`);
+  const expected = `waypoint-entrypoint ${pkg.version} (node ${process.version}, ${process.platform}-${process.arch})`;
+  if (version.stdout.trim() !== expected) {
+    throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${JSON.stringify(expected)}`);
   }
   // Alone in an empty directory (no node_modules, no native/ beside it), the child's exit code
   // and the app's NODE_OPTIONS, untouched, must come through.

@@ -36,7 +36,7 @@ export const NODE_OPTIONS_RENAMED = 'WPCEB_NODEOP';
 
 export class BuildError extends Error {}
 
-function log(message) {
+function defaultLog(message) {
   process.stdout.write(`build-binary: ${message}\n`);
 }
 
@@ -171,7 +171,7 @@ export function findNodeOptionsLiteral(bin) {
 }
 
 /** The NODE_OPTIONS guard: Node's getenv("NODE_OPTIONS") becomes getenv("WPCEB_NODEOP"). */
-function patchNodeOptions(binary, source) {
+function patchNodeOptions(binary, source, log) {
   if (NODE_OPTIONS_RENAMED.length !== NODE_OPTIONS_NAME.length) throw new BuildError('the replacement name must keep the length');
   const bin = readFileSync(binary);
   const found = findNodeOptionsLiteral(bin);
@@ -197,7 +197,7 @@ function patchNodeOptions(binary, source) {
 }
 
 /** postject, through its CLI: its LIEF warnings about `.note.100` sections are noise. */
-function inject(binary, blob) {
+function inject(binary, blob, log) {
   const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('postject/package.json')), 'dist/cli.js');
   const r = run(
     process.execPath,
@@ -263,6 +263,7 @@ export function buildBinary({
   addons,
   codeCache = true,
   strip = 'strip',
+  log = defaultLog,
 } = {}) {
   const started = Date.now();
   const files = inputs(addons);
@@ -279,8 +280,8 @@ export function buildBinary({
     copyFileSync(node, partial);
     chmodSync(partial, 0o755);
     run(strip, [partial], { what: strip });
-    patchNodeOptions(partial, node);
-    inject(partial, blob);
+    patchNodeOptions(partial, node, log);
+    inject(partial, blob, log);
     chmodSync(partial, 0o755);
     if (target === hostTarget()) verify(partial, { node: embedded, target });
     renameSync(partial, output);

@@ -3,15 +3,16 @@
 // log stream, URL tunnel registered, keepalives flowing), beside the same binary in disabled mode
 // in the same run. Both run at once: idle processes do not compete.
 //   - RSS (VmRSS) after BENCH_IDLE_SETTLE seconds (default 30). Budget: <= 56 MiB connected.
-//     Most of it is the binary's own pages (RssFile), whose count moves by several MiB from one
-//     run to the next with the page cache (a freshly built binary maps more), disabled mode
-//     alike; RssAnon (heap, private memory) is what the entrypoint itself decides, so it is shown too.
+//     Most of it is the binary's own pages (RssFile): its page cache is dropped first, since a
+//     freshly built binary (written by one big write(), in large folios) maps ~10-20 MiB more
+//     than the same file read back from disk (lib.mjs dropPageCache); RssAnon (heap, private
+//     memory) is what the entrypoint itself decides, so it is shown too.
 //   - CPU (utime + stime) over the next BENCH_IDLE_WINDOW seconds (default 60). Budget: <= 0.1 s.
 // BENCH_ENFORCE=1: exit 1 when over budget.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cleanEnv, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
+import { cleanEnv, dropPageCache, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
@@ -59,6 +60,7 @@ async function main() {
   const rows = [];
   let verdict = true;
   try {
+    dropPageCache(BINARY);
     for (const c of cases) c.child = spawn(BINARY, ['sleep', String(settleS + windowS + 60)], { env: c.env, stdio: 'ignore' });
     // A connected case that never connected would idle cheaper and pass for nothing.
     await untilServed(server);

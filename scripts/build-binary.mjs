@@ -244,9 +244,10 @@ export function hostTarget() {
   return `${process.platform}-${process.arch}`;
 }
 
-/** `node --version` of a Node that runs here. */
-function versionOf(node) {
-  return run(node, ['--version'], { what: `${node} --version` }).stdout.trim();
+/** The version (v24.22.3) and architecture (x64) of a Node that runs here (maybe under qemu). */
+function describeNode(node) {
+  const [version, arch] = run(node, ['-p', 'process.version + " " + process.arch'], { what: `${node} -p process.version` }).stdout.trim().split(' ');
+  return { version, arch };
 }
 
 /**
@@ -268,10 +269,17 @@ export function buildBinary({
   const started = Date.now();
   const files = inputs(addons);
   requireTool(strip, 'install binutils (apt-get install binutils)');
-  const blobVersion = versionOf(blobNode);
-  const embedded = nodeVersion ?? (blobNode === node ? blobVersion : versionOf(node));
-  if (embedded !== blobVersion) {
-    throw new BuildError(`the blob must be made by the embedded Node's version: ${blobNode} is ${blobVersion}, the embedded ${node} is ${embedded}`);
+  const blobMaker = describeNode(blobNode);
+  const embedded = nodeVersion ?? (blobNode === node ? blobMaker.version : describeNode(node).version);
+  if (embedded !== blobMaker.version) {
+    throw new BuildError(`the blob must be made by the embedded Node's version: ${blobNode} is ${blobMaker.version}, the embedded ${node} is ${embedded}`);
+  }
+  // V8's code caches are per architecture: another's is rejected, with a warning at every start.
+  if (codeCache && `linux-${blobMaker.arch}` !== target) {
+    throw new BuildError(
+      `code caches made by ${blobMaker.arch} Node are rejected on ${target} (and Node warns at every start): ` +
+        `build with codeCache: false, or make the blob with ${target}'s own Node (e.g. under qemu)`,
+    );
   }
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'waypoint-sea-'));
   const partial = `${output}.partial`;

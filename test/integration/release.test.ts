@@ -116,3 +116,33 @@ describe('npm run release (linux-x64, with --addons-dir)', () => {
     expect(r.stderr).toMatch(/^release: error: release builds linux-x64 today; linux-arm64 comes with scripts\/release\/addons\.mjs \(see docs\/release\.md\)\n$/);
   });
 });
+
+describe('build-binary refuses a blob the embedded Node would not take', () => {
+  type Build = (options: Record<string, unknown>) => string;
+  let buildBinary: Build;
+  let x64: string;
+  let arm64: string;
+
+  beforeAll(async () => {
+    buildBinary = ((await import('../../scripts/build-binary.mjs' as string)) as { buildBinary: Build }).buildBinary;
+    const { nodeRuntime } = (await import('../../scripts/release/node-runtime.mjs' as string)) as {
+      nodeRuntime(o: { target: string }): Promise<string>;
+    };
+    x64 = path.join(await nodeRuntime({ target: 'linux-x64' }), 'bin/node');
+    arm64 = path.join(await nodeRuntime({ target: 'linux-arm64' }), 'bin/node');
+  }, 300_000);
+
+  it('made by another Node version', () => {
+    const output = path.join(tempDir('version'), 'out');
+    const options = { node: arm64, nodeVersion: 'v0.0.1', target: 'linux-arm64', blobNode: x64, codeCache: false, output, log: () => {} };
+    expect(() => buildBinary(options)).toThrow(new RegExp(`^the blob must be made by the embedded Node's version: \\S+ is v${PINNED.version.replace(/\./g, '\\.')}, the embedded \\S+ is v0\\.0\\.1$`));
+    expect(readdirSync(path.dirname(output))).toEqual([]);
+  });
+
+  it('with code caches of another architecture (rejected, with a warning at every start)', () => {
+    const output = path.join(tempDir('arch'), 'out');
+    const options = { node: arm64, nodeVersion: `v${PINNED.version}`, target: 'linux-arm64', blobNode: x64, codeCache: true, output, log: () => {} };
+    expect(() => buildBinary(options)).toThrow(/^code caches made by x64 Node are rejected on linux-arm64 \(and Node warns at every start\): build with codeCache: false/);
+    expect(readdirSync(path.dirname(output))).toEqual([]);
+  });
+});

@@ -106,8 +106,8 @@ export async function nodeRuntime({ target = hostTarget(), cacheDir = defaultCac
   const name = `${entry.package}-${pin.version}`;
   const home = path.join(cacheDir, 'node', name);
   const dir = path.join(home, 'package');
-  const marker = path.join(dir, VERIFIED);
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === entry.integrity) return dir;
+  const verified = () => existsSync(path.join(dir, VERIFIED)) && readFileSync(path.join(dir, VERIFIED), 'utf8').trim() === entry.integrity;
+  if (verified()) return dir;
 
   mkdirSync(home, { recursive: true });
   const tarball = path.join(home, `${name}.tgz`);
@@ -128,14 +128,28 @@ export async function nodeRuntime({ target = hostTarget(), cacheDir = defaultCac
   try {
     extract(tarball, partial);
     writeFileSync(path.join(partial, VERIFIED), `${entry.integrity}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-  } catch (err) {
+    moveIntoPlace(partial, dir, verified);
+  } finally {
     rmSync(partial, { recursive: true, force: true });
-    throw err;
   }
   log(`${entry.package}@${pin.version} verified and extracted to ${dir}`);
   return dir;
+}
+
+/**
+ * Renames the finished extraction into place. Another build (a parallel test process) may have
+ * put a verified one there meanwhile, which may be in use: keep it, and drop ours.
+ */
+function moveIntoPlace(partial, dir, verified) {
+  try {
+    renameSync(partial, dir);
+    return;
+  } catch (err) {
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+  }
+  if (verified()) return;
+  rmSync(dir, { recursive: true, force: true }); // not ours, not verified: replace it
+  renameSync(partial, dir);
 }
 
 async function cli(argv) {

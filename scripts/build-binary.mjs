@@ -244,6 +244,14 @@ export function hostTarget() {
   return `${process.platform}-${process.arch}`;
 }
 
+/** The strip that reads `target`'s ELF files: the host's own, or Debian's cross binutils'. */
+export function stripFor(target) {
+  if (target === hostTarget()) return 'strip';
+  const triple = { 'linux-x64': 'x86_64-linux-gnu', 'linux-arm64': 'aarch64-linux-gnu' }[target];
+  if (!triple) throw new BuildError(`no strip known for target ${target}`);
+  return `${triple}-strip`;
+}
+
 /** The version (v24.22.3) and architecture (x64) of a Node that runs here (maybe under qemu). */
 function describeNode(node) {
   const [version, arch] = run(node, ['-p', 'process.version + " " + process.arch'], { what: `${node} -p process.version` }).stdout.trim().split(' ');
@@ -263,12 +271,12 @@ export function buildBinary({
   output = OUTPUT,
   addons,
   codeCache = true,
-  strip = 'strip',
+  strip = stripFor(target),
   log = defaultLog,
 } = {}) {
   const started = Date.now();
   const files = inputs(addons);
-  requireTool(strip, 'install binutils (apt-get install binutils)');
+  requireTool(strip, `install ${strip === 'strip' ? 'binutils' : `the cross binutils for ${target}`} (scripts/system-deps.sh)`);
   const blobMaker = describeNode(blobNode);
   const embedded = nodeVersion ?? (blobNode === node ? blobMaker.version : describeNode(node).version);
   if (embedded !== blobMaker.version) {

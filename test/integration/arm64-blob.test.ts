@@ -32,7 +32,7 @@ describe('the linux-arm64 blob', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'waypoint-arm64-blob-'));
     const x64 = path.join(await nodeRuntime({ target: 'linux-x64' }), 'bin/node');
     const arm64 = path.join(await nodeRuntime({ target: 'linux-arm64' }), 'bin/node');
-    const common = { node: arm64, nodeVersion: `v${PINNED.version}`, target: 'linux-arm64', strip: 'aarch64-linux-gnu-strip', log: () => {} };
+    const common = { node: arm64, nodeVersion: `v${PINNED.version}`, target: 'linux-arm64', log: () => {} };
     fromX64 = buildBinary({ ...common, blobNode: x64, codeCache: false, output: path.join(dir, 'from-x64') });
     // The arm64 Node, run by qemu through a wrapper, makes the blob and its code caches.
     const wrapper = path.join(dir, 'arm64-node');

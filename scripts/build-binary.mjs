@@ -4,6 +4,11 @@
 //   bundle --(node --experimental-sea-config)--> blob
 //   copy of node --strip--> --NODE_OPTIONS guard--> --postject blob--> dist/waypoint-entrypoint
 //
+// `npm run build:binary` embeds the Node running this script (the quick local build);
+// `--node PATH` embeds another one (the release embeds the pinned official Node, see
+// scripts/release/release.mjs). The blob and its code caches are always made by the Node that is
+// embedded: V8 refuses a code cache from any other version, and the blob format may change.
+//
 // The NODE_OPTIONS guard: Node reads NODE_OPTIONS in C++ before any JavaScript runs, and a single
 // executable application honours it like `node` does, so an app image with
 // `NODE_OPTIONS=--require ./tracing.js` would run the app's code inside the supervisor (and a
@@ -16,6 +21,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -28,14 +34,17 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const NODE_OPTIONS_NAME = 'NODE_OPTIONS';
 export const NODE_OPTIONS_RENAMED = 'WPCEB_NODEOP';
 
-class BuildError extends Error {}
+export class BuildError extends Error {}
 
-function log(message) {
+function defaultLog(message) {
   process.stdout.write(`build-binary: ${message}\n`);
 }
 
-/** The files that go in, each checked to exist with a hint on how to produce it. */
-function inputs() {
+/**
+ * The files that go in, each checked to exist with a hint on how to produce it. `addons`
+ * ({ posix, pty }) replaces the ones built here for this machine (the release's, built per target).
+ */
+function inputs(addons) {
   const req = createRequire(path.join(root, 'package.json'));
   let ptyAddon;
   try {
@@ -49,6 +58,10 @@ function inputs() {
     posix: [path.join(root, 'native/build/Release/posix.node'), 'run `npm run build:native` (npm ci does it)'],
     pty: [ptyAddon, "node-pty's addon was not built: run `npm ci` (or `npm rebuild node-pty`)"],
   };
+  if (addons) {
+    files.posix = [addons.posix, 'the addon given for posix.node does not exist'];
+    files.pty = [addons.pty, 'the addon given for pty.node does not exist'];
+  }
   for (const [what, [file, hint]] of Object.entries(files)) {
     if (!existsSync(file)) throw new BuildError(`${path.relative(root, file)} is missing (${what}): ${hint}`);
   }
@@ -80,7 +93,7 @@ export function chunkSource(code) {
  * it only for the same text (chunkSource) and refuses it otherwise, safely: src/chunks.ts then
  * compiles as without one.
  */
-function chunkCodeCache(chunk, workDir) {
+function chunkCodeCache(chunk, workDir, blobNode) {
   const out = path.join(workDir, 'connection.cjs.cache');
   const wrapped = path.join(workDir, 'connection.wrapped.js');
   writeFileSync(wrapped, chunkSource(readFileSync(chunk, 'utf8')));
@@ -92,12 +105,16 @@ function chunkCodeCache(chunk, workDir) {
     script.runInThisContext()(module.exports, require, module, 'connection.cjs', ${JSON.stringify(workDir)});
     writeFileSync(${JSON.stringify(out)}, script.createCachedData());
   `;
-  run(process.execPath, ['-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
+  run(blobNode, ['-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
   return out;
 }
 
-/** node --experimental-sea-config: the bundle and the addons, as the blob postject injects. */
-function buildBlob(files, workDir) {
+/**
+ * node --experimental-sea-config: the bundle and the addons, as the blob postject injects. Made by
+ * `blobNode`, of the embedded Node's version. `codeCache: false` leaves out V8's code caches
+ * (machine code of blobNode's architecture: useless to, and refused by, another one).
+ */
+function buildBlob(files, workDir, { blobNode, codeCache }) {
   const blob = path.join(workDir, 'sea-prep.blob');
   const config = {
     main: files.bundle,
@@ -106,19 +123,19 @@ function buildBlob(files, workDir) {
     // V8's code cache for the bundle, made at build time: measured ~2 ms less start-up (of
     // ~30). A startup snapshot (useSnapshot) measured no better than the code cache and would
     // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
-    useCodeCache: true,
+    useCodeCache: codeCache,
     useSnapshot: false,
     // connection.cjs: the lazily loaded connection (src/chunks.ts), read only in connected mode.
     assets: {
       'posix.node': files.posix,
       'pty.node': files.pty,
       'connection.cjs': files.connection,
-      'connection.cjs.cache': chunkCodeCache(files.connection, workDir),
+      ...(codeCache ? { 'connection.cjs.cache': chunkCodeCache(files.connection, workDir, blobNode) } : {}),
     },
   };
   const configFile = path.join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  run(process.execPath, ['--experimental-sea-config', configFile], { cwd: workDir, what: 'node --experimental-sea-config' });
+  run(blobNode, ['--experimental-sea-config', configFile], { cwd: workDir, what: `${blobNode} --experimental-sea-config` });
   return blob;
 }
 
@@ -130,6 +147,10 @@ function buildBlob(files, workDir) {
  * (`process.env.NODE_OPTIONS` in Node's own library code), not what Node parses at start-up,
  * and patching them would corrupt the snapshot. Exactly one literal must remain; anything else
  * means this Node is laid out differently from what we verified, and the build must stop.
+ *
+ * Where the linker merged the literal into the tail of a longer one (Node 26: "… is not allowed
+ * in NODE_OPTIONS"), there is no NUL before it: getenv then points into that string, and its
+ * tail (`tails`) is the literal when no standalone one exists. verify() checks the result.
  */
 export function findNodeOptionsLiteral(bin) {
   const needle = Buffer.from(`\0${NODE_OPTIONS_NAME}\0`, 'latin1');
@@ -141,17 +162,25 @@ export function findNodeOptionsLiteral(bin) {
     const name = at + 1;
     (bin.subarray(name - 4, name).equals(v8Length) ? heapStrings : literals).push(name);
   }
-  return { literals, heapStrings };
+  const tails = [];
+  const tail = needle.subarray(1);
+  for (let at = bin.indexOf(tail); at !== -1; at = bin.indexOf(tail, at + 1)) {
+    if (bin[at - 1] >= 0x20 && bin[at - 1] < 0x7f) tails.push(at);
+  }
+  return { literals, heapStrings, tails };
 }
 
 /** The NODE_OPTIONS guard: Node's getenv("NODE_OPTIONS") becomes getenv("WPCEB_NODEOP"). */
-function patchNodeOptions(binary) {
+function patchNodeOptions(binary, source, log) {
   if (NODE_OPTIONS_RENAMED.length !== NODE_OPTIONS_NAME.length) throw new BuildError('the replacement name must keep the length');
   const bin = readFileSync(binary);
-  const { literals, heapStrings } = findNodeOptionsLiteral(bin);
+  const found = findNodeOptionsLiteral(bin);
+  const { heapStrings } = found;
+  const merged = found.literals.length === 0 && found.tails.length === 1;
+  const literals = merged ? found.tails : found.literals;
   if (literals.length !== 1) {
     throw new BuildError(
-      `NODE_OPTIONS guard: expected exactly one C string literal "${NODE_OPTIONS_NAME}" in ${process.execPath}, ` +
+      `NODE_OPTIONS guard: expected exactly one C string literal "${NODE_OPTIONS_NAME}" in ${source}, ` +
         `found ${literals.length} (at ${literals.map((o) => `0x${o.toString(16)}`).join(', ') || 'none'}). ` +
         'This Node build is laid out differently: refusing to build a binary that would honour NODE_OPTIONS.',
     );
@@ -162,13 +191,13 @@ function patchNodeOptions(binary) {
   bin.write(NODE_OPTIONS_RENAMED, literals[0], 'latin1');
   writeFileSync(binary, bin);
   log(
-    `NODE_OPTIONS guard: getenv literal at 0x${literals[0].toString(16)} renamed to ${NODE_OPTIONS_RENAMED} ` +
-      `(${heapStrings.length} V8 heap string(s) left alone)`,
+    `NODE_OPTIONS guard: getenv literal at 0x${literals[0].toString(16)}${merged ? ' (the tail of a longer literal)' : ''} ` +
+      `renamed to ${NODE_OPTIONS_RENAMED} (${heapStrings.length} V8 heap string(s) left alone)`,
   );
 }
 
 /** postject, through its CLI: its LIEF warnings about `.note.100` sections are noise. */
-function inject(binary, blob) {
+function inject(binary, blob, log) {
   const cli = path.join(path.dirname(createRequire(import.meta.url).resolve('postject/package.json')), 'dist/cli.js');
   const r = run(
     process.execPath,
@@ -186,11 +215,12 @@ function inject(binary, blob) {
 }
 
 /** The finished binary must work, alone, with a hostile NODE_OPTIONS in the environment. */
-function verify(binary) {
+function verify(binary, expectedVersion) {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '--require /nonexistent-waypoint-check.js' };
   const version = run(binary, ['--version'], { env, what: 'NODE_OPTIONS=--require /nonexistent waypoint-entrypoint --version' });
-  if (version.stdout.trim() !== pkg.version) {
-    throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${pkg.version}`);
+  const expected = `waypoint-entrypoint ${pkg.version} (node ${expectedVersion.node}, ${expectedVersion.target})`;
+  if (version.stdout.trim() !== expected) {
+    throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${JSON.stringify(expected)}`);
   }
   // Alone in an empty directory (no node_modules, no native/ beside it), the child's exit code
   // and the app's NODE_OPTIONS, untouched, must come through.
@@ -210,37 +240,90 @@ function verify(binary) {
   }
 }
 
-function main() {
+export function hostTarget() {
+  return `${process.platform}-${process.arch}`;
+}
+
+/** The strip that reads `target`'s ELF files: the host's own, or Debian's cross binutils'. */
+export function stripFor(target) {
+  if (target === hostTarget()) return 'strip';
+  const triple = { 'linux-x64': 'x86_64-linux-gnu', 'linux-arm64': 'aarch64-linux-gnu' }[target];
+  if (!triple) throw new BuildError(`no strip known for target ${target}`);
+  return `${triple}-strip`;
+}
+
+/** The version (v24.22.3) and architecture (x64) of a Node that runs here (maybe under qemu). */
+function describeNode(node) {
+  const [version, arch] = run(node, ['-p', 'process.version + " " + process.arch'], { what: `${node} -p process.version` }).stdout.trim().split(' ');
+  return { version, arch };
+}
+
+/**
+ * Builds `output` embedding `node` (version `nodeVersion`, for `target`). The blob is made by
+ * `blobNode` (default: `node` itself), which must be of the same version. The result is run to
+ * check it only when it can run here (target is this machine's).
+ */
+export function buildBinary({
+  node = process.execPath,
+  nodeVersion,
+  target = hostTarget(),
+  blobNode = node,
+  output = OUTPUT,
+  addons,
+  codeCache = true,
+  strip = stripFor(target),
+  log = defaultLog,
+} = {}) {
   const started = Date.now();
-  const files = inputs();
-  requireTool('strip', 'install binutils (apt-get install binutils)');
+  const files = inputs(addons);
+  requireTool(strip, `install ${strip === 'strip' ? 'binutils' : `the cross binutils for ${target}`} (scripts/system-deps.sh)`);
+  const blobMaker = describeNode(blobNode);
+  const embedded = nodeVersion ?? (blobNode === node ? blobMaker.version : describeNode(node).version);
+  if (embedded !== blobMaker.version) {
+    throw new BuildError(`the blob must be made by the embedded Node's version: ${blobNode} is ${blobMaker.version}, the embedded ${node} is ${embedded}`);
+  }
+  // V8's code caches are per architecture: another's is rejected, with a warning at every start.
+  if (codeCache && `linux-${blobMaker.arch}` !== target) {
+    throw new BuildError(
+      `code caches made by ${blobMaker.arch} Node are rejected on ${target} (and Node warns at every start): ` +
+        `build with codeCache: false, or make the blob with ${target}'s own Node (e.g. under qemu)`,
+    );
+  }
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'waypoint-sea-'));
-  const partial = `${OUTPUT}.partial`;
+  const partial = `${output}.partial`;
   try {
-    const blob = buildBlob(files, workDir);
-    copyFileSync(process.execPath, partial);
+    const blob = buildBlob(files, workDir, { blobNode, codeCache });
+    copyFileSync(node, partial);
     chmodSync(partial, 0o755);
-    run('strip', [partial], { what: 'strip' });
-    patchNodeOptions(partial);
-    inject(partial, blob);
+    run(strip, [partial], { what: strip });
+    patchNodeOptions(partial, node, log);
+    inject(partial, blob, log);
     chmodSync(partial, 0o755);
-    verify(partial);
-    renameSync(partial, OUTPUT);
+    if (target === hostTarget()) verify(partial, { node: embedded, target });
+    renameSync(partial, output);
   } catch (err) {
     rmSync(partial, { force: true });
     throw err;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
-  const mb = (statSync(OUTPUT).size / 1024 / 1024).toFixed(1);
-  log(`${path.relative(process.cwd(), OUTPUT) || OUTPUT}: ${mb} MiB (Node ${process.version}), built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const mb = (statSync(output).size / 1024 / 1024).toFixed(1);
+  log(`${path.relative(process.cwd(), output) || output}: ${mb} MiB (Node ${embedded}, ${target}), built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return output;
+}
+
+/** `npm run build:binary`: this machine's Node, or `--node PATH` (run here to learn its version). */
+function main(argv) {
+  const { values } = parseArgs({ args: argv, options: { node: { type: 'string' }, output: { type: 'string' } } });
+  buildBinary({ node: values.node ? path.resolve(values.node) : process.execPath, output: values.output ? path.resolve(values.output) : OUTPUT });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    main();
+    main(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`build-binary: error: ${err instanceof BuildError ? err.message : (err?.stack ?? err)}\n`);
+    const known = err instanceof BuildError || err?.code?.startsWith?.('ERR_PARSE_ARGS');
+    process.stderr.write(`build-binary: error: ${known ? err.message : (err?.stack ?? err)}\n`);
     process.exit(1);
   }
 }

@@ -3,17 +3,19 @@
 // log stream, URL tunnel registered, keepalives flowing), beside the same binary in disabled mode
 // in the same run. Both run at once: idle processes do not compete.
 //   - RSS (VmRSS) after BENCH_IDLE_SETTLE seconds (default 30). Budget: <= 56 MiB connected.
-//     Most of it is the binary's own pages (RssFile), whose count moves by several MiB from one
-//     run to the next with the page cache (a freshly built binary maps more), disabled mode
-//     alike; RssAnon (heap, private memory) is what the entrypoint itself decides, so it is shown too.
+//     Most of it is the binary's own pages (RssFile): its page cache is dropped first, since a
+//     freshly built binary (written by one big write(), in large folios) maps ~10-20 MiB more
+//     than the same file read back from disk (lib.mjs dropPageCache); RssAnon (heap, private
+//     memory) is what the entrypoint itself decides, so it is shown too.
 //   - CPU (utime + stime) over the next BENCH_IDLE_WINDOW seconds (default 60). Budget: <= 0.1 s.
+// BENCH_BINARY: another binary (e.g. dist/release/waypoint-entrypoint-linux-x64).
 // BENCH_ENFORCE=1: exit 1 when over budget.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cleanEnv, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
+import { cleanEnv, dropPageCache, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
-const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const BINARY = path.resolve(ROOT, process.env.BENCH_BINARY || 'dist/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const RSS_BUDGET_MIB = 56;
 const CPU_BUDGET_S = 0.1;
@@ -49,7 +51,7 @@ async function main() {
   const settleS = envInt('BENCH_IDLE_SETTLE', 30);
   const windowS = envInt('BENCH_IDLE_WINDOW', 60);
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  if (!existsSync(BINARY)) throw new Error('missing dist/waypoint-entrypoint (npm run build, npm run build:binary)');
+  if (!existsSync(BINARY)) throw new Error(`missing ${path.relative(ROOT, BINARY)} (npm run build, npm run build:binary)`);
 
   const server = await referenceServer();
   const cases = [
@@ -59,6 +61,7 @@ async function main() {
   const rows = [];
   let verdict = true;
   try {
+    dropPageCache(BINARY);
     for (const c of cases) c.child = spawn(BINARY, ['sleep', String(settleS + windowS + 60)], { env: c.env, stdio: 'ignore' });
     // A connected case that never connected would idle cheaper and pass for nothing.
     await untilServed(server);
@@ -67,12 +70,13 @@ async function main() {
       if (c.child.exitCode !== null) throw new Error(`${c.name}: the entrypoint exited early (${c.child.exitCode})`);
       c.rss = statusMiB(c.child.pid, 'VmRSS');
       c.anon = statusMiB(c.child.pid, 'RssAnon');
+      c.file = statusMiB(c.child.pid, 'RssFile');
       c.cpu0 = cpuSeconds(c.child.pid);
     }
     await sleep(windowS * 1000);
     for (const c of cases) {
       const cpu = cpuSeconds(c.child.pid) - c.cpu0;
-      rows.push([c.name, c.rss.toFixed(1), c.anon.toFixed(1), statusMiB(c.child.pid, 'VmHWM').toFixed(1), cpu.toFixed(2)]);
+      rows.push([c.name, c.rss.toFixed(1), c.anon.toFixed(1), c.file.toFixed(1), statusMiB(c.child.pid, 'VmHWM').toFixed(1), cpu.toFixed(2)]);
       if (c.budget) {
         c.ok = c.rss <= RSS_BUDGET_MIB && cpu <= CPU_BUDGET_S;
         verdict = c.ok;
@@ -83,9 +87,9 @@ async function main() {
     await Promise.all(cases.map((c) => stopEntrypoint(c.child)));
     server.stop();
   }
-  out(`## idle instance: the binary in front of \`sleep\` (Node ${process.version})`);
+  out(`## idle instance: ${path.relative(ROOT, BINARY)} in front of \`sleep\``);
   out();
-  out(markdownTable(['case', `RSS MiB after ${settleS} s`, 'of which RssAnon MiB', 'peak RSS MiB', `CPU s over the next ${windowS} s`], rows));
+  out(markdownTable(['case', `RSS MiB after ${settleS} s`, 'of which RssAnon MiB', 'RssFile MiB', 'peak RSS MiB', `CPU s over the next ${windowS} s`], rows));
   out();
   const connected = cases.find((c) => c.budget);
   out(`budget: connected and idle, ${connected.summary} → ${verdict ? 'PASS' : 'FAIL'}`);

@@ -94,6 +94,17 @@ export function fileSizeMiB(file) {
   return statSync(file).size / 1024 / 1024;
 }
 
+/**
+ * Drops `file`'s pages from the page cache (GNU dd: iflag=nocache with count=0 advises
+ * POSIX_FADV_DONTNEED on the whole file), so that the next start reads it back from disk, as
+ * after an image pull or a reboot. Without it, a binary just written by one big write() sits in
+ * large folios, each page fault maps a whole folio, and its RssFile reads ~20 MiB more.
+ */
+export function dropPageCache(file) {
+  const r = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`dd iflag=nocache ${file}: ${r.error?.message ?? r.stderr.trim()}`);
+}
+
 /** A predictable environment for the programs we time: nothing of the developer's shell leaks in. */
 export function cleanEnv(extra = {}) {
   return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { runEntrypoint } from '../entrypoint.js';
 import { Logger, writeLine } from '../log.js';
 import { loadSettings, SettingsError } from '../settings.js';
-
-declare const __VERSION__: string;
+import { versionLine } from '../version.js';
 
 const EXIT_USAGE = 2;
 
@@ -26,7 +25,7 @@ async function buildProgram(): Promise<Command> {
   return new Command('waypoint-entrypoint')
     .description('Run a command under a PID-1-correct supervisor connected to a Waypoint server.')
     .usage('[options] [--] <command> [args...]')
-    .version(__VERSION__, '-V, --version')
+    .version(versionLine(), '-V, --version', 'our version, the Node inside and the platform')
     .argument('[command...]', 'the command to run, and its arguments, verbatim')
     .passThroughOptions() // everything from the command on belongs to the command
     .helpOption('-h, --help')

@@ -66,10 +66,11 @@ suite('the single binary', () => {
     expect(readdirSync(lonelyDir)).toEqual(['waypoint-entrypoint']);
   });
 
-  it('prints its version', async () => {
+  it('prints its version, the Node inside it and the target', async () => {
     const r = await run(['--version'], { bin: BINARY });
     expect(r.code).toBe(0);
-    expect(r.stdout.toString()).toBe(`${VERSION}\n`);
+    // `npm run build:binary` embeds the Node that runs the build, this machine's: the one running this test.
+    expect(r.stdout.toString()).toBe(`waypoint-entrypoint ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
   });
 
   it('passes the app stdout through byte for byte', async () => {

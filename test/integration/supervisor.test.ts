@@ -512,10 +512,11 @@ describe('command line', () => {
     expect(r.stderr.toString()).toBe('');
   });
 
-  it.each(['--version', '-V'])('%s prints the version and exits 0', async (flag) => {
+  it.each(['--version', '-V'])('%s prints our version, the Node running it and the target, and exits 0', async (flag) => {
     const r = await runToEnd([flag]);
     expect(r.code).toBe(0);
-    expect(r.stdout.toString()).toBe(`${VERSION}\n`);
+    // bin/waypoint-entrypoint runs the node on PATH: the one running this test.
+    expect(r.stdout.toString()).toBe(`waypoint-entrypoint ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})\n`);
   });
 
   it('with no command prints usage on stderr and exits 2', async () => {

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AppConfig } from '../../src/server/app-config.js';
-import { ConfigStore } from '../../src/server/config-store.js';
-import { openDb } from '../../src/server/db.js';
-import { InstanceRegistry } from '../../src/server/instances.js';
+import { AppConfig } from '../../src/server/config/app-config.js';
+import { ConfigStore } from '../../src/server/store/sqlite/config-vars.js';
+import { openDb } from '../../src/server/store/sqlite/db.js';
+import { InstanceRegistry } from '../../src/server/instances/registry.js';
 import { silentLog } from '../../src/server/log.js';
-import { Store } from '../../src/server/store.js';
+import { Store } from '../../src/server/store/sqlite/store.js';
 import {
   MAX_CONFIG_MESSAGE_BYTES,
   MAX_ENV_BYTES,
@@ -19,8 +19,8 @@ import {
   messageBytes,
   weigh,
   weightProblem,
-} from '../../src/server/config-limits.js';
-import { type StoredVar, toWire } from '../../src/server/config-resolve.js';
+} from '../../src/server/config/limits.js';
+import { type StoredVar, toWire } from '../../src/server/config/resolve.js';
 import { protocol } from '../../src/protocol/load.js';
 
 const v = (name: string, value: string | Buffer, kind: StoredVar['kind'] = 'static'): StoredVar => ({

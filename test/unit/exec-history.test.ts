@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Db, openDb } from '../../src/server/db.js';
-import { ExecHistory, type NewExecSession } from '../../src/server/exec-history.js';
+import { type Db, openDb } from '../../src/server/store/sqlite/db.js';
+import { ExecHistory, type NewExecSession } from '../../src/server/store/sqlite/exec-history.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];

@@ -1,8 +1,8 @@
 // The live-instance registry: listing and filtering, re-registration of the same instance on a
 // new stream, an id claimed by another deployment, shutdown.
 import { describe, expect, it } from 'vitest';
-import { checkInstanceId, type ConfigSink, type InstanceInfo, InstanceRegistry } from '../../src/server/instances.js';
-import { type RpcError, Status } from '../../src/server/status.js';
+import { checkInstanceId, type ConfigSink, type InstanceInfo, InstanceRegistry } from '../../src/server/instances/registry.js';
+import { type RpcError, Status } from '../../src/server/rpc/status.js';
 import { formatPeer } from '../../src/server/listen.js';
 
 function info(id: string, app = 'web', deploymentId = 'D1', connectedSince = 1, tokenId = 'T1'): InstanceInfo {

@@ -4,8 +4,8 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { METADATA, wantsInlineKeepalives } from '../../src/protocol/metadata.js';
-import { firstMessage } from '../../src/server/first-message.js';
-import { Status } from '../../src/server/status.js';
+import { firstMessage } from '../../src/server/rpc/first-message.js';
+import { Status } from '../../src/server/rpc/status.js';
 
 class FakeCall extends EventEmitter {
   paused = false;

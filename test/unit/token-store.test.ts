@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseInviteTtl } from '../../src/ctl/invite-ttl.js';
-import { Authenticator, MAX_EXCHANGES_PER_INVITE } from '../../src/server/auth.js';
-import { openDb, type Db } from '../../src/server/db.js';
-import { RpcError, Status } from '../../src/server/status.js';
-import { Store } from '../../src/server/store.js';
-import { TokenSigner } from '../../src/server/tokens.js';
+import { Authenticator, MAX_EXCHANGES_PER_INVITE } from '../../src/server/auth/authenticator.js';
+import { openDb, type Db } from '../../src/server/store/sqlite/db.js';
+import { RpcError, Status } from '../../src/server/rpc/status.js';
+import { Store } from '../../src/server/store/sqlite/store.js';
+import { TokenSigner } from '../../src/server/auth/tokens.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];

@@ -7,9 +7,9 @@ import { clientAddress, endToEnd, requestHeaders, upgradeHeaders, withForwarded 
 import { domainProblem, parseHost } from '../../src/server/ingress/host.js';
 import { type CheckedRequest, checkRequest } from '../../src/server/ingress/strict.js';
 import { parseTrustedProxies, TrustedProxies } from '../../src/server/ingress/trusted.js';
-import { Status } from '../../src/server/status.js';
-import type { Deployment } from '../../src/server/store.js';
-import { TokenSigner } from '../../src/server/tokens.js';
+import { Status } from '../../src/server/rpc/status.js';
+import type { Deployment } from '../../src/server/store/sqlite/store.js';
+import { TokenSigner } from '../../src/server/auth/tokens.js';
 import { EndpointSet } from '../../src/server/tunnel/endpoints.js';
 import { checkUrlToken, urlToken } from '../../src/server/tunnel/url-token.js';
 

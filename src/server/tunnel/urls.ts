@@ -4,10 +4,10 @@
 import type { _hashicorp_waypoint_EntrypointConfig_URLService as URLServiceMessage } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { UrlInfo } from '../../protocol/generated/waypoint_entrypoint/control/v1/UrlInfo.js';
 import type { TrustedProxies } from '../ingress/trusted.js';
-import type { InstanceRegistry } from '../instances.js';
-import { RpcError, Status } from '../status.js';
-import type { Deployment, Store } from '../store.js';
-import type { TokenSigner } from '../tokens.js';
+import type { InstanceRegistry } from '../instances/registry.js';
+import { RpcError, Status } from '../rpc/status.js';
+import type { Deployment, Store } from '../store/sqlite/store.js';
+import type { TokenSigner } from '../auth/tokens.js';
 import { TunnelBroker } from './broker.js';
 import { urlToken } from './url-token.js';
 

@@ -20,7 +20,7 @@ import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
 import { statusHandlers } from './api/status/service.js';
 import { DEFAULT_INSTANCE_LIMITS, type InstanceLimits, InstanceRegistry } from './instances/registry.js';
-import { formatAddress, isLoopback, parseListen } from './listen.js';
+import { formatAddress, isLoopback, parseListen } from '../rules/listen.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { Status, toRpcError } from './rpc/status.js';

@@ -9,7 +9,7 @@ import {
   MAX_VALUE_BYTES,
   parseSignalName,
   valueProblem,
-} from '../../src/server/config-rules.js';
+} from '../../src/rules/config.js';
 
 describe('envNameProblem', () => {
   it('takes shell-style names', () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isatty } from 'node:tty';
 import { writeLine } from '../../log.js';
-import { ListenError, localAddress, parseListen } from '../../server/listen.js';
+import { ListenError, localAddress, parseListen } from '../../rules/listen.js';
 import { APP_NAME } from '../../server/store/sqlite/store.js';
 import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';

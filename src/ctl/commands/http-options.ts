@@ -4,7 +4,7 @@
 import { type Command, Option } from 'commander';
 import { domainProblem } from '../../server/ingress/host.js';
 import { parseTrustedProxies, TrustedProxyError } from '../../server/ingress/trusted.js';
-import { ListenError, parseListen } from '../../server/listen.js';
+import { ListenError, parseListen } from '../../rules/listen.js';
 import type { HttpOptions } from '../../server/server.js';
 import {
   DEFAULT_HTTP_LISTEN,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeLine } from '../../log.js';
-import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../server/listen.js';
+import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../rules/listen.js';
 import { parseDuration, parseLogLevel, parseSize, SettingsError, type LogLevel } from '../../settings.js';
 import { DEFAULT_INSTANCE_LIMITS } from '../../server/instances/registry.js';
 import { type Context, contextPath, writeContext } from '../context.js';

@@ -6,7 +6,7 @@ import type { EntrypointConfigResponse } from '../../protocol/generated/hashicor
 import { configFor, type AppSettings } from './message.js';
 import { growsNothing, weigh, weightProblem } from './limits.js';
 import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
-import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../config-rules.js';
+import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
 import type { ConfigStore, VarChange } from '../store/sqlite/config-vars.js';
 import type { InstanceRegistry } from '../instances/registry.js';
 import type { ServerLog } from '../log.js';

@@ -1,7 +1,7 @@
 // The config an instance gets, from the vars stored: app vars win over global vars of the same
 // name; every message carries the full set (a var removed is simply absent, as Waypoint does).
 import type { ConfigVar } from '../../protocol/generated/hashicorp/waypoint/ConfigVar.js';
-import type { ConfigKind } from '../config-rules.js';
+import type { ConfigKind } from '../../rules/config.js';
 
 export interface StoredVar {
   /** '' for a global var. */

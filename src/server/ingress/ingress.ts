@@ -9,7 +9,7 @@
 // overall timeout: long uploads and streamed responses are the app's business.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ListenAddress } from '../listen.js';
+import type { ListenAddress } from '../../rules/listen.js';
 import type { ServerLog } from '../log.js';
 import { clientAddress } from './headers.js';
 import { handleRequest, type IngressContext } from './proxy.js';

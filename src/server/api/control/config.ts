@@ -8,7 +8,7 @@ import type { SetFileChangeSignalRequest__Output } from '../../../protocol/gener
 import { toTimestamp } from '../../../protocol/timestamp.js';
 import type { AppConfig } from '../../config/app-config.js';
 import type { ViewedVar } from '../../config/resolve.js';
-import type { ConfigKind } from '../../config-rules.js';
+import type { ConfigKind } from '../../../rules/config.js';
 import type { VarChange } from '../../store/sqlite/config-vars.js';
 
 const KIND_OF: Record<ConfigEntry__Output['kind'], ConfigKind> = { STATIC: 'static', INTERNAL: 'internal', FILE: 'file' };

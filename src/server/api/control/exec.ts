@@ -20,7 +20,7 @@ import type { ExecRecord } from '../../store/sqlite/exec-history.js';
 import { type ExecOutcome, ExecSession, type OperatorExecCall } from '../../exec/session.js';
 import { firstMessage } from '../../rpc/first-message.js';
 import { checkInstanceId } from '../../instances/registry.js';
-import { formatPeer } from '../../listen.js';
+import { formatPeer } from '../../../rules/listen.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
 import { APP_NAME } from '../../store/sqlite/store.js';
 

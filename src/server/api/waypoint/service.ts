@@ -20,7 +20,7 @@ import { requireDeployment } from '../../auth/authenticator.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
 import { checkInstanceId, type InstanceInfo } from '../../instances/registry.js';
-import { formatPeer } from '../../listen.js';
+import { formatPeer } from '../../../rules/listen.js';
 import { ConfigSender } from '../../config/sender.js';
 import { entrypointExecStream } from './exec-stream.js';
 import { entrypointLogStream } from './log-stream.js';

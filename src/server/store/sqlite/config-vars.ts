@@ -2,7 +2,7 @@
 // signal. A change is one transaction: all of its sets and unsets, or none.
 import type { Statement } from 'better-sqlite3';
 import type { StoredVar } from '../../config/resolve.js';
-import type { ConfigKind } from '../../config-rules.js';
+import type { ConfigKind } from '../../../rules/config.js';
 import type { Db } from './db.js';
 import { StoreError } from './store.js';
 

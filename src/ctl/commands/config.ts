@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ConfigEntry__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ConfigEntry.js';
 import { fromTimestamp } from '../../protocol/timestamp.js';
 import { parseSignalName } from '../../rules/config.js';
-import { APP_NAME } from '../../server/store/sqlite/store.js';
+import { APP_NAME } from '../../rules/names.js';
 import { connect, type ControlApi } from '../client.js';
 import { parseSetArgs, parseUnsetNames } from '../config-args.js';
 import { CtlError, UsageError } from '../errors.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { isatty } from 'node:tty';
 import { writeLine } from '../../log.js';
 import { ListenError, localAddress, parseListen } from '../../rules/listen.js';
-import { APP_NAME } from '../../server/store/sqlite/store.js';
+import { APP_NAME } from '../../rules/names.js';
 import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { stderrLog } from '../log.js';

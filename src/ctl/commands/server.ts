@@ -5,7 +5,7 @@ import path from 'node:path';
 import { writeLine } from '../../log.js';
 import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../rules/listen.js';
 import { parseDuration, parseLogLevel, parseSize, SettingsError, type LogLevel } from '../../settings.js';
-import { DEFAULT_INSTANCE_LIMITS } from '../../server/instances/registry.js';
+import { DEFAULT_INSTANCE_LIMITS } from '../../server/options.js';
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { parseInviteTtl } from '../invite-ttl.js';

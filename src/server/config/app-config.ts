@@ -11,7 +11,8 @@ import type { ConfigStore, VarChange } from '../store/sqlite/config-vars.js';
 import type { InstanceRegistry } from '../instances/registry.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
-import { APP_NAME, type Deployment, type Store, StoreError } from '../store/sqlite/store.js';
+import { APP_NAME } from '../../rules/names.js';
+import { type Deployment, type Store, StoreError } from '../store/sqlite/store.js';
 
 export interface ConfigView {
   vars: ViewedVar[];

@@ -2,6 +2,7 @@
 // instance exists exactly as long as its stream). Each entry holds the stream's sink, so that
 // "push new config to every instance of app X" is a loop over `ofApp(X)`.
 import type { EntrypointConfigResponse } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
+import { DEFAULT_INSTANCE_LIMITS } from '../options.js';
 import { invalidArgument, RpcError, Status } from '../rpc/status.js';
 
 /** Longest instance id taken: ours are 26-character ULIDs; ids end up in every log line. */
@@ -26,7 +27,6 @@ export interface InstanceLimits {
   perToken: number;
 }
 
-export const DEFAULT_INSTANCE_LIMITS: InstanceLimits = { perDeployment: 1000, perToken: 100 };
 
 export interface InstanceInfo {
   id: string;

@@ -11,17 +11,6 @@ import type { TokenSigner } from '../auth/tokens.js';
 import { TunnelBroker } from './broker.js';
 import { urlToken } from './url-token.js';
 
-export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9702';
-export const DEFAULT_URL_DOMAIN = 'localhost';
-export const DEFAULT_URL_REQUEST_TIMEOUT_MS = 30_000;
-export const DEFAULT_URL_MAX_CONCURRENT = 100;
-export const DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS = 300_000;
-export const DEFAULT_URL_HEADER_TIMEOUT_MS = 30_000;
-export const DEFAULT_URL_KEEPALIVE_TIMEOUT_MS = 5_000;
-/** Lowered at start to half the process's open-file limit when that is less (ingress/fd-budget.ts). */
-export const DEFAULT_URL_MAX_CONNECTIONS = 10_000;
-export const DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT = 256;
-
 export interface UrlSettings {
   /** Apps are reached at <app>.<domain> and <app>--<deployment-id>.<domain>. */
   domain: string;

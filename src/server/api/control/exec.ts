@@ -22,7 +22,7 @@ import { firstMessage } from '../../rpc/first-message.js';
 import { checkInstanceId } from '../../instances/registry.js';
 import { formatPeer } from '../../../rules/listen.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
-import { APP_NAME } from '../../store/sqlite/store.js';
+import { APP_NAME } from '../../../rules/names.js';
 
 const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 10_000;

@@ -11,13 +11,10 @@ import type { RevokeTokenResponse } from '../../../protocol/generated/waypoint_e
 import type { RotateOperatorTokenResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/RotateOperatorTokenResponse.js';
 import type { TokenInfo } from '../../../protocol/generated/waypoint_entrypoint/control/v1/TokenInfo.js';
 import { toTimestamp } from '../../../protocol/timestamp.js';
+import { MAX_INVITE_TTL_SECONDS } from '../../../rules/invite-ttl.js';
 import type { ServerContext } from '../../context.js';
 import { failedPrecondition, invalidArgument, RpcError, Status, unauthenticated } from '../../rpc/status.js';
 import type { Deployment, TokenListing } from '../../store/sqlite/store.js';
-
-export const DEFAULT_INVITE_TTL_SECONDS = 24 * 60 * 60;
-/** Longer lives are what "never" is for; this keeps every expiry a plain date. */
-export const MAX_INVITE_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 export interface Invite {
   token: string;

@@ -2,6 +2,7 @@
 // is a prepared statement made once; callers get plain typed objects.
 import type { Statement } from 'better-sqlite3';
 import { ulid } from '../../../ids.js';
+import { APP_NAME } from '../../../rules/names.js';
 import type { Db } from './db.js';
 import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
 
@@ -51,9 +52,6 @@ interface TokenRow {
   expires_at: number | null;
   app?: string | null;
 }
-
-/** App names appear in commands and labels: keep them to a safe, familiar alphabet. */
-export const APP_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 
 export class StoreError extends Error {}
 

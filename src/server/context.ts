@@ -3,11 +3,11 @@
 import type { AppConfig } from './config/app-config.js';
 import type { Authenticator } from './auth/authenticator.js';
 import type { ExecBroker } from './exec/broker.js';
-import type { ExecHistory } from './store/sqlite/exec-history.js';
+import type { ExecHistory } from './store/store.js';
 import type { InstanceRegistry } from './instances/registry.js';
 import type { LogHub } from './logs/hub.js';
 import type { ServerLog } from './log.js';
-import type { Store } from './store/sqlite/store.js';
+import type { Store } from './store/store.js';
 import type { TokenSigner } from './auth/tokens.js';
 import type { UrlService } from './tunnel/urls.js';
 

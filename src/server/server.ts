@@ -11,10 +11,10 @@ import { openDb } from './store/sqlite/db.js';
 import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './api/definition.js';
 import { controlHandlers, newDeployment } from './api/control/service.js';
 import { AppConfig } from './config/app-config.js';
-import { ConfigStore } from './store/sqlite/config-vars.js';
+import { SqliteConfigStore } from './store/sqlite/config-vars.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec/broker.js';
 import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './rpc/first-message.js';
-import { ExecHistory } from './store/sqlite/exec-history.js';
+import { SqliteExecHistory } from './store/sqlite/exec-history.js';
 import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
@@ -24,7 +24,8 @@ import { formatAddress, isLoopback, parseListen } from '../rules/listen.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { Status, toRpcError } from './rpc/status.js';
-import { type Deployment, Store } from './store/sqlite/store.js';
+import { SqliteStore } from './store/sqlite/store.js';
+import type { Deployment, ExecHistory } from './store/store.js';
 import { TokenSigner } from './auth/tokens.js';
 import { tunnelHandlers } from './tunnel/service.js';
 import { UrlService } from './tunnel/urls.js';
@@ -69,7 +70,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (exposed.length > 0) log.warn('the data dir could not be made private: other users may read secrets in it', { dir: dataDir, modes: exposed.join(', ') });
   const key = loadOrCreateKey(dataDir);
   const db = openDb(path.join(dataDir, STATE_FILE));
-  const store = new Store(db);
+  const store = new SqliteStore(db);
   const signer = new TokenSigner(key.key);
 
   let claims = store.operatorClaims();
@@ -89,8 +90,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const registry = new InstanceRegistry(options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
-  const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
-  const execHistory = new ExecHistory(db);
+  const appConfig = new AppConfig(store, new SqliteConfigStore(db), registry, log);
+  const execHistory = new SqliteExecHistory(db);
   recordCutSessions(execHistory, log);
   const ctx: ServerContext = {
     store,

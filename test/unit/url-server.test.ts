@@ -9,7 +9,7 @@ import { type CheckedRequest, checkRequest } from '../../src/server/ingress/stri
 import { TrustedProxies } from '../../src/server/ingress/trusted.js';
 import { domainProblem, parseTrustedProxies } from '../../src/rules/url.js';
 import { Status } from '../../src/server/rpc/status.js';
-import type { Deployment } from '../../src/server/store/sqlite/store.js';
+import type { Deployment } from '../../src/server/store/store.js';
 import { TokenSigner } from '../../src/server/auth/tokens.js';
 import { EndpointSet } from '../../src/server/tunnel/endpoints.js';
 import { checkUrlToken, urlToken } from '../../src/server/tunnel/url-token.js';

@@ -4,7 +4,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { tokenOf } from '../../protocol/metadata.js';
 import { permissionDenied, RpcError, Status, unauthenticated } from '../rpc/status.js';
-import type { Store } from '../store/sqlite/store.js';
+import type { Store } from '../store/store.js';
 import { nowSeconds, type TokenClaims, type TokenSigner } from './tokens.js';
 
 /**

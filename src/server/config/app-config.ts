@@ -7,12 +7,12 @@ import { configFor, type AppSettings } from './message.js';
 import { growsNothing, weigh, weightProblem } from './limits.js';
 import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
 import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
-import type { ConfigStore, VarChange } from '../store/sqlite/config-vars.js';
+import type { ConfigStore, VarChange } from '../store/store.js';
 import type { InstanceRegistry } from '../instances/registry.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
 import { APP_NAME } from '../../rules/names.js';
-import { type Deployment, type Store, StoreError } from '../store/sqlite/store.js';
+import { type Deployment, type Store, StoreError } from '../store/store.js';
 
 export interface ConfigView {
   vars: ViewedVar[];

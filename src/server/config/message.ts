@@ -2,7 +2,7 @@
 // time), the app's file change signal, and its deployment's labels.
 import type { EntrypointConfigResponse } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
 import { type StoredVar, toWire } from './resolve.js';
-import type { Deployment } from '../store/sqlite/store.js';
+import type { Deployment } from '../store/store.js';
 
 export interface AppSettings {
   /** Resolved: app vars over global ones, by name. */

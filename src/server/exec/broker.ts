@@ -13,11 +13,11 @@ import type { KEEPALIVE } from '../../protocol/keepalive.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MAX_PENDING_EXEC_BYTES, pendingExecBytes } from '../config/limits.js';
 import type { Principal } from '../auth/authenticator.js';
-import type { ExecRecord } from '../store/sqlite/exec-history.js';
+import type { ExecRecord } from '../store/store.js';
 import { chooseForApp, chooseInstance, type InstanceLoad } from './placement.js';
 import type { InstanceInfo, InstanceRegistry } from '../instances/registry.js';
 import { failedPrecondition, permissionDenied, RpcError, Status } from '../rpc/status.js';
-import type { Store } from '../store/sqlite/store.js';
+import type { Store } from '../store/store.js';
 
 export const DEFAULT_EXEC_OPEN_TIMEOUT_MS = 10_000;
 

@@ -5,7 +5,7 @@
 // re-push is never a change. It proves only "this server asked this deployment for a tunnel";
 // the caller of Register is still checked by its own entrypoint token.
 import { permissionDenied, unauthenticated } from '../rpc/status.js';
-import type { Deployment } from '../store/sqlite/store.js';
+import type { Deployment } from '../store/store.js';
 import type { TokenSigner } from '../auth/tokens.js';
 
 export function urlToken(signer: TokenSigner, deployment: Deployment): string {

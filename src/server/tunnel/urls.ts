@@ -6,7 +6,7 @@ import type { UrlInfo } from '../../protocol/generated/waypoint_entrypoint/contr
 import type { TrustedProxies } from '../ingress/trusted.js';
 import type { InstanceRegistry } from '../instances/registry.js';
 import { RpcError, Status } from '../rpc/status.js';
-import type { Deployment, Store } from '../store/sqlite/store.js';
+import type { Deployment, Store } from '../store/store.js';
 import type { TokenSigner } from '../auth/tokens.js';
 import { TunnelBroker } from './broker.js';
 import { urlToken } from './url-token.js';

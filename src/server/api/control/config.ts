@@ -9,7 +9,7 @@ import { toTimestamp } from '../../../protocol/timestamp.js';
 import type { AppConfig } from '../../config/app-config.js';
 import type { ViewedVar } from '../../config/resolve.js';
 import type { ConfigKind } from '../../../rules/config.js';
-import type { VarChange } from '../../store/sqlite/config-vars.js';
+import type { VarChange } from '../../store/store.js';
 
 const KIND_OF: Record<ConfigEntry__Output['kind'], ConfigKind> = { STATIC: 'static', INTERNAL: 'internal', FILE: 'file' };
 const WIRE_KIND = { static: 'STATIC', internal: 'INTERNAL', file: 'FILE' } as const;

@@ -16,7 +16,7 @@ import type { Principal } from '../../auth/authenticator.js';
 import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import type { ServerContext } from '../../context.js';
 import type { ExecPty } from '../../exec/broker.js';
-import type { ExecRecord } from '../../store/sqlite/exec-history.js';
+import type { ExecRecord } from '../../store/store.js';
 import { type ExecOutcome, ExecSession, type OperatorExecCall } from '../../exec/session.js';
 import { firstMessage } from '../../rpc/first-message.js';
 import { checkInstanceId } from '../../instances/registry.js';

@@ -28,7 +28,7 @@ import { createInvite, issueInvite, listTokens, revokeToken, rotateOperatorToken
 import { listUrls } from './urls.js';
 import type { InstanceInfo } from '../../instances/registry.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
-import { type Deployment, StoreError } from '../../store/sqlite/store.js';
+import { type Deployment, StoreError } from '../../store/store.js';
 
 const MAX_LABELS = 64;
 const MAX_LABEL_LENGTH = 256;

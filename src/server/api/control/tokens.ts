@@ -14,7 +14,7 @@ import { toTimestamp } from '../../../protocol/timestamp.js';
 import { MAX_INVITE_TTL_SECONDS } from '../../../rules/invite-ttl.js';
 import type { ServerContext } from '../../context.js';
 import { failedPrecondition, invalidArgument, RpcError, Status, unauthenticated } from '../../rpc/status.js';
-import type { Deployment, TokenListing } from '../../store/sqlite/store.js';
+import type { Deployment, TokenListing } from '../../store/store.js';
 
 export interface Invite {
   token: string;

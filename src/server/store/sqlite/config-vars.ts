@@ -4,13 +4,7 @@ import type { Statement } from 'better-sqlite3';
 import type { StoredVar } from '../../config/resolve.js';
 import type { ConfigKind } from '../../../rules/config.js';
 import type { Db } from './db.js';
-import { StoreError } from './store.js';
-
-export interface VarChange {
-  name: string;
-  kind: ConfigKind;
-  value: Buffer;
-}
+import { type ConfigStore, StoreError, type VarChange } from '../store.js';
 
 interface VarRow {
   app: string;
@@ -20,7 +14,7 @@ interface VarRow {
   updated_at: number;
 }
 
-export class ConfigStore {
+export class SqliteConfigStore implements ConfigStore {
   private readonly q: Record<string, Statement>;
 
   constructor(private readonly db: Db) {

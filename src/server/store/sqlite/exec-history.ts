@@ -3,35 +3,7 @@
 // when it ends; a session still RUNNING when the server starts was cut by a crash.
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-
-export type ExecState = 'RUNNING' | 'EXITED' | 'FAILED';
-
-export interface NewExecSession {
-  app: string;
-  deploymentId: string;
-  instanceId: string;
-  args: string[];
-  tty: boolean;
-  operatorTokenId: string;
-  operatorAddress: string;
-}
-
-export interface ExecRecord extends NewExecSession {
-  id: number;
-  /** ms since the epoch */
-  startedAt: number;
-  endedAt?: number;
-  state: ExecState;
-  /** EXITED: the command's status; FAILED: what the operator was told to exit with, if anything. */
-  exitCode?: number;
-  error: string;
-}
-
-export interface ExecFilter {
-  app?: string;
-  instanceId?: string;
-  limit: number;
-}
+import type { ExecFilter, ExecHistory, ExecRecord, ExecState, NewExecSession } from '../store.js';
 
 interface Row {
   id: number;
@@ -49,7 +21,7 @@ interface Row {
   error: string;
 }
 
-export class ExecHistory {
+export class SqliteExecHistory implements ExecHistory {
   private readonly q: Record<string, Statement>;
 
   constructor(db: Db) {

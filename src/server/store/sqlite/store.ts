@@ -4,36 +4,8 @@ import type { Statement } from 'better-sqlite3';
 import { ulid } from '../../../ids.js';
 import { APP_NAME } from '../../../rules/names.js';
 import type { Db } from './db.js';
+import { type Deployment, type Store, StoreError, type TokenFilter, type TokenListing, type TokenRecord } from '../store.js';
 import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
-
-export interface Deployment {
-  id: string;
-  app: string;
-  labels: Record<string, string>;
-  /** ms since the epoch */
-  createdAt: number;
-}
-
-export interface TokenRecord {
-  id: string;
-  kind: TokenKind;
-  deploymentId?: string;
-  parentId?: string;
-  issuedAt: number;
-  revokedAt?: number;
-  /** Seconds since the epoch; undefined: never. */
-  expiresAt?: number;
-}
-
-/** A token as `token list` shows it: its record and its deployment's app. */
-export interface TokenListing extends TokenRecord {
-  app?: string;
-}
-
-export interface TokenFilter {
-  app?: string;
-  deploymentId?: string;
-}
 
 interface DeploymentRow {
   id: string;
@@ -53,9 +25,7 @@ interface TokenRow {
   app?: string | null;
 }
 
-export class StoreError extends Error {}
-
-export class Store {
+export class SqliteStore implements Store {
   private readonly q: Record<string, Statement>;
 
   constructor(private readonly db: Db) {

@@ -15,7 +15,7 @@ const MAX_NAME_LENGTH = 256;
 const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 /** PATH_MAX on Linux. */
 const MAX_PATH_BYTES = 4096;
-/** One value (a file's content, say); what an app's whole config may weigh is in config-limits.ts. */
+/** One value (a file's content, say); what an app's whole config may weigh is in server/config/limits.ts. */
 export const MAX_VALUE_BYTES = 1024 * 1024;
 
 export function envNameProblem(name: string): string | undefined {

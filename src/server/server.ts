@@ -1,3 +1,6 @@
+// The one place that builds the server's parts and wires them (as src/entrypoint.ts does for the
+// entrypoint); every part gets what it needs from here.
+//
 // The reference control server: opens the data dir, mints the operator token on first start,
 // serves Waypoint's entrypoint RPCs, our control API, our tunnel and instance status services
 // on one gRPC port, the URL service's HTTP ingress on another, and stops cleanly.

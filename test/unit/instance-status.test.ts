@@ -1,4 +1,4 @@
-// The server's checks of an instance status report (src/server/instance-status.ts): only the
+// The server's checks of an instance status report (src/server/api/status/service.ts): only the
 // known states, the message bounded to 1 KiB of UTF-8 cut at a character, the time never ahead
 // of the server's.
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The first message of a stream (first-message.ts), on a stand-in for a server call; and the
+// The first message of a stream (src/server/rpc/first-message.ts), on a stand-in for a server call; and the
 // inline-keepalive request read from a call's metadata.
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';

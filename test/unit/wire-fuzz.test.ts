@@ -1,5 +1,5 @@
 // Property tests (fast-check) of the hand-written wire code, over 100 000+ generated inputs in
-// all: the log batch encoder (src/logs/wire.ts) and the server's decoder (log-wire-decode.ts),
+// all: the log batch encoder (src/logs/wire.ts) and the server's decoder (src/server/logs/wire-decode.ts),
 // exec output (src/exec/wire.ts), tunnel data (src/url/wire.ts) and the inline keepalive filter
 // (src/protocol/keepalive.ts). Each encoding round-trips through our decoder and through
 // protobufjs with the real descriptor (the reference); garbage, random or a valid message

@@ -1,5 +1,9 @@
+// server/api/ holds the gRPC services (Waypoint's for entrypoints, our control API for the ctl,
+// the instance status): adapters from messages and calls onto the concerns' folders, so that
+// what a service offers can be read here and what it does there.
+//
 // The server's own copy of Waypoint's service definition. It differs from the shared one in two
-// ways. EntrypointLogStream's requests are decoded by our own decoder (log-wire-decode.ts), far
+// ways. EntrypointLogStream's requests are decoded by our own decoder (logs/wire-decode.ts), far
 // cheaper than protobufjs at a million lines a second; it turns a keepalive into KEEPALIVE too.
 // And the response serializers of the server-streaming methods pass a Buffer through as raw
 // bytes. That is how the server writes an inline keepalive (INLINE_KEEPALIVE_BYTES, a message

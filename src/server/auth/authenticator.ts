@@ -1,3 +1,6 @@
+// server/auth/ owns trust: tokens are signed here and every call's token is checked here, so
+// that no other part of the server decides who a caller is or what it may do.
+//
 // Who is calling: the token of a call, checked for its signature and then for its record (a
 // revoked or unknown token is refused even when well signed), turned into a principal; and
 // what each principal may do.

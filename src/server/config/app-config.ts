@@ -1,3 +1,6 @@
+// server/config/ owns how a config change reaches the instances: the rules it must pass, what
+// it weighs, how app and global vars combine, and the bounded push on each config stream.
+//
 // App config as a service: validate a change, store it, and push the new full config at once to
 // every connected instance whose effective config it changed (a global change: every app's;
 // an app change: that app's). A change that leaves an app's config as it was (the same value
@@ -103,7 +106,7 @@ export class AppConfig {
 
   /**
    * Every app the change reaches must still be able to start and get its config: its expanded
-   * env within Linux's exec limits, its config message within the gRPC limit (config-limits.ts).
+   * env within Linux's exec limits, its config message within the gRPC limit (limits.ts).
    * An app change is checked for that app; a global one for every app, and for an app with no
    * config of its own yet. A config already over (stored before these checks) may still be
    * changed as long as it grows no measure: unsetting vars is how the operator gets out.

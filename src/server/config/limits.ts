@@ -42,10 +42,10 @@ export interface ConfigWeight {
   messageBytes: number;
 }
 
-/** Weighs the effective vars of an app (see config-resolve.ts `resolve`). */
+/** Weighs the effective vars of an app (see resolve.ts `resolve`). */
 export function weigh(vars: readonly StoredVar[], fileChangeSignal: string): ConfigWeight {
   const weight: ConfigWeight = { envBytes: 0, messageBytes: messageBytes(vars, fileChangeSignal) };
-  // As the entrypoint decodes what toWire sends: the same resolution it applies (resolve.ts).
+  // As the entrypoint decodes what toWire sends: the same resolution it applies (src/config/resolve.ts).
   const received = toWire([...vars]).map((w) => ({ ...w, value: 'static' }) as ConfigVar__Output);
   for (const [name, value] of resolveConfig(received).env) {
     if (value === null) continue;

@@ -1,3 +1,6 @@
+// server/exec/ owns exec sessions from request to end: which instance runs one, the request
+// waiting to be opened, and the two calls piped with backpressure once it is.
+//
 // The exec broker: requests waiting for their instance to open them, and the sessions running.
 // A request is an entry of its instance's EntrypointConfig exec list (index = its history id)
 // until the entrypoint opens EntrypointExecStream for it. Every config an instance gets carries

@@ -28,7 +28,7 @@ export interface ExecSessionOptions {
 }
 
 type EpMessage = EntrypointExecRequest__Output | typeof KEEPALIVE;
-// Raw bytes, not a message: the server's definition passes a Buffer through (definition.ts).
+// Raw bytes, not a message: the server's definition passes a Buffer through (api/definition.ts).
 const RAW_KEEPALIVE = INLINE_KEEPALIVE_BYTES as unknown as EntrypointExecResponse;
 
 export class ExecSession {

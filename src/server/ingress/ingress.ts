@@ -1,3 +1,6 @@
+// server/ingress/ owns the HTTP side of URLs: the listener in front of the tunnels, held to
+// strict requests and limits so that it cannot take down the gRPC port beside it.
+//
 // The HTTP ingress of the URL service: a plain HTTP/1.1 server whose requests and upgrades go
 // through the tunnels (proxy.ts, upgrade.ts). It binds before the URL service exists (URLs
 // carry its port) and takes requests once `serve` hands it the context.

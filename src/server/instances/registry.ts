@@ -1,3 +1,6 @@
+// server/instances/ owns the live instances, in memory only: each one exists exactly as long
+// as its config stream, and every other part (config pushes, exec, URLs, logs) finds them here.
+//
 // The live instances: one entry per open EntrypointConfig stream, kept in memory only (an
 // instance exists exactly as long as its stream). Each entry holds the stream's sink, so that
 // "push new config to every instance of app X" is a loop over `ofApp(X)`.
@@ -41,7 +44,7 @@ export interface InstanceInfo {
   remoteAddress: string;
   /** The token that registered it: the only one that may ship its logs. */
   tokenId: string;
-  /** What the entrypoint last reported of its app on this stream (instance-status.ts). */
+  /** What the entrypoint last reported of its app on this stream (api/status/service.ts). */
   status?: InstanceStatus;
 }
 

@@ -1,3 +1,6 @@
+// server/logs/ owns the log lines the server holds: decoded by hand as they arrive, kept in
+// bounded rings per instance, and handed to followers that can never slow ingestion down.
+//
 // Log lines in memory: a ring buffer per instance (the last 10 000 lines, and at most 16 MiB),
 // a count of lines received, and the live followers. An instance's buffer outlives its
 // connection for a while (the most recent 64 gone instances of each app, for an hour) so `logs`

@@ -1,3 +1,6 @@
+// server/rpc/ holds what every gRPC handler shares, whatever its concern: errors as statuses, the
+// client's protocol check, a stream's first message, the receive window for bulk bytes.
+//
 // gRPC errors as handlers raise them: an Error carrying a status code, whose message is what
 // the client sees, so it must say what went wrong and what to do about it.
 import { status as Status } from '@grpc/grpc-js';

@@ -1,3 +1,6 @@
+// server/tunnel/ owns the entrypoints' side of URLs: the tunnels they register and the
+// connections the server asks of them; the HTTP side is ingress/.
+//
 // The URL service as the rest of the server sees it: the tunnel broker, the ingress settings,
 // the url_service entry of every config, the URLs of an app and of each deployment, and the
 // listing behind `waypoint-ctl url`.

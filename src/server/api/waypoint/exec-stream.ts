@@ -2,7 +2,7 @@
 // every entrypoint RPC is (protocols, token), then its first message must be `open`, for a live
 // instance this very token registered, at an index pending there; the broker hands the call to
 // the operator's side, which answers `opened`. Inline keepalives before the open are skipped, and
-// an open that does not come in time ends the call (first-message.ts).
+// an open that does not come in time ends the call (rpc/first-message.ts).
 import type { handleBidiStreamingCall } from '@grpc/grpc-js';
 import type { EntrypointExecRequest__Output } from '../../../protocol/generated/hashicorp/waypoint/EntrypointExecRequest.js';
 import type { EntrypointExecResponse } from '../../../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';

@@ -1,7 +1,7 @@
 // EntrypointLogStream: batches of an entrypoint's log lines, kept in the log hub. The token is
 // checked once, each batch's instance every time (an instance this token did not register is
 // refused); inline keepalives are dropped. Batches arrive decoded by our own decoder (see
-// definition.ts); a malformed one ends the call with INVALID_ARGUMENT. The call ends when the
+// api/definition.ts); a malformed one ends the call with INVALID_ARGUMENT. The call ends when the
 // entrypoint closes it, on the first refused batch, or at server shutdown.
 import type { handleClientStreamingCall } from '@grpc/grpc-js';
 import type { Empty } from '../../../protocol/generated/google/protobuf/Empty.js';

@@ -4,7 +4,7 @@
 //   KEY=VALUE            an env var (--internal: an internal var); VALUE verbatim, '=' allowed
 //   --file PATH=@LOCAL   a file var whose content is the local file LOCAL, byte for byte
 //   --file PATH=TEXT     a file var whose content is TEXT itself ('@@' at the start: a literal '@')
-import { type ConfigKind, filePathProblem, nameProblem, valueProblem } from '../server/config-rules.js';
+import { type ConfigKind, filePathProblem, nameProblem, valueProblem } from '../rules/config.js';
 import { UsageError } from './errors.js';
 
 export interface ParsedVar {

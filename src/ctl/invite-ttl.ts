@@ -1,5 +1,5 @@
 // `--invite-ttl`: how long an invite can be exchanged, a duration (24h, 90m, 168h) or "never".
-import { MAX_INVITE_TTL_SECONDS } from '../server/control-tokens.js';
+import { MAX_INVITE_TTL_SECONDS } from '../rules/invite-ttl.js';
 import { parseDuration, SettingsError } from '../settings.js';
 import { UsageError } from './errors.js';
 

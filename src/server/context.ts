@@ -1,14 +1,14 @@
 // What every handler of the server shares: state, token machinery, live instances, app config,
 // logs, exec, the URL service, settings.
-import type { AppConfig } from './app-config.js';
-import type { Authenticator } from './auth.js';
-import type { ExecBroker } from './exec-broker.js';
-import type { ExecHistory } from './exec-history.js';
-import type { InstanceRegistry } from './instances.js';
-import type { LogHub } from './log-hub.js';
+import type { AppConfig } from './config/app-config.js';
+import type { Authenticator } from './auth/authenticator.js';
+import type { ExecBroker } from './exec/broker.js';
+import type { ExecHistory } from './store/store.js';
+import type { InstanceRegistry } from './instances/registry.js';
+import type { LogHub } from './logs/hub.js';
 import type { ServerLog } from './log.js';
-import type { Store } from './store.js';
-import type { TokenSigner } from './tokens.js';
+import type { Store } from './store/store.js';
+import type { TokenSigner } from './auth/tokens.js';
 import type { UrlService } from './tunnel/urls.js';
 
 export interface ServerContext {

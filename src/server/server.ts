@@ -1,88 +1,47 @@
+// The one place that builds the server's parts and wires them (as src/entrypoint.ts does for the
+// entrypoint); every part gets what it needs from here.
+//
 // The reference control server: opens the data dir, mints the operator token on first start,
 // serves Waypoint's entrypoint RPCs, our control API, our tunnel and instance status services
 // on one gRPC port, the URL service's HTTP ingress on another, and stops cleanly.
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULT_INVITE_TTL_SECONDS } from '../rules/invite-ttl.js';
 import path from 'node:path';
-import { Authenticator } from './auth.js';
+import { Authenticator } from './auth/authenticator.js';
 import type { ServerContext } from './context.js';
-import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './data-dir.js';
-import { openDb } from './db.js';
-import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './definition.js';
-import { controlHandlers, newDeployment } from './control-service.js';
-import { DEFAULT_INVITE_TTL_SECONDS } from './control-tokens.js';
-import { AppConfig } from './app-config.js';
-import { ConfigStore } from './config-store.js';
-import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec-broker.js';
-import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './first-message.js';
-import { ExecHistory } from './exec-history.js';
+import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './store/data-dir.js';
+import { openDb } from './store/sqlite/db.js';
+import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './api/definition.js';
+import { controlHandlers, newDeployment } from './api/control/service.js';
+import { AppConfig } from './config/app-config.js';
+import { SqliteConfigStore } from './store/sqlite/config-vars.js';
+import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec/broker.js';
+import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './rpc/first-message.js';
+import { SqliteExecHistory } from './store/sqlite/exec-history.js';
 import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
-import { statusHandlers } from './instance-status.js';
-import { DEFAULT_INSTANCE_LIMITS, type InstanceLimits, InstanceRegistry } from './instances.js';
-import { formatAddress, isLoopback, parseListen } from './listen.js';
-import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './log-hub.js';
+import { statusHandlers } from './api/status/service.js';
+import { InstanceRegistry } from './instances/registry.js';
+import { formatAddress, isLoopback, parseListen } from '../rules/listen.js';
+import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
-import { Status, toRpcError } from './status.js';
-import { type Deployment, Store } from './store.js';
-import { TokenSigner } from './tokens.js';
+import { Status, toRpcError } from './rpc/status.js';
+import { SqliteStore } from './store/sqlite/store.js';
+import type { Deployment, ExecHistory } from './store/store.js';
+import { TokenSigner } from './auth/tokens.js';
 import { tunnelHandlers } from './tunnel/service.js';
-import { DEFAULT_URL_MAX_CONNECTIONS, UrlService } from './tunnel/urls.js';
-import { waypointHandlers } from './waypoint-service.js';
-
-export const DEFAULT_INLINE_KEEPALIVE_MS = 5_000;
-export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
-export const DEFAULT_CONFIG_STALL_MS = 30_000;
-
-export interface ServerOptions {
-  /** host:port; port 0 picks a free port (see RunningServer.address). */
-  listen: string;
-  dataDir: string;
-  /** PEM certificate chain and key: TLS instead of plaintext. */
-  tls?: { cert: Buffer; key: Buffer };
-  /** Reported by GetVersionInfo. */
-  version: string;
-  log?: ServerLog;
-  inlineKeepaliveMs?: number;
-  /** Interval of HTTP/2 pings to each client, to notice dead peers (default 30 s). */
-  keepaliveTimeMs?: number;
-  /** How long an instance has to open an exec session it was asked for (default 10 s). */
-  execOpenTimeoutMs?: number;
-  /** How long a stream that opens with a message (Exec's start, ...) may take to send it (default 5 s). */
-  firstMessageTimeoutMs?: number;
-  /** The URL service's HTTP ingress; undefined: off (no url_service in configs either). */
-  http?: HttpOptions;
-  /** An invite's life when its request names none, in seconds (default 24 h); null: never expires. */
-  inviteTtlSeconds?: number | null;
-  /** Live instances allowed per deployment and per token (default 1000 and 100). */
-  instanceLimits?: InstanceLimits;
-  /** How long a config may wait behind one an instance has not read before it is dropped (default 30 s). */
-  configStallMs?: number;
-  /** Bytes of log lines kept in memory across all instances (default 512 MiB). */
-  logMemoryBytes?: number;
-}
-
-export interface HttpOptions {
-  /** host:port; port 0 picks a free port (see RunningServer.httpAddress). */
-  listen: string;
-  /** Apps are at <app>.<domain>. */
-  domain: string;
-  /** Time from a request's arrival to the app's response head. */
-  requestTimeoutMs: number;
-  /** Connections in flight per instance. */
-  maxConcurrent: number;
-  /** From a client connection's start (or its previous response) to a complete request head; else 408. */
-  headerTimeoutMs: number;
-  /** How long an idle kept-alive client connection waits for its next request. */
-  keepAliveTimeoutMs: number;
-  /** An upgraded connection (WebSocket) idle this long either way is closed. */
-  upgradeIdleTimeoutMs: number;
-  /** Client connections in all (default DEFAULT_URL_MAX_CONNECTIONS; lowered to a share of the open-file limit) and per client address. */
-  maxConnections?: number;
-  maxConnectionsPerClient: number;
-  /** CIDRs of proxies in front whose X-Forwarded-* are kept (and who are not held to the per-client limit). */
-  trustedProxies: string[];
-}
+import { UrlService } from './tunnel/urls.js';
+import { waypointHandlers } from './api/waypoint/service.js';
+import {
+  DEFAULT_CONFIG_STALL_MS,
+  DEFAULT_INLINE_KEEPALIVE_MS,
+  DEFAULT_INSTANCE_LIMITS,
+  DEFAULT_KEEPALIVE_TIME_MS,
+  DEFAULT_URL_MAX_CONNECTIONS,
+  type HttpOptions,
+  type ServerOptions,
+} from './options.js';
 
 export interface RunningServer {
   /** host:port actually bound. */
@@ -114,7 +73,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (exposed.length > 0) log.warn('the data dir could not be made private: other users may read secrets in it', { dir: dataDir, modes: exposed.join(', ') });
   const key = loadOrCreateKey(dataDir);
   const db = openDb(path.join(dataDir, STATE_FILE));
-  const store = new Store(db);
+  const store = new SqliteStore(db);
   const signer = new TokenSigner(key.key);
 
   let claims = store.operatorClaims();
@@ -134,8 +93,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const registry = new InstanceRegistry(options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
-  const appConfig = new AppConfig(store, new ConfigStore(db), registry, log);
-  const execHistory = new ExecHistory(db);
+  const appConfig = new AppConfig(store, new SqliteConfigStore(db), registry, log);
+  const execHistory = new SqliteExecHistory(db);
   recordCutSessions(execHistory, log);
   const ctx: ServerContext = {
     store,

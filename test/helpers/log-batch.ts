@@ -3,8 +3,8 @@
 import { createRequire } from 'node:module';
 import descriptor from '../../src/protocol/generated/descriptor.json';
 import type { EntrypointLogBatch } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
-import { LogBatchLines } from '../../src/server/log-batch.js';
-import { decodeLogBatch } from '../../src/server/log-wire-decode.js';
+import { LogBatchLines } from '../../src/server/logs/batch.js';
+import { decodeLogBatch } from '../../src/server/logs/wire-decode.js';
 
 const require = createRequire(import.meta.url);
 export const protobuf = require('protobufjs') as typeof import('protobufjs');

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ulid } from '../../src/ids.js';
 import { INLINE_KEEPALIVE_BYTES } from '../../src/protocol/keepalive.js';
 import { protocol } from '../../src/protocol/load.js';
-import { TokenSigner } from '../../src/server/tokens.js';
+import { TokenSigner } from '../../src/server/auth/tokens.js';
 import {
   controlClient,
   convertInviteToken,

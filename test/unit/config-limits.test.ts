@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AppConfig } from '../../src/server/app-config.js';
-import { ConfigStore } from '../../src/server/config-store.js';
-import { openDb } from '../../src/server/db.js';
-import { InstanceRegistry } from '../../src/server/instances.js';
+import { AppConfig } from '../../src/server/config/app-config.js';
+import { SqliteConfigStore } from '../../src/server/store/sqlite/config-vars.js';
+import { openDb } from '../../src/server/store/sqlite/db.js';
+import { InstanceRegistry } from '../../src/server/instances/registry.js';
 import { silentLog } from '../../src/server/log.js';
-import { Store } from '../../src/server/store.js';
+import { SqliteStore } from '../../src/server/store/sqlite/store.js';
 import {
   MAX_CONFIG_MESSAGE_BYTES,
   MAX_ENV_BYTES,
@@ -19,8 +19,8 @@ import {
   messageBytes,
   weigh,
   weightProblem,
-} from '../../src/server/config-limits.js';
-import { type StoredVar, toWire } from '../../src/server/config-resolve.js';
+} from '../../src/server/config/limits.js';
+import { type StoredVar, toWire } from '../../src/server/config/resolve.js';
 import { protocol } from '../../src/protocol/load.js';
 
 const v = (name: string, value: string | Buffer, kind: StoredVar['kind'] = 'static'): StoredVar => ({
@@ -103,8 +103,8 @@ describe('AppConfig.change on a config stored before the limits (H2)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-config-limits-'));
     const db = openDb(path.join(dir, 'state.db'));
     try {
-      const store = new ConfigStore(db);
-      const config = new AppConfig(new Store(db), store, new InstanceRegistry(), silentLog);
+      const store = new SqliteConfigStore(db);
+      const config = new AppConfig(new SqliteStore(db), store, new InstanceRegistry(), silentLog);
       const big = (name: string) => ({ name, kind: 'static' as const, value: Buffer.alloc(100_000, 'b') });
       // As an older server let it in: 12 × 100 KB, over the 1 MiB of env.
       store.apply('web', Array.from({ length: 12 }, (_, i) => big(`B${i}`)), []);

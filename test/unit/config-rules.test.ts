@@ -1,7 +1,7 @@
 // The rules of config vars (names, paths, values, signals) and how scopes resolve: pure logic
 // shared by the server and the ctl.
 import { describe, expect, it } from 'vitest';
-import { resolve, type StoredVar, toWire, view } from '../../src/server/config-resolve.js';
+import { resolve, type StoredVar, toWire, view } from '../../src/server/config/resolve.js';
 import {
   envNameProblem,
   filePathProblem,
@@ -9,7 +9,7 @@ import {
   MAX_VALUE_BYTES,
   parseSignalName,
   valueProblem,
-} from '../../src/server/config-rules.js';
+} from '../../src/rules/config.js';
 
 describe('envNameProblem', () => {
   it('takes shell-style names', () => {

@@ -1,7 +1,7 @@
 // The server end of a config stream (M4): one config in flight, the newest one waiting (the
 // others replaced), keepalives only when idle, and a stall past its time drops the reader.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigSender } from '../../src/server/config-sender.js';
+import { ConfigSender } from '../../src/server/config/sender.js';
 
 afterEach(() => {
   vi.useRealTimers();

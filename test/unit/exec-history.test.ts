@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Db, openDb } from '../../src/server/db.js';
-import { ExecHistory, type NewExecSession } from '../../src/server/exec-history.js';
+import { type Db, openDb } from '../../src/server/store/sqlite/db.js';
+import { SqliteExecHistory } from '../../src/server/store/sqlite/exec-history.js';
+import type { ExecHistory, NewExecSession } from '../../src/server/store/store.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];
@@ -24,7 +25,7 @@ function file(): string {
 function open(f: string): ExecHistory {
   const db = openDb(f);
   dbs.push(db);
-  return new ExecHistory(db);
+  return new SqliteExecHistory(db);
 }
 
 function session(opts: Partial<NewExecSession> = {}): NewExecSession {

@@ -2,9 +2,9 @@
 // never one with exec disabled, the newest deployment first, then the least busy, then the one
 // chosen least recently; and a clear refusal when nothing fits.
 import { describe, expect, it } from 'vitest';
-import { chooseForApp, chooseInstance, type InstanceLoad } from '../../src/server/exec-placement.js';
-import type { InstanceInfo } from '../../src/server/instances.js';
-import { type RpcError, Status } from '../../src/server/status.js';
+import { chooseForApp, chooseInstance, type InstanceLoad } from '../../src/server/exec/placement.js';
+import type { InstanceInfo } from '../../src/server/instances/registry.js';
+import { type RpcError, Status } from '../../src/server/rpc/status.js';
 
 function inst(id: string, deploymentId = '01A', opts: Partial<InstanceInfo> = {}): InstanceInfo {
   return { id, deploymentId, app: 'web', type: 'LONG_RUNNING', execDisabled: false, connectedSince: 1, remoteAddress: '', tokenId: 'T', ...opts };

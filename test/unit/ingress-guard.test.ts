@@ -8,12 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb } from '../../src/server/db.js';
+import { openDb } from '../../src/server/store/sqlite/db.js';
 import { type Ingress, listenIngress } from '../../src/server/ingress/ingress.js';
 import { TrustedProxies } from '../../src/server/ingress/trusted.js';
-import { InstanceRegistry } from '../../src/server/instances.js';
+import { InstanceRegistry } from '../../src/server/instances/registry.js';
 import type { ServerLog } from '../../src/server/log.js';
-import { Store } from '../../src/server/store.js';
+import { SqliteStore } from '../../src/server/store/sqlite/store.js';
 import { TunnelBroker } from '../../src/server/tunnel/broker.js';
 import { withDeadline } from '../helpers/run.js';
 
@@ -26,7 +26,7 @@ async function brokenIngress(): Promise<{ ingress: Ingress; errors: string[]; po
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-ingress-guard-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const db = openDb(path.join(dir, 'state.db'));
-  const store = new Store(db);
+  const store = new SqliteStore(db);
   const errors: string[] = [];
   const log: ServerLog = { debug() {}, info() {}, warn() {}, error: (m, f) => errors.push(`${m} ${JSON.stringify(f ?? {})}`) };
   const trusted = new TrustedProxies();

@@ -1,9 +1,9 @@
-// The server's checks of an instance status report (src/server/instance-status.ts): only the
+// The server's checks of an instance status report (src/server/api/status/service.ts): only the
 // known states, the message bounded to 1 KiB of UTF-8 cut at a character, the time never ahead
 // of the server's.
 import { describe, expect, it } from 'vitest';
-import { checkStatusReport, MAX_STATUS_MESSAGE_BYTES, truncateUtf8 } from '../../src/server/instance-status.js';
-import { Status } from '../../src/server/status.js';
+import { checkStatusReport, MAX_STATUS_MESSAGE_BYTES, truncateUtf8 } from '../../src/server/api/status/service.js';
+import { Status } from '../../src/server/rpc/status.js';
 import { toTimestamp } from '../../src/protocol/timestamp.js';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5);

@@ -1,9 +1,9 @@
 // The live-instance registry: listing and filtering, re-registration of the same instance on a
 // new stream, an id claimed by another deployment, shutdown.
 import { describe, expect, it } from 'vitest';
-import { checkInstanceId, type ConfigSink, type InstanceInfo, InstanceRegistry } from '../../src/server/instances.js';
-import { type RpcError, Status } from '../../src/server/status.js';
-import { formatPeer } from '../../src/server/listen.js';
+import { checkInstanceId, type ConfigSink, type InstanceInfo, InstanceRegistry } from '../../src/server/instances/registry.js';
+import { type RpcError, Status } from '../../src/server/rpc/status.js';
+import { formatPeer } from '../../src/rules/listen.js';
 
 function info(id: string, app = 'web', deploymentId = 'D1', connectedSince = 1, tokenId = 'T1'): InstanceInfo {
   return { id, deploymentId, app, type: 'LONG_RUNNING', execDisabled: false, connectedSince, remoteAddress: '127.0.0.1:1', tokenId };

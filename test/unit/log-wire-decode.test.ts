@@ -9,9 +9,9 @@ import { INLINE_KEEPALIVE_BYTES, KEEPALIVE } from '../../src/protocol/keepalive.
 import { protocol } from '../../src/protocol/load.js';
 import { LogQueue } from '../../src/logs/queue.js';
 import { Source } from '../../src/logs/wire.js';
-import { waypointServiceDefinition } from '../../src/server/definition.js';
-import { LogBatchLines, MalformedLogBatch } from '../../src/server/log-batch.js';
-import { decodeLogBatch, deserializeLogStreamMessage } from '../../src/server/log-wire-decode.js';
+import { waypointServiceDefinition } from '../../src/server/api/definition.js';
+import { LogBatchLines, MalformedLogBatch } from '../../src/server/logs/batch.js';
+import { decodeLogBatch, deserializeLogStreamMessage } from '../../src/server/logs/wire-decode.js';
 import { BatchType, encodeBatch, protobuf } from '../helpers/log-batch.js';
 
 interface Line {

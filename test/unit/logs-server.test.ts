@@ -2,15 +2,15 @@
 // time order, retention, followers) and a follower's sender (backlog, drain, drop and mark).
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { Principal } from '../../src/server/auth.js';
-import { type LogEntry, LogHub } from '../../src/server/log-hub.js';
-import { LINE_OVERHEAD_BYTES, LineRing } from '../../src/server/log-line-ring.js';
-import { RingBuffer } from '../../src/server/log-ring.js';
-import { type LogCall, LogSender } from '../../src/server/log-sender.js';
-import { Status } from '../../src/server/status.js';
+import type { Principal } from '../../src/server/auth/authenticator.js';
+import { type LogEntry, LogHub } from '../../src/server/logs/hub.js';
+import { LINE_OVERHEAD_BYTES, LineRing } from '../../src/server/logs/line-ring.js';
+import { RingBuffer } from '../../src/server/logs/ring.js';
+import { type LogCall, LogSender } from '../../src/server/logs/sender.js';
+import { Status } from '../../src/server/rpc/status.js';
 import { decodedBatch, encodeBatch } from '../helpers/log-batch.js';
-import { LogBatchLines } from '../../src/server/log-batch.js';
-import { decodeLogBatch } from '../../src/server/log-wire-decode.js';
+import { LogBatchLines } from '../../src/server/logs/batch.js';
+import { decodeLogBatch } from '../../src/server/logs/wire-decode.js';
 import { waitFor } from '../helpers/run.js';
 
 describe('RingBuffer', () => {

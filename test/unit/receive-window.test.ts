@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SESSION_WINDOW, sessionOf, STREAM_WINDOW, widenReceiveWindow } from '../../src/server/receive-window.js';
+import { SESSION_WINDOW, sessionOf, STREAM_WINDOW, widenReceiveWindow } from '../../src/server/rpc/receive-window.js';
 
 const raw = (b: Buffer) => b;
 const ECHO = {

@@ -1,11 +1,11 @@
-// The first message of a stream (first-message.ts), on a stand-in for a server call; and the
+// The first message of a stream (src/server/rpc/first-message.ts), on a stand-in for a server call; and the
 // inline-keepalive request read from a call's metadata.
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { METADATA, wantsInlineKeepalives } from '../../src/protocol/metadata.js';
-import { firstMessage } from '../../src/server/first-message.js';
-import { Status } from '../../src/server/status.js';
+import { firstMessage } from '../../src/server/rpc/first-message.js';
+import { Status } from '../../src/server/rpc/status.js';
 
 class FakeCall extends EventEmitter {
   paused = false;

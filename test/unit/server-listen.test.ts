@@ -1,6 +1,6 @@
 // Listen addresses: which ones only this machine can reach (L11's warning is for the others).
 import { describe, expect, it } from 'vitest';
-import { isLoopback, parseListen } from '../../src/server/listen.js';
+import { isLoopback, parseListen } from '../../src/rules/listen.js';
 
 describe('isLoopback', () => {
   it('L11: 127/8, ::1 and localhost are loopback; every interface, a LAN address or a name are not', () => {

@@ -2,7 +2,7 @@
 // (RESOURCE_EXHAUSTED, a warning), anything else unexpected is our bug (INTERNAL, an error).
 import { describe, expect, it } from 'vitest';
 import type { ServerLog } from '../../src/server/log.js';
-import { reported, Status, toRpcError } from '../../src/server/status.js';
+import { reported, Status, toRpcError } from '../../src/server/rpc/status.js';
 
 function recorder() {
   const lines: string[] = [];

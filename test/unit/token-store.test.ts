@@ -6,11 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseInviteTtl } from '../../src/ctl/invite-ttl.js';
-import { Authenticator, MAX_EXCHANGES_PER_INVITE } from '../../src/server/auth.js';
-import { openDb, type Db } from '../../src/server/db.js';
-import { RpcError, Status } from '../../src/server/status.js';
-import { Store } from '../../src/server/store.js';
-import { TokenSigner } from '../../src/server/tokens.js';
+import { Authenticator, MAX_EXCHANGES_PER_INVITE } from '../../src/server/auth/authenticator.js';
+import { openDb, type Db } from '../../src/server/store/sqlite/db.js';
+import { RpcError, Status } from '../../src/server/rpc/status.js';
+import { SqliteStore } from '../../src/server/store/sqlite/store.js';
+import { TokenSigner } from '../../src/server/auth/tokens.js';
 
 const dirs: string[] = [];
 const dbs: Db[] = [];
@@ -25,7 +25,7 @@ function setup() {
   dirs.push(dir);
   const db = openDb(path.join(dir, 'state.db'));
   dbs.push(db);
-  const store = new Store(db);
+  const store = new SqliteStore(db);
   const signer = new TokenSigner(Buffer.alloc(32, 7));
   const deployment = store.createDeployment('shop', {});
   return { db, store, signer, auth: new Authenticator(signer, store), deployment };

@@ -1,7 +1,7 @@
 // Token signing and verification: the format, determinism, and every way a token can be wrong.
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TOKEN_PREFIX, type TokenClaims, TokenSigner } from '../../src/server/tokens.js';
+import { TOKEN_PREFIX, type TokenClaims, TokenSigner } from '../../src/server/auth/tokens.js';
 
 const key = randomBytes(32);
 const signer = new TokenSigner(key);

@@ -4,12 +4,13 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { connectionBudget, openFileLimit } from '../../src/server/ingress/fd-budget.js';
 import { clientAddress, endToEnd, requestHeaders, upgradeHeaders, withForwarded } from '../../src/server/ingress/headers.js';
-import { domainProblem, parseHost } from '../../src/server/ingress/host.js';
+import { parseHost } from '../../src/server/ingress/host.js';
 import { type CheckedRequest, checkRequest } from '../../src/server/ingress/strict.js';
-import { parseTrustedProxies, TrustedProxies } from '../../src/server/ingress/trusted.js';
-import { Status } from '../../src/server/status.js';
-import type { Deployment } from '../../src/server/store.js';
-import { TokenSigner } from '../../src/server/tokens.js';
+import { TrustedProxies } from '../../src/server/ingress/trusted.js';
+import { domainProblem, parseTrustedProxies } from '../../src/rules/url.js';
+import { Status } from '../../src/server/rpc/status.js';
+import type { Deployment } from '../../src/server/store/store.js';
+import { TokenSigner } from '../../src/server/auth/tokens.js';
 import { EndpointSet } from '../../src/server/tunnel/endpoints.js';
 import { checkUrlToken, urlToken } from '../../src/server/tunnel/url-token.js';
 

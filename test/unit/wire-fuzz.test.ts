@@ -1,5 +1,5 @@
 // Property tests (fast-check) of the hand-written wire code, over 100 000+ generated inputs in
-// all: the log batch encoder (src/logs/wire.ts) and the server's decoder (log-wire-decode.ts),
+// all: the log batch encoder (src/logs/wire.ts) and the server's decoder (src/server/logs/wire-decode.ts),
 // exec output (src/exec/wire.ts), tunnel data (src/url/wire.ts) and the inline keepalive filter
 // (src/protocol/keepalive.ts). Each encoding round-trips through our decoder and through
 // protobufjs with the real descriptor (the reference); garbage, random or a valid message
@@ -12,9 +12,9 @@ import { CHANNEL, encodeOutput, MAX_OUTPUT_CHUNK, outputMessages } from '../../s
 import { entrySize, instanceIdField, Source, timestampField, writeEntry } from '../../src/logs/wire.js';
 import { INLINE_KEEPALIVE_BYTES, isInlineKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { protocol } from '../../src/protocol/load.js';
-import { LogBatchLines, MalformedLogBatch } from '../../src/server/log-batch.js';
-import { decodeLogBatch, deserializeLogStreamMessage } from '../../src/server/log-wire-decode.js';
-import { tunnelServiceDefinition, waypointServiceDefinition } from '../../src/server/definition.js';
+import { LogBatchLines, MalformedLogBatch } from '../../src/server/logs/batch.js';
+import { decodeLogBatch, deserializeLogStreamMessage } from '../../src/server/logs/wire-decode.js';
+import { tunnelServiceDefinition, waypointServiceDefinition } from '../../src/server/api/definition.js';
 import { encodeData, MAX_DATA_CHUNK, splitChunks } from '../../src/url/wire.js';
 import { BatchType, protoRoot } from '../helpers/log-batch.js';
 

@@ -4,7 +4,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { isatty } from 'node:tty';
 import type { ExecSession__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecSession.js';
 import { fromTimestamp } from '../../protocol/timestamp.js';
-import { APP_NAME } from '../../server/store.js';
+import { APP_NAME } from '../../rules/names.js';
 import { connect, type ControlApi } from '../client.js';
 import { CtlError, UsageError } from '../errors.js';
 import { runExec } from '../exec-run.js';

@@ -2,10 +2,8 @@
 // HTTP ingress listens (or off), the domain of app URLs, its timeouts and limits, and the
 // proxies in front of it whose forwarded headers are trusted.
 import { type Command, Option } from 'commander';
-import { domainProblem } from '../../server/ingress/host.js';
-import { parseTrustedProxies, TrustedProxyError } from '../../server/ingress/trusted.js';
-import { ListenError, parseListen } from '../../server/listen.js';
-import type { HttpOptions } from '../../server/server.js';
+import { ListenError, parseListen } from '../../rules/listen.js';
+import { domainProblem, parseTrustedProxies, TrustedProxyError } from '../../rules/url.js';
 import {
   DEFAULT_HTTP_LISTEN,
   DEFAULT_URL_DOMAIN,
@@ -16,7 +14,8 @@ import {
   DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_URL_REQUEST_TIMEOUT_MS,
   DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS,
-} from '../../server/tunnel/urls.js';
+  type HttpOptions,
+} from '../../server/options.js';
 import { parseDuration, SettingsError } from '../../settings.js';
 import { UsageError } from '../errors.js';
 

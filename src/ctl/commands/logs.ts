@@ -6,7 +6,7 @@ import { writeSync } from 'node:fs';
 import type { GetLogsResponse__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import { writeLine } from '../../log.js';
 import { grpc } from '../../protocol/load.js';
-import { APP_NAME } from '../../server/store.js';
+import { APP_NAME } from '../../rules/names.js';
 import { connect, explain } from '../client.js';
 import { CtlError, UsageError } from '../errors.js';
 import { humanLine, jsonLine } from '../log-format.js';

@@ -25,10 +25,3 @@ function stripPort(host: string): string {
   const i = host.lastIndexOf(':');
   return i >= 0 && /^\d*$/.test(host.slice(i + 1)) ? host.slice(0, i) : host;
 }
-
-/** A --url-domain: a DNS name such as localhost or apps.example.com. */
-export function domainProblem(domain: string): string | undefined {
-  const label = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
-  if (new RegExp(`^${label}(\\.${label})*$`, 'i').test(domain) && domain.length <= 200) return undefined;
-  return `invalid URL domain ${JSON.stringify(domain)}: expected a DNS name such as localhost or apps.example.com`;
-}

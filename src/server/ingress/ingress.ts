@@ -1,3 +1,6 @@
+// server/ingress/ owns the HTTP side of URLs: the listener in front of the tunnels, held to
+// strict requests and limits so that it cannot take down the gRPC port beside it.
+//
 // The HTTP ingress of the URL service: a plain HTTP/1.1 server whose requests and upgrades go
 // through the tunnels (proxy.ts, upgrade.ts). It binds before the URL service exists (URLs
 // carry its port) and takes requests once `serve` hands it the context.
@@ -9,7 +12,7 @@
 // overall timeout: long uploads and streamed responses are the app's business.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ListenAddress } from '../listen.js';
+import type { ListenAddress } from '../../rules/listen.js';
 import type { ServerLog } from '../log.js';
 import { clientAddress } from './headers.js';
 import { handleRequest, type IngressContext } from './proxy.js';

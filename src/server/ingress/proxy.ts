@@ -12,7 +12,7 @@
 // each is logged once.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ServerLog } from '../log.js';
-import type { Store } from '../store.js';
+import type { Store } from '../store/store.js';
 import type { TunnelBroker, TunnelEndpoint } from '../tunnel/broker.js';
 import { TunnelError } from '../tunnel/connection.js';
 import { gotStaleConnection, neverReuse, type TunnelRequestOptions } from '../tunnel/pool.js';

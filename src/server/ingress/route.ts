@@ -1,7 +1,7 @@
 // From a request's Host to the deployment whose tunnels carry it, or the status and one-line
 // reason to answer with: 404 for a host, app or deployment this server does not know, 503 when
 // it knows it but no instance of it has a live tunnel.
-import type { Store } from '../store.js';
+import type { Store } from '../store/store.js';
 import type { TunnelBroker } from '../tunnel/broker.js';
 import { parseHost } from './host.js';
 

@@ -6,9 +6,9 @@
 // `poolOf(endpoint)` keeps such connections for later requests (pool.ts); an endpoint that goes
 // away closes its pool.
 import { randomBytes } from 'node:crypto';
-import type { Principal } from '../auth.js';
-import type { InstanceRegistry } from '../instances.js';
-import { permissionDenied, RpcError, Status } from '../status.js';
+import type { Principal } from '../auth/authenticator.js';
+import type { InstanceRegistry } from '../instances/registry.js';
+import { permissionDenied, RpcError, Status } from '../rpc/status.js';
 import { type ConnectCall, TunnelConnection, TunnelError } from './connection.js';
 import { EndpointSet, type PickResult } from './endpoints.js';
 import { TunnelPool } from './pool.js';

@@ -17,8 +17,8 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { Duplex } from 'node:stream';
 import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
 import type { ConnectResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
-import { RpcError, Status } from '../status.js';
-import { widenReceiveWindow } from '../receive-window.js';
+import { RpcError, Status } from '../rpc/status.js';
+import { widenReceiveWindow } from '../rpc/receive-window.js';
 
 export type ConnectCall = ServerDuplexStream<ConnectRequest__Output, ConnectResponse>;
 

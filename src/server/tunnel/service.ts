@@ -8,11 +8,11 @@ import type { ConnectRequest__Output } from '../../protocol/generated/waypoint_e
 import type { ConnectResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
 import type { RegisterRequest__Output } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterRequest.js';
 import type { RegisterResponse } from '../../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
-import { type Principal, requireDeployment } from '../auth.js';
-import { checkClientProtocols } from '../compat.js';
+import { type Principal, requireDeployment } from '../auth/authenticator.js';
+import { checkClientProtocols } from '../rpc/compat.js';
 import type { ServerContext } from '../context.js';
-import { failedPrecondition, invalidArgument, permissionDenied, reported, type RpcError } from '../status.js';
-import { firstMessage } from '../first-message.js';
+import { failedPrecondition, invalidArgument, permissionDenied, reported, type RpcError } from '../rpc/status.js';
+import { firstMessage } from '../rpc/first-message.js';
 import type { TunnelEndpoint } from './broker.js';
 import { checkUrlToken } from './url-token.js';
 import type { UrlService } from './urls.js';

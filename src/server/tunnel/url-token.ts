@@ -4,9 +4,9 @@
 // time), so it is the same in every config push and across server restarts, and a config
 // re-push is never a change. It proves only "this server asked this deployment for a tunnel";
 // the caller of Register is still checked by its own entrypoint token.
-import { permissionDenied, unauthenticated } from '../status.js';
-import type { Deployment } from '../store.js';
-import type { TokenSigner } from '../tokens.js';
+import { permissionDenied, unauthenticated } from '../rpc/status.js';
+import type { Deployment } from '../store/store.js';
+import type { TokenSigner } from '../auth/tokens.js';
 
 export function urlToken(signer: TokenSigner, deployment: Deployment): string {
   return signer.sign({ kind: 'url', id: deployment.id, deployment: deployment.id, iat: Math.floor(deployment.createdAt / 1000) });

@@ -1,26 +1,18 @@
+// server/tunnel/ owns the entrypoints' side of URLs: the tunnels they register and the
+// connections the server asks of them; the HTTP side is ingress/.
+//
 // The URL service as the rest of the server sees it: the tunnel broker, the ingress settings,
 // the url_service entry of every config, the URLs of an app and of each deployment, and the
 // listing behind `waypoint-ctl url`.
 import type { _hashicorp_waypoint_EntrypointConfig_URLService as URLServiceMessage } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { UrlInfo } from '../../protocol/generated/waypoint_entrypoint/control/v1/UrlInfo.js';
 import type { TrustedProxies } from '../ingress/trusted.js';
-import type { InstanceRegistry } from '../instances.js';
-import { RpcError, Status } from '../status.js';
-import type { Deployment, Store } from '../store.js';
-import type { TokenSigner } from '../tokens.js';
+import type { InstanceRegistry } from '../instances/registry.js';
+import { RpcError, Status } from '../rpc/status.js';
+import type { Deployment, Store } from '../store/store.js';
+import type { TokenSigner } from '../auth/tokens.js';
 import { TunnelBroker } from './broker.js';
 import { urlToken } from './url-token.js';
-
-export const DEFAULT_HTTP_LISTEN = '127.0.0.1:9702';
-export const DEFAULT_URL_DOMAIN = 'localhost';
-export const DEFAULT_URL_REQUEST_TIMEOUT_MS = 30_000;
-export const DEFAULT_URL_MAX_CONCURRENT = 100;
-export const DEFAULT_URL_UPGRADE_IDLE_TIMEOUT_MS = 300_000;
-export const DEFAULT_URL_HEADER_TIMEOUT_MS = 30_000;
-export const DEFAULT_URL_KEEPALIVE_TIMEOUT_MS = 5_000;
-/** Lowered at start to half the process's open-file limit when that is less (ingress/fd-budget.ts). */
-export const DEFAULT_URL_MAX_CONNECTIONS = 10_000;
-export const DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT = 256;
 
 export interface UrlSettings {
   /** Apps are reached at <app>.<domain> and <app>--<deployment-id>.<domain>. */

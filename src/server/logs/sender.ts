@@ -1,0 +1,128 @@
+// One GetLogs call's sending side: first the buffered lines (all of them, at the reader's pace),
+// then, when following, new lines from a bounded queue. A reader slower than the lines come
+// loses the oldest queued lines, never slows ingestion; the next message says how many it lost.
+import type { GetLogsResponse } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
+import type { LogLine } from '../../protocol/generated/waypoint_entrypoint/control/v1/LogLine.js';
+import type { LogEntry, LogSubscriber } from './hub.js';
+import { RingBuffer } from './ring.js';
+
+/** What the sender needs of a server-streaming call (grpc-js's ServerWritableStream). */
+export interface LogCall {
+  /** False when the stream's buffer is full: wait for 'drain'. */
+  write(message: GetLogsResponse): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  end(): void;
+}
+
+export interface LogSenderOptions {
+  follow: boolean;
+  maxQueuedLines?: number;
+  maxQueuedBytes?: number;
+  /** Per message; the ctl raises its receive limit to take a full one. */
+  maxLinesPerMessage?: number;
+  maxBytesPerMessage?: number;
+}
+
+export class LogSender implements LogSubscriber {
+  private at = 0;
+  private readonly queue: RingBuffer<LogEntry>;
+  private dropped = 0;
+  private waiting = false;
+  private scheduled = false;
+  private closed = false;
+  private readonly opts: Required<LogSenderOptions>;
+
+  constructor(
+    private readonly call: LogCall,
+    private readonly backlog: LogEntry[],
+    opts: LogSenderOptions,
+  ) {
+    this.opts = { maxQueuedLines: 10_000, maxQueuedBytes: 16 * 1024 * 1024, maxLinesPerMessage: 1000, maxBytesPerMessage: 1024 * 1024, ...opts };
+    this.queue = new RingBuffer<LogEntry>(this.opts.maxQueuedLines, {
+      maxWeight: this.opts.maxQueuedBytes,
+      weigh: (e) => e.line.length,
+    });
+  }
+
+  /** Sends the backlog; ends the call after it unless following. */
+  start(): void {
+    this.flush();
+  }
+
+  /** Called by ingestion: queue and return at once; sending happens on a later tick. */
+  offer(entries: LogEntry[]): void {
+    if (this.closed) return;
+    for (const e of entries) this.dropped += this.queue.push(e);
+    if (!this.scheduled && !this.waiting) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** The reader went away, or the server stops: send nothing more. */
+  close(): void {
+    this.closed = true;
+    this.queue.clear();
+  }
+
+  /** Lines dropped and not yet reported (for tests). */
+  get pendingDropped(): number {
+    return this.dropped;
+  }
+
+  private flush(): void {
+    while (!this.closed && !this.waiting) {
+      const message = this.next();
+      if (!message) {
+        if (!this.opts.follow) {
+          this.closed = true;
+          this.call.end();
+        }
+        return;
+      }
+      if (!this.call.write(message)) {
+        this.waiting = true;
+        this.call.once('drain', () => {
+          this.waiting = false;
+          this.flush();
+        });
+      }
+    }
+  }
+
+  /** The next message: backlog lines first, then queued ones with the count lost before them. */
+  private next(): GetLogsResponse | undefined {
+    const lines: LogLine[] = [];
+    let bytes = 0;
+    const room = () => lines.length < this.opts.maxLinesPerMessage && bytes < this.opts.maxBytesPerMessage;
+    while (this.at < this.backlog.length && room()) {
+      const e = this.backlog[this.at++];
+      lines.push(toLine(e));
+      bytes += e.line.length;
+    }
+    if (this.at >= this.backlog.length && this.backlog.length > 0) this.backlog.length = 0; // let it be collected
+    if (lines.length > 0) return { lines };
+    const dropped = this.dropped;
+    while (this.queue.length > 0 && room()) {
+      const e = this.queue.shift()!;
+      lines.push(toLine(e));
+      bytes += e.line.length;
+    }
+    if (lines.length === 0) return undefined;
+    this.dropped = 0;
+    return dropped > 0 ? { lines, dropped: String(dropped) } : { lines };
+  }
+}
+
+export function toLine(e: LogEntry): LogLine {
+  return {
+    instance_id: e.instanceId,
+    app: e.app,
+    timestamp: { seconds: String(e.seconds), nanos: e.nanos },
+    source: e.source === 'entrypoint' ? 'ENTRYPOINT' : 'APP',
+    line: e.line,
+  };
+}

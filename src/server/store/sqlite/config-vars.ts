@@ -1,0 +1,84 @@
+// App config in SQLite: the vars of each scope ('' global, or an app) and each app's file change
+// signal. A change is one transaction: all of its sets and unsets, or none.
+import type { Statement } from 'better-sqlite3';
+import type { StoredVar } from '../../config/resolve.js';
+import type { ConfigKind } from '../../../rules/config.js';
+import type { Db } from './db.js';
+import { type ConfigStore, StoreError, type VarChange } from '../store.js';
+
+interface VarRow {
+  app: string;
+  name: string;
+  kind: ConfigKind;
+  value: Buffer;
+  updated_at: number;
+}
+
+export class SqliteConfigStore implements ConfigStore {
+  private readonly q: Record<string, Statement>;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      vars: db.prepare('SELECT * FROM config_vars WHERE app = ? ORDER BY name'),
+      upsert: db.prepare(
+        `INSERT INTO config_vars (app, name, kind, value, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (app, name) DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at`,
+      ),
+      remove: db.prepare('DELETE FROM config_vars WHERE app = ? AND name = ?'),
+      insertApp: db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)'),
+      app: db.prepare('SELECT file_change_signal FROM apps WHERE name = ?'),
+      setSignal: db.prepare('UPDATE apps SET file_change_signal = ? WHERE name = ?'),
+      apps: db.prepare('SELECT name FROM apps ORDER BY name'),
+    };
+  }
+
+  /** The vars of one scope ('' global), by name. */
+  vars(app: string): StoredVar[] {
+    return (this.q.vars.all(app) as VarRow[]).map((r) => ({
+      app: r.app,
+      name: r.name,
+      kind: r.kind,
+      value: r.value,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  /**
+   * Sets and unsets in one scope, all or nothing. An app named here is created when new, so its
+   * config can be set before its first deployment. Unsetting a name not set there is an error.
+   */
+  apply(app: string, set: VarChange[], unset: string[]): void {
+    const now = Date.now();
+    this.db.transaction(() => {
+      if (app !== '') this.q.insertApp.run(app, now);
+      for (const name of unset) {
+        if (this.q.remove.run(app, name).changes === 0) {
+          throw new StoreError(`${JSON.stringify(name)} is not set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+        }
+      }
+      for (const v of set) this.q.upsert.run(app, v.name, v.kind, v.value, now);
+    })();
+  }
+
+  /** Every app known (deployed, or with config or a signal of its own), by name. */
+  apps(): string[] {
+    return (this.q.apps.all() as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  appExists(app: string): boolean {
+    return this.q.app.get(app) !== undefined;
+  }
+
+  /** '' when none is set (or the app does not exist). */
+  fileChangeSignal(app: string): string {
+    const row = this.q.app.get(app) as { file_change_signal: string } | undefined;
+    return row?.file_change_signal ?? '';
+  }
+
+  setFileChangeSignal(app: string, signal: string): void {
+    this.db.transaction(() => {
+      this.q.insertApp.run(app, Date.now());
+      this.q.setSignal.run(signal, app);
+    })();
+  }
+}

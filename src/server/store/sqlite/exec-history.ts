@@ -1,0 +1,107 @@
+// The record of every exec session, in SQLite: who ran what where, when, and how it ended. A
+// session is written before its instance hears of it (its id is the exec index), and again once
+// when it ends; a session still RUNNING when the server starts was cut by a crash.
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './db.js';
+import type { ExecFilter, ExecHistory, ExecRecord, ExecState, NewExecSession } from '../store.js';
+
+interface Row {
+  id: number;
+  app: string;
+  deployment_id: string;
+  instance_id: string;
+  args: string;
+  tty: number;
+  operator_token_id: string;
+  operator_address: string;
+  started_at: number;
+  ended_at: number | null;
+  state: ExecState;
+  exit_code: number | null;
+  error: string;
+}
+
+export class SqliteExecHistory implements ExecHistory {
+  private readonly q: Record<string, Statement>;
+
+  constructor(db: Db) {
+    const list = (where: string) => db.prepare(`SELECT * FROM exec_sessions ${where} ORDER BY id DESC LIMIT ?`);
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO exec_sessions (app, deployment_id, instance_id, args, tty, operator_token_id, operator_address, started_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'RUNNING')`,
+      ),
+      end: db.prepare("UPDATE exec_sessions SET ended_at = ?, state = ?, exit_code = ?, error = ? WHERE id = ? AND state = 'RUNNING'"),
+      get: db.prepare('SELECT * FROM exec_sessions WHERE id = ?'),
+      failRunning: db.prepare("UPDATE exec_sessions SET ended_at = ?, state = 'FAILED', error = ? WHERE state = 'RUNNING'"),
+      all: list(''),
+      app: list('WHERE app = ?'),
+      instance: list('WHERE instance_id = ?'),
+      both: list('WHERE app = ? AND instance_id = ?'),
+    };
+  }
+
+  /** Records a RUNNING session and returns it (its id is the exec index). */
+  begin(session: NewExecSession, now = Date.now()): ExecRecord {
+    const result = this.q.insert.run(
+      session.app,
+      session.deploymentId,
+      session.instanceId,
+      JSON.stringify(session.args),
+      session.tty ? 1 : 0,
+      session.operatorTokenId,
+      session.operatorAddress,
+      now,
+    );
+    return { ...session, id: Number(result.lastInsertRowid), startedAt: now, state: 'RUNNING', error: '' };
+  }
+
+  /** The command ran and exited with `code`. Only the first end of a session counts. */
+  exited(id: number, code: number, now = Date.now()): void {
+    this.q.end.run(now, 'EXITED', code, '', id);
+  }
+
+  /** The session could not run or broke: `error` says why. */
+  failed(id: number, error: string, exitCode?: number, now = Date.now()): void {
+    this.q.end.run(now, 'FAILED', exitCode ?? null, error, id);
+  }
+
+  get(id: number): ExecRecord | undefined {
+    const row = this.q.get.get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Newest first. */
+  list(filter: ExecFilter): ExecRecord[] {
+    const { app, instanceId, limit } = filter;
+    let rows: unknown[];
+    if (app && instanceId) rows = this.q.both.all(app, instanceId, limit);
+    else if (app) rows = this.q.app.all(app, limit);
+    else if (instanceId) rows = this.q.instance.all(instanceId, limit);
+    else rows = this.q.all.all(limit);
+    return (rows as Row[]).map(toRecord);
+  }
+
+  /** At start: sessions a previous run left RUNNING died with it. Returns how many. */
+  failRunning(reason: string, now = Date.now()): number {
+    return this.q.failRunning.run(now, reason).changes;
+  }
+}
+
+function toRecord(row: Row): ExecRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    deploymentId: row.deployment_id,
+    instanceId: row.instance_id,
+    args: JSON.parse(row.args) as string[],
+    tty: row.tty === 1,
+    operatorTokenId: row.operator_token_id,
+    operatorAddress: row.operator_address,
+    startedAt: row.started_at,
+    ...(row.ended_at !== null && { endedAt: row.ended_at }),
+    state: row.state,
+    ...(row.exit_code !== null && { exitCode: row.exit_code }),
+    error: row.error,
+  };
+}

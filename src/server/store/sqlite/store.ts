@@ -1,0 +1,141 @@
+// The server's persistent state: apps, deployments and token records, in SQLite. Every query
+// is a prepared statement made once; callers get plain typed objects.
+import type { Statement } from 'better-sqlite3';
+import { ulid } from '../../../ids.js';
+import { APP_NAME } from '../../../rules/names.js';
+import type { Db } from './db.js';
+import { type Deployment, type Store, StoreError, type TokenFilter, type TokenListing, type TokenRecord } from '../store.js';
+import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
+
+interface DeploymentRow {
+  id: string;
+  app: string;
+  labels: string;
+  created_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  kind: TokenKind;
+  deployment_id: string | null;
+  parent_id: string | null;
+  issued_at: number;
+  revoked_at: number | null;
+  expires_at: number | null;
+  app?: string | null;
+}
+
+export class SqliteStore implements Store {
+  private readonly q: Record<string, Statement>;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      insertApp: db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)'),
+      insertDeployment: db.prepare('INSERT INTO deployments (id, app, labels, created_at) VALUES (?, ?, ?, ?)'),
+      deployment: db.prepare('SELECT * FROM deployments WHERE id = ?'),
+      deployments: db.prepare('SELECT * FROM deployments ORDER BY id'),
+      deploymentsOfApp: db.prepare('SELECT * FROM deployments WHERE app = ? ORDER BY id'),
+      insertToken: db.prepare(
+        'INSERT INTO tokens (id, kind, deployment_id, parent_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      token: db.prepare('SELECT * FROM tokens WHERE id = ?'),
+      tokens: db.prepare(
+        `SELECT t.*, d.app AS app FROM tokens t LEFT JOIN deployments d ON d.id = t.deployment_id
+         WHERE (@app = '' OR d.app = @app) AND (@deployment = '' OR t.deployment_id = @deployment) ORDER BY t.id`,
+      ),
+      exchanges: db.prepare("SELECT COUNT(*) AS n FROM tokens WHERE parent_id = ? AND kind = 'entrypoint'"),
+      revoke: db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      revokeChildren: db.prepare('UPDATE tokens SET revoked_at = ? WHERE parent_id = ? AND revoked_at IS NULL RETURNING id'),
+      revokeOperators: db.prepare("UPDATE tokens SET revoked_at = ? WHERE kind = 'operator' AND id != ? AND revoked_at IS NULL RETURNING id"),
+      operatorToken: db.prepare("SELECT * FROM tokens WHERE kind = 'operator' AND revoked_at IS NULL ORDER BY id LIMIT 1"),
+    };
+  }
+
+  /** Creates the app when it is new, then a deployment of it. */
+  createDeployment(app: string, labels: Record<string, string>): Deployment {
+    if (!APP_NAME.test(app)) {
+      throw new StoreError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-' (at most 63)`);
+    }
+    const deployment: Deployment = { id: ulid(), app, labels, createdAt: Date.now() };
+    this.db.transaction(() => {
+      this.q.insertApp.run(app, deployment.createdAt);
+      this.q.insertDeployment.run(deployment.id, app, JSON.stringify(labels), deployment.createdAt);
+    })();
+    return deployment;
+  }
+
+  deployment(id: string): Deployment | undefined {
+    const row = this.q.deployment.get(id) as DeploymentRow | undefined;
+    return row && toDeployment(row);
+  }
+
+  /** Oldest first; every app when `app` is empty. */
+  deployments(app?: string): Deployment[] {
+    const rows = (app ? this.q.deploymentsOfApp.all(app) : this.q.deployments.all()) as DeploymentRow[];
+    return rows.map(toDeployment);
+  }
+
+  /** Records a new token and returns the claims to sign. `ttlSeconds`: an invite's life (undefined: forever). */
+  issueToken(kind: TokenKind, opts: { deploymentId?: string; parentId?: string; ttlSeconds?: number } = {}): TokenClaims {
+    const claims: TokenClaims = { kind, id: ulid(), iat: nowSeconds(), ...(opts.deploymentId && { deployment: opts.deploymentId }) };
+    const expiresAt = opts.ttlSeconds === undefined ? null : claims.iat + opts.ttlSeconds;
+    this.q.insertToken.run(claims.id, kind, opts.deploymentId ?? null, opts.parentId ?? null, claims.iat, expiresAt);
+    return claims;
+  }
+
+  tokens(filter: TokenFilter = {}): TokenListing[] {
+    const rows = this.q.tokens.all({ app: filter.app ?? '', deployment: filter.deploymentId ?? '' }) as TokenRow[];
+    return rows.map((r) => ({ ...toToken(r), ...(r.app && { app: r.app }) }));
+  }
+
+  /** How many entrypoint tokens an invite was exchanged for. */
+  exchanges(inviteId: string): number {
+    return (this.q.exchanges.get(inviteId) as { n: number }).n;
+  }
+
+  /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first). */
+  revokeToken(id: string): string[] {
+    const now = nowSeconds();
+    return this.db.transaction(() => {
+      const revoked = this.q.revoke.run(now, id).changes > 0 ? [id] : [];
+      const children = this.q.revokeChildren.all(now, id) as Array<{ id: string }>;
+      return [...revoked, ...children.map((c) => c.id)];
+    })();
+  }
+
+  /** A new operator token, every other one revoked, in one transaction. */
+  rotateOperator(): { claims: TokenClaims; revoked: string[] } {
+    return this.db.transaction(() => {
+      const claims = this.issueToken('operator');
+      const revoked = (this.q.revokeOperators.all(nowSeconds(), claims.id) as Array<{ id: string }>).map((r) => r.id);
+      return { claims, revoked };
+    })();
+  }
+
+  token(id: string): TokenRecord | undefined {
+    const row = this.q.token.get(id) as TokenRow | undefined;
+    return row && toToken(row);
+  }
+
+  /** The claims of the current operator token, to re-sign it (signing is deterministic). */
+  operatorClaims(): TokenClaims | undefined {
+    const row = this.q.operatorToken.get() as TokenRow | undefined;
+    return row && { kind: 'operator', id: row.id, iat: row.issued_at };
+  }
+}
+
+function toDeployment(row: DeploymentRow): Deployment {
+  return { id: row.id, app: row.app, labels: JSON.parse(row.labels) as Record<string, string>, createdAt: row.created_at };
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    kind: row.kind,
+    issuedAt: row.issued_at,
+    ...(row.deployment_id !== null && { deploymentId: row.deployment_id }),
+    ...(row.parent_id !== null && { parentId: row.parent_id }),
+    ...(row.revoked_at !== null && { revokedAt: row.revoked_at }),
+    ...(row.expires_at !== null && { expiresAt: row.expires_at }),
+  };
+}

@@ -107,6 +107,28 @@ export function inChroot(root: string, mnt: string, opt: string, argv: string[])
   });
 }
 
+/**
+ * The command (for `start`, `openTerminal`: [bin, ...args]) that runs `argv` chrooted in `root`,
+ * with each `binds` entry (host directory → absolute path inside) bound, /proc, a /dev/pts of its
+ * own and a tmpfs /tmp mounted, in a private mount namespace (unshare). Each step execs the next,
+ * so the started process IS `argv[0]` (its pid, its signals, its exit status), and the mounts
+ * are gone with the namespace once it and its children have exited.
+ */
+export function chrootCommand(root: string, binds: Record<string, string>, argv: string[]): [string, ...string[]] {
+  const script = [
+    'set -e',
+    'R=$1; shift',
+    'while [ "$1" != -- ]; do mount --bind "$1" "$R$2"; shift 2; done; shift',
+    'mount -t proc proc "$R/proc"',
+    'mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"',
+    'mount --bind "$R/dev/pts/ptmx" "$R/dev/ptmx"',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'exec chroot "$R" "$@"',
+  ].join('\n');
+  const pairs = Object.entries(binds).flat();
+  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', root, ...pairs, '--', ...argv];
+}
+
 /** A temporary directory removed by the returned function. */
 export function tempDir(prefix: string): [string, () => void] {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

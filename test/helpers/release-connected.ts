@@ -62,6 +62,27 @@ export async function execWithoutTerminal({ server, app }: Connected, script: st
 }
 
 /**
+ * Exec errors: a missing command and a directory come back as 127 and 126 with one line. The
+ * entrypoint finds the command itself before it spawns, so these do not depend on how
+ * posix_spawn reports an exec error (qemu-user runs its CLONE_VFORK as a plain fork, where the
+ * error would come back as the child's exit 127 instead).
+ */
+export async function expectExecErrors({ server, app }: Connected, timeoutMs: number): Promise<void> {
+  const exec = async (argv: string[]) => {
+    const r = await server.ctl(['exec', '--app', app, '-T', '--', ...argv], { timeoutMs });
+    return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  };
+  expect(await exec(['no-such-command'])).toEqual({ code: 127, stdout: '', stderr: 'waypoint-ctl: no-such-command: command not found\n' });
+  expect(await exec(['/usr'])).toEqual({ code: 126, stdout: '', stderr: 'waypoint-ctl: /usr: is a directory\n' });
+}
+
+/** The entrypoint's own stderr lines above info (warnings, errors): none expected but `allowed`. */
+export function expectNoWarnings({ r }: Connected, allowed: RegExp[] = []): void {
+  const lines = r.stderr().toString().split('\n').filter((l) => l && !/^waypoint-entrypoint: (info|debug): /.test(l));
+  expect(lines.filter((l) => !allowed.some((a) => a.test(l)))).toEqual([]);
+}
+
+/**
  * `ctl exec -- sh -i` on a terminal of 91×27 (as an operator types): the command's own pty, of
  * that size, runs `probe` and exits 4, which the ctl returns. Resolves to what the terminal showed.
  */

@@ -94,6 +94,7 @@ export function chunkSource(code) {
  * compiles as without one.
  */
 function chunkCodeCache(chunk, workDir, blobNode) {
+  const [cmd, ...prefix] = blobNode;
   const out = path.join(workDir, 'connection.cjs.cache');
   const wrapped = path.join(workDir, 'connection.wrapped.js');
   writeFileSync(wrapped, chunkSource(readFileSync(chunk, 'utf8')));
@@ -105,7 +106,7 @@ function chunkCodeCache(chunk, workDir, blobNode) {
     script.runInThisContext()(module.exports, require, module, 'connection.cjs', ${JSON.stringify(workDir)});
     writeFileSync(${JSON.stringify(out)}, script.createCachedData());
   `;
-  run(blobNode, ['-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
+  run(cmd, [...prefix, '-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
   return out;
 }
 
@@ -135,7 +136,8 @@ function buildBlob(files, workDir, { blobNode, codeCache }) {
   };
   const configFile = path.join(workDir, 'sea-config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  run(blobNode, ['--experimental-sea-config', configFile], { cwd: workDir, what: `${blobNode} --experimental-sea-config` });
+  const [cmd, ...prefix] = blobNode;
+  run(cmd, [...prefix, '--experimental-sea-config', configFile], { cwd: workDir, what: `${blobNode.join(' ')} --experimental-sea-config` });
   return blob;
 }
 
@@ -214,10 +216,14 @@ function inject(binary, blob, log) {
   if (rest.length > 0) log(`postject: ${rest.join('\n')}`);
 }
 
-/** The finished binary must work, alone, with a hostile NODE_OPTIONS in the environment. */
-function verify(binary, expectedVersion) {
+/**
+ * The finished binary must work, alone, with a hostile NODE_OPTIONS in the environment; run
+ * through `emulator` (an argv prefix, e.g. qemu-aarch64-static -L DIR) when it is another target's.
+ */
+function verify(binary, expectedVersion, emulator = []) {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_OPTIONS: '--require /nonexistent-waypoint-check.js' };
-  const version = run(binary, ['--version'], { env, what: 'NODE_OPTIONS=--require /nonexistent waypoint-entrypoint --version' });
+  const runIt = (file, args, options) => (emulator.length ? run(emulator[0], [...emulator.slice(1), file, ...args], options) : run(file, args, options));
+  const version = runIt(binary, ['--version'], { env, what: `NODE_OPTIONS=--require /nonexistent ${[...emulator, 'waypoint-entrypoint'].join(' ')} --version` });
   const expected = `waypoint-entrypoint ${pkg.version} (node ${expectedVersion.node}, ${expectedVersion.target})`;
   if (version.stdout.trim() !== expected) {
     throw new BuildError(`the binary says its version is ${JSON.stringify(version.stdout.trim())}, expected ${JSON.stringify(expected)}`);
@@ -228,7 +234,8 @@ function verify(binary, expectedVersion) {
   try {
     const copy = path.join(lonely, 'waypoint-entrypoint');
     copyFileSync(binary, copy);
-    const r = spawnSync(copy, ['sh', '-c', 'printf %s "$NODE_OPTIONS"; exit 42'], { cwd: lonely, env, encoding: 'utf8' });
+    const [cmd, ...args] = [...emulator, copy, 'sh', '-c', 'printf %s "$NODE_OPTIONS"; exit 42'];
+    const r = spawnSync(cmd, args, { cwd: lonely, env, encoding: 'utf8' });
     if (r.status !== 42 || r.stdout !== env.NODE_OPTIONS) {
       throw new BuildError(
         `the binary, alone in an empty directory, ran \`sh -c 'printf %s "$NODE_OPTIONS"; exit 42'\` with ` +
@@ -252,16 +259,19 @@ export function stripFor(target) {
   return `${triple}-strip`;
 }
 
-/** The version (v24.22.3) and architecture (x64) of a Node that runs here (maybe under qemu). */
-function describeNode(node) {
-  const [version, arch] = run(node, ['-p', 'process.version + " " + process.arch'], { what: `${node} -p process.version` }).stdout.trim().split(' ');
+/** The version (v24.22.3) and architecture (x64) of a Node that runs here (an argv: maybe under qemu). */
+function describeNode([cmd, ...prefix]) {
+  const what = `${[cmd, ...prefix].join(' ')} -p process.version`;
+  const [version, arch] = run(cmd, [...prefix, '-p', 'process.version + " " + process.arch'], { what }).stdout.trim().split(' ');
   return { version, arch };
 }
 
 /**
  * Builds `output` embedding `node` (version `nodeVersion`, for `target`). The blob is made by
- * `blobNode` (default: `node` itself), which must be of the same version. The result is run to
- * check it only when it can run here (target is this machine's).
+ * `blobNode` (default: `node` itself), which must be of the same version. `emulator` (an argv
+ * prefix, e.g. ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu']) runs another target's
+ * executables here: `node` when it makes the blob, and the result. The result is run to check it
+ * when it can run here (this machine's target, or through `emulator`).
  */
 export function buildBinary({
   node = process.execPath,
@@ -272,13 +282,18 @@ export function buildBinary({
   addons,
   codeCache = true,
   strip = stripFor(target),
+  emulator = [],
   log = defaultLog,
 } = {}) {
   const started = Date.now();
   const files = inputs(addons);
   requireTool(strip, `install ${strip === 'strip' ? 'binutils' : `the cross binutils for ${target}`} (scripts/system-deps.sh)`);
-  const blobMaker = describeNode(blobNode);
-  const embedded = nodeVersion ?? (blobNode === node ? blobMaker.version : describeNode(node).version);
+  const foreign = target !== hostTarget();
+  // The embedded Node is the target's: another target's runs through the emulator.
+  const argvOf = (file) => (file === node && foreign ? [...emulator, file] : [file]);
+  const blobArgv = argvOf(blobNode);
+  const blobMaker = describeNode(blobArgv);
+  const embedded = nodeVersion ?? (blobNode === node ? blobMaker.version : describeNode(argvOf(node)).version);
   if (embedded !== blobMaker.version) {
     throw new BuildError(`the blob must be made by the embedded Node's version: ${blobNode} is ${blobMaker.version}, the embedded ${node} is ${embedded}`);
   }
@@ -292,14 +307,15 @@ export function buildBinary({
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'waypoint-sea-'));
   const partial = `${output}.partial`;
   try {
-    const blob = buildBlob(files, workDir, { blobNode, codeCache });
+    const blob = buildBlob(files, workDir, { blobNode: blobArgv, codeCache });
     copyFileSync(node, partial);
     chmodSync(partial, 0o755);
     run(strip, [partial], { what: strip });
     patchNodeOptions(partial, node, log);
     inject(partial, blob, log);
     chmodSync(partial, 0o755);
-    if (target === hostTarget()) verify(partial, { node: embedded, target });
+    if (!foreign) verify(partial, { node: embedded, target });
+    else if (emulator.length) verify(partial, { node: embedded, target }, emulator);
     renameSync(partial, output);
   } catch (err) {
     rmSync(partial, { force: true });

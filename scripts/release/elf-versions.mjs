@@ -8,7 +8,11 @@
 //
 //   node scripts/release/elf-versions.mjs FILE...                 highest version per family
 //   node scripts/release/elf-versions.mjs --node NODE FILE...     and exit 1 above the floors
+//
+// A FILE that is a single executable is checked with the addons inside it (seaAddons).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -130,6 +134,51 @@ export function violations(requirements, floors) {
   return out;
 }
 
+const ELF64_LE = Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1]);
+const ET_DYN = 3;
+
+/** The length-prefixed (u64 little-endian) string that ends at `end`, if one does (≤ 255 bytes). */
+function prefixedKeyBefore(bin, end) {
+  for (let length = 1; length <= 255 && end - length - 8 >= 0; length++) {
+    if (bin.readBigUInt64LE(end - length - 8) === BigInt(length)) return bin.subarray(end - length, end).toString('latin1');
+  }
+  return null;
+}
+
+/**
+ * The shared objects a Node single executable carries as SEA assets (our addons): Node's blob
+ * stores each asset as a u64-length-prefixed name, then its u64 length and its bytes. An ELF64
+ * shared object whose size (to the end of its section headers) equals the length before it, under
+ * a name ending in .node, is one; `\x7fELF` bytes anywhere else in the executable are not.
+ * Returns [{ name, offset, bytes }].
+ */
+export function seaAddons(binary) {
+  const bin = readFileSync(binary);
+  const found = [];
+  for (let at = bin.indexOf(ELF64_LE, 1); at !== -1; at = bin.indexOf(ELF64_LE, at + 1)) {
+    if (at < 16 || at + 64 > bin.length || bin.readUInt16LE(at + 16) !== ET_DYN) continue;
+    const size = Number(bin.readBigUInt64LE(at + 0x28)) + bin.readUInt16LE(at + 0x3c) * bin.readUInt16LE(at + 0x3a);
+    if (at + size > bin.length || bin.readBigUInt64LE(at - 8) !== BigInt(size)) continue;
+    const name = prefixedKeyBefore(bin, at - 8);
+    if (name?.endsWith('.node')) found.push({ name, offset: at, bytes: bin.subarray(at, at + size) });
+  }
+  return found;
+}
+
+/**
+ * Every ELF object `binary` ships: itself, and each addon inside it, written to `dir` (named
+ * after the binary and the asset) so that readelf can read it. Returns [{ name, file }].
+ */
+export function shippedObjects(binary, dir) {
+  const objects = [{ name: path.basename(binary), file: binary }];
+  for (const { name, bytes } of seaAddons(binary)) {
+    const file = path.join(dir, `${path.basename(binary)}!${name}`);
+    writeFileSync(file, bytes);
+    objects.push({ name: `${path.basename(binary)}!${name}`, file });
+  }
+  return objects;
+}
+
 /** One line per violation, naming the symbols: what a failing build or test shows. */
 export function describeViolation(file, v) {
   const symbols = v.symbols.length > 0 ? v.symbols.join(', ') : 'no named symbol';
@@ -150,13 +199,18 @@ function main(argv) {
   const floors = node ? floorsFor(node) : undefined;
   if (floors) process.stdout.write(`floors (from ${node}): ${FAMILIES.map((f) => `${f}_${floors[f] ?? '-'}`).join(' ')}\n`);
   let failed = false;
-  for (const file of files) {
-    const req = versionRequirements(file);
-    process.stdout.write(`${file} (${elfMachine(file)}): ${FAMILIES.map((f) => `${f}_${req.highest[f] ?? '-'}`).join(' ')}\n`);
-    for (const v of floors ? violations(req, floors) : []) {
-      failed = true;
-      process.stdout.write(`  ${describeViolation(file, v)}\n`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'elf-versions-'));
+  try {
+    for (const { name, file } of files.flatMap((f) => shippedObjects(f, dir).map((o, i) => (i === 0 ? { name: f, file: f } : o)))) {
+      const req = versionRequirements(file);
+      process.stdout.write(`${name} (${elfMachine(file)}): ${FAMILIES.map((f) => `${f}_${req.highest[f] ?? '-'}`).join(' ')}\n`);
+      for (const v of floors ? violations(req, floors) : []) {
+        failed = true;
+        process.stdout.write(`  ${describeViolation(name, v)}\n`);
+      }
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   return failed ? 1 : 0;
 }

@@ -4,10 +4,13 @@
 //
 //   npm run release [-- --addons-dir DIR] [--out-dir DIR]
 //
-// Today: linux-x64 (built on a linux-x64 machine: the blob and its code caches are made by
-// running the embedded Node itself). The addons come from scripts/release/addons.mjs
+// Both targets are built on a linux-x64 machine. Each blob and its code caches are made by the
+// embedded Node itself: linux-arm64's under qemu-aarch64-static on Debian's arm64 cross C library
+// (docs/release.md, "arm64: who makes the blob"), which also runs its checks (--version, an exit
+// code, a hostile NODE_OPTIONS) like x64's run natively. The addons come from scripts/release/addons.mjs
 // (buildAddons: per target, glibc <= 2.28), or, explicitly, from --addons-dir DIR (posix.node and
 // pty.node, e.g. this machine's own builds); never silently from whatever was built here.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,8 +23,10 @@ import { nodeRuntime, PINNED, RuntimeError } from './node-runtime.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 export const ADDONS_MODULE = path.join(here, 'addons.mjs');
-/** The targets release.mjs builds today; linux-arm64 joins once addons.mjs cross-builds its addons. */
-const TARGETS = ['linux-x64'];
+/** The targets release.mjs builds, on a linux-x64 machine. */
+const TARGETS = ['linux-x64', 'linux-arm64'];
+/** Runs linux-arm64 executables here: qemu-user on Debian's arm64 C library (libc6-arm64-cross). */
+export const ARM64_EMULATOR = ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'];
 
 export class ReleaseError extends Error {}
 
@@ -63,10 +68,22 @@ export function sha256sums(files) {
   return files.map((file) => `${createHash('sha256').update(readFileSync(file)).digest('hex')}  ${path.basename(file)}\n`).join('');
 }
 
-async function releaseTarget(target, { outDir, addonsDir, workDir }) {
-  if (target !== hostTarget()) {
-    throw new ReleaseError(`${target} is built on a ${target} machine for now (its blob is made by running the embedded Node); this is ${hostTarget()}`);
+/** How this machine runs `target`'s executables: natively ([]), or the emulator's argv prefix. */
+export function emulatorFor(target, host = hostTarget()) {
+  if (target === host) return [];
+  if (host !== 'linux-x64' || target !== 'linux-arm64') {
+    throw new ReleaseError(`the release is built on linux-x64 (it runs ${target} under qemu there); this is ${host}`);
   }
+  const [qemu, , prefix] = ARM64_EMULATOR;
+  if (spawnSync(qemu, ['--version']).error) throw new ReleaseError(`${qemu} not found: install qemu-user-static (scripts/system-deps.sh) to build ${target}`);
+  if (!existsSync(path.join(prefix, 'lib/ld-linux-aarch64.so.1'))) {
+    throw new ReleaseError(`${prefix} has no arm64 C library: install libc6-arm64-cross (scripts/system-deps.sh) to build ${target}`);
+  }
+  return ARM64_EMULATOR;
+}
+
+async function releaseTarget(target, { outDir, addonsDir, workDir }) {
+  const emulator = emulatorFor(target);
   const nodeDir = await nodeRuntime({ target, log });
   const addons = await resolveAddons({ target, nodeDir, outDir: path.join(workDir, `addons-${target}`), addonsDir, log });
   return buildBinary({
@@ -75,15 +92,14 @@ async function releaseTarget(target, { outDir, addonsDir, workDir }) {
     target,
     output: path.join(outDir, `waypoint-entrypoint-${target}`),
     addons,
+    emulator,
     log,
   });
 }
 
 export async function release({ outDir = path.join(root, 'dist/release'), addonsDir, targets = TARGETS } = {}) {
   for (const target of targets) {
-    if (!TARGETS.includes(target)) {
-      throw new ReleaseError(`release builds ${TARGETS.join(', ')} today; ${target} comes with scripts/release/addons.mjs (see docs/release.md)`);
-    }
+    if (!TARGETS.includes(target)) throw new ReleaseError(`release builds ${TARGETS.join(', ')}; not ${target}`);
   }
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });

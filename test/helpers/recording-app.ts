@@ -5,8 +5,8 @@
 // upgrade is answered 200 on a kept connection; without, an upgrade is an ordinary request to
 // it (Node's server then parses whatever follows as the next request, as the audit's app.js).
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { gate } from './url-apps.js';
+import type { Socket } from 'node:net';
+import { gate, listenApp } from './url-apps.js';
 
 export interface Seen {
   method: string;
@@ -69,9 +69,8 @@ export async function startRecordingApp(opts: { upgrades?: boolean } = {}): Prom
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const app: RecordingApp = {
-    port: (server.address() as AddressInfo).port,
+    port: await listenApp(server), // closed by cleanUpUrlTest, if not before
     requests: [],
     parseErrors: [],
     upgraded: new Set(),

@@ -4,9 +4,9 @@
 // reaches an app.
 import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { type FakeEndpoint, serveTunnel, tunnelClient } from './fake-tunnel-endpoint.js';
-import { withDeadline } from './run.js';
-import type { FakeInstance, TestServer } from './server.js';
+import { closeTunnelClients, type FakeEndpoint, serveTunnel, tunnelClient } from './fake-tunnel-endpoint.js';
+import { killAll, withDeadline } from './run.js';
+import { type FakeInstance, stopServers, type TestServer } from './server.js';
 
 const servers = new Set<Server>();
 /** Every connection the apps accepted, upgraded ones included (closeAllConnections misses those). */
@@ -26,6 +26,14 @@ export async function closeApps(): Promise<void> {
   sockets.clear();
   await Promise.all([...servers].map((s) => new Promise((r) => s.close(r))));
   servers.clear();
+}
+
+/** For afterEach (afterAll): the tunnels, the entrypoints, the servers, then the apps. */
+export async function cleanUpUrlTest(): Promise<void> {
+  closeTunnelClients();
+  killAll();
+  await stopServers();
+  await closeApps();
 }
 
 export interface Gate {

@@ -6,17 +6,12 @@
 import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
-import { killAll, waitFor } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
-import { closeApps, gate, hostOf, ingressRequest, type IngressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
+import { type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
+import { waitFor } from '../helpers/run.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { cleanUpUrlTest, gate, hostOf, ingressRequest, type IngressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
 
-afterEach(async () => {
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  await closeApps();
-});
+afterEach(cleanUpUrlTest);
 
 interface App {
   port: number;

@@ -6,18 +6,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, register, tunnelClient, urlTokenOf } from '../helpers/fake-tunnel-endpoint.js';
+import { register, tunnelClient, urlTokenOf } from '../helpers/fake-tunnel-endpoint.js';
 import { grpc, md } from '../helpers/grpc.js';
-import { killAll, waitFor, withDeadline } from '../helpers/run.js';
-import { type FakeInstance, freePort, startServer, stopServers } from '../helpers/server.js';
-import { closeApps, gate, hostOf, ingressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
+import { waitFor, withDeadline } from '../helpers/run.js';
+import { type FakeInstance, freePort, startServer } from '../helpers/server.js';
+import { cleanUpUrlTest, gate, hostOf, ingressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
 
-afterEach(async () => {
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  await closeApps();
-});
+afterEach(cleanUpUrlTest);
 
 interface App {
   port: number;

@@ -13,7 +13,8 @@ import { isConnected, type Settings } from './settings.js';
 import { SpawnError } from './supervisor/child.js';
 import { childEnv } from './supervisor/env.js';
 import { loadNodePty } from './supervisor/node-pty.js';
-import { disownPid, ownPid, startReaper } from './supervisor/reaper.js';
+import { ChildExits } from './supervisor/child-exits.js';
+import { startReaper } from './supervisor/reaper.js';
 import { AppLifecycle } from './supervisor/lifecycle.js';
 import { exitStatus, FORWARDED_SIGNALS, STOP_SIGNALS } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
@@ -48,6 +49,8 @@ interface AppParts {
   supervisor: Supervisor;
   app: AppLifecycle;
   appEnv: AppEnv;
+  /** The SIGCHLD dispatcher, lent to exec. */
+  exits: ChildExits;
 }
 
 /** Runs the app to completion and resolves with the exit status we should exit with. */
@@ -56,7 +59,9 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
   const startedAt = monotonicMs();
   setNativeDir(settings.nativeDir);
   if (isConnected(settings) && settings.inviteToken) eraseInvite(logger);
-  startReaper({ asSubreaper: settings.subreaper, logger });
+  // The one SIGCHLD listener of the process: the reaper, the app and exec all go through it.
+  const exits = new ChildExits();
+  startReaper({ asSubreaper: settings.subreaper, logger, exits });
 
   const supervisor = new Supervisor({
     argv,
@@ -66,6 +71,7 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     // Not process.stdin/stdout.isTTY: those getters build streams we do not otherwise need.
     terminal: isTerminal(0) && isTerminal(1),
     logger,
+    exits,
   });
 
   const app = new AppLifecycle(supervisor, logger);
@@ -91,12 +97,12 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
   }
 
   if (isConnected(settings)) {
-    const result = await connect(settings, logger, startedAt, stopped, { supervisor, app, appEnv });
+    const result = await connect(settings, logger, startedAt, stopped, { supervisor, app, appEnv, exits });
     if (typeof result === 'number') return result;
     connected = result;
   }
   try {
-    return await runApp({ supervisor, app, appEnv }, logger, connected);
+    return await runApp({ supervisor, app, appEnv, exits }, logger, connected);
   } finally {
     if (connected) {
       // Before the logs' flush: the sessions' last audit lines go with it.
@@ -190,7 +196,7 @@ function wire(
   connection: Connection,
   settings: Settings,
   logger: Logger,
-  { supervisor, app, appEnv }: AppParts,
+  { supervisor, app, appEnv, exits }: AppParts,
 ): Connected {
   const logs = chunk.startLogs({ instanceId: connection.instanceId, bufferBytes: settings.logBufferBytes, logger });
   supervisor.tapOutput(logs.newTaps);
@@ -220,9 +226,9 @@ function wire(
     },
   });
   connection.onConfig((config) => applier.apply(config));
-  // Exec lives in the chunk; the reaper's ownership and the native addons it needs are this
+  // Exec lives in the chunk; the SIGCHLD dispatcher and the native addons it needs are this
   // bundle's own instances, the very ones the app's spawn uses.
-  const host: ExecHost = { ownPid, disownPid, posix, nodePty: loadNodePty };
+  const host: ExecHost = { exits, posix, nodePty: loadNodePty };
   const exec = chunk.startExec({
     connection,
     logger,

@@ -12,7 +12,6 @@ import { exitStatus } from '../supervisor/signals.js';
 import { errnoCode } from './errors.js';
 import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError } from './process.js';
-import { watchChildren } from './sigchld.js';
 
 export function spawnPipes(spec: ExecSpec, host: ExecHost): ExecProcess {
   let native: PosixAddon | undefined;
@@ -38,26 +37,21 @@ function spawnNative(native: PosixAddon, spec: ExecSpec, host: ExecHost): ExecPr
     // The child has its copies; ours would keep its stdin from ever ending and its output open.
     closeFds([input[0], out[1], err[1]]);
   }
-  host.ownPid(pid);
   // We alone reap it (the orphan reaper leaves owned pids alone): until we do, its pid names its
   // session and nothing else.
   const leader = new SessionLeader(pid);
   let gone = false;
   const exited = new Promise<number>((resolve) => {
-    const check = () => {
-      // Seen exited but left a zombie: what it left behind goes with it, while its pid is still
-      // held by the zombie and names its session; then it is reaped.
-      const status = native.waitChild(pid, true);
-      if (status === null) return;
-      unwatch();
-      leader.killSession(true);
-      native.waitChild(pid);
-      gone = true;
-      host.disownPid(pid);
-      resolve(exitStatus(status.code, status.signal));
-    };
-    const unwatch = watchChildren(check);
-    check(); // it may be gone already
+    host.exits.reap(pid, {
+      wait: (p, keep) => native.waitChild(p, keep),
+      // Exited but left a zombie: what it left behind goes with it, while its pid is still held
+      // by the zombie and names its session; then it is reaped.
+      whileZombie: () => leader.killSession(true),
+      onExit: (status) => {
+        gone = true;
+        resolve(exitStatus(status.code, status.signal));
+      },
+    });
   });
   // libuv makes its end non-blocking; the child's end (another open file) stays as it was.
   const stdin = new Socket({ fd: input[1], readable: false, writable: true });
@@ -104,20 +98,18 @@ function spawnChildProcess(spec: ExecSpec, host: ExecHost): ExecProcess {
     throw new ExecStartError(`${spec.command}: cannot be started`, EXEC_ERROR_CODE.INTERNAL);
   }
   const pid = cp.pid;
-  host.ownPid(pid);
   // libuv reaps it, and reports the exit after that: its pid may then name someone else's
   // session. The leader knows what may still be killed (kill.ts); it is looked at on every
   // SIGCHLD (and every second) until then, and its session killed if it is seen a zombie.
   const leader = new SessionLeader(pid);
-  const unwatch = watchChildren(() => {
+  const release = host.exits.watch(pid, () => {
     if (leader.look() === 'zombie') leader.killSession();
   });
   const exited = new Promise<number>((resolve) => {
     cp.once('exit', (code, signal) => {
-      unwatch();
+      release();
       leader.markReaped();
       leader.killSession(); // unless done above: only what is provably of its session
-      host.disownPid(pid);
       resolve(exitStatus(code, signal));
     });
   });

@@ -4,17 +4,17 @@
 import type { Readable } from 'node:stream';
 import type * as NodePty from 'node-pty';
 import type { PosixAddon } from '../native/posix.js';
+import type { ChildExits } from '../supervisor/child-exits.js';
 
 /**
  * What the exec code, which lives in the lazily loaded connection chunk, borrows from the main
- * bundle: the reaper's ownership set and the native addons must be the very instances the app's
- * supervisor uses (a second copy of the reaper's set would let it steal an exec's exit status;
+ * bundle: the SIGCHLD dispatcher and the native addons must be the very instances the app's
+ * supervisor uses (a second dispatcher would let its orphan reaper steal an exec's exit status;
  * a second copy of the loader would unpack pty.node again).
  */
 export interface ExecHost {
-  /** src/supervisor/reaper.ts: the orphan reaper never waits for an owned pid. */
-  ownPid(pid: number): void;
-  disownPid(pid: number): void;
+  /** src/supervisor/child-exits.ts: owns each exec's pid, the orphan reaper never waits for it. */
+  exits: ChildExits;
   /** The posix addon (native/); throws when it cannot be loaded. */
   posix(): PosixAddon;
   /** node-pty, its addon loaded the way the app's terminal loads it; throws when it cannot be. */

@@ -9,7 +9,6 @@ import { ptyOutput } from '../supervisor/pty-output.js';
 import { exitStatus } from '../supervisor/signals.js';
 import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError, type WindowSize } from './process.js';
-import { watchChildren } from './sigchld.js';
 
 export const DEFAULT_TERM = 'xterm-256color';
 export const DEFAULT_SIZE: WindowSize = { rows: 24, cols: 80 };
@@ -62,17 +61,15 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
     throw new ExecStartError(`${spec.command}: ${(err as Error).message}`, EXEC_ERROR_CODE.INTERNAL);
   }
   const pid = child.pid;
-  host.ownPid(pid);
   // node-pty reaps it in a thread of its own, usually before we even hear of the exit: its pid
   // may then name someone else's session. The leader knows what may still be killed (kill.ts).
   const leader = new SessionLeader(pid);
   // Gone (a zombie, or reaped): its input goes nowhere.
   const output = ptyOutput(child);
-  const unwatch = watchChildren(() => {
+  const release = host.exits.watch(pid, () => {
     // Also every second while it runs: the leader's last sighting decides which of its session's
     // processes can still be told from strangers once it was reaped (kill.ts).
     if (output.isGone || leader.look() === 'running') return;
-    unwatch();
     // Jobs of an interactive shell may still run in groups of their own: they go with it, and
     // no one writes to the terminal any more. Only what is provably of its session (kill.ts): a
     // job started since the last look, with the leader already reaped, is left running.
@@ -81,15 +78,13 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
   });
   const exited = new Promise<number>((resolve) => {
     child.onExit(({ exitCode, signal }) => {
-      unwatch();
+      release();
       // Reaped by now; the session was killed above unless the SIGCHLD was not seen yet.
       leader.markReaped();
       leader.killSession();
-      host.disownPid(pid);
       resolve(exitStatus(exitCode, signal ?? null));
     });
   });
-
   const onceDrain = (callback: () => void) => {
     if (output.isGone || queuedWrites(child) < INPUT_QUEUE_MAX) return callback();
     setTimeout(() => onceDrain(callback), INPUT_DRAIN_POLL_MS);

@@ -1,38 +1,24 @@
 // Orphan reaping as PID 1 or as a subreaper. The pids we spawn ourselves (the app, exec
-// sessions, node-pty children) are "owned": libuv or node-pty wait for those and need their
-// exit status, so the native reaper skips them and waits only for adopted orphans.
+// sessions, node-pty children) are owned (child-exits.ts): libuv, node-pty or their owner wait
+// for those and need their exit status, so the native reaper skips them and waits only for
+// adopted orphans, at each SIGCHLD the dispatcher sees.
 import type { Logger } from '../log.js';
 import { posix, type PosixAddon } from '../native/posix.js';
-
-const owned = new Set<number>();
-let reaper: PosixAddon | undefined;
-
-/** Call right after a spawn returns, in the same tick, before any SIGCHLD handler can run. */
-export function ownPid(pid: number): void {
-  owned.add(pid);
-}
-
-/** Call once the owner has collected the exit status. */
-export function disownPid(pid: number): void {
-  owned.delete(pid);
-  reapNow(); // an orphan may have exited while its pid was still ours
-}
-
-function reapNow(): void {
-  if (reaper) reaper.reapOrphans(Int32Array.from(owned));
-}
+import type { ChildExits } from './child-exits.js';
 
 export interface ReaperOptions {
   asSubreaper: boolean;
   logger: Logger;
+  exits: ChildExits;
 }
 
 /**
  * Starts reaping when we are PID 1 or asked to be a subreaper; otherwise orphans are not ours
  * to reap and the addon is not even loaded. Returns whether reaping is active.
  */
-export function startReaper({ asSubreaper, logger }: ReaperOptions): boolean {
+export function startReaper({ asSubreaper, logger, exits }: ReaperOptions): boolean {
   if (process.pid !== 1 && !asSubreaper) return false;
+  let reaper: PosixAddon;
   try {
     reaper = posix();
   } catch (err) {
@@ -41,11 +27,9 @@ export function startReaper({ asSubreaper, logger }: ReaperOptions): boolean {
   }
   if (process.pid !== 1 && !reaper.setChildSubreaper()) {
     logger.warn('zombie reaping is off: prctl(PR_SET_CHILD_SUBREAPER) was refused');
-    reaper = undefined;
     return false;
   }
-  process.on('SIGCHLD', reapNow);
-  reapNow();
+  exits.reapOrphansWith((owned) => reaper.reapOrphans(owned));
   logger.debug('reaping orphaned processes', { mode: process.pid === 1 ? 'pid1' : 'subreaper' });
   return true;
 }

@@ -7,12 +7,10 @@ import { posix, type PosixAddon } from '../native/posix.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError } from './child.js';
 import { pipeReader } from './pipe-reader.js';
 import { closeFds, openPipes, type Pipe } from './pipes.js';
-import { disownPid, ownPid } from './reaper.js';
+import type { ChildExits } from './child-exits.js';
 import { exitStatus } from './signals.js';
 
-const EXIT_POLL_MS = 1000;
-
-export async function spawnWithPipes(spec: ChildSpec, logger: Logger): Promise<RunningChild> {
+export async function spawnWithPipes(spec: ChildSpec, logger: Logger, exits: ChildExits): Promise<RunningChild> {
   let native: PosixAddon;
   try {
     native = posix();
@@ -20,12 +18,12 @@ export async function spawnWithPipes(spec: ChildSpec, logger: Logger): Promise<R
     logger.warn('app output goes through socket pairs, not pipes: the native addon did not load', {
       error: (err as Error).message,
     });
-    return spawnWithChildProcess(spec);
+    return spawnWithChildProcess(spec, exits);
   }
-  return spawnNative(native, spec);
+  return spawnNative(native, spec, exits);
 }
 
-function spawnNative(native: PosixAddon, spec: ChildSpec): RunningChild {
+function spawnNative(native: PosixAddon, spec: ChildSpec, exits: ChildExits): RunningChild {
   const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
   const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
   const [out, err] = openPipes(native, 2) as [Pipe, Pipe];
@@ -39,22 +37,13 @@ function spawnNative(native: PosixAddon, spec: ChildSpec): RunningChild {
     // The child has its copies of the write ends; ours would hold its output open forever.
     closeFds([out[1], err[1]]);
   }
-  ownPid(pid);
+  // We wait for it ourselves (the dispatcher's poll keeps us waiting even when its output
+  // closed long before it exits).
   const exited = new Promise<number>((resolve) => {
-    // Signal listeners do not keep Node's loop alive, and the output pipes may close before the
-    // exit is seen: this timer keeps us waiting for the status, and polls in case a SIGCHLD
-    // went astray.
-    const poll = setInterval(() => check(), EXIT_POLL_MS);
-    const check = () => {
-      const status = native.waitChild(pid);
-      if (status === null) return;
-      process.off('SIGCHLD', check);
-      clearInterval(poll);
-      disownPid(pid);
-      resolve(exitStatus(status.code, status.signal));
-    };
-    process.on('SIGCHLD', check);
-    check(); // it may be gone already, before the listener was there
+    exits.reap(pid, {
+      wait: (p, keep) => native.waitChild(p, keep),
+      onExit: (status) => resolve(exitStatus(status.code, status.signal)),
+    });
   });
   return {
     pid,
@@ -88,7 +77,7 @@ function startOrExplain(
 }
 
 /** The fallback: libuv's stdio pipes are socket pairs, so /dev/stdout and SIGPIPE differ. */
-function spawnWithChildProcess(spec: ChildSpec): Promise<RunningChild> {
+function spawnWithChildProcess(spec: ChildSpec, exits: ChildExits): Promise<RunningChild> {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     const cp = spawn(spec.file, spec.args, {
@@ -105,10 +94,10 @@ function spawnWithChildProcess(spec: ChildSpec): Promise<RunningChild> {
       return;
     }
     const pid = cp.pid;
-    ownPid(pid);
+    const release = exits.watch(pid); // libuv reaps it
     const exited = new Promise<number>((done) => {
       cp.once('exit', (code, signal) => {
-        disownPid(pid);
+        release();
         done(exitStatus(code, signal));
       });
     });

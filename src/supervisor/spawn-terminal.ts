@@ -1,13 +1,13 @@
 // The app on a pseudo-terminal (node-pty), when we run on a terminal ourselves: a shell behind
 // us keeps its prompt, line editing and job control.
 import type { IPty } from 'node-pty';
+import type { ChildExits } from './child-exits.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError, type TerminalSize } from './child.js';
 import { loadNodePty } from './node-pty.js';
 import { ptyOutput, running } from './pty-output.js';
-import { disownPid, ownPid } from './reaper.js';
 import { exitStatus } from './signals.js';
 
-export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: string): RunningChild {
+export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: string, exits: ChildExits): RunningChild {
   const pty = loadNodePty();
   let child: IPty;
   try {
@@ -23,20 +23,15 @@ export function spawnWithTerminal(spec: ChildSpec, size: TerminalSize, term: str
     throw new SpawnError(`${spec.command}: ${(err as Error).message}`, 126);
   }
   const pid = child.pid;
-  ownPid(pid);
-  // Its last output is never lost (pty-output.ts), once we know it is gone: at a SIGCHLD. (Missed,
-  // node-pty's own close 200 ms after its reap ends it, as without us.)
+  // node-pty reaps it. Its last output is never lost (pty-output.ts), once we know it is gone: at
+  // a SIGCHLD. (Missed, node-pty's own close 200 ms after its reap ends it, as without us.)
   const output = ptyOutput(child);
-  const onChild = () => {
-    if (running(pid)) return;
-    process.off('SIGCHLD', onChild);
-    output.gone();
-  };
-  process.on('SIGCHLD', onChild);
+  const release = exits.watch(pid, () => {
+    if (!output.isGone && !running(pid)) output.gone();
+  });
   const exited = new Promise<number>((done) => {
     child.onExit(({ exitCode, signal }) => {
-      process.off('SIGCHLD', onChild);
-      disownPid(pid);
+      release();
       done(exitStatus(exitCode, signal ?? null));
     });
   });

@@ -2,6 +2,7 @@
 // it with a grace period then SIGKILL to its whole process group. Never a restart because it
 // crashed: that is the scheduler's call, not ours (restarts for new config: lifecycle.ts).
 import type { Logger } from '../log.js';
+import type { ChildExits } from './child-exits.js';
 import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
 import { EXIT_NOT_EXECUTABLE, resolveCommand } from './command.js';
 import { execSizeProblem } from './exec-limits.js';
@@ -21,6 +22,8 @@ export interface SupervisorOptions {
   /** Run the child on a pseudo-terminal wired to ours (we are on a terminal). */
   terminal: boolean;
   logger: Logger;
+  /** The process's one SIGCHLD dispatcher: the app's pid is owned there. */
+  exits: ChildExits;
 }
 
 /** Log capture: sees the app's output as it is relayed (stdout carries both on a terminal). */
@@ -72,8 +75,8 @@ export class Supervisor {
     let child: RunningChild;
     try {
       child = this.options.terminal
-        ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm')
-        : await spawnWithPipes(spec, this.options.logger);
+        ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm', this.options.exits)
+        : await spawnWithPipes(spec, this.options.logger, this.options.exits);
     } catch (err) {
       if (err instanceof SpawnError) throw err;
       // Out of descriptors, a terminal that cannot be made: the app did not start all the same.

@@ -22,7 +22,7 @@ import type { WaypointClient } from '../../src/protocol/generated/hashicorp/wayp
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { isKeepalive, type KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { ulid } from '../../src/ids.js';
-import { convertInviteToken, type grpc, md, waypointClient } from './grpc.js';
+import { convertInviteToken, type grpc, md, recordStream, type StreamRecord, waypointClient } from './grpc.js';
 import { waitFor } from './run.js';
 import type { TestServer } from './server.js';
 
@@ -43,28 +43,29 @@ export interface FakeEntrypointOptions {
 
 /** One EntrypointExecStream as the entrypoint sees it. */
 export class ExecStream {
-  readonly received: EntrypointExecResponse__Output[] = [];
-  keepalives = 0;
-  ended = false;
-  error?: grpc.ServiceError;
+  private readonly record: StreamRecord<EntrypointExecResponse__Output>;
   private listeners: Array<(m: EntrypointExecResponse__Output) => void> = [];
 
   constructor(readonly call: grpc.ClientDuplexStream<EntrypointExecRequest, EntrypointExecResponse__Output | typeof KEEPALIVE>) {
-    call.on('data', (m: EntrypointExecResponse__Output | typeof KEEPALIVE) => {
-      if (isKeepalive(m)) {
-        this.keepalives++;
-        return;
-      }
-      this.received.push(m);
+    this.record = recordStream(call, 'exec', (m: EntrypointExecResponse__Output) => {
       for (const l of this.listeners) l(m);
     });
-    call.on('error', (err: grpc.ServiceError) => {
-      this.error = err;
-      this.ended = true;
-    });
-    call.on('end', () => {
-      this.ended = true;
-    });
+  }
+
+  get received(): EntrypointExecResponse__Output[] {
+    return this.record.messages;
+  }
+
+  get keepalives(): number {
+    return this.record.keepalives;
+  }
+
+  get ended(): boolean {
+    return this.record.ended;
+  }
+
+  get error(): grpc.ServiceError | undefined {
+    return this.record.error;
   }
 
   onMessage(listener: (m: EntrypointExecResponse__Output) => void): void {
@@ -84,10 +85,10 @@ export class ExecStream {
   }
 
   /** Waits for the server to end the stream; the error status, if any. */
-  async waitForEnd(timeoutMs = 10_000): Promise<grpc.ServiceError | undefined> {
-    await waitFor(() => this.ended, { timeoutMs, what: () => 'the exec stream to end' });
-    return this.error;
+  waitForEnd(timeoutMs = 10_000): Promise<grpc.ServiceError | undefined> {
+    return this.record.waitForEnd(timeoutMs);
   }
+
 }
 
 /** An exec session the fake opened, with what it was asked to run. */

@@ -8,7 +8,7 @@ import type { TunnelClient } from '../../src/protocol/generated/waypoint_entrypo
 import type { ConnectResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
 import type { RegisterResponse__Output } from '../../src/protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
 import { protocol } from '../../src/protocol/load.js';
-import { credentials, type grpc, md } from './grpc.js';
+import { credentials, type grpc, md, recordStream, type StreamRecord } from './grpc.js';
 import { waitFor } from './run.js';
 import type { FakeInstance } from './server.js';
 
@@ -31,14 +31,9 @@ export function urlTokenOf(instance: FakeInstance): string {
   return instance.config.messages[0]?.config?.url_service?.token ?? '';
 }
 
-export interface RegisterStream {
-  messages: RegisterResponse__Output[];
-  error?: grpc.ServiceError;
-  ended: boolean;
-  cancel(): void;
+export interface RegisterStream extends StreamRecord<RegisterResponse__Output> {
   /** The `registered` URLs; fails with the stream's error if it ended first. */
   registered(): Promise<string[]>;
-  waitForEnd(): Promise<grpc.ServiceError | undefined>;
 }
 
 export interface RegisterOptions {
@@ -61,31 +56,16 @@ export function register(
     { instance_id: opts.instanceId ?? instance.id, token: opts.urlToken ?? urlTokenOf(instance), port: opts.port ?? 0 },
     md({ token: opts.token ?? instance.token }),
   );
-  const s: RegisterStream = {
-    messages: [],
-    ended: false,
-    cancel: () => call.cancel(),
+  const record = recordStream<RegisterResponse__Output>(call, 'Register', (m) => {
+    if (m.event === 'open') onOpen(m.open!.connection_id);
+  });
+  const s: RegisterStream = Object.assign(record, {
     async registered() {
       await waitFor(() => s.messages.length > 0 || s.ended, { what: () => 'the Register stream to answer' });
       const first = s.messages[0];
       if (first?.event !== 'registered') throw new Error(`Register ended without registering: ${s.error?.details ?? 'no message'}`);
       return first.registered!.urls;
     },
-    async waitForEnd() {
-      await waitFor(() => s.ended, { what: () => 'the Register stream to end' });
-      return s.error;
-    },
-  };
-  call.on('data', (m: RegisterResponse__Output) => {
-    s.messages.push(m);
-    if (m.event === 'open') onOpen(m.open!.connection_id);
-  });
-  call.on('error', (err: grpc.ServiceError) => {
-    s.error = err;
-    s.ended = true;
-  });
-  call.on('end', () => {
-    s.ended = true;
   });
   return s;
 }

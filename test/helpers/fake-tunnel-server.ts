@@ -1,6 +1,6 @@
-// A scripted server for the entrypoint's URL service: Waypoint's service, just enough for a
-// session (version, invite exchange, a config stream whose configs are pushed at will, log
-// streams drained), and our Tunnel service, driven by the test: it records each Register, asks
+// A scripted server for the entrypoint's URL service: the fake Waypoint (fake-waypoint.ts) for
+// the session (version, invite exchange, a config stream whose configs are pushed at will, log
+// streams), and beside it our Tunnel service, driven by the test: it records each Register, asks
 // for connections on it (`open`) and hands each Connect stream to the test as a raw byte pipe.
 import type * as grpcTypes from '@grpc/grpc-js';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
@@ -8,6 +8,7 @@ import type { ConnectRequest__Output } from '../../src/protocol/generated/waypoi
 import type { RegisterRequest__Output } from '../../src/protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterRequest.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
 import { METADATA } from '../../src/protocol/metadata.js';
+import { startFake } from './fake-waypoint.js';
 import { waitFor, withDeadline } from './run.js';
 
 export interface TunnelServerOptions {
@@ -79,43 +80,12 @@ export interface FakeTunnelServer {
 const CHUNK = 64 * 1024;
 
 export async function startTunnelServer(options: TunnelServerOptions): Promise<FakeTunnelServer> {
-  let server: grpcTypes.Server | undefined;
-  let port = options.port ?? 0;
-  let config = options.config;
   let nextConnection = 1;
-  const instanceIds: string[] = [];
   const registrations: Registration[] = [];
-  const streams = new Set<grpcTypes.ServerWritableStream<{ instance_id: string }, unknown>>();
   const waiting = new Map<string, (c: TunnelConnection) => void>();
   const tokens = new Set(Object.values(options.invites));
 
   const tokenOf = (md: grpcTypes.Metadata) => String(md.get(METADATA.authorization)[0] ?? '');
-
-  const waypoint: grpcTypes.UntypedServiceImplementation = {
-    GetVersionInfo(_call: grpcTypes.ServerUnaryCall<unknown, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
-      cb(null, { info: { api: { minimum: 1, current: 1 }, entrypoint: { minimum: 1, current: 1 }, version: 'fake-tunnel' }, server_features: { features: [] } });
-    },
-    ConvertInviteToken(call: grpcTypes.ServerUnaryCall<{ token: string }, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
-      const token = options.invites[call.request.token];
-      if (!token) return cb({ code: grpc.status.UNAUTHENTICATED, details: 'unknown invite token' });
-      cb(null, { token });
-    },
-    EntrypointConfig(call: grpcTypes.ServerWritableStream<{ instance_id: string }, unknown>) {
-      if (!tokens.has(tokenOf(call.metadata))) return void call.emit('error', { code: grpc.status.UNAUTHENTICATED });
-      instanceIds.push(call.request.instance_id);
-      streams.add(call);
-      call.on('cancelled', () => streams.delete(call));
-      call.write({ config });
-    },
-    EntrypointLogStream(call: grpcTypes.ServerReadableStream<unknown, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
-      call.on('data', () => {});
-      call.on('error', () => {});
-      call.on('end', () => cb(null, {}));
-    },
-    EntrypointExecStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>) {
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED });
-    },
-  };
 
   const tunnel: grpcTypes.UntypedServiceImplementation = {
     Register(call: grpcTypes.ServerWritableStream<RegisterRequest__Output, unknown>) {
@@ -205,18 +175,31 @@ export async function startTunnelServer(options: TunnelServerOptions): Promise<F
     return connection;
   }
 
+  const wp = await startFake(
+    // No server features, and exec unimplemented: the URL service is all that is tested here.
+    { invites: options.invites, config: options.config, features: [], execStream: { refuse: grpc.status.UNIMPLEMENTED } },
+    {
+      port: options.port,
+      services: options.withoutTunnel ? [] : [{ definition: protocol().waypoint_entrypoint.tunnel.v1.Tunnel.service, handlers: tunnel }],
+    },
+  );
   const fake: FakeTunnelServer = {
     get addr() {
-      return `127.0.0.1:${port}`;
+      return wp.addr;
     },
     get port() {
-      return port;
+      return wp.port;
     },
     registrations,
-    instanceIds,
+    get instanceIds() {
+      return wp
+        .registrations()
+        .filter((call) => tokens.has(call.metadata[METADATA.authorization] ?? ''))
+        .map((call) => (call.request as { instance_id: string }).instance_id);
+    },
     push(next) {
-      config = next;
-      for (const stream of streams) stream.write({ config });
+      wp.script.config = next; // new streams start with it too
+      wp.push(next);
     },
     live() {
       const open = registrations.filter((r) => r.open);
@@ -231,20 +214,9 @@ export async function startTunnelServer(options: TunnelServerOptions): Promise<F
     },
     stop: async () => {
       for (const r of registrations) r.open = false;
-      streams.clear();
-      server?.forceShutdown();
-      server = undefined;
+      await wp.stop();
     },
-    start: async () => {
-      server = new grpc.Server();
-      const p = protocol();
-      server.addService(p.hashicorp.waypoint.Waypoint.service, waypoint);
-      if (!options.withoutTunnel) server.addService(p.waypoint_entrypoint.tunnel.v1.Tunnel.service, tunnel);
-      port = await new Promise<number>((resolve, reject) =>
-        server!.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-      );
-    },
+    start: () => wp.start(),
   };
-  await fake.start();
   return fake;
 }

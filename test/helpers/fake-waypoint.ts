@@ -143,6 +143,8 @@ export const DEFAULT_SCRIPT: FakeScript = {
 export interface FakeOptions {
   port?: number;
   tls?: { cert: Buffer; key: Buffer };
+  /** Services served beside Waypoint's (fake-tunnel-server.ts adds our Tunnel service). */
+  services?: Array<{ definition: grpcTypes.ServiceDefinition; handlers: grpcTypes.UntypedServiceImplementation }>;
 }
 
 function metadataOf(md: grpcTypes.Metadata): Record<string, string> {
@@ -301,6 +303,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     start: async () => {
       server = new grpc.Server();
       server.addService(serviceDefinition(), handlers);
+      for (const { definition, handlers: more } of options.services ?? []) server.addService(definition, more);
       const creds = options.tls
         ? grpc.ServerCredentials.createSsl(null, [{ private_key: options.tls.key, cert_chain: options.tls.cert }], false)
         : grpc.ServerCredentials.createInsecure();

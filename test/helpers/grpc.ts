@@ -168,35 +168,42 @@ export async function rpcError(call: Promise<unknown>): Promise<grpc.ServiceErro
   throw new Error('expected the call to fail, it succeeded');
 }
 
-export interface ConfigStream {
-  /** Config messages received (keepalives are not among them). */
-  messages: EntrypointConfigResponse__Output[];
+/** A gRPC stream's incoming side as a test reads it: what arrived, and how it ended. */
+export interface StreamRecord<M> {
+  /** Messages received, in order (inline keepalives are not among them). */
+  messages: M[];
   keepalives: number;
   /** Set when the stream ended with an error status. */
   error?: grpc.ServiceError;
   ended: boolean;
   cancel(): void;
+  /** Waits for `n` messages, or the end. */
   waitForMessages(n: number): Promise<void>;
-  waitForEnd(): Promise<grpc.ServiceError | undefined>;
+  /** Waits for the end; the error status, if any. */
+  waitForEnd(timeoutMs?: number): Promise<grpc.ServiceError | undefined>;
 }
 
-/** Opens EntrypointConfig and records everything that arrives on it. */
-export function openConfig(client: WaypointClient, req: EntrypointConfigRequest, metadata: grpc.Metadata): ConfigStream {
-  const call = client.EntrypointConfig(req, metadata);
-  const s: ConfigStream = {
+/** Records every message and the end of `call`; `onMessage` sees each message as it comes. */
+export function recordStream<M>(
+  call: { on(event: string, listener: (...args: never[]) => void): unknown; cancel(): void },
+  what: string,
+  onMessage: (m: M) => void = () => undefined,
+): StreamRecord<M> {
+  const s: StreamRecord<M> = {
     messages: [],
     keepalives: 0,
     ended: false,
     cancel: () => call.cancel(),
-    waitForMessages: (n) => waitFor(() => s.messages.length >= n || s.ended, { what: () => `${n} config messages` }),
-    waitForEnd: async () => {
-      await waitFor(() => s.ended, { what: () => 'the config stream to end' });
+    waitForMessages: (n) => waitFor(() => s.messages.length >= n || s.ended, { what: () => `${n} ${what} messages` }),
+    waitForEnd: async (timeoutMs = 10_000) => {
+      await waitFor(() => s.ended, { timeoutMs, what: () => `the ${what} stream to end` });
       return s.error;
     },
   };
-  call.on('data', (m: EntrypointConfigResponse__Output | typeof KEEPALIVE) => {
-    if (isKeepalive(m)) s.keepalives++;
-    else s.messages.push(m);
+  call.on('data', (m: M | typeof KEEPALIVE) => {
+    if (isKeepalive(m)) return void s.keepalives++;
+    s.messages.push(m as M);
+    onMessage(m as M);
   });
   call.on('error', (err: grpc.ServiceError) => {
     s.error = err;
@@ -206,4 +213,11 @@ export function openConfig(client: WaypointClient, req: EntrypointConfigRequest,
     s.ended = true;
   });
   return s;
+}
+
+export type ConfigStream = StreamRecord<EntrypointConfigResponse__Output>;
+
+/** Opens EntrypointConfig and records everything that arrives on it. */
+export function openConfig(client: WaypointClient, req: EntrypointConfigRequest, metadata: grpc.Metadata): ConfigStream {
+  return recordStream(client.EntrypointConfig(req, metadata), 'config');
 }

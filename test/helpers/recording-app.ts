@@ -5,7 +5,8 @@
 // upgrade is answered 200 on a kept connection; without, an upgrade is an ordinary request to
 // it (Node's server then parses whatever follows as the next request, as the audit's app.js).
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { gate, listenApp } from './url-apps.js';
 
 export interface Seen {
   method: string;
@@ -30,8 +31,7 @@ export interface RecordingApp {
 
 export async function startRecordingApp(opts: { upgrades?: boolean } = {}): Promise<RecordingApp> {
   const sockets = new Set<Socket>();
-  let releaseAll!: () => void;
-  let released = new Promise<void>((r) => (releaseAll = r));
+  const held = gate();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -42,7 +42,7 @@ export async function startRecordingApp(opts: { upgrades?: boolean } = {}): Prom
         res.writeHead(200, { 'Content-Type': 'text/plain' });
         res.end(`seen ${seen.method} ${seen.url}\n`);
       };
-      if (req.url === '/hold') void released.then(answer);
+      if (req.url === '/hold') void held.passed().then(answer);
       else answer();
     });
   });
@@ -69,16 +69,12 @@ export async function startRecordingApp(opts: { upgrades?: boolean } = {}): Prom
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const app: RecordingApp = {
-    port: (server.address() as AddressInfo).port,
+    port: await listenApp(server), // closed by cleanUpUrlTest, if not before
     requests: [],
     parseErrors: [],
     upgraded: new Set(),
-    release: () => {
-      releaseAll();
-      released = new Promise<void>((r) => (releaseAll = r));
-    },
+    release: held.release,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -4,24 +4,14 @@
 // the idle timeout or the instance's departure end are never used again; the keep-alive race is
 // retried; the limit counts requests, not connections.
 import http from 'node:http';
-import net, { type AddressInfo, type Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
-import { killAll, waitFor, withDeadline } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
+import { waitFor } from '../helpers/run.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { cleanUpUrlTest, gate, hostOf, ingressRequest, type IngressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
 
-const servers = new Set<net.Server>();
-const appSockets = new Set<Socket>();
-
-afterEach(async () => {
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  for (const s of appSockets) s.destroy();
-  appSockets.clear();
-  await Promise.all([...servers].map((s) => new Promise((r) => s.close(r))));
-  servers.clear();
-});
+afterEach(cleanUpUrlTest);
 
 interface App {
   port: number;
@@ -38,12 +28,9 @@ async function listen(server: net.Server, app: App): Promise<App> {
   server.on('connection', (s: Socket) => {
     app.connections++;
     app.open.add(s);
-    appSockets.add(s);
     s.once('close', () => app.open.delete(s));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  servers.add(server);
-  app.port = (server.address() as AddressInfo).port;
+  app.port = await listenApp(server);
   return app;
 }
 
@@ -54,12 +41,8 @@ function newApp(): App {
 /** A Node HTTP app (keep-alive as Node does it): /hello, /echo, /hold. */
 async function startApp(): Promise<App> {
   const app = newApp();
-  let releaseAll!: () => void;
-  let released = new Promise<void>((r) => (releaseAll = r));
-  app.release = () => {
-    releaseAll();
-    released = new Promise<void>((r) => (releaseAll = r));
-  };
+  const held = gate();
+  app.release = held.release;
   const server = http.createServer((req, res) => {
     app.requests.push(`${req.method} ${req.url}`);
     if (req.url === '/echo') return void req.pipe(res);
@@ -74,7 +57,7 @@ async function startApp(): Promise<App> {
       res.on('close', () => {
         if (!res.writableFinished) app.abandoned++;
       });
-      return void released.then(() => res.end('held\n'));
+      return void held.passed().then(() => res.end('held\n'));
     }
     res.end('hello\n');
   });
@@ -110,30 +93,15 @@ interface Answer {
   body: string;
 }
 
-function request(server: TestServer, opts: { method?: string; path?: string; body?: string } = {}): Promise<Answer> {
-  return withDeadline(
-    new Promise<Answer>((resolve, reject) => {
-      const req = http.request(
-        { host: '127.0.0.1', port: server.httpPort, method: opts.method ?? 'GET', path: opts.path ?? '/hello', agent: false, headers: { Host: `web.localhost:${server.httpPort}` } },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode!, body }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(opts.body);
-    }),
-    20_000,
-    `${opts.method ?? 'GET'} ${opts.path ?? '/hello'}`,
-  );
+/** A request to the app `web` through the ingress: its status, and its body as text. */
+async function request(server: TestServer, opts: IngressRequest = {}): Promise<Answer> {
+  const { status, body } = await ingressRequest(server, hostOf(server, 'web'), opts);
+  return { status, body: body.toString() };
 }
 
 async function setUp(app: App, args: string[] = []): Promise<{ server: TestServer; endpoint: FakeEndpoint }> {
   const server = await startServer({ args });
-  const instance = await server.connectInstance('web');
-  const endpoint = await serveTunnel(tunnelClient(server.addr), instance, app.port);
+  const endpoint = await instanceWithTunnel(server, 'web', app.port);
   return { server, endpoint };
 }
 

@@ -4,29 +4,24 @@
 // process's open-file limit, so that a flood of silent connections never locks operators and
 // entrypoints out of gRPC.
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
+import { serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
 import { type OpenConnection, openConnection, rawExchange } from '../helpers/raw-http.js';
-import { type RecordingApp, startRecordingApp } from '../helpers/recording-app.js';
-import { killAll, waitFor } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { startRecordingApp } from '../helpers/recording-app.js';
+import { waitFor } from '../helpers/run.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { cleanUpUrlTest } from '../helpers/url-apps.js';
 
-const apps: RecordingApp[] = [];
 const conns: OpenConnection[] = [];
 
 afterEach(async () => {
   for (const c of conns) c.socket.destroy();
   conns.length = 0;
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  await Promise.all(apps.map((a) => a.close()));
-  apps.length = 0;
+  await cleanUpUrlTest();
 });
 
 async function withApp(args: string[], opts: { nofile?: number } = {}): Promise<{ server: TestServer; host: string }> {
   const server = await startServer({ args, ...opts });
   const app = await startRecordingApp();
-  apps.push(app);
   await serveTunnel(tunnelClient(server.addr), await server.connectInstance('web'), app.port);
   return { server, host: `web.localhost:${server.httpPort}` };
 }

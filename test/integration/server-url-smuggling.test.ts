@@ -11,11 +11,11 @@
 // never see more requests than the client sent, never a smuggled one, and the next user's
 // request on the same pooled tunnel connection must reach it untouched.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeTunnelClients, type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
+import { type FakeEndpoint, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { type RecordingApp, startRecordingApp } from '../helpers/recording-app.js';
-import { killAll } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { cleanUpUrlTest } from '../helpers/url-apps.js';
 
 /** A request cut short: whatever follows it on a connection becomes its body (the hijack of C1). */
 const PREFIX = 'POST /SMUGGLED HTTP/1.1\r\nHost: web.localhost\r\nContent-Length: 60\r\n\r\n';
@@ -35,12 +35,7 @@ beforeAll(async () => {
   H = `web.localhost:${server.httpPort}`;
 }, 30_000);
 
-afterAll(async () => {
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  await app.close();
-});
+afterAll(cleanUpUrlTest);
 
 interface Outcome {
   status: number;

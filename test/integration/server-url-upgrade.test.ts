@@ -3,29 +3,24 @@
 // closes, idle upgraded connections closed, and the instance's slot free once the app's side
 // ends whatever the client does with its own.
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
+import { serveTunnel, tunnelClient } from '../helpers/fake-tunnel-endpoint.js';
 import { type OpenConnection, openConnection, rawExchange } from '../helpers/raw-http.js';
 import { type RecordingApp, startRecordingApp } from '../helpers/recording-app.js';
-import { killAll, waitFor } from '../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/run.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { cleanUpUrlTest } from '../helpers/url-apps.js';
 
-const apps: RecordingApp[] = [];
 const conns: OpenConnection[] = [];
 
 afterEach(async () => {
   for (const c of conns) c.socket.destroy();
   conns.length = 0;
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  await Promise.all(apps.map((a) => a.close()));
-  apps.length = 0;
+  await cleanUpUrlTest();
 });
 
 async function setUp(args: string[], upgrades: boolean): Promise<{ server: TestServer; app: RecordingApp; host: string }> {
   const server = await startServer({ args });
   const app = await startRecordingApp({ upgrades });
-  apps.push(app);
   await serveTunnel(tunnelClient(server.addr), await server.connectInstance('web'), app.port);
   return { server, app, host: `web.localhost:${server.httpPort}` };
 }

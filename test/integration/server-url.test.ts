@@ -4,26 +4,15 @@
 // answers, the limits, and who may register and accept tunnels.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeTunnelClients, type FakeEndpoint, register, serveTunnel, tunnelClient, urlTokenOf } from '../helpers/fake-tunnel-endpoint.js';
+import { register, tunnelClient, urlTokenOf } from '../helpers/fake-tunnel-endpoint.js';
 import { grpc, md } from '../helpers/grpc.js';
-import { killAll, waitFor, withDeadline } from '../helpers/run.js';
-import { type FakeInstance, freePort, startServer, stopServers, type TestServer } from '../helpers/server.js';
+import { waitFor, withDeadline } from '../helpers/run.js';
+import { type FakeInstance, freePort, startServer } from '../helpers/server.js';
+import { cleanUpUrlTest, gate, hostOf, ingressRequest, instanceWithTunnel, listenApp } from '../helpers/url-apps.js';
 
-const apps = new Set<http.Server>();
-/** Every connection the apps accepted, upgraded ones included (closeAllConnections misses those). */
-const appSockets = new Set<Socket>();
-
-afterEach(async () => {
-  closeTunnelClients();
-  killAll();
-  await stopServers();
-  for (const s of appSockets) s.destroy();
-  appSockets.clear();
-  await Promise.all([...apps].map((a) => new Promise((r) => a.close(r))));
-  apps.clear();
-});
+afterEach(cleanUpUrlTest);
 
 interface App {
   port: number;
@@ -39,8 +28,7 @@ interface App {
 
 /** A real HTTP app on 127.0.0.1: hello, headers, echo, SSE, held requests, a download, WebSocket echo. */
 async function startApp(name: string): Promise<App> {
-  let releaseAll!: () => void;
-  let released = new Promise<void>((r) => (releaseAll = r));
+  const held = gate();
   const server = http.createServer((req, res) => {
     app.requests.push(`${req.method} ${req.url}`);
     const url = new URL(req.url ?? '/', 'http://x');
@@ -60,7 +48,7 @@ async function startApp(name: string): Promise<App> {
       case '/sse':
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
         res.write('data: one\n\n');
-        void released.then(() => {
+        void held.passed().then(() => {
           app.sseFinished = true;
           res.end('data: two\n\n');
         });
@@ -69,7 +57,7 @@ async function startApp(name: string): Promise<App> {
         res.on('close', () => {
           if (!res.writableFinished) app.abandoned++;
         });
-        void released.then(() => res.end('held\n'));
+        void held.passed().then(() => res.end('held\n'));
         return;
       case '/download': {
         const total = Number(url.searchParams.get('bytes'));
@@ -93,20 +81,8 @@ async function startApp(name: string): Promise<App> {
     }
   });
   server.on('upgrade', (req, socket: Socket, head: Buffer) => websocketEcho(req, socket, head));
-  server.on('connection', (s: Socket) => appSockets.add(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  apps.add(server);
-  const app: App = {
-    port: (server.address() as AddressInfo).port,
-    name,
-    requests: [],
-    abandoned: 0,
-    sseFinished: false,
-    release: () => {
-      releaseAll();
-      released = new Promise<void>((r) => (releaseAll = r));
-    },
-  };
+  const app: App = { port: 0, name, requests: [], abandoned: 0, sseFinished: false, release: held.release };
+  app.port = await listenApp(server);
   return app;
 }
 
@@ -149,47 +125,6 @@ function decodeFrame(buf: Buffer): { payload: Buffer; size: number } | undefined
   const payload = Buffer.from(buf.subarray(size - length, size));
   if (mask) for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4];
   return { payload, size };
-}
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request to the ingress with the given Host; the whole answer. */
-function request(
-  server: TestServer,
-  host: string,
-  opts: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer } = {},
-): Promise<Answer> {
-  return withDeadline(
-    new Promise<Answer>((resolve, reject) => {
-      const req = http.request(
-        { host: '127.0.0.1', port: server.httpPort, method: opts.method ?? 'GET', path: opts.path ?? '/hello', agent: false, headers: { ...opts.headers, Host: host } },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(opts.body);
-    }),
-    20_000,
-    `${opts.method ?? 'GET'} ${host}${opts.path ?? '/hello'}`,
-  );
-}
-
-function hostOf(server: TestServer, label: string): string {
-  return `${label}.localhost:${server.httpPort}`;
-}
-
-/** A new deployment of `app` with one instance whose tunnel reaches `appPort`. */
-async function instanceWithTunnel(server: TestServer, app: string, appPort: number, of?: FakeInstance): Promise<FakeEndpoint> {
-  const instance = await server.connectInstance(app, of ? { deploymentId: of.deploymentId, token: of.token } : {});
-  return serveTunnel(tunnelClient(server.addr), instance, appPort);
 }
 
 describe('URL service: the config and Register', () => {
@@ -252,7 +187,7 @@ describe('URL service: the config and Register', () => {
     // An instance that is not registered (no config stream).
     expect(await code(b, { instanceId: 'nobody' })).toBe(grpc.status.FAILED_PRECONDITION);
     // Nothing above registered anything.
-    const r = await request(server, hostOf(server, 'beta'));
+    const r = await ingressRequest(server, hostOf(server, 'beta'));
     expect(r.status).toBe(503);
     // And the right one does.
     expect(await register(client, b).registered()).toHaveLength(2);
@@ -266,7 +201,7 @@ describe('URL service: the config and Register', () => {
     const b = await server.connectInstance('beta');
     const ids: string[] = [];
     await register(client, a, {}, (id) => ids.push(id)).registered();
-    const pending = request(server, hostOf(server, 'alpha'));
+    const pending = ingressRequest(server, hostOf(server, 'alpha'));
     await waitFor(() => ids.length === 1, { what: () => 'an open on the Register stream' });
 
     const acceptError = (token: string, instanceId: string, connectionId: string) =>
@@ -300,14 +235,14 @@ describe('URL service: requests through the ingress', () => {
     const app = await startApp('web-1');
     await instanceWithTunnel(server, 'web', app.port);
 
-    const r = await request(server, `WEB.LocalHost:${server.httpPort}`);
+    const r = await ingressRequest(server, `WEB.LocalHost:${server.httpPort}`);
     expect(r.status).toBe(201);
     expect(r.body.toString()).toBe('hello from web-1\n');
     expect(r.headers['x-app']).toBe('web-1');
     expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
 
     const forged = { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Custom': 'kept' };
-    const h = JSON.parse((await request(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
+    const h = JSON.parse((await ingressRequest(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
     expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['x-forwarded-host']).toBe(hostOf(server, 'web'));
@@ -320,7 +255,7 @@ describe('URL service: requests through the ingress', () => {
     const app = await startApp('web');
     await instanceWithTunnel(server, 'web', app.port);
     const forged = { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'shop.example' };
-    const h = JSON.parse((await request(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
+    const h = JSON.parse((await ingressRequest(server, hostOf(server, 'web'), { path: '/headers', headers: forged })).body.toString());
     expect([h['x-forwarded-for'], h['x-forwarded-proto'], h['x-forwarded-host']]).toEqual(['203.0.113.9, 127.0.0.1', 'https', 'shop.example']);
     const bad = await server.ctl(['server', 'run', '--trusted-proxy', '10.0.0.0/40']);
     expect(bad.code).toBe(2);
@@ -332,7 +267,7 @@ describe('URL service: requests through the ingress', () => {
     const app = await startApp('web');
     await instanceWithTunnel(server, 'web', app.port);
     const body = randomBytes(20 * 1024 * 1024);
-    const r = await request(server, hostOf(server, 'web'), { method: 'POST', path: '/echo', body });
+    const r = await ingressRequest(server, hostOf(server, 'web'), { method: 'POST', path: '/echo', body });
     expect(r.status).toBe(200);
     expect(r.body.length).toBe(body.length);
     expect(createHash('sha256').update(r.body).digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
@@ -399,9 +334,9 @@ describe('URL service: requests through the ingress', () => {
     const app = await startApp('web');
     const served = await instanceWithTunnel(server, 'web', app.port);
     expect((await served.stream.registered())[0]).toBe(`http://web.example.test:${server.httpPort}/`);
-    const r = await request(server, `web.example.test:${server.httpPort}`);
+    const r = await ingressRequest(server, `web.example.test:${server.httpPort}`);
     expect([r.status, r.body.toString()]).toEqual([201, 'hello from web\n']);
-    const elsewhere = await request(server, hostOf(server, 'web'));
+    const elsewhere = await ingressRequest(server, hostOf(server, 'web'));
     expect(elsewhere.status).toBe(404);
     expect(elsewhere.body.toString()).toMatch(/^no app at "web\.localhost:\d+": app URLs look like http:\/\/<app>\.example\.test:\d+\/\n$/);
     expect(app.requests).toEqual(['GET /hello']);
@@ -440,7 +375,7 @@ describe('URL service: requests through the ingress', () => {
     const first = await instanceWithTunnel(server, 'web', one.port);
     await instanceWithTunnel(server, 'web', two.port, first.instance);
     const bodies = [];
-    for (let i = 0; i < 6; i++) bodies.push((await request(server, hostOf(server, 'web'))).body.toString());
+    for (let i = 0; i < 6; i++) bodies.push((await ingressRequest(server, hostOf(server, 'web'))).body.toString());
     expect(bodies.filter((b) => b === 'hello from one\n')).toHaveLength(3);
     expect(bodies.filter((b) => b === 'hello from two\n')).toHaveLength(3);
   });
@@ -451,11 +386,11 @@ describe('URL service: requests through the ingress', () => {
     const dead = await freePort();
     const down = await instanceWithTunnel(server, 'web', dead);
     await instanceWithTunnel(server, 'web', app.port, down.instance);
-    for (let i = 0; i < 4; i++) expect((await request(server, hostOf(server, 'web'))).status).toBe(201);
+    for (let i = 0; i < 4; i++) expect((await ingressRequest(server, hostOf(server, 'web'))).status).toBe(201);
     expect(down.opened).toBeGreaterThan(0); // it was tried, and skipped
 
     const alone = await instanceWithTunnel(server, 'lonely', dead);
-    const r = await request(server, hostOf(server, 'lonely'));
+    const r = await ingressRequest(server, hostOf(server, 'lonely'));
     expect(r.status).toBe(502);
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     expect(r.body.toString()).toMatch(new RegExp(`^app lonely is not answering: connect ECONNREFUSED 127\\.0\\.0\\.1:${dead}\\n$`));
@@ -469,7 +404,7 @@ describe('URL service: requests through the ingress', () => {
     const idle = await server.createDeployment('idle');
 
     const expectAnswer = async (host: string, status: number, text: RegExp) => {
-      const r = await request(server, host);
+      const r = await ingressRequest(server, host);
       expect(r.status).toBe(status);
       expect(r.headers['content-type']).toMatch(/^text\/plain/);
       expect(r.body.toString()).toMatch(text);
@@ -485,7 +420,7 @@ describe('URL service: requests through the ingress', () => {
 
     // The instance goes away: so does its tunnel.
     served.instance.config.cancel();
-    await waitFor(async () => (await request(server, hostOf(server, 'web'))).status === 503, { what: () => '503 once the instance left' });
+    await waitFor(async () => (await ingressRequest(server, hostOf(server, 'web'))).status === 503, { what: () => '503 once the instance left' });
     await waitFor(() => served.stream.ended, { what: () => 'the Register stream to end with its instance' });
   });
 
@@ -495,9 +430,9 @@ describe('URL service: requests through the ingress', () => {
     const fresh = await startApp('new');
     const a = await instanceWithTunnel(server, 'web', old.port);
     const b = await instanceWithTunnel(server, 'web', fresh.port);
-    expect((await request(server, hostOf(server, 'web'))).body.toString()).toBe('hello from new\n');
-    expect((await request(server, hostOf(server, `web--${a.instance.deploymentId.toLowerCase()}`))).body.toString()).toBe('hello from old\n');
-    expect((await request(server, hostOf(server, `web--${b.instance.deploymentId}`))).body.toString()).toBe('hello from new\n');
+    expect((await ingressRequest(server, hostOf(server, 'web'))).body.toString()).toBe('hello from new\n');
+    expect((await ingressRequest(server, hostOf(server, `web--${a.instance.deploymentId.toLowerCase()}`))).body.toString()).toBe('hello from old\n');
+    expect((await ingressRequest(server, hostOf(server, `web--${b.instance.deploymentId}`))).body.toString()).toBe('hello from new\n');
 
     const listed = JSON.parse((await server.ctl(['url', '--json'])).stdout.toString());
     expect(listed).toEqual([
@@ -508,7 +443,7 @@ describe('URL service: requests through the ingress', () => {
 
     // The newest deployment's tunnel goes: the app's URL falls back to the older one.
     b.stream.cancel();
-    await waitFor(async () => (await request(server, hostOf(server, 'web'))).body.toString() === 'hello from old\n', {
+    await waitFor(async () => (await ingressRequest(server, hostOf(server, 'web'))).body.toString() === 'hello from old\n', {
       what: () => 'the app URL to reach the old deployment',
     });
     const table = (await server.ctl(['url', '--app', 'web'])).stdout.toString().trim().split('\n');
@@ -526,7 +461,7 @@ describe('URL service: requests through the ingress', () => {
     const newer = await instanceWithTunnel(server, 'web', lower.port);
     const port = server.httpPort;
     const listing = async (args: string[] = []) => JSON.parse((await server.ctl(['url', '--json', ...args])).stdout.toString()) as { url: string; app: string }[];
-    const reached = async () => (await request(server, hostOf(server, 'web'))).body.toString();
+    const reached = async () => (await ingressRequest(server, hostOf(server, 'web'))).body.toString();
 
     expect(await reached()).toBe('hello from web\n');
     const rows = await listing();
@@ -552,22 +487,22 @@ describe('URL service: limits', () => {
     const server = await startServer({ args: ['--url-max-concurrent', '1'] });
     const app = await startApp('web');
     await instanceWithTunnel(server, 'web', app.port);
-    const held = request(server, hostOf(server, 'web'), { path: '/hold' });
+    const held = ingressRequest(server, hostOf(server, 'web'), { path: '/hold' });
     await waitFor(() => app.requests.length === 1, { what: () => 'the held request to reach the app' });
-    const r = await request(server, hostOf(server, 'web'));
+    const r = await ingressRequest(server, hostOf(server, 'web'));
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('1');
     expect(r.body.toString()).toMatch(/every instance of app web is at its limit of 1 concurrent requests/);
     app.release();
     expect((await held).body.toString()).toBe('held\n');
-    await waitFor(async () => (await request(server, hostOf(server, 'web'))).status === 201, { what: () => 'a free slot again' });
+    await waitFor(async () => (await ingressRequest(server, hostOf(server, 'web'))).status === 201, { what: () => 'a free slot again' });
   });
 
   it('answers 504 when no response head comes in time', async () => {
     const server = await startServer({ args: ['--url-request-timeout', '300ms'] });
     const app = await startApp('web');
     await instanceWithTunnel(server, 'web', app.port);
-    const r = await request(server, hostOf(server, 'web'), { path: '/hold' });
+    const r = await ingressRequest(server, hostOf(server, 'web'), { path: '/hold' });
     expect(r.status).toBe(504);
     expect(r.body.toString()).toBe('app web sent no response within 0.3 s\n');
     await waitFor(() => app.abandoned === 1, { what: () => 'the app\'s connection to close' });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnPipes } from '../../src/exec/pipe-runner.js';
 import type { ExecHost, ExecProcess } from '../../src/exec/process.js';
 import type { PosixAddon } from '../../src/native/posix.js';
+import { ChildExits } from '../../src/supervisor/child-exits.js';
 import { isRunning } from '../helpers/proc.js';
 import { ROOT, waitFor, withDeadline } from '../helpers/run.js';
 
@@ -19,11 +20,10 @@ function nativeAddon(): PosixAddon {
   return mod.exports;
 }
 
-const owned = new Set<number>();
+const exits = new ChildExits();
 function host(native: boolean): ExecHost {
   return {
-    ownPid: (pid) => owned.add(pid),
-    disownPid: (pid) => owned.delete(pid),
+    exits,
     posix: native
       ? nativeAddon
       : () => {
@@ -58,12 +58,12 @@ describe.each([
     const proc = run(native, 'cat; echo err >&2; exit 3');
     const out = collect(proc.stdout);
     const err = collect(proc.stderr);
-    expect(owned.has(proc.pid)).toBe(true);
+    expect(exits.owned().includes(proc.pid)).toBe(true);
     proc.write(Buffer.from('in\n'));
     proc.endInput();
     expect(await withDeadline(proc.exited, 5000, 'the exit')).toBe(3);
     await waitFor(() => out() === 'in\n' && err() === 'err\n', { what: () => `output ${JSON.stringify([out(), err()])}` });
-    expect(owned.has(proc.pid)).toBe(false);
+    expect(exits.owned().includes(proc.pid)).toBe(false);
   });
 
   it('reports a death by signal as 128+N', async () => {

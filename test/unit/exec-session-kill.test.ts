@@ -13,6 +13,7 @@ import { spawnPipes } from '../../src/exec/pipe-runner.js';
 import type { ExecHost, ExecProcess } from '../../src/exec/process.js';
 import { spawnPty } from '../../src/exec/pty-runner.js';
 import type { PosixAddon } from '../../src/native/posix.js';
+import { ChildExits } from '../../src/supervisor/child-exits.js';
 import { openPipes } from '../../src/supervisor/pipes.js';
 import { isRunning } from '../helpers/proc.js';
 import { ROOT, waitFor, withDeadline } from '../helpers/run.js';
@@ -58,9 +59,9 @@ describe('which groups of a session may be killed', () => {
   });
 });
 
-const owned = new Set<number>();
+const exits = new ChildExits();
 function host(posix: () => PosixAddon): ExecHost {
-  return { ownPid: (pid) => owned.add(pid), disownPid: (pid) => owned.delete(pid), posix, nodePty: () => require('node-pty') };
+  return { exits, posix, nodePty: () => require('node-pty') };
 }
 const noAddon = () => {
   throw new Error('no addon here');

@@ -2,11 +2,8 @@
 // Report per session and per change, one call at a time with the latest status winning, a server
 // without the service asked once per session, refusals not repeated, other failures retried
 // with backoff; all of it at debug level, nothing thrown.
-import type { Metadata } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Session } from '../../src/connection/session.js';
-import { Logger, type LogRecord } from '../../src/log.js';
-import type { WaypointClient } from '../../src/protocol/generated/hashicorp/waypoint/Waypoint.js';
+import { recordingLogger, sessionOn } from '../helpers/fake-session.js';
 import type { ReportStatusRequest } from '../../src/protocol/generated/waypoint_entrypoint/status/v1/ReportStatusRequest.js';
 import { StatusReporter } from '../../src/status/reporter.js';
 import type { AppStatus } from '../../src/supervisor/lifecycle.js';
@@ -18,31 +15,18 @@ interface FakeCall {
 
 function fakeSession() {
   const calls: FakeCall[] = [];
-  const controller = new AbortController();
   const client = {
     makeUnaryRequest: (path: string, _s: unknown, _d: unknown, request: ReportStatusRequest, _m: unknown, _o: unknown, cb: (err: unknown) => void) => {
       expect(path).toBe('/waypoint_entrypoint.status.v1.InstanceStatus/Report');
       calls.push({ request, answer: (code = 0, details = '') => cb(code === 0 ? null : Object.assign(new Error(details), { code, details })) });
       return { cancel() {} };
     },
-  } as unknown as WaypointClient;
-  const session = {
-    client,
-    instanceId: 'I1',
-    inlineKeepalives: false,
-    protocolVersion: 1,
-    serverVersion: 'test',
-    metadata: () => ({}) as Metadata,
-    signal: controller.signal,
-  } satisfies Session;
-  return { session, calls, end: () => controller.abort() };
+  };
+  return { ...sessionOn(client), calls };
 }
 
 function reporter() {
-  const records: LogRecord[] = [];
-  const logger = new Logger('error', -1);
-  logger.setLevel('debug');
-  logger.addSink((r) => records.push(r));
+  const { logger, records } = recordingLogger();
   const status = new StatusReporter({ instanceId: 'I1', logger, random: () => 0 });
   const above = () => records.filter((r) => r.level !== 'debug' && r.level !== 'trace');
   return { status, records, above };

@@ -2,13 +2,10 @@
 // warning rate, data chunks) and its registration logic against a recording fake client: which
 // Register calls are made, cancelled or retried as configs and sessions come and go.
 import { EventEmitter } from 'node:events';
-import type { Metadata } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Session } from '../../src/connection/session.js';
-import { Logger, type LogRecord } from '../../src/log.js';
+import { recordingLogger, sessionOn } from '../helpers/fake-session.js';
 import { protocol } from '../../src/protocol/load.js';
 import type { TunnelDefinition } from '../../src/protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
-import type { WaypointClient } from '../../src/protocol/generated/hashicorp/waypoint/Waypoint.js';
 import { appPort, registerEnd, ReportLimiter, urlTarget } from '../../src/url/rules.js';
 import { UrlService } from '../../src/url/tunnel.js';
 import { encodeData, MAX_DATA_CHUNK, splitChunks } from '../../src/url/wire.js';
@@ -103,7 +100,6 @@ class FakeCall extends EventEmitter {
 
 function fakeSession() {
   const calls: FakeCall[] = [];
-  const controller = new AbortController();
   const client = {
     makeServerStreamRequest: (path: string, _s: unknown, _d: unknown, request: FakeCall['request']) => {
       expect(path).toBe('/waypoint_entrypoint.tunnel.v1.Tunnel/Register');
@@ -111,24 +107,12 @@ function fakeSession() {
       calls.push(call);
       return call;
     },
-  } as unknown as WaypointClient;
-  const session = {
-    client,
-    instanceId: 'I1',
-    inlineKeepalives: false,
-    protocolVersion: 1,
-    serverVersion: 'test',
-    metadata: () => ({}) as Metadata,
-    signal: controller.signal,
-  } satisfies Session;
-  return { session, calls, end: () => controller.abort() };
+  };
+  return { ...sessionOn(client), calls };
 }
 
 function urlService() {
-  const records: LogRecord[] = [];
-  const logger = new Logger('error', -1);
-  logger.setLevel('debug');
-  logger.addSink((r) => records.push(r));
+  const { logger, records } = recordingLogger();
   const url = new UrlService({ instanceId: 'I1', logger, port: () => 5123, random: () => 0 });
   const warnings = () => records.filter((r) => r.level === 'warn').map((r) => r.message);
   return { url, records, warnings };

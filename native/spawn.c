@@ -89,6 +89,18 @@ static addchdir_fn addchdir(void) {
   return fn;
 }
 
+static void add_output(posix_spawn_file_actions_t *actions, int fd, int target) {
+  if (fd != target) posix_spawn_file_actions_adddup2(actions, fd, target);
+  else if (fcntl(target, F_GETFD) != -1) posix_spawn_file_actions_adddup2(actions, target, target);
+}
+
+// The forked child's add_output: a dup2 onto itself would leave close-on-exec set.
+static int set_output(int fd, int target) {
+  if (fd != target) return dup2(fd, target) < 0 ? errno : 0;
+  if (fcntl(target, F_GETFD) == -1) return 0;
+  return fcntl(target, F_SETFD, 0) < 0 ? errno : 0;
+}
+
 static int spawn_posix(const struct child_spec *c, addchdir_fn chdir_action, pid_t *pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
@@ -100,8 +112,9 @@ static int spawn_posix(const struct child_spec *c, addchdir_fn chdir_action, pid
   if (c->in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, c->in_fd, 0);
   else if (fcntl(0, F_GETFD) != -1) posix_spawn_file_actions_adddup2(&actions, 0, 0);
   // dup2 clears close-on-exec on the target: the pipes' write ends become the child's 1 and 2.
-  posix_spawn_file_actions_adddup2(&actions, c->out_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, c->err_fd, 2);
+  // Given 1 and 2 themselves (disabled mode), ours are the child's, closed ones staying closed.
+  add_output(&actions, c->out_fd, 1);
+  add_output(&actions, c->err_fd, 2);
   if (c->cwd != NULL) chdir_action(&actions, c->cwd);
   sigset_t all, none;
   sigfillset(&all);
@@ -130,7 +143,9 @@ static int child_setup_and_exec(const struct child_spec *c) {
   } else if (fcntl(0, F_GETFD) != -1 && fcntl(0, F_SETFD, 0) < 0) {
     return errno;
   }
-  if (dup2(c->out_fd, 1) < 0 || dup2(c->err_fd, 2) < 0) return errno;
+  int err = set_output(c->out_fd, 1);
+  if (err == 0) err = set_output(c->err_fd, 2);
+  if (err != 0) return err;
   if (c->cwd != NULL && chdir(c->cwd) < 0) return errno;
   sigset_t none;
   sigemptyset(&none);
@@ -225,6 +240,7 @@ done:
 
 // spawn(file, argv, envp, cwd | null, stdoutFd, stderrFd[, stdinFd]): pid. Without stdinFd
 // (the app) stdin stays ours (inherited); with it (an exec session) that fd becomes the child's 0.
+// stdoutFd 1 and stderrFd 2 likewise mean ours, inherited (disabled mode: nothing relayed).
 // Throws an Error with `errno` set when the command cannot be started (ENOENT, EACCES, ...).
 napi_value spawn_child(napi_env env, napi_callback_info info) {
   return spawn_with(env, info, SPAWN_AUTO);

@@ -70,6 +70,8 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     signalGroup: settings.signalGroup,
     // Not process.stdin/stdout.isTTY: those getters build streams we do not otherwise need.
     terminal: isTerminal(0) && isTerminal(1),
+    // Disabled mode ships no logs: the app writes to our stdout and stderr itself, as under tini.
+    output: isConnected(settings) ? 'relay' : 'direct',
     logger,
     exits,
   });

@@ -3,8 +3,8 @@ import { loadNative } from './load.js';
 
 export interface PosixAddon {
   /**
-   * posix_spawn in a new session, default signal dispositions, stdout/stderr on the given fds,
-   * stdin on `stdinFd` when given (≥ 3), else ours; returns the pid. Throws an Error with
+   * posix_spawn in a new session, default signal dispositions, stdout/stderr on the given fds
+   * (1 and 2 themselves: ours, inherited, a closed one staying closed), stdin on `stdinFd` when given (≥ 3), else ours; returns the pid. Throws an Error with
    * `errno` when the command cannot be started.
    */
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, stdoutFd: number, stderrFd: number, stdinFd?: number): number;

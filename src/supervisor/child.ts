@@ -22,8 +22,11 @@ export interface TerminalSize {
 export interface RunningChild {
   readonly pid: number;
   readonly exited: Promise<number>;
-  /** The child's output; with a terminal, stdout carries both streams, as on a real one. */
-  readonly stdout: Readable;
+  /**
+   * The child's output when it passes us; with a terminal, stdout carries both streams, as on a
+   * real one. Neither when the child writes to our stdout and stderr itself.
+   */
+  readonly stdout?: Readable;
   readonly stderr?: Readable;
   kill(signal: NodeJS.Signals, toGroup: boolean): void;
   /** Terminal mode only: our own input, raw, goes to the child's terminal. */

@@ -1,5 +1,4 @@
 // Which signals we pass on to the app, and how a signal death becomes an exit status.
-import { constants } from 'node:os';
 
 /**
  * Forwarded to the child, as tini does: everything a user or orchestrator may send, except the
@@ -28,12 +27,18 @@ export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
 /** Signals that, besides being forwarded, mean "stop the app and exit". */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
+/** The system's signal numbers, from os when first needed: start-up does not load it. */
+function signals(): typeof import('node:os').constants.signals {
+  return (require('node:os') as typeof import('node:os')).constants.signals;
+}
+
 export function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal];
+  return signals()[signal];
 }
 
 export function signalName(num: number): NodeJS.Signals | undefined {
-  return (Object.keys(constants.signals) as NodeJS.Signals[]).find((name) => constants.signals[name] === num);
+  const table = signals();
+  return (Object.keys(table) as NodeJS.Signals[]).find((name) => table[name] === num);
 }
 
 /** The shell convention: an exit code as is, death by signal N as 128+N. */

@@ -1,35 +1,44 @@
-// The app on pipes: stdin is its own (inherited, so EOF and terminal checks behave as without
-// us), stdout and stderr are real pipes to us. Started by the posix addon (posix_spawn, see
-// native/spawn.c), or by child_process if that addon cannot be loaded.
-import { constants } from 'node:os';
+// The app without a terminal: stdin is its own (inherited, so EOF and terminal checks behave
+// as without us). Its stdout and stderr are real pipes to us when we relay them (log capture),
+// or ours themselves, as under tini, when nobody reads a copy (disabled mode). Started by the
+// posix addon (posix_spawn, see native/spawn.c), or by child_process if that addon cannot load.
 import type { Logger } from '../log.js';
 import { posix, type PosixAddon } from '../native/posix.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError } from './child.js';
-import { pipeReader } from './pipe-reader.js';
 import { closeFds, openPipes, type Pipe } from './pipes.js';
 import type { ChildExits } from './child-exits.js';
 import { exitStatus } from './signals.js';
 
-export async function spawnWithPipes(spec: ChildSpec, logger: Logger, exits: ChildExits): Promise<RunningChild> {
+/** 'relay': pipes to us, read as streams; 'direct': our own stdout and stderr, nothing read. */
+export type OutputMode = 'relay' | 'direct';
+
+export async function spawnWithPipes(spec: ChildSpec, logger: Logger, exits: ChildExits, output: OutputMode): Promise<RunningChild> {
   let native: PosixAddon;
   try {
     native = posix();
   } catch (err) {
-    logger.warn('app output goes through socket pairs, not pipes: the native addon did not load', {
-      error: (err as Error).message,
-    });
-    return spawnWithChildProcess(spec, exits);
+    if (output === 'relay') {
+      logger.warn('app output goes through socket pairs, not pipes: the native addon did not load', {
+        error: (err as Error).message,
+      });
+    }
+    return spawnWithChildProcess(spec, exits, output);
   }
-  return spawnNative(native, spec, exits);
+  return output === 'direct' ? spawnDirect(native, spec, exits) : spawnRelayed(native, spec, exits);
 }
 
-function spawnNative(native: PosixAddon, spec: ChildSpec, exits: ChildExits): RunningChild {
-  const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
-  const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
+function spawnDirect(native: PosixAddon, spec: ChildSpec, exits: ChildExits): RunningChild {
+  const pid = startOrExplain(native, spec, 1, 2);
+  return { pid, exited: reaped(native, pid, exits), kill: (signal, toGroup) => signalProcess(pid, signal, toGroup) };
+}
+
+async function spawnRelayed(native: PosixAddon, spec: ChildSpec, exits: ChildExits): Promise<RunningChild> {
+  // Loaded here, not with the module: net and stream cost start-up that disabled mode skips.
+  const { pipeReader } = await import('./pipe-reader.js');
   const [out, err] = openPipes(native, 2) as [Pipe, Pipe];
   let pid: number;
   try {
-    pid = startOrExplain(native, spec, envp, cwd, out[1], err[1]);
+    pid = startOrExplain(native, spec, out[1], err[1]);
   } catch (e) {
     closeFds([out[0], err[0]]);
     throw e;
@@ -37,54 +46,56 @@ function spawnNative(native: PosixAddon, spec: ChildSpec, exits: ChildExits): Ru
     // The child has its copies of the write ends; ours would hold its output open forever.
     closeFds([out[1], err[1]]);
   }
-  // We wait for it ourselves (the dispatcher's poll keeps us waiting even when its output
-  // closed long before it exits).
-  const exited = new Promise<number>((resolve) => {
-    exits.reap(pid, {
-      wait: (p, keep) => native.waitChild(p, keep),
-      onExit: (status) => resolve(exitStatus(status.code, status.signal)),
-    });
-  });
   return {
     pid,
-    exited,
+    exited: reaped(native, pid, exits),
     stdout: pipeReader(out[0], out[2]),
     stderr: pipeReader(err[0], err[2]),
     kill: (signal, toGroup) => signalProcess(pid, signal, toGroup),
   };
 }
 
+/**
+ * We wait for it ourselves (the dispatcher's poll keeps us waiting even when its output closed
+ * long before it exits).
+ */
+function reaped(native: PosixAddon, pid: number, exits: ChildExits): Promise<number> {
+  return new Promise<number>((resolve) => {
+    exits.reap(pid, {
+      wait: (p, keep) => native.waitChild(p, keep),
+      onExit: (status) => resolve(exitStatus(status.code, status.signal)),
+    });
+  });
+}
+
 /** posix_spawn, with execvp's fallback for a script without a #! line; errors as SpawnError. */
-function startOrExplain(
-  native: PosixAddon,
-  spec: ChildSpec,
-  envp: string[],
-  cwd: string | null,
-  outFd: number,
-  errFd: number,
-): number {
+function startOrExplain(native: PosixAddon, spec: ChildSpec, outFd: number, errFd: number): number {
+  const envp = Object.entries(spec.env).map(([name, value]) => `${name}=${value}`);
+  const cwd = spec.cwd === process.cwd() ? null : spec.cwd;
   try {
     return native.spawn(spec.file, [spec.command, ...spec.args], envp, cwd, outFd, errFd);
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
+    if (errno === undefined) throw e;
+    // Only on an error: os is not loaded at every start.
+    const { constants } = require('node:os') as typeof import('node:os');
     if (errno === constants.errno.ENOEXEC) {
       return native.spawn('/bin/sh', ['/bin/sh', spec.file, ...spec.args], envp, cwd, outFd, errFd);
     }
-    if (errno === undefined) throw e;
     const exitCode = errno === constants.errno.ENOENT ? 127 : 126;
     throw new SpawnError(`${spec.command}: ${(e as Error).message.replace(`${spec.file}: `, '')}`, exitCode);
   }
 }
 
 /** The fallback: libuv's stdio pipes are socket pairs, so /dev/stdout and SIGPIPE differ. */
-function spawnWithChildProcess(spec: ChildSpec, exits: ChildExits): Promise<RunningChild> {
+function spawnWithChildProcess(spec: ChildSpec, exits: ChildExits, output: OutputMode): Promise<RunningChild> {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
     const cp = spawn(spec.file, spec.args, {
       argv0: spec.command,
       env: spec.env,
       cwd: spec.cwd,
-      stdio: ['inherit', 'pipe', 'pipe'],
+      stdio: output === 'direct' ? 'inherit' : ['inherit', 'pipe', 'pipe'],
       detached: true, // setsid, as the native path does
     });
     if (cp.pid === undefined) {
@@ -104,8 +115,8 @@ function spawnWithChildProcess(spec: ChildSpec, exits: ChildExits): Promise<Runn
     resolve({
       pid,
       exited,
-      stdout: cp.stdout!,
-      stderr: cp.stderr!,
+      stdout: cp.stdout ?? undefined,
+      stderr: cp.stderr ?? undefined,
       kill: (signal, toGroup) => signalProcess(pid, signal, toGroup),
     });
   });

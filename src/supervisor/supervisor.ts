@@ -6,10 +6,8 @@ import type { ChildExits } from './child-exits.js';
 import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
 import { EXIT_NOT_EXECUTABLE, resolveCommand } from './command.js';
 import { execSizeProblem } from './exec-limits.js';
-import { ourOutput } from './fd-writer.js';
-import { relay, type Relay, type TapEnd } from './output.js';
-import { spawnWithPipes } from './spawn-pipes.js';
-import { spawnWithTerminal } from './spawn-terminal.js';
+import type { Relay, TapEnd } from './output.js';
+import { type OutputMode, spawnWithPipes } from './spawn-pipes.js';
 import { attachTerminal, restoreTerminal, terminalSize } from './terminal.js';
 
 export interface SupervisorOptions {
@@ -21,6 +19,11 @@ export interface SupervisorOptions {
   signalGroup: boolean;
   /** Run the child on a pseudo-terminal wired to ours (we are on a terminal). */
   terminal: boolean;
+  /**
+   * Without a terminal: 'relay' the app's output through us (log capture sees it), or 'direct',
+   * the app writing to our stdout and stderr itself as under tini (nobody reads a copy).
+   */
+  output: OutputMode;
   logger: Logger;
   /** The process's one SIGCHLD dispatcher: the app's pid is owned there. */
   exits: ChildExits;
@@ -74,29 +77,38 @@ export class Supervisor {
     const spec: ChildSpec = { command, file: found.path, args, env, cwd: this.options.cwd };
     let child: RunningChild;
     try {
+      // node-pty and the relay's streams load only when used: disabled mode's start-up skips them.
       child = this.options.terminal
-        ? spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm', this.options.exits)
-        : await spawnWithPipes(spec, this.options.logger, this.options.exits);
+        ? (await import('./spawn-terminal.js')).spawnWithTerminal(spec, terminalSize(), env.TERM || 'xterm', this.options.exits)
+        : await spawnWithPipes(spec, this.options.logger, this.options.exits, this.options.output);
     } catch (err) {
       if (err instanceof SpawnError) throw err;
       // Out of descriptors, a terminal that cannot be made: the app did not start all the same.
       throw new SpawnError(`${command}: ${(err as Error).message}`, EXIT_NOT_EXECUTABLE);
     }
     this.child = child;
-    const ours = ourOutput();
+    this.output = await this.relayOutput(child);
+    if (this.options.terminal) attachTerminal(child, this.options.logger);
+    this.options.logger.debug('app started', { pid: child.pid, command });
+    return child;
+  }
+
+  /** Our stdout and stderr, fed from the child's streams (the ones it has), tapped. */
+  private async relayOutput(child: RunningChild): Promise<Relay | undefined> {
     const taps = this.taps?.();
-    // On a terminal stderr is the pty too: its tap never gets a byte, so it ends now instead of
-    // being left behind at each restart.
+    // On a terminal stderr is the pty too, and in direct mode neither stream passes us: a tap
+    // that never gets a byte ends now instead of being left behind at each restart.
+    if (!child.stdout) taps?.stdout.end?.();
     if (!child.stderr) taps?.stderr.end?.();
-    this.output = child.stderr
+    if (!child.stdout) return undefined;
+    const [{ relay }, { ourOutput }] = await Promise.all([import('./output.js'), import('./fd-writer.js')]);
+    const ours = ourOutput();
+    return child.stderr
       ? relay([
           [child.stdout, ours.stdout, taps?.stdout],
           [child.stderr, ours.stderr, taps?.stderr],
         ])
       : relay([[child.stdout, ours.stdout, taps?.stdout]]);
-    if (this.options.terminal) attachTerminal(child, this.options.logger);
-    this.options.logger.debug('app started', { pid: child.pid, command });
-    return child;
   }
 
   /** Passes a signal on: to the child, or its whole group with WAYPOINT_CEB_SIGNAL_GROUP. */

@@ -182,15 +182,32 @@ suite('the single binary', () => {
     it('says clearly which directories failed when none will do, and still runs the app', async () => {
       const noexec = tempDir('noexec');
       const env = cleanEnv({ TMPDIR: noexec, WAYPOINT_CEB_NATIVE_DIR: noexec, WAYPOINT_CEB_SUBREAPER: '1' });
-      const r = await inMountNamespace(noexec, 'ro', [lonely, 'sh', '-c', 'exit 6'], env);
+      const r = await inMountNamespace(noexec, 'ro', [lonely, 'sh', '-c', 'echo out; exit 6'], env);
       expect(r.code).toBe(6);
+      expect(r.stdout.toString()).toBe('out\n');
       const err = r.stderr.toString();
       expect(err).toContain(REAPER_OFF);
       expect(err).toContain('cannot load the posix addon');
-      expect(err).toContain('app output goes through socket pairs');
       expect(err).toContain('WAYPOINT_CEB_NATIVE_DIR');
       expect(err).toContain(noexec);
       expect(err).toContain(lonelyDir);
+      // Disabled mode hands the app our own stdout and stderr, with or without the addon.
+      expect(err).not.toContain('socket pairs');
+    });
+
+    it('relaying the output without the addon, says it goes through socket pairs', async () => {
+      const noexec = tempDir('noexec');
+      const env = cleanEnv({
+        TMPDIR: noexec,
+        WAYPOINT_CEB_NATIVE_DIR: noexec,
+        // Connected mode, no server to reach: the output is relayed, fail-open.
+        WAYPOINT_SERVER_ADDR: '127.0.0.1:1',
+        WAYPOINT_CEB_CONNECT_TIMEOUT: '0',
+      });
+      const r = await inMountNamespace(noexec, 'ro', [lonely, 'sh', '-c', 'echo out; exit 6'], env);
+      expect(r.code).toBe(6);
+      expect(r.stdout.toString()).toBe('out\n');
+      expect(r.stderr.toString()).toContain('app output goes through socket pairs, not pipes: the native addon did not load');
     });
   });
 });

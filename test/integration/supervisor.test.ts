@@ -34,6 +34,12 @@ import {
 } from '../helpers/run.js';
 import { childPids, isRunning, killDescendants, networkSockets } from '../helpers/proc.js';
 
+/**
+ * Connected mode with no server to reach (the app starts at once, fail-open): the app's output is
+ * relayed through us for log capture, on pipes of its own. Disabled mode hands it ours instead.
+ */
+const RELAYED = { WAYPOINT_SERVER_ADDR: '127.0.0.1:1', WAYPOINT_CEB_CONNECT_TIMEOUT: '0', WAYPOINT_LOG_LEVEL: 'error' };
+
 const VERSION: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 
 // Every entrypoint a test starts, and any pid that could outlive it (a grandchild in a group
@@ -263,6 +269,28 @@ describe('signals', () => {
 });
 
 describe('output', () => {
+  // The app's (the shell's) fd N against the entrypoint's: the same open file, or a pipe of its own.
+  // (Read before any redirection: dash makes its own for the time of a redirected command.)
+  const whereOutputGoes =
+    'o="$(readlink /proc/$$/fd/1) $(readlink /proc/$PPID/fd/1) $(readlink /proc/$$/fd/2) $(readlink /proc/$PPID/fd/2)"; echo "$o" >&2';
+
+  it('in disabled mode, gives the app our own stdout and stderr: nothing passes through us, as under tini', async () => {
+    const r = await runToEnd(['sh', '-c', whereOutputGoes]);
+    expect(r.code).toBe(0);
+    const [appOut, ourOut, appErr, ourErr] = r.stderr.toString().trim().split(' ');
+    expect(appOut).toMatch(/^socket:/); // the test's own end, as child_process made it
+    expect({ appOut, appErr }).toEqual({ appOut: ourOut, appErr: ourErr });
+  });
+
+  it('relayed (connected mode), gives the app pipes of its own to us', async () => {
+    const r = await runToEnd(['sh', '-c', whereOutputGoes], { env: cleanEnv(RELAYED) });
+    expect(r.code).toBe(0);
+    const [appOut, ourOut, appErr, ourErr] = r.stderr.toString().trim().split(' ');
+    expect([appOut, appErr]).toEqual([expect.stringMatching(/^pipe:/), expect.stringMatching(/^pipe:/)]);
+    expect(appOut).not.toBe(appErr);
+    expect([ourOut, ourErr]).toEqual([expect.stringMatching(/^socket:/), expect.stringMatching(/^socket:/)]);
+  });
+
   it('passes all 256 byte values through stdout unchanged, with no newline added', async () => {
     const file = path.join(testDir(), 'bytes');
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -314,8 +342,8 @@ describe('output', () => {
     },
   );
 
-  // Our stdout is a FIFO nobody reads at first: the app writes more than the pipe holds, exits,
-  // and only then does the reader start. 64 KiB + 1000 bytes leaves a small write pending in
+  // Relayed output (connected mode). Our stdout is a FIFO nobody reads at first: the app writes
+  // more than the pipe holds, exits, and only then does the reader start. 64 KiB + 1000 bytes leaves a small write pending in
   // us; 150 KB also leaves data unread in the app's pipe (which holds ~190 KB, so the app is not
   // blocked). The stall stands for a slow log reader: longer than our idle wait for late output,
   // shorter than our bound on the final flush.
@@ -340,6 +368,7 @@ describe('output', () => {
       try {
         r = launch(['sh', '-c', script, 'sh', marker], {
           stdio: stream === 'stdout' ? ['pipe', writeEnd, 'pipe'] : ['pipe', 'pipe', writeEnd],
+          env: cleanEnv(RELAYED),
         });
       } finally {
         closeSync(writeEnd);
@@ -591,18 +620,18 @@ describe('disabled mode', () => {
 });
 
 describe('reader goes away', () => {
-  it('gives the app real pipes: /dev/stdout and /dev/stderr can be opened (nginx logs there)', async () => {
+  it('relayed, gives the app real pipes: /dev/stdout and /dev/stderr can be opened (nginx logs there)', async () => {
     const r = await run(
       ['sh', '-c', '[ -p /dev/stdout ] && [ -p /dev/stderr ] && echo out > /dev/stdout && echo err > /dev/stderr'],
-      { env: cleanEnv() },
+      { env: cleanEnv(RELAYED) },
     );
     expect(r.code).toBe(0);
     expect(r.stdout.toString()).toBe('out\n');
     expect(r.stderr.toString()).toBe('err\n');
   });
 
-  it('the child meets a broken pipe and we exit without a stack trace', async () => {
-    const r = launch(['sh', '-c', 'yes']);
+  it('relayed, the child meets a broken pipe and we exit without a stack trace', async () => {
+    const r = launch(['sh', '-c', 'yes'], { env: cleanEnv(RELAYED) });
     await withDeadline(
       new Promise((resolve) => r.proc.stdout!.once('data', resolve)),
       10_000,
@@ -613,6 +642,26 @@ describe('reader goes away', () => {
     expect(exit.signal).toBeNull();
     // `yes` fails as it would writing to the closed pipe itself: killed by SIGPIPE.
     expect(exit.code).toBe(141);
+    expectNoStackTrace(r.stderr());
+  });
+
+  it('in disabled mode, the child meets a broken pipe on our own stdout: SIGPIPE, as under tini', async () => {
+    const dir = testDir();
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const readEnd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const reader = new Socket({ fd: readEnd, readable: true, writable: false });
+    let r: Running;
+    const writeEnd = openSync(fifo, fsConstants.O_WRONLY);
+    try {
+      r = launch(['sh', '-c', 'yes'], { stdio: ['pipe', writeEnd, 'pipe'] });
+    } finally {
+      closeSync(writeEnd);
+    }
+    await withDeadline(new Promise((resolve) => reader.once('data', resolve)), 10_000, 'the first output of yes');
+    reader.destroy();
+    const exit = await exitOf(r);
+    expect(exit).toEqual({ code: 141, signal: null });
     expectNoStackTrace(r.stderr());
   });
 });

@@ -106,6 +106,16 @@ describe('resolveCommand', () => {
     expect(resolveCommand('app', 'rel', work)).toEqual({ ok: true, path: path.join(work, 'rel', 'app') });
   });
 
+  it('returns the same normalised path for every way of writing an absolute PATH entry', () => {
+    const bin = dir('bin');
+    file(path.join(bin, 'app'), 0o755);
+    dir('other');
+    const spellings = [bin, `${bin}/`, `${bin}//`, bin.replace(/\/bin$/, '//bin'), bin.replace(/\/bin$/, '/./bin'), `${path.join(tmp, 'other')}/../bin`, `${bin}/.`];
+    for (const entry of spellings) {
+      expect({ entry, found: resolveCommand('app', entry, '/') }).toEqual({ entry, found: { ok: true, path: path.join(bin, 'app') } });
+    }
+  });
+
   it('uses the default search path when PATH is unset', () => {
     const r = resolveCommand('sh', undefined, '/');
     expect(r.ok).toBe(true);

@@ -16,6 +16,7 @@ need make make            # node-gyp builds the native addon
 need g++ g++
 need python3 python3
 need openssl openssl     # the TLS tests make a self-signed certificate
+need tini tini           # npm run bench: the baseline a PID 1 is measured against
 
 # --- Release addons (scripts/release/addons.mjs) and their tests: readelf reads symbol
 # versions; the arm64 cross compilers and their C library build linux-arm64; qemu runs arm64

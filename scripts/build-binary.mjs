@@ -27,7 +27,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 const BUNDLE = path.join(root, 'dist/entrypoint.cjs');
-const CONNECTION_CHUNK = path.join(root, 'dist/connection.cjs');
+/** The lazily loaded chunks (scripts/build.mjs's `chunks`), each a SEA asset with its code cache. */
+const CHUNKS = ['connection', 'commander'];
 const OUTPUT = path.join(root, 'dist/waypoint-entrypoint');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** The environment variable Node's C++ reads for its options, and our replacement name. */
@@ -54,7 +55,7 @@ function inputs(addons) {
   }
   const files = {
     bundle: [BUNDLE, 'run `npm run build` first (npm ci does it)'],
-    connection: [CONNECTION_CHUNK, 'run `npm run build` first (npm ci does it)'],
+    ...Object.fromEntries(CHUNKS.map((name) => [name, [path.join(root, `dist/${name}.cjs`), 'run `npm run build` first (npm ci does it)']])),
     posix: [path.join(root, 'native/build/Release/posix.node'), 'run `npm run build:native` (npm ci does it)'],
     pty: [ptyAddon, "node-pty's addon was not built: run `npm ci` (or `npm rebuild node-pty`)"],
   };
@@ -65,7 +66,12 @@ function inputs(addons) {
   for (const [what, [file, hint]] of Object.entries(files)) {
     if (!existsSync(file)) throw new BuildError(`${path.relative(root, file)} is missing (${what}): ${hint}`);
   }
-  return { bundle: files.bundle[0], connection: files.connection[0], posix: files.posix[0], pty: files.pty[0] };
+  return {
+    bundle: files.bundle[0],
+    chunks: Object.fromEntries(CHUNKS.map((name) => [name, files[name][0]])),
+    posix: files.posix[0],
+    pty: files.pty[0],
+  };
 }
 
 function run(cmd, args, { what = `${cmd} ${args.join(' ')}`, ...options } = {}) {
@@ -88,25 +94,26 @@ export function chunkSource(code) {
 }
 
 /**
- * V8's code cache for the connection chunk, made by this very Node (the one the binary is built
- * from) after running the chunk's top level, so that what start-up runs is in it too. V8 takes
- * it only for the same text (chunkSource) and refuses it otherwise, safely: src/chunks.ts then
- * compiles as without one.
+ * V8's code cache for a chunk, made by this very Node (the one the binary is built from) after
+ * running the chunk's top level, so that what start-up runs is in it too. V8 takes it only for
+ * the same text (chunkSource) and refuses it otherwise, safely: src/chunks.ts then compiles as
+ * without one.
  */
-function chunkCodeCache(chunk, workDir, blobNode) {
+function chunkCodeCache(name, chunk, workDir, blobNode) {
   const [cmd, ...prefix] = blobNode;
-  const out = path.join(workDir, 'connection.cjs.cache');
-  const wrapped = path.join(workDir, 'connection.wrapped.js');
+  const file = `${name}.cjs`;
+  const out = path.join(workDir, `${file}.cache`);
+  const wrapped = path.join(workDir, `${name}.wrapped.js`);
   writeFileSync(wrapped, chunkSource(readFileSync(chunk, 'utf8')));
   const program = `
     const { Script } = require('node:vm');
     const { readFileSync, writeFileSync } = require('node:fs');
-    const script = new Script(readFileSync(${JSON.stringify(wrapped)}, 'utf8'), { filename: 'connection.cjs' });
+    const script = new Script(readFileSync(${JSON.stringify(wrapped)}, 'utf8'), { filename: ${JSON.stringify(file)} });
     const module = { exports: {} };
-    script.runInThisContext()(module.exports, require, module, 'connection.cjs', ${JSON.stringify(workDir)});
+    script.runInThisContext()(module.exports, require, module, ${JSON.stringify(file)}, ${JSON.stringify(workDir)});
     writeFileSync(${JSON.stringify(out)}, script.createCachedData());
   `;
-  run(cmd, [...prefix, '-e', program], { cwd: workDir, what: 'the code cache of connection.cjs' });
+  run(cmd, [...prefix, '-e', program], { cwd: workDir, what: `the code cache of ${file}` });
   return out;
 }
 
@@ -126,12 +133,17 @@ function buildBlob(files, workDir, { blobNode, codeCache }) {
     // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
     useCodeCache: codeCache,
     useSnapshot: false,
-    // connection.cjs: the lazily loaded connection (src/chunks.ts), read only in connected mode.
+    // The lazily loaded chunks (src/chunks.ts): connection.cjs read only in connected mode,
+    // commander.cjs only for options and help.
     assets: {
       'posix.node': files.posix,
       'pty.node': files.pty,
-      'connection.cjs': files.connection,
-      ...(codeCache ? { 'connection.cjs.cache': chunkCodeCache(files.connection, workDir, blobNode) } : {}),
+      ...Object.fromEntries(
+        Object.entries(files.chunks).flatMap(([name, file]) => [
+          [`${name}.cjs`, file],
+          ...(codeCache ? [[`${name}.cjs.cache`, chunkCodeCache(name, file, workDir, blobNode)]] : []),
+        ]),
+      ),
     },
   };
   const configFile = path.join(workDir, 'sea-config.json');

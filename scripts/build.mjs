@@ -26,18 +26,25 @@ const nodePtyNativeLoader = {
 
 /**
  * Parts of the entrypoint built as files of their own (dist/<name>.cjs), loaded only when used:
- * the connection pulls in gRPC, whose parsing alone would slow every start of disabled mode.
- * Its `import('./connection/index.js')` in src/entrypoint.ts becomes src/chunks.ts's loadChunk.
+ * the connection pulls in gRPC, whose parsing alone would slow every start of disabled mode;
+ * commander (120 KB) is needed only for options, help and usage errors. Each chunk's import,
+ * from the one file that loads it, becomes src/chunks.ts's loadChunk.
  */
-export const chunks = { connection: 'src/connection/index.ts' };
+export const chunks = {
+  connection: { entry: 'src/connection/index.ts', importer: 'src/entrypoint.ts', specifier: './connection/index.js' },
+  commander: { entry: 'src/cli/commander.ts', importer: 'src/cli/entrypoint.ts', specifier: './commander.js' },
+};
 
 /** @type {import('esbuild').Plugin} */
 const lazyChunks = {
   name: 'lazy-chunks',
   setup(b) {
-    b.onResolve({ filter: /^\.\/connection\/index\.js$/ }, (args) =>
-      args.importer === path.join(root, 'src/entrypoint.ts') ? { path: 'connection', namespace: 'lazy-chunk' } : undefined,
-    );
+    b.onResolve({ filter: /^\.\/(connection\/index|commander)\.js$/ }, (args) => {
+      const name = Object.keys(chunks).find(
+        (n) => chunks[n].specifier === args.path && path.join(root, chunks[n].importer) === args.importer,
+      );
+      return name ? { path: name, namespace: 'lazy-chunk' } : undefined;
+    });
     b.onLoad({ filter: /.*/, namespace: 'lazy-chunk' }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(path.join(root, 'src/chunks.ts'))}).loadChunk(${JSON.stringify(args.path)});`,
       loader: 'js',
@@ -74,7 +81,7 @@ await Promise.all([
       external: external[name] ?? [],
     }),
   ),
-  ...Object.entries(chunks).map(([name, entry]) =>
+  ...Object.entries(chunks).map(([name, { entry }]) =>
     build({ ...common, entryPoints: [path.join(root, entry)], outfile: path.join(root, 'dist', `${name}.cjs`) }),
   ),
 ]);

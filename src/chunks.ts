@@ -1,12 +1,14 @@
 // Lazily loaded parts of the bundle. The connection (gRPC, protobufjs, the descriptor: ~1 MB of
 // JavaScript) is built as a file of its own, dist/connection.cjs, that disabled mode never
 // reads: inside the main bundle its mere parsing cost ~10 ms of start-up, a third of our budget.
-// scripts/build.mjs points the orchestrator's `import('./connection/index.js')` here. In the
+// So is commander (dist/commander.cjs), which only options and --help need. scripts/build.mjs
+// points the orchestrator's `import('./connection/index.js')` and the CLI's
+// `import('./commander.js')` here. In the
 // single binary the chunk is a SEA asset, compiled the way Node compiles a CommonJS file, with
 // V8's code cache for it (another asset, made at build time): ~25 ms less connected start-up.
 import path from 'node:path';
 
-export type ChunkName = 'connection';
+export type ChunkName = 'connection' | 'commander';
 
 declare const __dirname: string; // the bundle is CommonJS
 

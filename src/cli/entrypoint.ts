@@ -21,7 +21,7 @@ Exit status: the command's own; 128+N if it died of signal N; 127 if it was not 
 126 if it could not be executed; 2 for a usage or settings error.`;
 
 async function buildProgram(): Promise<Command> {
-  const { Command } = await import('commander');
+  const { Command } = await import('./commander.js');
   return new Command('waypoint-entrypoint')
     .description('Run a command under a PID-1-correct supervisor connected to a Waypoint server.')
     .usage('[options] [--] <command> [args...]')
@@ -36,7 +36,8 @@ async function buildProgram(): Promise<Command> {
 
 /**
  * The usual invocations, a command or `--` then a command, need no option parsing: answer them
- * without loading commander, whose load alone is a tenth of our start-up budget.
+ * without loading commander (a chunk of its own, see ./commander.ts), whose load alone is a
+ * tenth of our start-up budget.
  */
 function commandWithoutOptions(argv: string[]): string[] | undefined {
   if (argv[0] === '--') return argv.length > 1 ? argv.slice(1) : undefined;
@@ -46,7 +47,7 @@ function commandWithoutOptions(argv: string[]): string[] | undefined {
 
 /** Everything else (options, help, errors) through commander: the command, or an exit code. */
 async function parseWithCommander(argv: string[]): Promise<string[] | number> {
-  const { CommanderError } = await import('commander');
+  const { CommanderError } = await import('./commander.js');
   const program = await buildProgram();
   try {
     program.parse(argv, { from: 'user' });

@@ -1,9 +1,12 @@
 // Our own log lines, on stderr beside the app's. Each record is one synchronous write so it
 // never interleaves mid-line with the app's output, and nothing is lost when we exit right
-// after. A tiny writer instead of pino: it costs nothing at start-up, which has a budget.
-import { writeSync } from 'node:fs';
-import type { LogLevel } from './settings.js';
+// after. A tiny writer instead of pino: it costs nothing at start-up, which has a budget. With
+// WAYPOINT_LOG_FORMAT=json it writes pino's own line format, so that pino-pretty and a log
+// pipeline read it as they read the server's (pino) lines.
+import { readFileSync, writeSync } from 'node:fs';
+import type { LogFormat, LogLevel } from './settings.js';
 
+/** pino's level numbers, which its JSON lines carry. */
 const RANK: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
 
 export type LogFields = Record<string, string | number | boolean | undefined>;
@@ -27,6 +30,7 @@ export class Logger {
   constructor(
     level: LogLevel,
     private readonly fd = 2,
+    private readonly format: LogFormat = 'text',
   ) {
     this.rank = RANK[level];
   }
@@ -58,7 +62,7 @@ export class Logger {
   private log(level: LogLevel, message: string, fields: LogFields): void {
     if (RANK[level] < this.rank) return;
     const record: LogRecord = { time: new Date(), level, message, fields };
-    writeLine(this.fd, formatRecord(record) + this.lineEnd);
+    writeLine(this.fd, (this.format === 'json' ? formatJson(record) : formatRecord(record)) + this.lineEnd);
     for (const sink of this.sinks) sink(record);
   }
 }
@@ -69,6 +73,42 @@ export function formatRecord(record: LogRecord): string {
     .map(([k, v]) => ` ${k}=${formatValue(v as string | number | boolean)}`)
     .join('');
   return `waypoint-entrypoint: ${record.level}: ${record.message}${pairs}`;
+}
+
+/** The keys pino writes itself; a field of ours by one of these names gets a trailing `_`. */
+const PINO_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'name', 'msg']);
+
+/**
+ * One line as pino writes it: `level` (pino's number), `time` (ms since the epoch), `pid`,
+ * `hostname`, `name`, then our fields, then `msg`.
+ */
+export function formatJson(record: LogRecord): string {
+  const line: Record<string, string | number | boolean> = {
+    level: RANK[record.level],
+    time: record.time.getTime(),
+    pid: process.pid,
+    hostname: hostname(),
+    name: 'waypoint-entrypoint',
+  };
+  for (const [key, value] of Object.entries(record.fields)) {
+    if (value !== undefined) line[PINO_KEYS.has(key) ? `${key}_` : key] = value;
+  }
+  line.msg = record.message;
+  return JSON.stringify(line);
+}
+
+let host: string | undefined;
+
+/** The kernel's hostname, as os.hostname() gives it, without loading the os module. */
+function hostname(): string {
+  if (host === undefined) {
+    try {
+      host = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+    } catch {
+      host = (require('node:os') as typeof import('node:os')).hostname();
+    }
+  }
+  return host;
 }
 
 function formatValue(value: string | number | boolean): string {

@@ -2,6 +2,8 @@
 // A malformed value is a SettingsError: one line naming the variable and the forms it accepts.
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** Our own lines on stderr: `text` for a person, `json` for a log pipeline (pino's format). */
+export type LogFormat = 'text' | 'json';
 
 export interface Settings {
   /** host:port of the control server; undefined means disabled mode. */
@@ -15,6 +17,7 @@ export interface Settings {
   disableExec: boolean;
   serverRequired: boolean;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** The app's port, set for the child. */
   port: number;
   connectTimeoutMs: number;
@@ -111,6 +114,21 @@ export function parseLogLevel(variable: string, value: string): LogLevel {
   throw new SettingsError(variable, value, LOG_LEVELS.join(', '));
 }
 
+export function parseLogFormat(variable: string, value: string): LogFormat {
+  const format = value.trim().toLowerCase();
+  if (format === 'text' || format === 'json') return format;
+  throw new SettingsError(variable, value, 'text or json');
+}
+
+/** WAYPOINT_LOG_FORMAT when valid, else text: for the lines written before the settings are. */
+export function logFormatOf(env: Env): LogFormat {
+  try {
+    return read(env, 'WAYPOINT_LOG_FORMAT', parseLogFormat, 'text');
+  } catch {
+    return 'text';
+  }
+}
+
 export function parsePort(variable: string, value: string): number {
   const text = value.trim();
   const port = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -158,6 +176,7 @@ export function loadSettings(env: Env): Settings {
     disableExec: read(env, 'WAYPOINT_CEB_DISABLE_EXEC', parseBoolean, false),
     serverRequired: read(env, 'WAYPOINT_CEB_SERVER_REQUIRED', parseBoolean, false),
     logLevel: read(env, 'WAYPOINT_LOG_LEVEL', parseLogLevel, 'info'),
+    logFormat: read(env, 'WAYPOINT_LOG_FORMAT', parseLogFormat, 'text'),
     port: read(env, 'PORT', parsePort, 5000),
     connectTimeoutMs: read(env, 'WAYPOINT_CEB_CONNECT_TIMEOUT', parseDuration, 5000),
     stopTimeoutMs: read(env, 'WAYPOINT_CEB_STOP_TIMEOUT', parseDuration, 30_000),

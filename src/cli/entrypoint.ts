@@ -1,8 +1,8 @@
 // `waypoint-entrypoint [options] [--] <command> [args...]`: parse, validate, run, exit.
 import type { Command } from 'commander';
 import { runEntrypoint } from '../entrypoint.js';
-import { Logger, writeLine } from '../log.js';
-import { loadSettings, SettingsError } from '../settings.js';
+import { type LogFields, Logger, writeLine } from '../log.js';
+import { loadSettings, logFormatOf, SettingsError } from '../settings.js';
 import { versionLine } from '../version.js';
 
 const EXIT_USAGE = 2;
@@ -64,6 +64,12 @@ async function parseWithCommander(argv: string[]): Promise<string[] | number> {
   return program.args;
 }
 
+/** An error before (or outside) the logger: a JSON line in JSON mode, else our plain line. */
+function reportEarly(message: string, fields: LogFields = {}): void {
+  if (logFormatOf(process.env) === 'json') new Logger('error', 2, 'json').error(message, fields);
+  else writeLine(2, `waypoint-entrypoint: ${message}\n`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const command = commandWithoutOptions(argv) ?? (await parseWithCommander(argv));
   if (typeof command === 'number') return command;
@@ -73,19 +79,19 @@ export async function main(argv: string[]): Promise<number> {
     settings = loadSettings(process.env);
   } catch (err) {
     if (err instanceof SettingsError) {
-      writeLine(2, `waypoint-entrypoint: ${err.message}\n`);
+      reportEarly(err.message, { variable: err.variable });
       return EXIT_USAGE;
     }
     throw err;
   }
-  return runEntrypoint({ argv: command, settings, logger: new Logger(settings.logLevel) });
+  return runEntrypoint({ argv: command, settings, logger: new Logger(settings.logLevel, 2, settings.logFormat) });
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     // A bug of ours: one line, not a stack trace, and an exit code that says "not the app".
-    writeLine(2, `waypoint-entrypoint: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    reportEarly(`internal error: ${(err as Error)?.message ?? String(err)}`);
     process.exit(1);
   },
 );

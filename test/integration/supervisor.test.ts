@@ -516,6 +516,7 @@ describe('malformed settings', () => {
     ['WAYPOINT_LOG_LEVEL', 'loud'],
     ['WAYPOINT_CEB_LOG_BUFFER', 'lots'],
     ['WAYPOINT_CEB_SIGNAL_GROUP', 'group'],
+    ['WAYPOINT_LOG_FORMAT', 'xml'],
   ])('%s=%j: exit 2 with one line naming it, and the child never runs', async (name, value) => {
     const marker = path.join(testDir(), 'ran');
     const r = await runToEnd(['sh', '-c', 'touch "$1"', 'sh', marker], { env: cleanEnv({ [name]: value }) });
@@ -528,6 +529,47 @@ describe('malformed settings', () => {
     expect(err).toContain(JSON.stringify(value));
     expectNoStackTrace(r.stderr);
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('WAYPOINT_LOG_FORMAT=json: our lines as pino writes them', () => {
+  /** Every line of stderr, parsed: each must be one JSON object in pino's shape. */
+  function jsonLines(stderr: Buffer): Array<Record<string, unknown>> {
+    const lines = stderr.toString().trimEnd().split('\n');
+    return lines.map((line) => {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      expect(record).toMatchObject({ level: expect.any(Number), time: expect.any(Number), name: 'waypoint-entrypoint', msg: expect.any(String) });
+      return record;
+    });
+  }
+
+  it('a missing command: one line at level 50, exit 127', async () => {
+    const r = await runToEnd(['no-such-command-here'], { env: cleanEnv({ WAYPOINT_LOG_FORMAT: 'json' }) });
+    expect(r.code).toBe(127);
+    expect(jsonLines(r.stderr)).toEqual([expect.objectContaining({ level: 50, msg: 'no-such-command-here: command not found' })]);
+  });
+
+  it('a malformed setting: one line naming the variable, exit 2, the child never runs', async () => {
+    const marker = path.join(testDir(), 'ran');
+    const r = await runToEnd(['sh', '-c', 'touch "$1"', 'sh', marker], {
+      env: cleanEnv({ WAYPOINT_LOG_FORMAT: 'json', WAYPOINT_CEB_STOP_TIMEOUT: 'soon' }),
+    });
+    expect(r.code).toBe(2);
+    expect(jsonLines(r.stderr)).toEqual([
+      expect.objectContaining({ level: 50, variable: 'WAYPOINT_CEB_STOP_TIMEOUT', msg: expect.stringContaining('invalid WAYPOINT_CEB_STOP_TIMEOUT="soon"') }),
+    ]);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('connected, with no server: its warnings are JSON lines too, beside the app’s own output', async () => {
+    const env = cleanEnv({ ...RELAYED, WAYPOINT_LOG_LEVEL: 'warn', WAYPOINT_LOG_FORMAT: 'json' });
+    const r = await runToEnd(['sh', '-c', 'echo app-out; echo app-err >&2'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe('app-out\n');
+    const err = r.stderr.toString().split('\n');
+    expect(err).toContain('app-err');
+    const ours = jsonLines(Buffer.from(err.filter((l) => l !== 'app-err').join('\n')));
+    expect(ours).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringContaining('no config from the server in time') }));
   });
 });
 

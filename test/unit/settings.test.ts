@@ -11,6 +11,8 @@ import {
   parseServerAddr,
   parseSize,
   SettingsError,
+  logFormatOf,
+  parseLogFormat,
 } from '../../src/settings.js';
 
 /** Runs `fn`, which must throw a SettingsError, and returns it. */
@@ -120,6 +122,26 @@ describe('parseLogLevel', () => {
   });
 });
 
+describe('parseLogFormat / logFormatOf', () => {
+  it.each([
+    ['text', 'text'],
+    ['json', 'json'],
+    [' JSON ', 'json'],
+  ])('parses %j as %j', (v, format) => {
+    expect(parseLogFormat('X', v)).toBe(format);
+  });
+  it.each(['xml', 'pino', 'logfmt', ''])('rejects %j naming the two formats', (v) => {
+    expect(settingsError(() => parseLogFormat('WAYPOINT_LOG_FORMAT', v)).message).toBe(
+      `invalid WAYPOINT_LOG_FORMAT=${JSON.stringify(v)}: expected text or json`,
+    );
+  });
+  it('reads the format for the lines before the settings, falling back to text on a bad value', () => {
+    expect(logFormatOf({ WAYPOINT_LOG_FORMAT: 'json' })).toBe('json');
+    expect(logFormatOf({ WAYPOINT_LOG_FORMAT: 'xml' })).toBe('text');
+    expect(logFormatOf({})).toBe('text');
+  });
+});
+
 describe('parsePort', () => {
   it.each([
     ['1', 1],
@@ -168,6 +190,7 @@ describe('loadSettings', () => {
       disableExec: false,
       serverRequired: false,
       logLevel: 'info',
+      logFormat: 'text',
       port: 5000,
       connectTimeoutMs: 5000,
       stopTimeoutMs: 30_000,
@@ -192,6 +215,7 @@ describe('loadSettings', () => {
       WAYPOINT_CEB_DISABLE_EXEC: '1',
       WAYPOINT_CEB_SERVER_REQUIRED: 'YES',
       WAYPOINT_LOG_LEVEL: 'debug',
+      WAYPOINT_LOG_FORMAT: 'JSON',
       PORT: '8080',
       WAYPOINT_CEB_CONNECT_TIMEOUT: '2s',
       WAYPOINT_CEB_STOP_TIMEOUT: '500ms',
@@ -213,6 +237,7 @@ describe('loadSettings', () => {
       disableExec: true,
       serverRequired: true,
       logLevel: 'debug',
+      logFormat: 'json',
       port: 8080,
       connectTimeoutMs: 2000,
       stopTimeoutMs: 500,

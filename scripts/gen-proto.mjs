@@ -1,5 +1,7 @@
-// From proto/ to src/protocol/generated/: a JSON descriptor (inlined into the bundle by esbuild,
+// From proto/ to src/protocol/generated/: JSON descriptors (inlined into the bundles by esbuild,
 // so nothing reads a .proto at run time, inside the single binary neither) and TypeScript types.
+// descriptor.json has every package (the server and waypoint-ctl); instance-descriptor.json only
+// what an instance speaks (src/protocol/instance.ts): the entrypoint has no use for the operator API.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,12 +18,14 @@ export const PROTO_FILES = [
   'waypoint_entrypoint/tunnel/v1/tunnel.proto',
   'waypoint_entrypoint/status/v1/status.proto',
 ];
+/** The packages an instance (the entrypoint) speaks: all but the operator API (control.proto). */
+export const INSTANCE_PROTO_FILES = PROTO_FILES.filter((file) => !file.includes('/control/'));
 const PROTO_DIR = path.join(root, 'proto');
 const OUT_DIR = path.join(root, 'src/protocol/generated');
 /** protobufjs ships the well-known types (google/protobuf/*.proto) beside its code. */
 const WELL_KNOWN_DIR = path.dirname(require.resolve('protobufjs/package.json'));
 
-function descriptor() {
+function descriptor(files) {
   const protoRoot = new protobuf.Root();
   protoRoot.resolvePath = (_origin, target) => {
     for (const dir of [PROTO_DIR, WELL_KNOWN_DIR]) {
@@ -35,7 +39,7 @@ function descriptor() {
     }
     return target;
   };
-  protoRoot.loadSync(PROTO_FILES, { keepCase: true });
+  protoRoot.loadSync(files, { keepCase: true });
   protoRoot.resolveAll();
   return protoRoot.toJSON({ keepComments: false });
 }
@@ -64,5 +68,6 @@ function types() {
 
 rmSync(OUT_DIR, { recursive: true, force: true });
 mkdirSync(OUT_DIR, { recursive: true });
-writeFileSync(path.join(OUT_DIR, 'descriptor.json'), `${JSON.stringify(descriptor())}\n`);
+writeFileSync(path.join(OUT_DIR, 'descriptor.json'), `${JSON.stringify(descriptor(PROTO_FILES))}\n`);
+writeFileSync(path.join(OUT_DIR, 'instance-descriptor.json'), `${JSON.stringify(descriptor(INSTANCE_PROTO_FILES))}\n`);
 types();

@@ -2,7 +2,7 @@
 // that we can drop inline keepalives, and, once we have one, the entrypoint token in both of the
 // headers servers read it from.
 import type { Metadata } from '@grpc/grpc-js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 import { formatRange, METADATA, PROTOCOL_VERSIONS } from '../protocol/metadata.js';
 
 export interface CallIdentity {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 import type { Settings } from '../settings.js';
 import { OwnedSocketsCredentials } from './owned-sockets.js';
 

@@ -4,7 +4,7 @@
 // grpc's, decides when the network is tried again.
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
-import { protocol } from '../protocol/load.js';
+import { instanceProtocol } from '../protocol/instance.js';
 
 export const KEEPALIVE_TIME_MS = 30_000;
 export const KEEPALIVE_TIMEOUT_MS = 10_000;
@@ -41,6 +41,6 @@ export interface DialOptions {
 
 /** A client on a new channel. Nothing connects until the first call. */
 export function dial({ addr, credentials, version }: DialOptions): WaypointClient {
-  const Waypoint = protocol().hashicorp.waypoint.Waypoint;
+  const Waypoint = instanceProtocol().hashicorp.waypoint.Waypoint;
   return new Waypoint(addr, credentials, channelOptions(version));
 }

@@ -1,6 +1,6 @@
 // Why a connection attempt or a session failed, in the terms the retry loop decides on.
 import type { ServiceError } from '@grpc/grpc-js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 
 export type FailureKind =
   /** Refused, reset, DNS, TLS handshake: nothing answered at the gRPC level. */

@@ -13,7 +13,7 @@
 // connect from then on, and destroys the sockets it handed out.
 import type { Socket } from 'node:net';
 import type { ChannelCredentials } from '@grpc/grpc-js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 
 type SecureConnector = ReturnType<ChannelCredentials['_createSecureConnector']>;
 

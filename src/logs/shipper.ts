@@ -12,7 +12,7 @@ import { Backoff, type BackoffPolicy, RECONNECT_POLICY } from '../connection/bac
 import type { Session } from '../connection/session.js';
 import type { Logger } from '../log.js';
 import { KEEPALIVE } from '../protocol/keepalive.js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 import type { Batch, LogQueue } from './queue.js';
 
 export interface LogShipperOptions {

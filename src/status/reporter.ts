@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
 import type { InstanceStatusDefinition } from '../protocol/generated/waypoint_entrypoint/status/v1/InstanceStatus.js';
 import type { ReportStatusRequest } from '../protocol/generated/waypoint_entrypoint/status/v1/ReportStatusRequest.js';
-import { grpc, protocol } from '../protocol/load.js';
+import { grpc, instanceProtocol } from '../protocol/instance.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import type { AppStatus } from '../supervisor/lifecycle.js';
 
@@ -141,7 +141,7 @@ export class StatusReporter {
 }
 
 function definition(): InstanceStatusDefinition {
-  return protocol().waypoint_entrypoint.status.v1.InstanceStatus.service as unknown as InstanceStatusDefinition;
+  return instanceProtocol().waypoint_entrypoint.status.v1.InstanceStatus.service as unknown as InstanceStatusDefinition;
 }
 
 /** One Report call on the session's client (so on its channel, with its fault guard). */

@@ -15,7 +15,7 @@ import type { Session } from '../connection/session.js';
 import type { Logger } from '../log.js';
 import type { EntrypointConfig__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { RegisterResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
-import { grpc } from '../protocol/load.js';
+import { grpc } from '../protocol/instance.js';
 import { carry } from './carrier.js';
 import { registerEnd, ReportLimiter, type UrlTarget, urlTarget } from './rules.js';
 import { openRegister } from './wire.js';

@@ -9,7 +9,7 @@ import type { RegisterRequest } from '../protocol/generated/waypoint_entrypoint/
 import type { RegisterResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
 import type { TunnelDefinition } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
-import { protocol } from '../protocol/load.js';
+import { instanceProtocol } from '../protocol/instance.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
 /** The largest data of one message. */
@@ -37,7 +37,7 @@ export function encodeData(data: Buffer): Buffer {
 export type ConnectWrite = ConnectRequest | Buffer;
 
 function tunnel(): TunnelDefinition {
-  return protocol().waypoint_entrypoint.tunnel.v1.Tunnel.service as unknown as TunnelDefinition;
+  return instanceProtocol().waypoint_entrypoint.tunnel.v1.Tunnel.service as unknown as TunnelDefinition;
 }
 
 /** Opens Register on the session's client. */

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import * as protoLoader from '@grpc/proto-loader';
 import descriptor from '../../src/protocol/generated/descriptor.json';
+import { instanceProtocol } from '../../src/protocol/instance.js';
 import { LOADER_OPTIONS, protocol } from '../../src/protocol/load.js';
 
 type Method = {
@@ -65,5 +66,33 @@ describe('service definitions without proto-loader', () => {
 
   it('refuse an array as a message, as proto-loader does', () => {
     expect(() => ours['hashicorp.waypoint.Waypoint'].GetVersionInfo.responseSerialize([])).toThrow(/expected object with GetVersionInfoResponse structure, got array/);
+  });
+});
+
+describe('the instance protocol (what the entrypoint loads)', () => {
+  const services = (pkg: object) => {
+    const found: Record<string, string[]> = {};
+    const visit = (node: object, prefix: string) => {
+      for (const [name, value] of Object.entries(node)) {
+        if (typeof value === 'function' && 'service' in value) found[prefix + name] = Object.values(value.service as Record<string, Method>).map((m) => m.path);
+        else if (value && typeof value === 'object' && !('format' in value)) visit(value, `${prefix + name}.`);
+      }
+    };
+    visit(pkg, '');
+    return found;
+  };
+
+  it('has every service of the full protocol but the operator API, with the same methods', () => {
+    const full = services(protocol());
+    const instance = services(instanceProtocol());
+    expect(Object.keys(full)).toContain('waypoint_entrypoint.control.v1.Control');
+    const { 'waypoint_entrypoint.control.v1.Control': _control, ...rest } = full;
+    expect(instance).toEqual(rest);
+  });
+
+  it('serializes as the full protocol does', () => {
+    const ours = instanceProtocol().hashicorp.waypoint.Waypoint.service as unknown as Record<string, Method>;
+    const [request] = samples.EntrypointLogStream;
+    expect(Buffer.from(ours.EntrypointLogStream.requestSerialize(request)).equals(Buffer.from((reference['hashicorp.waypoint.Waypoint'] as unknown as Record<string, Method>).EntrypointLogStream.requestSerialize(request)))).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import { configCommand } from '../ctl/commands/config.js';
 import { deploymentCommand } from '../ctl/commands/deployment.js';
 import { devCommand } from '../ctl/commands/dev.js';
 import { execCommand, execHistoryCommand } from '../ctl/commands/exec.js';
+import { imageCommand } from '../ctl/commands/image.js';
 import { instancesCommand } from '../ctl/commands/instances.js';
 import { logsCommand } from '../ctl/commands/logs.js';
 import { serverCommand } from '../ctl/commands/server.js';
@@ -50,6 +51,7 @@ function buildProgram(): Command {
   urlCommand(program);
   tokenCommand(program);
   devCommand(program);
+  imageCommand(program);
   return program;
 }
 

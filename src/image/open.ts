@@ -2,12 +2,14 @@
 import { DockerArchiveSource, DockerArchiveTarget } from './docker-archive.js';
 import { OciLayoutSource, OciLayoutTarget } from './oci-layout.js';
 import type { ImageLocation } from './reference.js';
-import { RegistryRepository } from './registry/store.js';
+import { RegistryRepository, type UploadProgress } from './registry/store.js';
 import type { ImageSource, ImageTarget } from './store.js';
 
 export interface OpenOptions {
   insecure: boolean;
   env?: NodeJS.ProcessEnv;
+  /** A registry target tells each chunk it uploads. */
+  progress?: UploadProgress;
 }
 
 export function openSource(loc: ImageLocation, options: OpenOptions): ImageSource {

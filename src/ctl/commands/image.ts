@@ -14,6 +14,22 @@ declare const __dirname: string; // the bundle is CommonJS: dist/ctl.cjs, beside
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
+const MiB = 1024 * 1024;
+let progressShown = false;
+
+/** On a terminal: the blob being pushed and how much of it, rewritten in place. */
+function showProgress(digest: string, sent: number, total: number): void {
+  process.stderr.write(`\r\x1b[2Kpushing ${digest.slice(0, 19)}…: ${(sent / MiB).toFixed(1)} of ${(total / MiB).toFixed(1)} MiB`);
+  progressShown = true;
+}
+
+/** The progress line, wiped before a line of its own is written. */
+function clearLine(): string {
+  if (!progressShown) return '';
+  progressShown = false;
+  return '\r\x1b[2K';
+}
+
 export function imageCommand(program: Command): void {
   const image = program.command('image').description('work on container images');
   image
@@ -36,7 +52,7 @@ export function imageCommand(program: Command): void {
         if (err instanceof ReferenceError) throw new UsageError(err.message);
         throw err;
       }
-      const open = { insecure: opts.insecure === true };
+      const open = { insecure: opts.insecure === true, progress: process.stderr.isTTY ? showProgress : undefined };
       const binaryDir = path.resolve(opts.binaryDir ?? path.join(__dirname, 'release'));
       const started = Date.now();
       try {
@@ -46,11 +62,11 @@ export function imageCommand(program: Command): void {
           binaryDir,
           platforms,
           createdBy: `waypoint-ctl image inject (waypoint-entrypoint ${__VERSION__})`,
-          log: (line) => process.stderr.write(`${line}\n`),
+          log: (line) => process.stderr.write(`${clearLine()}${line}\n`),
         });
         const injected = result.platforms.filter((p) => p.outcome === 'injected').length;
         process.stderr.write(
-          `${describeLocation(target)}: ${injected} of ${result.platforms.length} platform(s) injected in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+          `${clearLine()}${describeLocation(target)}: ${injected} of ${result.platforms.length} platform(s) injected in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
         );
         process.stdout.write(`${result.digest}\n`);
       } catch (err) {

@@ -12,6 +12,9 @@ export interface RegistryOptions {
 
 type Actions = 'pull' | 'pull,push';
 
+/** Blobs larger than this go up in chunks of it (and progress is told per chunk). */
+export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
+
 interface Call {
   method: string;
   repository: string;
@@ -64,10 +67,31 @@ export class RegistryClient {
     return res.status === 201;
   }
 
-  /** A monolithic upload: POST for a session, then one PUT with the whole blob and its digest. */
-  async uploadBlob(repository: string, digest: string, data: Buffer): Promise<void> {
+  /**
+   * An upload: POST for a session, then the blob in chunks (PATCH, each reported to `progress`)
+   * and a PUT with its digest; a blob of one chunk or less goes whole in the PUT.
+   */
+  async uploadBlob(repository: string, digest: string, data: Buffer, progress?: (sent: number, total: number) => void): Promise<void> {
     const session = await this.call({ method: 'POST', repository, path: 'blobs/uploads/', actions: 'pull,push', ok: [202] });
-    const location = this.location(session, repository);
+    let location = this.location(session, repository);
+    let sent = 0;
+    if (data.length > UPLOAD_CHUNK_BYTES) {
+      while (sent < data.length) {
+        const chunk = data.subarray(sent, Math.min(sent + UPLOAD_CHUNK_BYTES, data.length));
+        const res = await this.call({
+          method: 'PATCH',
+          repository,
+          path: location.href,
+          actions: 'pull,push',
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${sent}-${sent + chunk.length - 1}` },
+          body: chunk,
+          ok: [202],
+        });
+        sent += chunk.length;
+        progress?.(sent, data.length);
+        location = this.location(res, repository);
+      }
+    }
     location.searchParams.set('digest', digest);
     await this.call({
       method: 'PUT',
@@ -75,9 +99,10 @@ export class RegistryClient {
       path: location.href,
       actions: 'pull,push',
       headers: { 'Content-Type': 'application/octet-stream' },
-      body: data,
+      body: sent === 0 ? data : Buffer.alloc(0),
       ok: [201, 204],
     });
+    if (sent === 0) progress?.(data.length, data.length);
   }
 
   private async cancelUpload(repository: string, session: Response): Promise<void> {

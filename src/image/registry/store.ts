@@ -4,17 +4,22 @@ import { type Descriptor, MANIFEST_ACCEPT } from '../media.js';
 import { ImageError, type ImageSource, type ImageTarget, type StoredManifest } from '../store.js';
 import { RegistryClient, type RegistryOptions } from './client.js';
 
+/** Told as each chunk of a blob reaches the registry. */
+export type UploadProgress = (digest: string, sent: number, total: number) => void;
+
 export class RegistryRepository implements ImageSource, ImageTarget {
   readonly name: string;
   readonly client: RegistryClient;
+  private readonly progress?: UploadProgress;
 
   constructor(
     registry: string,
     readonly repository: string,
     /** The tag or digest the location names. */
     private readonly reference: string,
-    options: RegistryOptions,
+    options: RegistryOptions & { progress?: UploadProgress },
   ) {
+    this.progress = options.progress;
     this.client = new RegistryClient(registry, options);
     this.name = `${registry}/${repository}${reference.startsWith('sha256:') ? '@' : ':'}${reference}`;
   }
@@ -55,7 +60,7 @@ export class RegistryRepository implements ImageSource, ImageTarget {
   }
 
   putBlob(desc: Descriptor, data: Buffer): Promise<void> {
-    return this.client.uploadBlob(this.repository, desc.digest, data);
+    return this.client.uploadBlob(this.repository, desc.digest, data, this.progress && ((sent, total) => this.progress!(desc.digest, sent, total)));
   }
 
   async putManifest(manifest: StoredManifest, top: boolean): Promise<void> {

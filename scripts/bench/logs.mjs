@@ -14,10 +14,9 @@
 // when over budget.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, referenceServer, ROOT, which } from './lib.mjs';
+import { cleanEnv, controlClient, envInt, fmtMs, markdownTable, median, referenceServer, ROOT, which } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
@@ -26,38 +25,7 @@ const WRITER = path.join(ROOT, 'scripts/bench/log-writer.mjs');
 const BUDGET_RATIO = 1.3;
 const BUDGET_LINES_PER_S = 300_000;
 
-const require = createRequire(path.join(ROOT, 'package.json'));
-
 const now = () => performance.timeOrigin + performance.now();
-
-/** ListInstances over gRPC, in this process (a ctl per poll would steal the CPU we measure). */
-function controlClient(addr, token) {
-  const grpc = require('@grpc/grpc-js');
-  const protoLoader = require('@grpc/proto-loader');
-  const descriptor = JSON.parse(readFileSync(path.join(ROOT, 'src/protocol/generated/descriptor.json'), 'utf8'));
-  const definition = protoLoader.fromJSON(descriptor, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  const { Control } = grpc.loadPackageDefinition(definition).waypoint_entrypoint.control.v1;
-  const client = new Control(addr, grpc.credentials.createInsecure());
-  const metadata = () => {
-    const m = new grpc.Metadata();
-    m.set('authorization', token);
-    m.set('client-api-protocol', '1,1');
-    return m;
-  };
-  return {
-    /** Lines the server counted for `instanceId` (undefined: not listed). */
-    linesReceived(instanceId) {
-      return new Promise((resolve, reject) =>
-        client.ListInstances({ app: '' }, metadata(), { deadline: Date.now() + 5000 }, (err, res) => {
-          if (err) return reject(err);
-          const found = res.instances.find((i) => i.id === instanceId);
-          resolve(found ? Number(found.log_lines_received) : undefined);
-        }),
-      );
-    },
-    close: () => client.close(),
-  };
-}
 
 /** Spawns `argv`, stdout to /dev/null; resolves when the app said "done": spawn → done, and its own time. */
 function runWriter(argv, env) {

@@ -50,6 +50,11 @@ export function startLogs(options: LogsOptions): Logs {
       capture.stop();
       await shipper.flush(timeoutMs);
       drops.flush();
+      // What is still here now goes with us: said, never silently.
+      const left = queue.pendingLines;
+      if (left > 0) {
+        options.logger.warn('log lines were not shipped: we exit, and the server was away or did not take them in time', { lines: left, flush_timeout_ms: timeoutMs });
+      }
     },
     dropped: () => queue.totalDropped,
   };

@@ -67,6 +67,13 @@ export class LogQueue {
     return this.sealedBytes + (this.open?.pos ?? 0);
   }
 
+  /** Lines held, not yet taken (markers aside). */
+  get pendingLines(): number {
+    let lines = this.open?.lines ?? 0;
+    for (const batch of this.sealed) lines += batch.lines;
+    return lines;
+  }
+
   /** The bound now, in bytes. */
   get capacityBytes(): number {
     return this.capacity;

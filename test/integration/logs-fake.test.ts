@@ -167,6 +167,22 @@ describe('a server that is gone or refuses', () => {
     expect(r.stderr().toString()).not.toMatch(/log stream/);
   });
 
+  it('lines still queued when we exit with the server away are counted in a warning, not lost silently', async () => {
+    const f = await fake();
+    const r = launch(f, `trap 'seq -f "late %g" 1 100; exit 0' USR1; echo ready; while :; do sleep 0.1; done`);
+    await waitForLine(f, 'ready\n');
+    await f.stop();
+    await r.waitForOutput('lost the server connection', { stream: 'stderr' });
+    process.kill(childPids(r.pid)[0], 'SIGUSR1');
+    const exit = await withDeadline(r.exited, 10_000, 'the entrypoint to exit');
+    expect(exit.code).toBe(0);
+    const left = /warn: log lines were not shipped: .* lines=(\d+) flush_timeout_ms=\d+$/m.exec(r.stderr().toString());
+    expect(left, r.stderr().toString()).not.toBeNull();
+    // The app's 100 lines, and our own records since the connection was lost.
+    expect(Number(left![1])).toBeGreaterThanOrEqual(100);
+    expect(Number(left![1])).toBeLessThan(110);
+  });
+
   it('connected, the server stops reading: the app is not held up; every line dropped is marked for the server and warned about in our log', async () => {
     const f = await fake();
     // USR1: 500 000 lines of 100 B (58 MB encoded), more than the 32 MiB the queue holds while connected.

@@ -2,7 +2,8 @@
 // Every bench compares against a baseline measured in the same run, so that the machine's noise
 // of the moment hits both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,4 +177,62 @@ export async function stopEntrypoint(child, graceMs = 5_000) {
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+let control;
+function loadControl() {
+  if (control) return control;
+  const require = createRequire(path.join(ROOT, 'package.json'));
+  const grpc = require('@grpc/grpc-js');
+  const protoLoader = require('@grpc/proto-loader');
+  const descriptor = JSON.parse(readFileSync(path.join(ROOT, 'src/protocol/generated/descriptor.json'), 'utf8'));
+  const definition = protoLoader.fromJSON(descriptor, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+  control = { grpc, Control: grpc.loadPackageDefinition(definition).waypoint_entrypoint.control.v1.Control };
+  return control;
+}
+
+/**
+ * The Control API over gRPC with the operator token, in this process (a ctl per poll would steal
+ * the CPU a bench or a fault check measures): ListInstances and GetLogs (follow).
+ */
+export function controlClient(addr, token) {
+  const { grpc, Control } = loadControl();
+  const client = new Control(addr, grpc.credentials.createInsecure());
+  const metadata = () => {
+    const m = new grpc.Metadata();
+    m.set('authorization', token);
+    m.set('client-api-protocol', '1,1');
+    return m;
+  };
+  const instances = (app = '', timeoutMs = 2_000) =>
+    new Promise((resolve, reject) =>
+      client.ListInstances({ app }, metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res.instances))),
+    );
+  return {
+    /** The instances listed now; rejects on any error (the server down, a deadline). */
+    instances,
+    /** Log lines the server counted for `instanceId` (undefined: not listed). */
+    async linesReceived(instanceId, timeoutMs = 5_000) {
+      const found = (await instances('', timeoutMs)).find((i) => i.id === instanceId);
+      return found ? Number(found.log_lines_received) : undefined;
+    },
+    /**
+     * Follows the matching lines (source APP unless told): the buffered ones first, then live.
+     * `onLine(text, line)` per line; `onDropped(n)` when the server says this reader lost n lines
+     * (it read too slowly). Returns { cancel, ended }: ended resolves with the final status.
+     */
+    followLogs({ app = '', instanceId = '', source = 'APP' }, onLine, onDropped = () => {}) {
+      const call = client.GetLogs({ app, instance_id: instanceId, source, follow: true }, metadata());
+      const ended = new Promise((resolve) => {
+        call.on('data', (res) => {
+          if (Number(res.dropped) > 0) onDropped(Number(res.dropped));
+          for (const l of res.lines) onLine(l.line, l);
+        });
+        call.on('error', () => {});
+        call.on('status', resolve);
+      });
+      return { cancel: () => call.cancel(), ended };
+    },
+    close: () => client.close(),
+  };
 }

@@ -43,7 +43,7 @@ export function follow(ctx) {
   ctx.control?.close();
   const incarnation = server.starts;
   ctx.control = server.control();
-  ctx.follower = ctx.control.followLogs(ctx.app, (line) => arrivals.add(line, incarnation));
+  ctx.follower = ctx.control.followLogs({ app: ctx.app }, (line) => arrivals.add(line, incarnation));
   ctx.incarnation = incarnation;
 }
 

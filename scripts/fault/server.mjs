@@ -4,14 +4,12 @@
 // Control API in-process (a ctl per poll would steal the CPU the entrypoint needs).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { cleanEnv, ROOT } from '../bench/lib.mjs';
+import { cleanEnv, controlClient, ROOT } from '../bench/lib.mjs';
 import { track } from './processes.mjs';
 
 export const CTL = path.join(ROOT, 'bin/waypoint-ctl');
-const require = createRequire(path.join(ROOT, 'package.json'));
 /** The server's output kept for error messages: the tail only, however many restarts. */
 const OUTPUT_TAIL = 16 * 1024;
 
@@ -141,51 +139,4 @@ export class FaultServer {
   control() {
     return controlClient(this.addr, this.operatorToken);
   }
-}
-
-let protocol;
-function loadControl() {
-  if (protocol) return protocol;
-  const grpc = require('@grpc/grpc-js');
-  const protoLoader = require('@grpc/proto-loader');
-  const descriptor = JSON.parse(readFileSync(path.join(ROOT, 'src/protocol/generated/descriptor.json'), 'utf8'));
-  const definition = protoLoader.fromJSON(descriptor, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  protocol = { grpc, Control: grpc.loadPackageDefinition(definition).waypoint_entrypoint.control.v1.Control };
-  return protocol;
-}
-
-/** ListInstances and GetLogs (follow) over gRPC with the operator token. */
-export function controlClient(addr, token) {
-  const { grpc, Control } = loadControl();
-  const client = new Control(addr, grpc.credentials.createInsecure());
-  const metadata = () => {
-    const m = new grpc.Metadata();
-    m.set('authorization', token);
-    m.set('client-api-protocol', '1,1');
-    return m;
-  };
-  return {
-    /** The instances listed now; rejects on any error (the server down, a deadline). */
-    instances(app = '', timeoutMs = 2_000) {
-      return new Promise((resolve, reject) =>
-        client.ListInstances({ app }, metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res.instances))),
-      );
-    },
-    /**
-     * Follows the app's APP lines: the buffered ones first, then live. `onLine(text)` per line.
-     * Returns { cancel, ended } where ended resolves with the final status.
-     */
-    followLogs(app, onLine) {
-      const call = client.GetLogs({ app, instance_id: '', source: 'APP', follow: true }, metadata());
-      const ended = new Promise((resolve) => {
-        call.on('data', (res) => {
-          for (const l of res.lines) onLine(l.line);
-        });
-        call.on('error', () => {});
-        call.on('status', resolve);
-      });
-      return { cancel: () => call.cancel(), ended };
-    },
-    close: () => client.close(),
-  };
 }

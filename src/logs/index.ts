@@ -1,10 +1,12 @@
 // Log shipping, wired for the orchestrator: a bounded queue of encoded batches, fed by the
 // app's output (taps) and our own records, drained by the shipper on each session's stream.
+// Lines the queue drops are marked for the server (queue.ts) and warned about in our log (drops.ts).
 import type { Session } from '../connection/session.js';
 import type { LogSink } from '../log.js';
 import type { Logger } from '../log.js';
 import type { OutputTaps } from '../supervisor/supervisor.js';
 import { LogCapture } from './capture.js';
+import { DropReporter } from './drops.js';
 import { LogQueue } from './queue.js';
 import { LogShipper } from './shipper.js';
 
@@ -30,10 +32,12 @@ export interface Logs {
 
 export function startLogs(options: LogsOptions): Logs {
   let shipper: LogShipper | undefined;
-  const queue = new LogQueue({
+  const drops = new DropReporter(options.logger, () => queue.capacityBytes);
+  const queue: LogQueue = new LogQueue({
     instanceId: options.instanceId,
     capacityBytes: options.bufferBytes,
     onReady: () => shipper?.notify(),
+    onDrop: (lines) => drops.add(lines),
   });
   shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs, backlogBytes: options.bufferBytes });
   const capture = new LogCapture(queue);
@@ -45,6 +49,12 @@ export function startLogs(options: LogsOptions): Logs {
       capture.flush();
       capture.stop();
       await shipper.flush(timeoutMs);
+      drops.flush();
+      // What is still here now goes with us: said, never silently.
+      const left = queue.pendingLines;
+      if (left > 0) {
+        options.logger.warn('log lines were not shipped: we exit, and the server was away or did not take them in time', { lines: left, flush_timeout_ms: timeoutMs });
+      }
     },
     dropped: () => queue.totalDropped,
   };

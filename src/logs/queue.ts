@@ -26,6 +26,8 @@ export interface LogQueueOptions {
   batchBytes?: number;
   /** A batch was sealed and can be taken. */
   onReady?: () => void;
+  /** The oldest lines were just dropped (called from inside push/seal: must not push back). */
+  onDrop?: (lines: number) => void;
 }
 
 const DEFAULT_BATCH_BYTES = 128 * 1024;
@@ -63,6 +65,18 @@ export class LogQueue {
   /** Bytes held, encoded. */
   get bytes(): number {
     return this.sealedBytes + (this.open?.pos ?? 0);
+  }
+
+  /** Lines held, not yet taken (markers aside). */
+  get pendingLines(): number {
+    let lines = this.open?.lines ?? 0;
+    for (const batch of this.sealed) lines += batch.lines;
+    return lines;
+  }
+
+  /** The bound now, in bytes. */
+  get capacityBytes(): number {
+    return this.capacity;
   }
 
   /** A new bound; what is over it goes at once, oldest first. */
@@ -156,12 +170,16 @@ export class LogQueue {
   }
 
   private dropOldest(): void {
+    let lines = 0;
     while (this.bytes > this.capacity && this.sealed.length > 0) {
       const batch = this.sealed.shift()!;
       this.sealedBytes -= batch.bytes.length;
-      this.droppedLines += batch.lines;
-      this.totalDropped += batch.lines;
+      lines += batch.lines;
     }
+    if (lines === 0) return;
+    this.droppedLines += lines;
+    this.totalDropped += lines;
+    this.options.onDrop?.(lines);
   }
 
   private marker(lines: number, ms: number): Batch {

@@ -119,6 +119,9 @@ export interface FakeWaypoint {
   logKeepalives: number;
   /** Log streams currently open. */
   openLogStreams(): number;
+  /** Stops / resumes reading the open log streams: a server that falls behind, connected. */
+  pauseLogStreams(): void;
+  resumeLogStreams(): void;
   /** Every exec stream, in order of arrival. */
   readonly execs: FakeExec[];
   /** The exec stream whose `open` named `index`, if it came. */
@@ -282,6 +285,8 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     batches: 0,
     logKeepalives: 0,
     openLogStreams: () => logStreams.size,
+    pauseLogStreams: () => logStreams.forEach((c) => c.pause()),
+    resumeLogStreams: () => logStreams.forEach((c) => c.resume()),
     execs: [],
     exec: (index) => fake.execs.find((e) => e.index === String(index)),
     registrations: () => calls.filter((c) => c.method === 'EntrypointConfig'),

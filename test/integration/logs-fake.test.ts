@@ -156,13 +156,67 @@ describe('a server that is gone or refuses', () => {
     await waitForLine(f, 'burst 100000\n');
     await waitForLine(f, /^burst took/);
     // One marker; after it, the newest lines of the burst, in order and without a gap.
-    expect(f.lines.filter((l) => l.line.includes('log lines were dropped'))).toHaveLength(1);
+    expect(f.lines.filter((l) => /^waypoint-entrypoint: \d+ log lines were dropped/.test(l.line))).toHaveLength(1);
+    // Our log said so too (at most one warning per 5 s while drops go on), with the same count.
+    await r.waitForOutput(new RegExp(`warn: log lines were dropped: .* total=${dropped} `), { stream: 'stderr' });
     const burst = appLines(f).map((l) => /^burst (\d+)\n$/.exec(l.line)).filter((m) => m !== null).map((m) => Number(m[1]));
     expect(burst.at(-1)).toBe(100_000);
     expect(burst.length).toBeLessThan(100_000);
     for (let i = 1; i < burst.length; i++) expect(burst[i]).toBe(burst[i - 1] + 1);
     // The lost connection was told once, by the connection; the log stream lost with it adds nothing.
     expect(r.stderr().toString()).not.toMatch(/log stream/);
+  });
+
+  it('lines still queued when we exit with the server away are counted in a warning, not lost silently', async () => {
+    const f = await fake();
+    const r = launch(f, `trap 'seq -f "late %g" 1 100; exit 0' USR1; echo ready; while :; do sleep 0.1; done`);
+    await waitForLine(f, 'ready\n');
+    await f.stop();
+    await r.waitForOutput('lost the server connection', { stream: 'stderr' });
+    process.kill(childPids(r.pid)[0], 'SIGUSR1');
+    const exit = await withDeadline(r.exited, 10_000, 'the entrypoint to exit');
+    expect(exit.code).toBe(0);
+    const left = /warn: log lines were not shipped: .* lines=(\d+) flush_timeout_ms=\d+$/m.exec(r.stderr().toString());
+    expect(left, r.stderr().toString()).not.toBeNull();
+    // The app's 100 lines, and our own records since the connection was lost.
+    expect(Number(left![1])).toBeGreaterThanOrEqual(100);
+    expect(Number(left![1])).toBeLessThan(110);
+  });
+
+  it('connected, the server stops reading: the app is not held up; every line dropped is marked for the server and warned about in our log', async () => {
+    const f = await fake();
+    // USR1: 500 000 lines of 100 B (58 MB encoded), more than the 32 MiB the queue holds while connected.
+    const burst = 500_000;
+    const pad = 'x'.repeat(87);
+    const r = launch(f, `trap 'seq -f "burst %06g ${pad}" 1 ${burst}; echo "burst done"' USR1; echo ready; while :; do sleep 0.1; done`);
+    await waitForLine(f, 'ready\n');
+    f.pauseLogStreams();
+    process.kill(childPids(r.pid)[0], 'SIGUSR1');
+    await r.waitForOutput('burst done\n', { timeoutMs: 30_000 });
+    await r.waitForOutput(/warn: log lines were dropped/, { stream: 'stderr' });
+    f.resumeLogStreams();
+    await waitForLine(f, 'burst done\n', 30_000);
+
+    const warning = /^waypoint-entrypoint: warn: log lines were dropped: .* dropped=(\d+) total=(\d+) queue_bytes=33554432$/gm;
+    const marked = () => f.lines.map((l) => /^waypoint-entrypoint: (\d+) log lines were dropped/.exec(l.line)).reduce((n, m) => n + (m ? Number(m[1]) : 0), 0);
+    const numbers = () => appLines(f).map((l) => /^burst (\d+) x+\n$/.exec(l.line)).filter((m) => m !== null).map((m) => Number(m[1]));
+    // Lines dropped = the burst's missing lines + our own warnings that were dropped with them.
+    const settled = () => {
+      const warned = [...r.stderr().toString().matchAll(warning)];
+      const warnedAtServer = f.lines.filter((l) => l.line.startsWith('waypoint-entrypoint: warn: log lines were dropped')).length;
+      const missing = burst - numbers().length;
+      return marked() > 0 && Number(warned.at(-1)![2]) === marked() && marked() - missing === warned.length - warnedAtServer;
+    };
+    await waitFor(settled, {
+      timeoutMs: 20_000,
+      what: () => `every dropped line marked and warned: marked ${marked()}, burst lines ${numbers().length}, stderr ${JSON.stringify(r.stderr().toString().slice(-600))}`,
+    });
+    expect(marked()).toBeGreaterThan(100_000);
+    const got = numbers();
+    expect(got.at(-1)).toBe(burst);
+    for (let i = 1; i < got.length; i++) expect(got[i]).toBeGreaterThan(got[i - 1]);
+    // Our stdout lost nothing: dropping is the shipping's, never the relay's.
+    expect(r.stdout().toString().match(/^burst \d{6} x+$/gm)).toHaveLength(burst);
   });
 
   it('a refused log stream is a warning and is retried; its lines are kept for the retry', async () => {

@@ -159,14 +159,19 @@ export class LogHub {
     if (this.totalBytes > this.opts.maxTotalBytes) this.shed();
     instance.received += n;
     if (this.subscribers.size === 0) return;
-    let entries: LogEntry[] | undefined; // made once, for the first follower that wants them
+    // Made once per source filter, for the first follower that wants them, and only the lines it
+    // wants: a follower of our ENTRYPOINT lines does not cost a LogEntry per APP line.
+    const made = new Map<LogSource | undefined, LogEntry[]>();
     for (const [subscriber, filter] of this.subscribers) {
       if (!instanceMatches(instance, filter)) continue;
-      if (!entries) {
-        entries = new Array<LogEntry>(n);
-        for (let i = 0; i < n; i++) entries[i] = toEntry(instance, batch, i, seq0 + i, arrivedMs);
+      let wanted = made.get(filter.source);
+      if (!wanted) {
+        wanted = [];
+        for (let i = 0; i < n; i++) {
+          if (!filter.source || batch.source(i) === filter.source) wanted.push(toEntry(instance, batch, i, seq0 + i, arrivedMs));
+        }
+        made.set(filter.source, wanted);
       }
-      const wanted = filter.source ? entries.filter((e) => e.source === filter.source) : entries;
       if (wanted.length > 0) subscriber.offer(wanted);
     }
   }

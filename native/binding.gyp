@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "posix",
-      "sources": ["posix.c", "spawn.c"],
+      "sources": ["posix.c", "spawn.c", "relay.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
-      "libraries": ["-ldl"]
+      "libraries": ["-ldl", "-lpthread"]
     }
   ]
 }

@@ -257,6 +257,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},
       {"disableOutputPostProcessing", NULL, disable_output_post_processing, NULL, NULL, NULL, napi_default, NULL},
       {"eraseEnv", NULL, erase_env, NULL, NULL, NULL, napi_default, NULL},
+      {"relay", NULL, relay_output, NULL, NULL, NULL, napi_default, NULL},
+      {"relayBusy", NULL, relay_busy, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

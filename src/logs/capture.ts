@@ -1,5 +1,6 @@
 // What goes into the log queue: the app's stdout and stderr (taps on the supervisor's relay,
-// called synchronously with each chunk; never blocking, never throwing) and our own log
+// called with each chunk or batch, and told of a gap when the relay's copy had to miss some;
+// never blocking, never throwing) and our own log
 // records at info and above. One timer, only while something waits, seals the open batch
 // shortly after its first line and sends a partial line that no newline followed.
 import { formatRecord, type LogRecord, type LogSink } from '../log.js';
@@ -20,6 +21,8 @@ export class LogCapture {
   private readonly splitters = new Set<LineSplitter>();
   /** Streams the relay holds back for a slow reader: their partial lines wait. */
   private readonly held = new Set<LineSplitter>();
+  /** Streams whose relay is asked instead (native-relay.ts): held while this says so. */
+  private readonly probes = new Map<LineSplitter, () => boolean>();
   private timer?: NodeJS.Timeout;
   private lastMs = 0;
   private nowMs = 0;
@@ -63,11 +66,20 @@ export class LogCapture {
         splitter.push(chunk, this.nowMs);
         this.arm();
       },
+      // The relay's copy missed part of the stream: the lines in it, and the one it ended
+      // inside of, are counted as dropped (the app's output itself lost nothing).
+      gap: (_bytes, lines, midLine) => {
+        splitter.gap(midLine);
+        this.queue.dropMissed(lines + (midLine ? 1 : 0));
+        this.arm();
+      },
+      heldBy: (isHeld) => this.probes.set(splitter, isHeld),
       end: () => {
         this.nowMs = this.now();
         splitter.end();
         this.splitters.delete(splitter);
         this.held.delete(splitter);
+        this.probes.delete(splitter);
         this.queue.seal();
       },
     };
@@ -95,7 +107,9 @@ export class LogCapture {
     for (const s of this.splitters) {
       if (!s.hasPartial) continue;
       waiting = true;
-      if (!this.held.has(s) && now - s.pendingSince >= PARTIAL_LINE_MS) due.push([s, s.pendingSince]);
+      // Held back now: the wait starts over once it flows (as `held(false)` does).
+      if (this.probes.get(s)?.()) s.pendingSince = now;
+      else if (!this.held.has(s) && now - s.pendingSince >= PARTIAL_LINE_MS) due.push([s, s.pendingSince]);
     }
     // Timers run before the loop reads its pipes: after a stall (CPU starved, a long GC) the
     // rest of the line may be waiting there. Read it first (setImmediate runs after the poll).
@@ -106,7 +120,7 @@ export class LogCapture {
   private flushDue(due: Array<[LineSplitter, number]>): void {
     for (const [s, since] of due) {
       // Still the same partial line, with no byte of its rest come meanwhile.
-      if (!this.splitters.has(s) || this.held.has(s) || !s.hasPartial || s.pendingSince !== since) continue;
+      if (!this.splitters.has(s) || this.held.has(s) || this.probes.get(s)?.() || !s.hasPartial || s.pendingSince !== since) continue;
       this.nowMs = this.now();
       s.flushPartial();
       this.queue.seal();

@@ -52,7 +52,7 @@ export class DropReporter {
     if (this.pending === 0) return false;
     const dropped = this.pending;
     this.pending = 0;
-    this.logger.warn('log lines were dropped: the log queue was full (the server was away or took lines slower than the app wrote them); a marker line tells the server how many', {
+    this.logger.warn('log lines were dropped: the log queue was full (the server was away or took lines slower than the app wrote them), or log capture fell behind the app (whose output lost nothing); a marker line tells the server how many', {
       dropped,
       total: this.total,
       queue_bytes: this.queueBytes(),

@@ -51,6 +51,8 @@ export class LogQueue {
   private readonly idField: Buffer;
   private readonly batchBytes: number;
   private droppedLines = 0;
+  /** Some of droppedLines were missed by capture, not dropped by the queue: the marker says so. */
+  private missedSinceMarker = false;
   private capacity: number;
   private timestamp: { ms: number; field: Buffer } = { ms: -1, field: Buffer.alloc(0) };
   /** Lines dropped since the process started (for tests and a last report). */
@@ -156,6 +158,16 @@ export class LogQueue {
     return batch;
   }
 
+  /**
+   * Lines capture missed (it fell behind the app's output, which lost nothing): counted and
+   * marked like the ones the queue drops.
+   */
+  dropMissed(lines: number): void {
+    if (lines <= 0) return;
+    this.missedSinceMarker = true;
+    this.count(lines);
+  }
+
   /** Puts batches back at the front (a stream refused them), within the bound. */
   requeue(batches: Batch[]): void {
     for (let i = batches.length - 1; i >= 0; i--) {
@@ -177,13 +189,19 @@ export class LogQueue {
       lines += batch.lines;
     }
     if (lines === 0) return;
+    this.count(lines);
+  }
+
+  private count(lines: number): void {
     this.droppedLines += lines;
     this.totalDropped += lines;
     this.options.onDrop?.(lines);
   }
 
   private marker(lines: number, ms: number): Batch {
-    const text = `waypoint-entrypoint: ${lines} log line${lines === 1 ? ' was' : 's were'} dropped: the log queue (${this.capacity} bytes) was full\n`;
+    const why = this.missedSinceMarker ? ' or log capture fell behind the app' : '';
+    this.missedSinceMarker = false;
+    const text = `waypoint-entrypoint: ${lines} log line${lines === 1 ? ' was' : 's were'} dropped: the log queue (${this.capacity} bytes) was full${why}\n`;
     const line = Buffer.from(text, 'utf8');
     const ts = timestampField(ms);
     const buf = Buffer.allocUnsafe(this.idField.length + entrySize(ts, line.length, Source.ENTRYPOINT));

@@ -18,6 +18,8 @@ export class LineSplitter {
   private pendingLength = 0;
   /** When the partial line began (the caller's clock), for its timed flush. */
   pendingSince = 0;
+  /** After a gap that ended inside a line: its rest, up to the next newline, is not shipped. */
+  private skipping = false;
 
   constructor(
     private readonly emit: LineSink,
@@ -35,6 +37,16 @@ export class LineSplitter {
   push(chunk: Buffer, now: number): void {
     const length = chunk.length;
     let start = 0;
+    if (this.skipping) {
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) return;
+      this.skipping = false;
+      start = nl + 1;
+      if (start === length) return;
+      chunk = chunk.subarray(start);
+      start = 0;
+      return this.push(chunk, now);
+    }
     if (this.pendingLength > 0) {
       const nl = chunk.indexOf(NEWLINE);
       const end = nl === -1 ? length : nl + 1;
@@ -63,6 +75,16 @@ export class LineSplitter {
     if (this.pendingLength === 0) return;
     const cut = utf8Boundary(this.pending, 0, this.pendingLength);
     this.emitPending(cut > 0 ? cut : this.pendingLength);
+  }
+
+  /**
+   * Some of the stream was missed (capture fell behind; the lines are counted by the caller):
+   * the partial line is part of a missed line, and so, when the gap ended inside a line, is
+   * everything up to the next newline.
+   */
+  gap(midLine: boolean): void {
+    this.pendingLength = 0;
+    this.skipping = midLine;
   }
 
   /** End of stream: whatever is left goes out. */

@@ -30,6 +30,20 @@ export interface PosixAddon {
    * that block could not be found.
    */
   eraseEnv(name: string): number;
+  /**
+   * Relays `fromFd` to `toFd` on a thread of its own (native/relay.c), which owns and closes
+   * `fromFd`; a copy of what passed, in batches, to `onBatch` on this thread, up to
+   * `copyLimitBytes` waiting (past it, the copy is dropped and counted until the batch is
+   * taken). Returns the relay's handle, for relayBusy.
+   */
+  relay(
+    fromFd: number,
+    toFd: number,
+    copyLimitBytes: number,
+    onBatch: (data: Buffer | null, gapBytes: number, gapLines: number, gapMidLine: boolean, ended: boolean, errno: number) => void,
+  ): unknown;
+  /** Whether the relay holds bytes it is still writing (its reader is slow). */
+  relayBusy(handle: unknown): boolean;
 }
 
 export function posix(): PosixAddon {

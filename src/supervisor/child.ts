@@ -28,6 +28,8 @@ export interface RunningChild {
    */
   readonly stdout?: Readable;
   readonly stderr?: Readable;
+  /** Instead of streams: the read ends of the child's pipes, for the native relay to own. */
+  readonly outputFds?: { stdout: number; stderr: number };
   kill(signal: NodeJS.Signals, toGroup: boolean): void;
   /** Terminal mode only: our own input, raw, goes to the child's terminal. */
   writeInput?(data: Buffer): void;

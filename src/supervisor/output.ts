@@ -15,6 +15,16 @@ export interface TapEnd {
    * held, the rest of a partial line may sit unread in the pipe: not a line that ended.
    */
   held?(isHeld: boolean): void;
+  /**
+   * Capture fell behind and missed `bytes` of the stream (`lines` newlines among them; `midLine`:
+   * they ended inside a line, whose rest comes next). The output itself lost nothing.
+   */
+  gap?(bytes: number, lines: number, midLine: boolean): void;
+  /**
+   * From a relay whose holding back cannot be told as it happens (a thread writing to our slow
+   * reader): asked when it matters whether the stream is held back now.
+   */
+  heldBy?(isHeld: () => boolean): void;
 }
 
 export interface Relay {

@@ -1,7 +1,8 @@
 // The app without a terminal: stdin is its own (inherited, so EOF and terminal checks behave
-// as without us). Its stdout and stderr are real pipes to us when we relay them (log capture),
-// or ours themselves, as under tini, when nobody reads a copy (disabled mode). Started by the
-// posix addon (posix_spawn, see native/spawn.c), or by child_process if that addon cannot load.
+// as without us). Its stdout and stderr are real pipes to us when we relay them (log capture:
+// the addon's relay threads read them), or ours themselves, as under tini, when nobody reads a
+// copy (disabled mode). Started by the posix addon (posix_spawn, see native/spawn.c), or by
+// child_process if that addon cannot load (its socket pairs then read by the JavaScript relay).
 import type { Logger } from '../log.js';
 import { posix, type PosixAddon } from '../native/posix.js';
 import { type ChildSpec, type RunningChild, signalProcess, SpawnError } from './child.js';
@@ -33,8 +34,6 @@ function spawnDirect(native: PosixAddon, spec: ChildSpec, exits: ChildExits): Ru
 }
 
 async function spawnRelayed(native: PosixAddon, spec: ChildSpec, exits: ChildExits): Promise<RunningChild> {
-  // Loaded here, not with the module: net and stream cost start-up that disabled mode skips.
-  const { pipeReader } = await import('./pipe-reader.js');
   const [out, err] = openPipes(native, 2) as [Pipe, Pipe];
   let pid: number;
   try {
@@ -46,11 +45,11 @@ async function spawnRelayed(native: PosixAddon, spec: ChildSpec, exits: ChildExi
     // The child has its copies of the write ends; ours would hold its output open forever.
     closeFds([out[1], err[1]]);
   }
+  // The read ends go to the native relay's threads (supervisor.ts, native-relay.ts).
   return {
     pid,
     exited: reaped(native, pid, exits),
-    stdout: pipeReader(out[0], out[2]),
-    stderr: pipeReader(err[0], err[2]),
+    outputFds: { stdout: out[0], stderr: err[0] },
     kill: (signal, toGroup) => signalProcess(pid, signal, toGroup),
   };
 }

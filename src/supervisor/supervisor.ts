@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { ChildExits } from './child-exits.js';
 import { type ChildSpec, type RunningChild, SpawnError } from './child.js';
 import { EXIT_NOT_EXECUTABLE, resolveCommand } from './command.js';
+import { posix } from '../native/posix.js';
 import { execSizeProblem } from './exec-limits.js';
 import type { Relay, TapEnd } from './output.js';
 import { type OutputMode, spawnWithPipes } from './spawn-pipes.js';
@@ -93,11 +94,22 @@ export class Supervisor {
     return child;
   }
 
-  /** Our stdout and stderr, fed from the child's streams (the ones it has), tapped. */
+  /**
+   * Our stdout and stderr, fed from the child's output: its pipes by the addon's threads, or its
+   * streams (a terminal's, the fallback's socket pairs) by the JavaScript relay; tapped.
+   */
   private async relayOutput(child: RunningChild): Promise<Relay | undefined> {
     const taps = this.taps?.();
     // On a terminal stderr is the pty too, and in direct mode neither stream passes us: a tap
     // that never gets a byte ends now instead of being left behind at each restart.
+    if (child.outputFds) {
+      const { nativeRelay } = await import('./native-relay.js');
+      const fds = child.outputFds;
+      return nativeRelay(posix(), [
+        [fds.stdout, 1, taps?.stdout],
+        [fds.stderr, 2, taps?.stderr],
+      ]);
+    }
     if (!child.stdout) taps?.stdout.end?.();
     if (!child.stderr) taps?.stderr.end?.();
     if (!child.stdout) return undefined;

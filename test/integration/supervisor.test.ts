@@ -268,7 +268,7 @@ describe('signals', () => {
   });
 });
 
-describe('output', () => {
+describe('where the app’s output goes', () => {
   // The app's (the shell's) fd N against the entrypoint's: the same open file, or a pipe of its own.
   // (Read before any redirection: dash makes its own for the time of a redirected command.)
   const whereOutputGoes =
@@ -290,12 +290,19 @@ describe('output', () => {
     expect(appOut).not.toBe(appErr);
     expect([ourOut, ourErr]).toEqual([expect.stringMatching(/^socket:/), expect.stringMatching(/^socket:/)]);
   });
+});
+
+describe.each([
+  ['disabled mode: our own stdout and stderr, as under tini', {}],
+  ['connected mode: relayed by the addon’s threads', RELAYED],
+] as const)('output, %s', (_mode, modeEnv) => {
+  const env = () => cleanEnv(modeEnv);
 
   it('passes all 256 byte values through stdout unchanged, with no newline added', async () => {
     const file = path.join(testDir(), 'bytes');
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     writeFileSync(file, bytes);
-    const r = await runToEnd(['cat', file]);
+    const r = await runToEnd(['cat', file], { env: env() });
     expect(r.code).toBe(0);
     expect(r.stdout.equals(bytes)).toBe(true);
     expect(r.stderr.length).toBe(0);
@@ -305,7 +312,7 @@ describe('output', () => {
     const file = path.join(testDir(), 'bytes');
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => 255 - i));
     writeFileSync(file, bytes);
-    const r = await runToEnd(['sh', '-c', 'cat "$1" >&2', 'sh', file]);
+    const r = await runToEnd(['sh', '-c', 'cat "$1" >&2', 'sh', file], { env: env() });
     expect(r.code).toBe(0);
     expect(r.stderr.equals(bytes)).toBe(true);
     expect(r.stdout.length).toBe(0);
@@ -316,7 +323,7 @@ describe('output', () => {
     const data = randomBytes(50 * 1024 * 1024);
     writeFileSync(file, data);
     const expected = createHash('sha256').update(data).digest('hex');
-    const r = await runToEnd(['cat', file], { timeoutMs: 60_000 });
+    const r = await runToEnd(['cat', file], { timeoutMs: 60_000, env: env() });
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(data.length);
     expect(createHash('sha256').update(r.stdout).digest('hex')).toBe(expected);
@@ -327,7 +334,7 @@ describe('output', () => {
     { timeout: 60_000 },
     async (stream) => {
       const size = 3_000_000;
-      const r = launch(['sh', '-c', `head -c ${size} /dev/zero${stream === 'stderr' ? ' >&2' : ''}`]);
+      const r = launch(['sh', '-c', `head -c ${size} /dev/zero${stream === 'stderr' ? ' >&2' : ''}`], { env: env() });
       // A slow reader: at most 8 KiB at a time, a millisecond apart. The child finishes writing
       // long before the reader is done, so what we still hold at its exit must not be lost.
       const from = stream === 'stdout' ? r.proc.stdout! : r.proc.stderr!;
@@ -342,6 +349,27 @@ describe('output', () => {
     },
   );
 
+  it('keeps stdout and stderr apart, each in order', async () => {
+    const r = await runToEnd([
+      'sh',
+      '-c',
+      'i=1; while [ $i -le 2000 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done',
+    ], { env: env() });
+    expect(r.code).toBe(0);
+    const lines = (prefix: string) => Array.from({ length: 2000 }, (_, i) => `${prefix} ${i + 1}\n`).join('');
+    expect(r.stdout.toString()).toBe(lines('out'));
+    expect(r.stderr.toString()).toBe(lines('err'));
+  });
+
+  it("lets the child's last output through when it exits right after writing", async () => {
+    const r = await runToEnd(['sh', '-c', 'printf "last words"; printf "to stderr" >&2; exit 3'], { env: env() });
+    expect(r.code).toBe(3);
+    expect(r.stdout.toString()).toBe('last words');
+    expect(r.stderr.toString()).toBe('to stderr');
+  });
+});
+
+describe('relayed output, a reader that stalls', () => {
   // Relayed output (connected mode). Our stdout is a FIFO nobody reads at first: the app writes
   // more than the pipe holds, exits, and only then does the reader start. 64 KiB + 1000 bytes leaves a small write pending in
   // us; 150 KB also leaves data unread in the app's pipe (which holds ~190 KB, so the app is not
@@ -395,25 +423,6 @@ describe('output', () => {
       if (reader) reader.destroy();
       else closeSync(readEnd);
     }
-  });
-
-  it('keeps stdout and stderr apart, each in order', async () => {
-    const r = await runToEnd([
-      'sh',
-      '-c',
-      'i=1; while [ $i -le 2000 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done',
-    ]);
-    expect(r.code).toBe(0);
-    const lines = (prefix: string) => Array.from({ length: 2000 }, (_, i) => `${prefix} ${i + 1}\n`).join('');
-    expect(r.stdout.toString()).toBe(lines('out'));
-    expect(r.stderr.toString()).toBe(lines('err'));
-  });
-
-  it("lets the child's last output through when it exits right after writing", async () => {
-    const r = await runToEnd(['sh', '-c', 'printf "last words"; printf "to stderr" >&2; exit 3']);
-    expect(r.code).toBe(3);
-    expect(r.stdout.toString()).toBe('last words');
-    expect(r.stderr.toString()).toBe('to stderr');
   });
 });
 

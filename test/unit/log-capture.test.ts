@@ -48,6 +48,21 @@ describe('a partial line', () => {
     expect(lines).toEqual(['burst 1\n', 'burst 1234\n']);
   });
 
+  it('held back behind a relay thread (asked, not told): waits while it writes, then the wait starts over', () => {
+    const { capture, lines } = newCapture();
+    const { stdout } = capture.newTaps();
+    let writing = true;
+    stdout.heldBy!(() => writing);
+    stdout.tap(Buffer.from('burst 1\nburst 12'));
+    vi.advanceTimersByTime(5_000);
+    expect(lines).toEqual(['burst 1\n']);
+    writing = false;
+    vi.advanceTimersByTime(100);
+    stdout.tap(Buffer.from('34\n'));
+    vi.advanceTimersByTime(1_000);
+    expect(lines).toEqual(['burst 1\n', 'burst 1234\n']);
+  });
+
   it('due when the loop stalled: the rest read before the flush completes the line', () => {
     const { capture, lines } = newCapture();
     const { stdout } = capture.newTaps();
@@ -60,5 +75,53 @@ describe('a partial line', () => {
     stdout.tap(Buffer.from('23\nburst 4524\n'));
     vi.runAllTimers();
     expect(lines).toEqual(['burst 4523\n', 'burst 4524\n']);
+  });
+});
+
+describe('a gap in the relay’s copy (capture fell behind; the output lost nothing)', () => {
+  function withDrops() {
+    const lines: string[] = [];
+    const missed: number[] = [];
+    const queue = {
+      push: (buf: Buffer, start: number, end: number) => lines.push(buf.toString('utf8', start, end)),
+      pushText: (text: string) => lines.push(text),
+      seal: () => undefined,
+      dropMissed: (n: number) => missed.push(n),
+    } as unknown as LogQueue;
+    return { capture: new LogCapture(queue), lines, missed };
+  }
+
+  it('ending on a newline: its lines are counted, the partial line before it is not shipped cut', () => {
+    const { capture, lines, missed } = withDrops();
+    const { stdout } = capture.newTaps();
+    stdout.tap(Buffer.from('one\ntw'));
+    stdout.gap!(9, 2, false); // "o\nthree\n" missed: the end of "two" and "three"
+    stdout.tap(Buffer.from('four\n'));
+    vi.advanceTimersByTime(1_000);
+    expect(lines).toEqual(['one\n', 'four\n']);
+    expect(missed).toEqual([2]);
+  });
+
+  it('ending inside a line: that line is counted too, and its rest is not shipped as a line of its own', () => {
+    const { capture, lines, missed } = withDrops();
+    const { stdout } = capture.newTaps();
+    stdout.tap(Buffer.from('one\n'));
+    stdout.gap!(12, 1, true); // "two\nthree is" missed
+    stdout.tap(Buffer.from(' long\nfour\n'));
+    vi.advanceTimersByTime(1_000);
+    expect(lines).toEqual(['one\n', 'four\n']);
+    expect(missed).toEqual([2]);
+  });
+
+  it('inside one long line: the line is counted once, whatever the batches in between', () => {
+    const { capture, lines, missed } = withDrops();
+    const { stdout } = capture.newTaps();
+    stdout.tap(Buffer.from('start of a long'));
+    stdout.gap!(1000, 0, true);
+    stdout.tap(Buffer.from(' middle with no newline'));
+    stdout.tap(Buffer.from(' end\nnext\n'));
+    vi.advanceTimersByTime(1_000);
+    expect(lines).toEqual(['next\n']);
+    expect(missed).toEqual([1]);
   });
 });

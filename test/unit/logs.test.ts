@@ -188,6 +188,24 @@ describe('LogQueue', () => {
     expect(all).toEqual(Array.from({ length: n }, (_, i) => line(i)));
   });
 
+  it('counts the lines capture missed like its own drops, and its marker says capture fell behind', () => {
+    const drops: number[] = [];
+    const q = new LogQueue({ instanceId: 'i', capacityBytes: 16 * 1024, onDrop: (n) => drops.push(n) });
+    q.pushText(line(0), Source.APP, 1);
+    q.dropMissed(41);
+    q.pushText(line(42), Source.APP, 2);
+    q.seal();
+    expect({ drops, total: q.totalDropped }).toEqual({ drops: [41], total: 41 });
+    const service = protocol().hashicorp.waypoint.Waypoint.service as unknown as Record<string, { requestDeserialize(b: Buffer): unknown }>;
+    const marker = q.take()!;
+    expect(marker.marks).toBe(41);
+    expect((service.EntrypointLogStream.requestDeserialize(marker.bytes) as EntrypointLogBatch__Output).lines[0].line).toBe(
+      'waypoint-entrypoint: 41 log lines were dropped: the log queue (16384 bytes) was full or log capture fell behind the app\n',
+    );
+    const kept = (service.EntrypointLogStream.requestDeserialize(q.take()!.bytes) as EntrypointLogBatch__Output).lines.map((l) => l.line);
+    expect(kept).toEqual([line(0), line(42)]);
+  });
+
   it('over its byte bound it drops the oldest, counts them, and one marker comes first', () => {
     const q = new LogQueue({ instanceId: 'i', capacityBytes: 16 * 1024, batchBytes: 1024 });
     for (let i = 0; i < 1000; i++) q.pushText(line(i), Source.APP, 1000 + i);

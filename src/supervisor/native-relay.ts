@@ -1,0 +1,70 @@
+// The app's output relayed by the posix addon's threads (native/relay.c): each of the app's
+// pipes is read and written to our stdout or stderr off the JavaScript thread, so the app runs at
+// the speed of whoever reads our output, whatever log capture does; capture gets a copy in
+// batches, and a count of what it had to miss when it fell behind (never the app's problem).
+import type { PosixAddon } from '../native/posix.js';
+import type { Relay, TapEnd } from './output.js';
+
+/** What log capture may have waiting, per stream, before the copy is dropped. */
+export const CAPTURE_LIMIT_BYTES = 8 * 1024 * 1024;
+
+export type NativeRelayPair = [fromFd: number, toFd: number, tap?: TapEnd];
+
+/** Starts one thread per pair; each `fromFd` is then the thread's, closed by it at the end. */
+export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitBytes = CAPTURE_LIMIT_BYTES): Relay {
+  let lastData = Date.now();
+  const handles: unknown[] = [];
+  const ends = pairs.map(
+    ([from, to, tap]) =>
+      new Promise<void>((resolve) => {
+        let ended = false;
+        const handle = native.relay(from, to, limitBytes, (data, gapBytes, gapLines, gapMidLine, isEnd) => {
+          lastData = Date.now();
+          guard(() => {
+            if (data) tap?.tap(data);
+            if (gapBytes > 0) tap?.gap?.(gapBytes, gapLines, gapMidLine);
+          });
+          if (isEnd) {
+            ended = true;
+            guard(() => tap?.end?.());
+            resolve();
+          }
+        });
+        handles.push(handle);
+        // A partial line whose rest waits behind our slow reader is not a line that ended.
+        guard(() => tap?.heldBy?.(() => !ended && native.relayBusy(handle)));
+      }),
+  );
+  const allEnded = Promise.all(ends).then(() => undefined);
+  let done = false;
+  void allEnded.then(() => (done = true));
+  return {
+    drained(idleMs, maxMs) {
+      const deadline = Date.now() + maxMs;
+      return new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout;
+        const check = () => {
+          const now = Date.now();
+          // A thread still writing waits for our slow reader: the output is not all out yet.
+          const busy = !done && handles.some((h) => native.relayBusy(h));
+          if ((!busy && now - lastData >= idleMs) || now >= deadline) resolve();
+          else timer = setTimeout(check, Math.min(idleMs, 50));
+        };
+        void allEnded.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        timer = setTimeout(check, Math.min(idleMs, 50));
+      });
+    },
+  };
+}
+
+/** Log capture must never break the app's output. */
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // the copy is capture's; the output went out already
+  }
+}

@@ -1,0 +1,123 @@
+// The addon's relay threads (native/relay.c through src/supervisor/native-relay.ts), driven
+// directly: the output byte for byte whatever capture does, capture's copy with every gap
+// counted when it falls behind, a file as our output, and a reader that goes away.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { PosixAddon } from '../../src/native/posix.js';
+import { nativeRelay } from '../../src/supervisor/native-relay.js';
+import type { TapEnd } from '../../src/supervisor/output.js';
+import { ROOT, withDeadline } from '../helpers/run.js';
+
+/** The addon as npm run build:native made it (the source tree's loader looks beside dist/). */
+const posix = (): PosixAddon => createRequire(import.meta.url)(path.join(ROOT, 'native/build/Release/posix.node')) as PosixAddon;
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-native-relay-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs `script` with its stdout on a pipe whose read end the relay takes, to `toFd`. */
+function relayed(script: string, toFd: number, tap: TapEnd, limitBytes: number) {
+  const native = posix();
+  const [readFd, writeFd] = native.pipe();
+  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  let pid: number;
+  try {
+    pid = native.spawn('/bin/sh', ['sh', '-c', script], env, null, writeFd, 2);
+  } finally {
+    closeSync(writeFd);
+  }
+  const relay = nativeRelay(native, [[readFd, toFd, tap]], limitBytes);
+  return { pid, relay, native };
+}
+
+/** Capture as the log side sees it: lines, gaps' line counts, the end. */
+function recordingTap(onFirstBatch?: () => void) {
+  const got = { bytes: 0, lines: 0, gapLines: 0, gapMidLines: 0, gaps: 0, ended: false };
+  let first = true;
+  const tap: TapEnd = {
+    tap(chunk) {
+      if (first) {
+        first = false;
+        onFirstBatch?.();
+      }
+      got.bytes += chunk.length;
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) got.lines++;
+    },
+    gap(_bytes, lines, midLine) {
+      got.gaps++;
+      got.gapLines += lines;
+      if (midLine) got.gapMidLines++;
+    },
+    end() {
+      got.ended = true;
+    },
+  };
+  return { tap, got };
+}
+
+function reap(native: PosixAddon, pid: number): Promise<{ code: number | null; signal: number | null }> {
+  return withDeadline(
+    new Promise((resolve) => {
+      const poll = setInterval(() => {
+        const status = native.waitChild(pid);
+        if (status) {
+          clearInterval(poll);
+          resolve(status);
+        }
+      }, 10);
+    }),
+    30_000,
+    'the app to exit',
+  );
+}
+
+describe('the native relay', () => {
+  it('writes every byte to our output, and capture gets the same bytes when it keeps up', async () => {
+    const out = path.join(dir, 'out');
+    const outFd = openSync(out, 'w');
+    const { tap, got } = recordingTap();
+    const { pid, native, relay } = relayed('seq 1 200000', outFd, tap, 64 << 20);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 10_000);
+    closeSync(outFd);
+    const expected = Array.from({ length: 200_000 }, (_, i) => `${i + 1}\n`).join('');
+    expect(readFileSync(out, 'utf8')).toBe(expected); // our output: a file, byte for byte
+    expect(got).toMatchObject({ bytes: expected.length, lines: 200_000, gaps: 0, ended: true });
+  });
+
+  it('capture falling behind misses batches, counted line for line; the output loses nothing', async () => {
+    const out = path.join(dir, 'out');
+    const outFd = openSync(out, 'w');
+    // The JavaScript thread is busy for 300 ms at the first batch: the app writes ~10 MB meanwhile.
+    const { tap, got } = recordingTap(() => {
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+    });
+    const { pid, native, relay } = relayed('seq -f "%09g" 1 1000000', outFd, tap, 64 * 1024);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 10_000);
+    closeSync(outFd);
+    expect(readFileSync(out).length).toBe(10_000_000);
+    expect(got.gaps).toBeGreaterThan(0);
+    // Every line is either in capture's copy or counted in a gap (a line cut by a gap's edge
+    // counts in the gap that holds its newline, or as the gap's mid-line when it has none).
+    expect(got.lines + got.gapLines).toBe(1_000_000);
+    expect(got.ended).toBe(true);
+  });
+
+  it('our reader gone (EPIPE): the app meets SIGPIPE, as it would writing there itself', async () => {
+    const [ourRead, ourWrite] = posix().pipe();
+    const { tap, got } = recordingTap();
+    const { pid, native, relay } = relayed('exec yes', ourWrite, tap, 1 << 20);
+    closeSync(ourRead); // nobody reads our output
+    expect(await reap(native, pid)).toEqual({ code: null, signal: 13 });
+    await relay.drained(100, 10_000);
+    closeSync(ourWrite);
+    expect(got.ended).toBe(true);
+  });
+});

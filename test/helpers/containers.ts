@@ -118,8 +118,17 @@ export async function openPodman(): Promise<Podman> {
   const { podman: bin } = requireTools(['podman', 'runc']);
   const archive = baseImageArchive();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-podman-'));
+  /** Image IDs and names (repository:tag) that cleanUp leaves. */
   const kept = new Set<string>();
   const env = cleanEnv();
+  const images = async () =>
+    (await p.must(['images', '--all', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [id, name] = line.split(' ');
+        return { id, name };
+      });
   const p: Podman = {
     dir,
     run: (args, { timeoutMs = 60_000, input } = {}) => run(podmanArgv(dir, args), { bin, env, timeoutMs, input }),
@@ -137,11 +146,15 @@ export async function openPodman(): Promise<Podman> {
       await p.must([...args, context], { timeoutMs });
     },
     async keepImages() {
-      for (const id of (await p.must(['images', '--all', '--quiet', '--no-trunc'])).split('\n')) if (id) kept.add(id);
+      for (const { id, name } of await images()) kept.add(id).add(name);
     },
     async cleanUp() {
       await p.must(['rm', '--all', '--force', '--time', '0']);
-      const ids = (await p.must(['images', '--all', '--quiet', '--no-trunc'])).split('\n').filter((id) => id && !kept.has(id));
+      const now = await images();
+      // A new name of a kept image (a pull of the base from a registry) is only untagged.
+      const names = now.filter(({ id, name }) => kept.has(id) && !kept.has(name) && name !== '<none>:<none>').map(({ name }) => name);
+      if (names.length > 0) await p.must(['untag', ...names.map((n) => n.replace(/:<none>$/, ''))]);
+      const ids = [...new Set(now.filter(({ id }) => !kept.has(id)).map(({ id }) => id))];
       if (ids.length > 0) await p.must(['rmi', '--force', ...ids]);
     },
     async destroy() {

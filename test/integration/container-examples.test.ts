@@ -110,11 +110,13 @@ describe('examples/*/Dockerfile, built and run by podman', () => {
   it('hello connected (--network host) to the server: its URL answers through the server’s ingress', async () => {
     const server = await startServer();
     const { deploymentId, inviteToken } = await server.createDeployment('hello');
-    const { r } = await startExample(HELLO, {
+    const { port, r } = await startExample(HELLO, {
       WAYPOINT_SERVER_ADDR: server.addr,
       WAYPOINT_DEPLOYMENT_ID: deploymentId,
       WAYPOINT_CEB_INVITE_TOKEN: inviteToken,
     });
+    // The tunnel can register before node listens: a request then would be answered 502.
+    await r.waitForOutput(`hello: listening on http://127.0.0.1:${port}\n`, { timeoutMs: DEADLINE });
     await waitFor(async () => (await serving(server, 'hello')) === 1, {
       timeoutMs: DEADLINE,
       what: () => `hello's tunnel to register; stderr: ${r.stderr().toString().slice(-500)}`,

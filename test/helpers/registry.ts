@@ -1,14 +1,15 @@
 // A real registry for tests: Debian's docker-registry (distribution 2.8) on a free port of
 // 127.0.0.1, plain HTTP, its storage in a temp dir; optionally with htpasswd Basic auth (bcrypt
 // lines from apache2-utils' htpasswd). Call stopRegistries() in afterEach/afterAll: it stops
-// them and removes their directories.
+// them and removes their directories. skopeoPush puts an image into one (by default the rig's
+// cached base image), registryGet reads its API.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { requireTools } from './containers.js';
-import { cleanEnv, type Running, start, waitFor, withDeadline } from './run.js';
+import { baseImageArchive, requireTools } from './containers.js';
+import { cleanEnv, type Exit, run, type Running, start, waitFor, withDeadline } from './run.js';
 import { freePort } from './server.js';
 
 export interface TestRegistry {
@@ -69,4 +70,33 @@ export async function stopRegistries(): Promise<void> {
     }),
   );
   running.clear();
+}
+
+/**
+ * `skopeo copy` of `source` (skopeo's transport syntax; default: the rig's cached base image) to
+ * docker://REF over plain HTTP, with `creds` (user:password) if given. Exit and output.
+ */
+export function skopeoPush(ref: string, opts: { source?: string; creds?: string; timeoutMs?: number } = {}): Promise<Exit & { stdout: Buffer; stderr: Buffer }> {
+  const { skopeo } = requireTools(['skopeo']);
+  const args = ['copy', '--insecure-policy', '--dest-tls-verify=false', ...(opts.creds ? ['--dest-creds', opts.creds] : [])];
+  const source = opts.source ?? `oci-archive:${baseImageArchive()}`;
+  return run([...args, source, `docker://${ref}`], { bin: skopeo, env: cleanEnv(), timeoutMs: opts.timeoutMs ?? 120_000 });
+}
+
+/** GET of a registry API path (e.g. /v2/REPO/tags/list), with Basic `auth` (user:password) if given. */
+export function registryGet(addr: string, apiPath: string, auth?: string): Promise<{ status: number; body: string }> {
+  const headers = auth ? { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {};
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      http
+        .get(`http://${addr}${apiPath}`, { agent: false, headers }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    }),
+    20_000,
+    `GET http://${addr}${apiPath}`,
+  );
 }

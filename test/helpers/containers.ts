@@ -76,10 +76,11 @@ export function baseImageArchive(): string {
   return once(path.join(cacheDir(), 'wp-test-debian-11.oci.tar'), (partial) => {
     const root = bullseyeRoot();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-podman-base-'));
-    const podman = (args: string[]) => ['podman', ...podmanArgv(dir, args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const podman = (args: string[]) => ['podman', ...podmanArgv(dir, args)].map(quote).join(' ');
     const script = [
       'set -euo pipefail',
-      `tar -C '${root}' --exclude='./var/cache/apt/archives/*.deb' -c . | ${podman(['import', '--change', 'CMD ["bash"]', '-', BASE_IMAGE])} >/dev/null`,
+      `tar -C ${quote(root)} --exclude='./var/cache/apt/archives/*.deb' -c . | ${podman(['import', '--change', 'CMD ["bash"]', '-', BASE_IMAGE])} >/dev/null`,
       `${podman(['save', '--uncompressed', '--format', 'oci-archive', '-o', partial, BASE_IMAGE])} >/dev/null`,
       `${podman(['rmi', '--all', '--force'])} >/dev/null`,
     ].join('\n');

@@ -29,6 +29,24 @@ need qemu-aarch64-static qemu-user-static
 need debootstrap debootstrap
 # --- end release addons
 
+# --- The container rig (test/helpers/containers.ts, registry.ts) and its tests: podman builds
+# and runs images in a storage root of the rig's own, with runc (crun is refused by the sandbox
+# the tests run in here); uidmap, slirp4netns and fuse-overlayfs are what podman needs rootless.
+# skopeo and umoci copy and take images apart; docker-registry (distribution 2.8) is the real
+# registry the tests start on 127.0.0.1, htpasswd (apache2-utils) makes its Basic-auth users;
+# systemd-analyze verifies the example unit (most machines have systemd already).
+need podman podman
+need runc runc
+need newuidmap uidmap
+need slirp4netns slirp4netns
+need fuse-overlayfs fuse-overlayfs
+need skopeo skopeo
+need umoci umoci
+need docker-registry docker-registry
+need htpasswd apache2-utils
+need systemd-analyze systemd
+# --- end container rig
+
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

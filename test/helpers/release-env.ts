@@ -31,8 +31,8 @@ function must(r: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<strin
   return r;
 }
 
-/** Makes `final` by `make(partial)` unless it is there; returns `final`. */
-function once(final: string, make: (partial: string) => void): string {
+/** Makes `final` (a directory or a file) by `make(partial)` unless it is there; returns `final`. */
+export function once(final: string, make: (partial: string) => void): string {
   if (existsSync(final)) return final;
   const partial = `${final}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });

@@ -59,6 +59,9 @@ export function start(args: string[], options: StartOptions = {}): Running {
       resolve({ code, signal });
     });
   });
+  // A child that exits without reading its input closes the pipe: EPIPE on our side is its
+  // business, not an unhandled error of the test run.
+  proc.stdin?.on('error', () => {});
   if (input !== undefined) proc.stdin?.end(input);
   const stdout = () => Buffer.concat(out);
   const stderr = () => Buffer.concat(err);

@@ -4,6 +4,8 @@
 // exit codes and `podman stop` pass through. Injecting twice gives the same digest; an injected
 // image is left as it is; each platform of an index gets the binary of its own architecture.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -195,6 +197,64 @@ describe('image inject, Basic auth', () => {
     const done = await inject(['--insecure', `${registry.addr}/app:base`, `${registry.addr}/app:wp`], { REGISTRY_AUTH_FILE: authFile });
     expect(done.code, done.stderr).toBe(0);
     const inspected = JSON.parse(await skopeoMust(['inspect', '--tls-verify=false', '--creds', 'wp:right-password', '--config', `docker://${registry.addr}/app:wp`]));
+    expect(inspected.config.Entrypoint).toEqual(['/waypoint-entrypoint']);
+  }, 4 * DEADLINE);
+});
+
+/**
+ * A Bearer-token registry: this front asks for a token from its own realm (the challenge flow of
+ * Docker Hub, GHCR, …), checks it on every call, and passes the call to the real registry.
+ */
+async function bearerFront(registry: TestRegistry) {
+  const token = 'tok-' + uniqueName('t');
+  const scopes: string[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url!, 'http://front');
+    if (url.pathname === '/token') {
+      scopes.push(`${url.searchParams.get('service')} ${url.searchParams.get('scope')}`);
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      const repo = /^\/v2\/(.+?)\/(?:manifests|blobs|tags)\//.exec(url.pathname)?.[1];
+      const scope = repo ? `,scope="repository:${repo}:pull"` : '';
+      res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://${front}/token",service="wp-test"${scope}`, 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      return;
+    }
+    const [host, port] = registry.addr.split(':');
+    const headers = { ...req.headers, host: registry.addr };
+    delete headers.authorization;
+    const upstream = http.request({ host, port: Number(port), method: req.method, path: req.url, headers }, (up) => {
+      // The registry's own upload locations point at it: they must come back to the front.
+      const location = up.headers.location?.replace(`http://${registry.addr}`, `http://${front}`);
+      res.writeHead(up.statusCode!, { ...up.headers, ...(location ? { location } : {}) });
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const front = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fronts.push(server);
+  return { addr: front, scopes };
+}
+
+const fronts: http.Server[] = [];
+afterEach(async () => {
+  await Promise.all(fronts.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+describe('image inject, Bearer tokens', () => {
+  it('asks the realm the registry names for a token per repository and action, then works with it', async () => {
+    const registry = await startRegistry();
+    const pushed = await skopeoPush(`${registry.addr}/app:base`);
+    expect(pushed.code, pushed.stderr.toString()).toBe(0);
+    const front = await bearerFront(registry);
+    const done = await inject(['--insecure', `${front.addr}/app:base`, `${front.addr}/app:wp`]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(front.scopes).toEqual(expect.arrayContaining(['wp-test repository:app:pull', 'wp-test repository:app:pull,push']));
+    const inspected = JSON.parse(await skopeoMust(['inspect', '--tls-verify=false', '--config', `docker://${registry.addr}/app:wp`]));
     expect(inspected.config.Entrypoint).toEqual(['/waypoint-entrypoint']);
   }, 4 * DEADLINE);
 });

@@ -4,7 +4,7 @@
 //   EntrypointLogBatch { 1: instance_id string; 2: lines repeated LogBatch.Entry }
 //   LogBatch.Entry     { 1: timestamp Timestamp; 2: line string; 3: source enum (APP=0 omitted) }
 //   Timestamp          { 1: seconds int64; 2: nanos int32 }
-// test/unit/logs.test.ts decodes the result with the real descriptor.
+// test/unit/logs/logs.test.ts decodes the result with the real descriptor.
 
 import { varintLength, writeVarint } from '../protocol/wire-bytes.js';
 

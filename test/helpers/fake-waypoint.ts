@@ -1,14 +1,19 @@
 // A scriptable stand-in for a Waypoint server, on grpc-js and our own service definitions: it
 // lets the entrypoint's client side be tested against behaviours the real server never shows
 // (a newer protocol, silence, inline keepalives on demand, configs pushed at will, a log stream
-// refused) and records what it was sent, log lines included.
+// refused) and records what it was sent, log lines included. This file is the script, the
+// registration and the config streams; the log streams are fake-waypoint-logs.ts's, the exec
+// streams fake-waypoint-exec.ts's.
 import type * as grpcTypes from '@grpc/grpc-js';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
-import type { EntrypointExecRequest__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointExecRequest.js';
-import type { EntrypointLogBatch__Output } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointLogBatch.js';
-import { INLINE_KEEPALIVE_BYTES, isKeepalive, KEEPALIVE } from '../../src/protocol/keepalive.js';
+import { INLINE_KEEPALIVE_BYTES, KEEPALIVE } from '../../src/protocol/keepalive.js';
 import { grpc, protocol } from '../../src/protocol/load.js';
 import { METADATA } from '../../src/protocol/metadata.js';
+import { execStream, type FakeExec, metadataOf } from './fake-waypoint-exec.js';
+import { logStream, type ReceivedLine } from './fake-waypoint-logs.js';
+
+export type { FakeExec } from './fake-waypoint-exec.js';
+export type { ReceivedLine } from './fake-waypoint-logs.js';
 
 export interface FakeScript {
   /** The entrypoint protocol range advertised by GetVersionInfo (default 1..1). */
@@ -36,54 +41,6 @@ export interface FakeScript {
   execStream: 'open' | 'deny' | 'silent' | { refuse: number; details?: string };
   /** Stop reading each exec stream right after answering its `open` (resumeOutput() goes on). */
   execPausedAfterOpen?: boolean;
-}
-
-/** One EntrypointExecStream as the fake saw it; the test drives its server side. */
-export interface FakeExec {
-  /** The index from `open` (undefined until it came). */
-  index?: string;
-  instanceId?: string;
-  metadata: Record<string, string>;
-  /** What the entrypoint sent, kind by kind, in order (output carries its channel). */
-  events: Array<'open' | 'stdout' | 'stderr' | 'exit' | 'error' | 'keepalive' | 'other'>;
-  stdout(): Buffer;
-  stderr(): Buffer;
-  /** Output bytes received so far, by channel (cheap to poll, unlike stdout()). */
-  received: { stdout: number; stderr: number };
-  /** The size of each output message, both channels, in order: how the output was chunked. */
-  outputSizes: number[];
-  exit?: number;
-  error?: { code: number; message: string };
-  /** The entrypoint ended its side. */
-  clientEnded: boolean;
-  /** The call is over (ended both ways, cancelled or broken). */
-  closed: boolean;
-  /** Sends input; false when the call's buffer is full (see inputAll). */
-  input(data: Buffer | string): boolean;
-  /** Sends `data` in pieces of `chunkBytes`, waiting for the call to drain whenever it is full. */
-  inputAll(data: Buffer, chunkBytes?: number): Promise<void>;
-  /** Input bytes handed to the call so far. */
-  sent: number;
-  /** Stops / resumes reading the entrypoint's messages: a slow operator. */
-  pauseOutput(): void;
-  resumeOutput(): void;
-  inputEof(): void;
-  /** Sends an inline keepalive on the stream. */
-  keepalive(): void;
-  winch(size: { rows: number; cols: number; width?: number; height?: number }): void;
-  /** Cancels the call from the server's side (an operator gone, the broker dropping it). */
-  cancel(): void;
-}
-
-/** One log line as the fake received it. */
-export interface ReceivedLine {
-  instanceId: string;
-  /** ms since the epoch, with the nanos' sub-ms part as a fraction. */
-  time: number;
-  line: string;
-  source: 'APP' | 'ENTRYPOINT';
-  /** Date.now() when its batch arrived. */
-  at: number;
 }
 
 export interface RecordedCall {
@@ -150,12 +107,6 @@ export interface FakeOptions {
   services?: Array<{ definition: grpcTypes.ServiceDefinition; handlers: grpcTypes.UntypedServiceImplementation }>;
 }
 
-function metadataOf(md: grpcTypes.Metadata): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, values] of Object.entries(md.getMap())) out[key] = String(values);
-  return out;
-}
-
 /** Waypoint's service, with a serializer that lets KEEPALIVE through as the raw keepalive bytes. */
 function serviceDefinition(): grpcTypes.ServiceDefinition {
   const service = protocol().hashicorp.waypoint.Waypoint.service as unknown as Record<string, grpcTypes.MethodDefinition<unknown, unknown>>;
@@ -168,98 +119,6 @@ function serviceDefinition(): grpcTypes.ServiceDefinition {
     EntrypointConfig: withKeepalives(service.EntrypointConfig),
     EntrypointExecStream: withKeepalives(service.EntrypointExecStream),
   } as grpcTypes.ServiceDefinition;
-}
-
-/** The server side of one exec stream: answers `open` as scripted, records the rest. */
-function execStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>, behaviour: FakeScript['execStream'], pauseAfterOpen: boolean): FakeExec {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const live = () => !exec.closed && !call.cancelled;
-  const send = (message: object | typeof KEEPALIVE): boolean => (live() ? call.write(message) : false);
-  const exec: FakeExec = {
-    metadata: metadataOf(call.metadata),
-    events: [],
-    stdout: () => Buffer.concat(out),
-    stderr: () => Buffer.concat(err),
-    received: { stdout: 0, stderr: 0 },
-    outputSizes: [],
-    clientEnded: false,
-    closed: false,
-    sent: 0,
-    input: (data) => {
-      const bytes = Buffer.from(data);
-      exec.sent += bytes.length;
-      return send({ input: bytes });
-    },
-    async inputAll(data, chunkBytes = 64 * 1024) {
-      for (let at = 0; at < data.length && live(); at += chunkBytes) {
-        if (exec.input(data.subarray(at, at + chunkBytes))) continue;
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            call.off('drain', done);
-            call.off('close', done);
-            resolve();
-          };
-          call.on('drain', done);
-          call.on('close', done);
-        });
-      }
-    },
-    pauseOutput: () => call.pause(),
-    resumeOutput: () => call.resume(),
-    inputEof: () => void send({ input_eof: {} }),
-    keepalive: () => void send(KEEPALIVE),
-    winch: (size) => void send({ winch: { width: 0, height: 0, ...size } }),
-    cancel: () => {
-      if (!live()) return;
-      exec.closed = true;
-      call.emit('error', { code: grpc.status.CANCELLED, details: 'cancelled by the fake' });
-    },
-  };
-  call.on('data', (message: unknown) => {
-    if (isKeepalive(message)) return void exec.events.push('keepalive');
-    const m = message as EntrypointExecRequest__Output;
-    switch (m.event) {
-      case 'open':
-        exec.events.push('open');
-        exec.index = m.open!.index;
-        exec.instanceId = m.open!.instance_id;
-        if (behaviour === 'open') send({ opened: true });
-        if (pauseAfterOpen) call.pause();
-        else if (behaviour === 'deny') send({ opened: false });
-        else if (typeof behaviour === 'object') {
-          exec.closed = true;
-          call.emit('error', { code: behaviour.refuse, details: behaviour.details ?? 'refused by the fake' });
-        }
-        return;
-      case 'output': {
-        const channel = m.output!.channel === 'STDERR' ? 'stderr' : 'stdout';
-        if (exec.events.at(-1) !== channel) exec.events.push(channel); // a run of output is one event
-        (channel === 'stderr' ? err : out).push(m.output!.data);
-        exec.received[channel] += m.output!.data.length;
-        exec.outputSizes.push(m.output!.data.length);
-        return;
-      }
-      case 'exit':
-        exec.events.push('exit');
-        exec.exit = m.exit!.code;
-        return;
-      case 'error':
-        exec.events.push('error');
-        exec.error = { code: m.error!.error?.code ?? 0, message: m.error!.error?.message ?? '' };
-        return;
-      default:
-        exec.events.push('other');
-    }
-  });
-  call.on('end', () => {
-    exec.clientEnded = true;
-    if (live()) call.end();
-    exec.closed = true;
-  });
-  call.on('error', () => (exec.closed = true));
-  call.on('cancelled', () => (exec.closed = true));
-  return exec;
 }
 
 export async function startFake(script: Partial<FakeScript> = {}, options: FakeOptions = {}): Promise<FakeWaypoint> {
@@ -370,34 +229,7 @@ export async function startFake(script: Partial<FakeScript> = {}, options: FakeO
     },
     EntrypointLogStream(call: grpcTypes.ServerReadableStream<unknown, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
       record('EntrypointLogStream', call);
-      const behaviour = fake.script.logStream;
-      if (behaviour !== 'accept') return cb({ code: behaviour.refuse, details: behaviour.details ?? 'refused by the fake' });
-      logStreams.add(call);
-      call.on('data', (message: unknown) => {
-        if (isKeepalive(message)) {
-          fake.logKeepalives++;
-          return;
-        }
-        const batch = message as EntrypointLogBatch__Output;
-        fake.batches++;
-        const at = Date.now();
-        for (const entry of batch.lines) {
-          const ts = entry.timestamp;
-          fake.lines.push({
-            instanceId: batch.instance_id,
-            time: ts ? Number(ts.seconds) * 1000 + ts.nanos / 1e6 : 0,
-            line: entry.line,
-            source: entry.source as 'APP' | 'ENTRYPOINT',
-            at,
-          });
-        }
-      });
-      call.on('error', () => logStreams.delete(call));
-      call.on('cancelled', () => logStreams.delete(call));
-      call.on('end', () => {
-        logStreams.delete(call);
-        cb(null, {});
-      });
+      logStream(call, cb, fake.script.logStream, fake, logStreams);
     },
     EntrypointExecStream(call: grpcTypes.ServerDuplexStream<unknown, unknown>) {
       record('EntrypointExecStream', call);

@@ -1,7 +1,7 @@
-// What the URL ingress tests (server-url*.test.ts) share: the local apps their tunnels reach
-// (on 127.0.0.1, closed after each test with every connection they accepted), a gate that holds
-// requests until released, a request to the ingress by Host, and an instance whose tunnel
-// reaches an app.
+// What the URL service's tests (test/integration/server/ingress/ and tunnel/) share: the local
+// apps their tunnels reach (on 127.0.0.1, closed after each test with every connection they
+// accepted), a gate that holds requests until released, a request to the ingress by Host, and
+// an instance whose tunnel reaches an app.
 import http from 'node:http';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { closeTunnelClients, type FakeEndpoint, serveTunnel, tunnelClient } from './fake-tunnel-endpoint.js';

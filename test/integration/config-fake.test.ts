@@ -3,17 +3,16 @@
 // are interpolated and never exposed, files are written atomically and signalled without a
 // restart, WAYPOINT_LOG_LEVEL changes our level live, dynamic vars are skipped with a warning.
 // The app prints its pid and env at each start, so starts and their env are counted on stdout.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
-import { type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, killDescendants } from '../helpers/proc.js';
-import { cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeScript, FakeWaypoint } from '../helpers/fake-waypoint.js';
+import { childPids } from '../helpers/proc.js';
+import { type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
-const INVITE = 'invite-config-secret';
-const TOKEN = 'token-config-secret';
+const fx = fakeFixture('config');
 /** At each start: its pid and env between markers; USR2 and TERM are reported. */
 const APP = [
   'trap \'echo "usr2 $$"\' USR2',
@@ -23,41 +22,21 @@ const APP = [
   'while :; do sleep 0.02; done',
 ].join('; ');
 
-const entrypoints: Running[] = [];
-const fakes: FakeWaypoint[] = [];
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-config-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
-
-async function fake(vars: ConfigVar[] = [], extra: Partial<Parameters<typeof startFake>[0]> = {}): Promise<FakeWaypoint> {
-  const f = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: vars }, ...extra });
-  fakes.push(f);
-  return f;
+async function fake(vars: ConfigVar[] = [], extra: Partial<FakeScript> = {}): Promise<FakeWaypoint> {
+  return fx.fake({ config: { env_vars: vars }, ...extra });
 }
 
 function launch(f: FakeWaypoint, extra: NodeJS.ProcessEnv = {}, app = APP): Running {
   const r = start(['sh', '-c', app], {
-    env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: f.addr,
-      WAYPOINT_DEPLOYMENT_ID: 'D1',
-      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
+    env: fx.env(f.addr, {
       WAYPOINT_CEB_CONNECT_TIMEOUT: '5s',
       WAYPOINT_CEB_STOP_TIMEOUT: '5s',
       WAYPOINT_LOG_LEVEL: 'debug',
       INHERITED: 'from our env',
       ...extra,
     }),
-    cwd: dir,
+    cwd: fx.dir,
   });
-  entrypoints.push(r);
   return r;
 }
 
@@ -204,14 +183,14 @@ describe('files', () => {
     const r = launch(f);
     const first = await startCount(r, 1);
     f.push({
-      env_vars: [stat('E', '1'), stat('conf/nested/app.json', '{"a":1}\n', { name_is_path: true }), stat(path.join(dir, 'abs.txt'), 'abs', { name_is_path: true })],
+      env_vars: [stat('E', '1'), stat('conf/nested/app.json', '{"a":1}\n', { name_is_path: true }), stat(path.join(fx.dir, 'abs.txt'), 'abs', { name_is_path: true })],
       file_change_signal: 'SIGUSR2',
     });
     await r.waitForOutput(`usr2 ${first.pid}\n`);
-    const file = path.join(dir, 'conf/nested/app.json');
+    const file = path.join(fx.dir, 'conf/nested/app.json');
     expect(readFileSync(file, 'utf8')).toBe('{"a":1}\n');
     expect(statSync(file).mode & 0o777).toBe(0o644);
-    expect(readFileSync(path.join(dir, 'abs.txt'), 'utf8')).toBe('abs');
+    expect(readFileSync(path.join(fx.dir, 'abs.txt'), 'utf8')).toBe('abs');
     expect(starts(r)).toHaveLength(1);
     // Changed content: written and signalled again ("USR2" spelled without SIG, any case).
     f.push({ env_vars: [stat('E', '1'), stat('conf/nested/app.json', '{"a":2}\n', { name_is_path: true })], file_change_signal: 'usr2' });
@@ -229,9 +208,9 @@ describe('files', () => {
     // Before the first start there is no app to signal: a change after it is.
     f.push({ env_vars: [stat('unknown-signal.txt', 'y', { name_is_path: true })], file_change_signal: 'SIGNOPE' });
     await r.waitForOutput('config received count=2', { stream: 'stderr' });
-    await waitFor(() => readFileSync(path.join(dir, 'unknown-signal.txt'), 'utf8') === 'y', {});
+    await waitFor(() => readFileSync(path.join(fx.dir, 'unknown-signal.txt'), 'utf8') === 'y', {});
     expect(stderr(r)).toContain('warn: unknown file_change_signal; the app is not signalled signal=SIGNOPE');
-    expect(readFileSync(path.join(dir, 'unknown-signal.txt'), 'utf8')).toBe('y');
+    expect(readFileSync(path.join(fx.dir, 'unknown-signal.txt'), 'utf8')).toBe('y');
     expect(starts(r)).toHaveLength(1);
   });
 });

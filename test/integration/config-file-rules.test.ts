@@ -1,43 +1,26 @@
 // Config against a server that sends what ours refuses, end to end (the bundle, the scriptable
 // fake server): a file_change_signal no app can handle (L9), files outside WAYPOINT_CEB_FILE_ROOT
 // or, with exec disabled, outside the app's directory (M7), var names such as `__proto__` (L4).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
-import { type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, killDescendants, processState } from '../helpers/proc.js';
-import { cleanEnv, killAll, type Running, start, waitFor } from '../helpers/run.js';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeWaypoint } from '../helpers/fake-waypoint.js';
+import { childPids, processState } from '../helpers/proc.js';
+import { type Running, start, waitFor } from '../helpers/run.js';
 
-const INVITE = 'invite-file-rules';
-const TOKEN = 'token-file-rules';
+const fx = fakeFixture('file-rules');
 const APP = 'trap \'echo "usr2 $$"\' USR2; echo "start $$"; while :; do sleep 0.02; done';
 
-const entrypoints: Running[] = [];
-const fakes: FakeWaypoint[] = [];
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-file-rules-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
-
 async function launch(name: string, env: NodeJS.ProcessEnv = {}, app = APP): Promise<{ f: FakeWaypoint; r: Running; cwd: string; pid: number }> {
-  const f = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: [] } });
-  fakes.push(f);
-  const cwd = path.join(dir, name, 'app');
+  const f = await fx.fake({ config: { env_vars: [] } });
+  const cwd = path.join(fx.dir, name, 'app');
   mkdirSync(cwd, { recursive: true });
   const r = start(['sh', '-c', app], {
-    env: cleanEnv({ WAYPOINT_SERVER_ADDR: f.addr, WAYPOINT_DEPLOYMENT_ID: 'D1', WAYPOINT_CEB_INVITE_TOKEN: INVITE, ...env }),
+    env: fx.env(f.addr, env),
     cwd,
   });
-  entrypoints.push(r);
   await r.waitForOutput(/^start \d+$/m);
   const pid = Number(/^start (\d+)$/m.exec(r.stdout().toString())![1]);
   return { f, r, cwd, pid };
@@ -68,9 +51,9 @@ describe('file_change_signal', () => {
 
 describe('WAYPOINT_CEB_FILE_ROOT', () => {
   it('M7: files resolve against the root; `..` and absolute paths outside it are refused with a warning', async () => {
-    const root = path.join(dir, 'rooted', 'root');
+    const root = path.join(fx.dir, 'rooted', 'root');
     const { f, r, cwd } = await launch('rooted', { WAYPOINT_CEB_FILE_ROOT: root });
-    const outside = path.join(dir, 'rooted', 'outside.txt');
+    const outside = path.join(fx.dir, 'rooted', 'outside.txt');
     f.push({ env_vars: [fileVar('conf/app.json', '{}'), fileVar('../outside.txt', 'no'), fileVar(outside, 'no')], file_change_signal: 'SIGUSR2' });
     await r.waitForOutput('config files written count=1', { stream: 'stderr' });
     expect(readFileSync(path.join(root, 'conf/app.json'), 'utf8')).toBe('{}');
@@ -84,7 +67,7 @@ describe('WAYPOINT_CEB_FILE_ROOT', () => {
 describe('exec disabled', () => {
   it('M7: without a root, files outside the app directory are refused; with one set explicitly, that root rules', async () => {
     const { f, r, cwd } = await launch('locked', { WAYPOINT_CEB_DISABLE_EXEC: '1' });
-    const payload = path.join(dir, 'locked', 'locked-app.js');
+    const payload = path.join(fx.dir, 'locked', 'locked-app.js');
     f.push({ env_vars: [fileVar(payload, 'console.log("PWNED")'), fileVar('settings.json', '{}')] });
     await r.waitForOutput('config files written count=1', { stream: 'stderr' });
     expect(existsSync(payload)).toBe(false);
@@ -93,8 +76,8 @@ describe('exec disabled', () => {
       `warn: config file not written: outside the app's working directory (${cwd}), and exec is disabled: set WAYPOINT_CEB_FILE_ROOT to allow a directory path=${payload}`,
     );
 
-    const opened = await launch('locked-rooted', { WAYPOINT_CEB_DISABLE_EXEC: '1', WAYPOINT_CEB_FILE_ROOT: path.join(dir, 'locked-rooted') });
-    const beside = path.join(dir, 'locked-rooted', 'beside.txt');
+    const opened = await launch('locked-rooted', { WAYPOINT_CEB_DISABLE_EXEC: '1', WAYPOINT_CEB_FILE_ROOT: path.join(fx.dir, 'locked-rooted') });
+    const beside = path.join(fx.dir, 'locked-rooted', 'beside.txt');
     opened.f.push({ env_vars: [fileVar(beside, 'ok')] });
     await opened.r.waitForOutput('config files written count=1', { stream: 'stderr' });
     expect(readFileSync(beside, 'utf8')).toBe('ok');

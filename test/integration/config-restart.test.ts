@@ -3,57 +3,32 @@
 // MAX_ARG_STRLEN, a total over ARG_MAX) or a PATH the command is not on is refused before the
 // running app is touched; an app that still fails to start after the old one stopped is started
 // again with the env it last ran with. Each is one error line, also shipped to the server.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
-import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, isRunning, killDescendants } from '../helpers/proc.js';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeExec, FakeWaypoint } from '../helpers/fake-waypoint.js';
+import { childPids, isRunning } from '../helpers/proc.js';
 import { writeShellScript } from '../helpers/scripts.js';
-import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { ENTRYPOINT, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
-const INVITE = 'invite-restart-secret';
-const TOKEN = 'token-restart-secret';
+const fx = fakeFixture('restart');
 /** At each start: its pid and its PATH; TERM ends it (after `onTerm`). */
 const appScript = (onTerm = '') =>
   [`trap '${onTerm} exit 0' TERM`, 'echo "start $$ PATH=$PATH"', 'while :; do sleep 0.02; done'].join('\n');
 
-const entrypoints: Running[] = [];
-const fakes: FakeWaypoint[] = [];
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-restart-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
-
 async function fake(vars: ConfigVar[] = []): Promise<FakeWaypoint> {
-  const f = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: vars } });
-  fakes.push(f);
-  return f;
+  return fx.fake({ config: { env_vars: vars } });
 }
 
 /** The entrypoint under an 8 MiB stack limit, so that ARG_MAX is 2 MiB whatever the test's. */
 function launch(f: FakeWaypoint, argv: string[], extra: NodeJS.ProcessEnv = {}): Running {
   const r = start(['-c', 'ulimit -s 8192 && exec "$0" "$@"', ENTRYPOINT, ...argv], {
     bin: '/bin/sh',
-    env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: f.addr,
-      WAYPOINT_DEPLOYMENT_ID: 'D1',
-      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
-      WAYPOINT_CEB_STOP_TIMEOUT: '5s',
-      WAYPOINT_LOG_LEVEL: 'debug',
-      ...extra,
-    }),
-    cwd: dir,
+    env: fx.env(f.addr, { WAYPOINT_CEB_STOP_TIMEOUT: '5s', WAYPOINT_LOG_LEVEL: 'debug', ...extra }),
+    cwd: fx.dir,
   });
-  entrypoints.push(r);
   return r;
 }
 
@@ -87,7 +62,7 @@ function expectSameApp(r: Running, pid: number): void {
 }
 
 /** An app script of its own, per test. */
-const script = (name: string, onTerm = '') => writeShellScript(dir, name, appScript(onTerm));
+const script = (name: string, onTerm = '') => writeShellScript(fx.dir, name, appScript(onTerm));
 
 describe('an env the app cannot start with is refused before the app is stopped', () => {
   it('H2: a var over MAX_ARG_STRLEN (128 KiB): the app keeps running, one error shipped; a later good change restarts', async () => {
@@ -177,8 +152,8 @@ describe('an env the app cannot start with is refused before the app is stopped'
 describe('an app that fails to start after the old one stopped', () => {
   it('H3: is started again with the env it last ran with; the same config is not retried; going back to that env is a no-op', async () => {
     const f = await fake();
-    const good = path.join(dir, 'fallback/good');
-    const doomed = path.join(dir, 'fallback/doomed');
+    const good = path.join(fx.dir, 'fallback/good');
+    const doomed = path.join(fx.dir, 'fallback/doomed');
     // The new PATH's myapp is there at the check, gone by the start: the running app's stop
     // removes it (as a deploy racing us would).
     script('fallback/good/myapp', `rm -f ${doomed}/myapp;`);
@@ -211,7 +186,7 @@ describe('an app that fails to start after the old one stopped', () => {
 describe('an app that cannot be started again either', () => {
   it('H3: both starts fail (its command gone with its stop): two error lines, and we exit 127 rather than run on without an app', async () => {
     const f = await fake();
-    const file = path.join(dir, 'gone/app');
+    const file = path.join(fx.dir, 'gone/app');
     script('gone/app', `rm -f ${file};`);
     const r = launch(f, [file]);
     await startCount(r, 1);

@@ -7,34 +7,21 @@
 // runs on, never restarted.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
-import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeExec, FakeScript, FakeWaypoint } from '../helpers/fake-waypoint.js';
 import { childPids, commandOf, isRunning, processTree } from '../helpers/proc.js';
-import { BINARY, cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { BINARY, ENTRYPOINT, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
-const INVITE = 'invite-exec-secret';
-const TOKEN = 'token-exec-secret';
+const fx = fakeFixture('exec');
 /** The app reports each start; it must be started once and never again. */
 const APP = 'echo "app $$"; while :; do sleep 0.05; done';
 const BASE_VARS: ConfigVar[] = [{ name: 'EXEC_CONFIG_VAR', static: 'from-app-config' }];
-
-const fakes: FakeWaypoint[] = [];
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-exec-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
 
 interface Instance {
   fake: FakeWaypoint;
@@ -44,19 +31,12 @@ interface Instance {
   entries: ExecEntry[];
 }
 
-async function launch(options: { env?: NodeJS.ProcessEnv; bin?: string; script?: Parameters<typeof startFake>[0] } = {}): Promise<Instance> {
-  const fake = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: BASE_VARS }, ...options.script });
-  fakes.push(fake);
+async function launch(options: { env?: NodeJS.ProcessEnv; bin?: string; script?: Partial<FakeScript> } = {}): Promise<Instance> {
+  const fake = await fx.fake({ config: { env_vars: BASE_VARS }, ...options.script });
   const entrypoint = start(['sh', '-c', APP], {
     bin: options.bin ?? ENTRYPOINT,
-    env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: fake.addr,
-      WAYPOINT_DEPLOYMENT_ID: 'D1',
-      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
-      WAYPOINT_CEB_STOP_TIMEOUT: '2s',
-      ...options.env,
-    }),
-    cwd: dir,
+    env: fx.env(fake.addr, { WAYPOINT_CEB_STOP_TIMEOUT: '2s', ...options.env }),
+    cwd: fx.dir,
   });
   await entrypoint.waitForOutput(/^app \d+$/m);
   const appPid = Number(/^app (\d+)$/m.exec(entrypoint.stdout().toString())![1]);
@@ -109,7 +89,7 @@ describe('exec on pipes', () => {
     expect(e.stderr().length).toBe(0);
     expect(e.exit).toBe(0);
     expect(e.instanceId).toBe((instance.fake.registrations()[0].request as { instance_id: string }).instance_id);
-    expect(e.metadata.authorization).toBe(TOKEN);
+    expect(e.metadata.authorization).toBe(fx.token);
     expectExitLast(e);
     expectAppUndisturbed(instance);
   });
@@ -176,8 +156,8 @@ describe('exec on pipes', () => {
     expect(missing.exit).toBeUndefined();
     expect(missing.events).toEqual(['open', 'error']);
 
-    const file = path.join(dir, 'not-executable.sh');
-    const marker = path.join(dir, 'not-executable-ran');
+    const file = path.join(fx.dir, 'not-executable.sh');
+    const marker = path.join(fx.dir, 'not-executable-ran');
     writeFileSync(file, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o644 });
     chmodSync(file, 0o644);
     const denied = await exec(instance, [file]);
@@ -196,9 +176,9 @@ describe('exec on pipes', () => {
     const out = e.stdout().toString();
     expect(out).toContain('EXEC_CONFIG_VAR=from-app-config\n');
     expect(out).toContain('FROM_OUR_ENV=inherited\n');
-    expect(out).toContain(`cwd=${dir}\n`);
-    expect(out).not.toContain(INVITE);
-    expect(out).not.toContain(TOKEN);
+    expect(out).toContain(`cwd=${fx.dir}\n`);
+    expect(out).not.toContain(fx.invite);
+    expect(out).not.toContain(fx.token);
     expect(e.exit).toBe(0);
     expectAppUndisturbed(instance);
   });
@@ -277,7 +257,7 @@ describe('exec refused', () => {
   it('with exec disabled: advertised, then refused with FAILED_PRECONDITION and nothing run', async () => {
     const instance = await launch({ env: { WAYPOINT_CEB_DISABLE_EXEC: '1' } });
     expect((instance.fake.registrations()[0].request as { disable_exec: boolean }).disable_exec).toBe(true);
-    const marker = path.join(dir, 'disabled-ran');
+    const marker = path.join(fx.dir, 'disabled-ran');
     const e = await exec(instance, ['touch', marker]);
     await ended(e);
     expect(e.error).toEqual({
@@ -291,7 +271,7 @@ describe('exec refused', () => {
 
   it('runs nothing when the server answers open with opened=false', async () => {
     const instance = await launch({ script: { execStream: 'deny' } });
-    const marker = path.join(dir, 'denied-ran');
+    const marker = path.join(fx.dir, 'denied-ran');
     const e = await exec(instance, ['touch', marker]);
     await ended(e);
     expect(e.events).toEqual(['open']);
@@ -334,7 +314,7 @@ describe('exec resources', () => {
 describe('exec unanswered', () => {
   it('runs nothing, and gives the stream up, when the server never answers open', async () => {
     const instance = await launch({ script: { execStream: 'silent' } });
-    const marker = path.join(dir, 'unanswered-ran');
+    const marker = path.join(fx.dir, 'unanswered-ran');
     const e = await exec(instance, ['touch', marker]);
     const openedAt = Date.now();
     await ended(e, 10_000);
@@ -563,7 +543,7 @@ describe('exec backpressure', () => {
 
   it('stops reading the output while the server does not take it, and loses none of it', async () => {
     const instance = await launch({ script: { execPausedAfterOpen: true } });
-    const pidFile = path.join(dir, 'output-writer.pid');
+    const pidFile = path.join(fx.dir, 'output-writer.pid');
     rmSync(pidFile, { force: true });
     const size = 50 * MiB;
     const before = rss(instance.entrypoint.pid);
@@ -584,7 +564,7 @@ describe('exec backpressure', () => {
 
   it('stops taking input while the command does not read it, then delivers all of it', async () => {
     const instance = await launch();
-    const go = path.join(dir, 'input-go');
+    const go = path.join(fx.dir, 'input-go');
     rmSync(go, { force: true });
     const size = 50 * MiB;
     const before = rss(instance.entrypoint.pid);

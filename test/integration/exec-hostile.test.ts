@@ -2,33 +2,20 @@
 // fake server: a path under a file, a name too long for the file system, a NUL in the command
 // line or TERM, an app PATH holding a file, an absurd window size. Each is an `error` message to
 // the server (or runs, clamped); the entrypoint and its app live on, never restarted.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
 import { MAX_WINDOW_DIMENSION } from '../../src/exec/pty-runner.js';
-import { type FakeExec, type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeExec, FakeWaypoint } from '../helpers/fake-waypoint.js';
 import { isRunning } from '../helpers/proc.js';
-import { cleanEnv, killAll, type Running, start, waitFor } from '../helpers/run.js';
+import { type Running, start, waitFor } from '../helpers/run.js';
 
-const INVITE = 'invite-exec-hostile';
-const TOKEN = 'token-exec-hostile';
+const fx = fakeFixture('exec-hostile');
 const APP = 'echo "app $$"; while :; do sleep 0.05; done';
-
-const fakes: FakeWaypoint[] = [];
-let dir: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wp-exec-hostile-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
 
 interface Instance {
   fake: FakeWaypoint;
@@ -39,11 +26,10 @@ interface Instance {
 }
 
 async function launch(vars: ConfigVar[] = []): Promise<Instance> {
-  const fake = await startFake({ invites: { [INVITE]: TOKEN }, config: { env_vars: vars } });
-  fakes.push(fake);
+  const fake = await fx.fake({ config: { env_vars: vars } });
   const entrypoint = start(['sh', '-c', APP], {
-    env: cleanEnv({ WAYPOINT_SERVER_ADDR: fake.addr, WAYPOINT_DEPLOYMENT_ID: 'D1', WAYPOINT_CEB_INVITE_TOKEN: INVITE }),
-    cwd: dir,
+    env: fx.env(fake.addr),
+    cwd: fx.dir,
   });
   await entrypoint.waitForOutput(/^app \d+$/m);
   const appPid = Number(/^app (\d+)$/m.exec(entrypoint.stdout().toString())![1]);
@@ -94,7 +80,7 @@ describe('exec requests that cannot start', () => {
 
   it('L10: a NUL in an argument or in TERM is INVALID_ARGUMENT, nothing run', async () => {
     const instance = await launch();
-    const marker = path.join(dir, 'nul-arg-ran');
+    const marker = path.join(fx.dir, 'nul-arg-ran');
     const arg = await exec(instance, ['touch', `${marker}\0tail`]);
     expect(arg.error).toEqual({ code: EXEC_ERROR_CODE.INVALID_ARGUMENT, message: 'argument 1 contains a NUL byte, which a command line cannot hold' });
     const term = await exec(instance, ['touch', marker], { enable: true, term: 'xterm\0evil', window_size: { rows: 24, cols: 80, width: 0, height: 0 } });

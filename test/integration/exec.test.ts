@@ -250,7 +250,7 @@ terminalSuite('single binary', BINARY);
 
 describe('exec placement', () => {
   // That a token of one deployment cannot open another's session is tested at the wire level in
-  // server-exec.test.ts (only a scripted client can try it).
+  // server/exec/exec.test.ts (only a scripted client can try it).
   it('with two apps on one server, each exec lands in its own app instance', async () => {
     const a = await launch({ app: 'alpha' });
     const b = await launch({ app: 'beta', server: a.server });

@@ -4,40 +4,22 @@
 // app writes (never slowed, backlog and drop marker on return); a refused stream retried; inline
 // keepalives on an idle stream; the last lines flushed at exit.
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type FakeWaypoint, type ReceivedLine, startFake } from '../helpers/fake-waypoint.js';
-import { childPids, killDescendants } from '../helpers/proc.js';
-import { cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { describe, expect, it } from 'vitest';
+import { fakeFixture } from '../helpers/fake-fixture.js';
+import type { FakeScript, FakeWaypoint, ReceivedLine } from '../helpers/fake-waypoint.js';
+import { childPids } from '../helpers/proc.js';
+import { type Running, start, waitFor, withDeadline } from '../helpers/run.js';
 
-const INVITE = 'invite-logs-secret';
-const TOKEN = 'token-logs-secret';
+const fx = fakeFixture('logs');
 
-const entrypoints: Running[] = [];
-const fakes: FakeWaypoint[] = [];
-
-afterEach(async () => {
-  for (const r of entrypoints.splice(0)) killDescendants(r.pid);
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
-
-async function fake(script: Partial<Parameters<typeof startFake>[0]> = {}): Promise<FakeWaypoint> {
-  const f = await startFake({ invites: { [INVITE]: TOKEN }, ...script });
-  fakes.push(f);
-  return f;
+async function fake(script: Partial<FakeScript> = {}): Promise<FakeWaypoint> {
+  return fx.fake(script);
 }
 
 function launch(f: FakeWaypoint, app: string, extra: NodeJS.ProcessEnv = {}): Running {
   const r = start(['sh', '-c', app], {
-    env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: f.addr,
-      WAYPOINT_DEPLOYMENT_ID: 'D1',
-      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
-      WAYPOINT_CEB_CONNECT_TIMEOUT: '5s',
-      ...extra,
-    }),
+    env: fx.env(f.addr, { WAYPOINT_CEB_CONNECT_TIMEOUT: '5s', ...extra }),
   });
-  entrypoints.push(r);
   return r;
 }
 
@@ -85,8 +67,8 @@ describe('lines at the server', () => {
     expect(ours.some((l) => l.line.startsWith('waypoint-entrypoint: info: connected to the server'))).toBe(true);
     expect(ours.every((l) => !/: (debug|trace):/.test(l.line))).toBe(true);
     for (const l of f.lines) {
-      expect(l.line).not.toContain(TOKEN);
-      expect(l.line).not.toContain(INVITE);
+      expect(l.line).not.toContain(fx.token);
+      expect(l.line).not.toContain(fx.invite);
     }
   });
 

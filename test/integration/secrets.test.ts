@@ -3,19 +3,12 @@
 // deployment and read its internal config. Checked on the bundle and, when it was built, on the
 // single binary (its native addon comes from a SEA asset).
 import { existsSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type FakeWaypoint, startFake } from '../helpers/fake-waypoint.js';
+import { describe, expect, it } from 'vitest';
+import { fakeFixture } from '../helpers/fake-fixture.js';
 import { childPids } from '../helpers/proc.js';
-import { BINARY, cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor } from '../helpers/run.js';
+import { BINARY, ENTRYPOINT, type Running, start, waitFor } from '../helpers/run.js';
 
-const INVITE = 'invite-m1-3b8e0f9d1c2a';
-const TOKEN = 'token-m1-secret';
-const fakes: FakeWaypoint[] = [];
-
-afterEach(async () => {
-  killAll();
-  for (const f of fakes.splice(0)) await f.stop();
-});
+const fx = fakeFixture('secrets');
 
 function environ(pid: number): string {
   return readFileSync(`/proc/${pid}/environ`, 'latin1');
@@ -23,16 +16,10 @@ function environ(pid: number): string {
 
 /** The entrypoint (bundle or binary) connected with an invite; resolves once the app runs with its config. */
 async function launch(bin: string): Promise<{ r: Running; app: number }> {
-  const f = await startFake({ invites: { [INVITE]: TOKEN } });
-  fakes.push(f);
+  const f = await fx.fake();
   const r = start(['sh', '-c', 'echo "app sees MY_VAR=$MY_VAR FROM_FAKE=$FROM_FAKE invite=${WAYPOINT_CEB_INVITE_TOKEN:-none}"; exec sleep 30'], {
     bin,
-    env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: f.addr,
-      WAYPOINT_DEPLOYMENT_ID: 'D1',
-      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
-      MY_VAR: 'kept',
-    }),
+    env: fx.env(f.addr, { MY_VAR: 'kept' }),
   });
   await r.waitForOutput('app sees ');
   await waitFor(() => childPids(r.pid).length === 1, { what: () => 'the app' });
@@ -44,12 +31,12 @@ function check({ r, app }: { r: Running; app: number }): void {
   // Nor in the bytes of the block: the kernel shows what is in memory, not what environ points to.
   for (const pid of [r.pid, app]) {
     const block = environ(pid);
-    expect(block).not.toContain(INVITE);
+    expect(block).not.toContain(fx.invite);
     expect(block).not.toContain('WAYPOINT_CEB_INVITE_TOKEN=');
   }
   expect(environ(r.pid)).toContain('MY_VAR=kept');
   expect(environ(app)).toContain('MY_VAR=kept');
-  expect(r.stderr().toString()).not.toContain(INVITE);
+  expect(r.stderr().toString()).not.toContain(fx.invite);
 }
 
 describe('M1: the invite token in /proc/<pid>/environ', () => {

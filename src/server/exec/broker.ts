@@ -1,5 +1,6 @@
-// server/exec/ owns exec sessions from request to end: which instance runs one, the request
-// waiting to be opened, and the two calls piped with backpressure once it is.
+// server/exec/ owns exec sessions from request to end: what a start may ask (start.ts), which
+// instance runs one, the request waiting to be opened, the two calls piped with backpressure
+// once it is, and each session's record and log lines (operator.ts).
 //
 // The exec broker: requests waiting for their instance to open them, and the sessions running.
 // A request is an entry of its instance's EntrypointConfig exec list (index = its history id)

@@ -1,0 +1,122 @@
+// The operator's side of an exec session, from a checked start to its end: choose the instance,
+// record the session, list it there until the instance opens it, then hand both calls to an
+// ExecSession. A request that cannot be placed, or is never opened, ends the call with a status;
+// a session that ran ends with an `exit_code` or `error` message. Each session is one history
+// record and two server log lines (start, end).
+import { Metadata } from '@grpc/grpc-js';
+import type { ExecStart__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecStart.js';
+import { wantsInlineKeepalives } from '../../protocol/metadata.js';
+import type { Principal } from '../auth/authenticator.js';
+import type { ServerLog } from '../log.js';
+import { invalidArgument } from '../rpc/status.js';
+import { formatPeer } from '../../rules/listen.js';
+import type { ExecHistory, ExecRecord } from '../store/store.js';
+import type { ExecBroker } from './broker.js';
+import { type ExecOutcome, ExecSession, type OperatorExecCall } from './session.js';
+import { checkStart, ptyFor } from './start.js';
+
+const DEFAULT_LIST_LIMIT = 100;
+const MAX_LIST_LIMIT = 10_000;
+
+/** What running a session needs of the server (named as in its context, which has them all). */
+export interface ExecParts {
+  exec: ExecBroker;
+  execHistory: ExecHistory;
+  log: ServerLog;
+  /** Interval of inline keepalives to an entrypoint that asked for them. */
+  inlineKeepaliveMs: number;
+}
+
+/** Checks the start, chooses the instance, records the session, and lists it there until it is opened. */
+export function placeExec(parts: ExecParts, call: OperatorExecCall, principal: Principal, start: ExecStart__Output): void {
+  checkStart(start);
+  const instance = parts.exec.choose({ app: start.app, instanceId: start.instance_id });
+  const record = parts.execHistory.begin({
+    app: instance.app,
+    deploymentId: instance.deploymentId,
+    instanceId: instance.id,
+    args: start.args,
+    tty: start.tty,
+    operatorTokenId: principal.tokenId,
+    operatorAddress: formatPeer(call.getPeer()),
+  });
+  parts.log.info('exec started', {
+    session: record.id,
+    instance: instance.id,
+    app: instance.app,
+    who: principal.tokenId,
+    peer: record.operatorAddress,
+    tty: start.tty,
+    args: JSON.stringify(start.args),
+  });
+
+  // Headers now: the ctl tells "placed, then failed" (the instance left, the open timed out)
+  // from a refusal.
+  call.sendMetadata(new Metadata());
+
+  let ended = false;
+  const end = (outcome: ExecOutcome) => {
+    if (ended) return;
+    ended = true;
+    recordEnd(parts, record, outcome);
+  };
+  const onCancelWhilePending = () => {
+    if (parts.exec.cancel(instance.id, record.id)) end({ state: 'FAILED', error: 'operator went away' });
+  };
+  call.on('cancelled', onCancelWhilePending);
+
+  parts.exec.enqueue({
+    record,
+    pty: ptyFor(start),
+    failed: (error) => {
+      call.off('cancelled', onCancelWhilePending);
+      end({ state: 'FAILED', error: error.message });
+      if (!call.cancelled && !call.writableEnded) call.emit('error', error);
+    },
+    opened: (ep) => {
+      call.off('cancelled', onCancelWhilePending);
+      if (call.cancelled) {
+        // Gone in the very tick it was opened: the entrypoint must not run anything.
+        ep.emit('error', invalidArgument('the operator went away before the session opened'));
+        end({ state: 'FAILED', error: 'operator went away' });
+        return;
+      }
+      let untrack: () => void = () => undefined;
+      const session = new ExecSession(call, ep, {
+        instanceId: instance.id,
+        keepaliveMs: wantsInlineKeepalives(ep.metadata) ? parts.inlineKeepaliveMs : 0,
+        onEnd: (outcome) => {
+          untrack();
+          end(outcome);
+        },
+      });
+      untrack = parts.exec.track({ instanceId: instance.id, abort: (reason) => session.abort(reason) });
+      session.start(record.id, instance.deploymentId);
+    },
+  });
+}
+
+function recordEnd(parts: ExecParts, record: ExecRecord, outcome: ExecOutcome): void {
+  const now = Date.now();
+  if (outcome.state === 'EXITED') parts.execHistory.exited(record.id, outcome.exitCode, now);
+  else parts.execHistory.failed(record.id, outcome.error, outcome.exitCode, now);
+  parts.log.info('exec ended', {
+    session: record.id,
+    instance: record.instanceId,
+    who: record.operatorTokenId,
+    state: outcome.state,
+    exit_code: outcome.exitCode,
+    error: outcome.state === 'FAILED' ? outcome.error : undefined,
+    duration_ms: now - record.startedAt,
+  });
+}
+
+/** The recorded sessions, newest first; a limit of 0 means the default, and none reads more than the maximum. */
+export function listSessions(history: ExecHistory, filter: { app: string; instanceId: string; limit: number }): ExecRecord[] {
+  const { app, instanceId, limit } = filter;
+  return history.list({
+    ...(app && { app }),
+    ...(instanceId && { instanceId }),
+    limit: limit === 0 ? DEFAULT_LIST_LIMIT : Math.min(limit, MAX_LIST_LIMIT),
+  });
+}

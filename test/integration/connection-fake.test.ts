@@ -131,7 +131,9 @@ describe('fail-open', () => {
 
   it('retries fast within the window, then with growing delays (no busy loop, no hidden reconnects)', async () => {
     const peer = await tcpPeer('hang-up');
-    const r = launch(peer.addr, { WAYPOINT_CEB_CONNECT_TIMEOUT: '500ms' });
+    // A window long enough for a few fast retries even on a loaded machine, where loading the
+    // connection alone can take half a second.
+    const r = launch(peer.addr, { WAYPOINT_CEB_CONNECT_TIMEOUT: '1500ms' });
     await appStartedAt(r);
     const retriesAfterWindow = () => {
       const text = stderr(r);

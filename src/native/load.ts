@@ -3,7 +3,6 @@
 // dlopen'ed and deleted at once. Some mounts are noexec (/dev/shm in Docker, hardened /tmp),
 // so the directory falls back through WAYPOINT_CEB_NATIVE_DIR, the tmpdir, the binary's dir.
 import { mkdtempSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
 export type NativeAddon = 'posix' | 'pty';
@@ -51,7 +50,8 @@ export function loadNative<T>(name: NativeAddon): T {
 
 /** Where the file lives in the npm package, relative to the bundle in dist/. */
 function packagePath(name: NativeAddon): string {
-  const req = createRequire(__filename);
+  // node:module only here, off the single binary's start-up path.
+  const req = (require('node:module') as typeof import('node:module')).createRequire(__filename);
   if (name === 'pty') return path.join(path.dirname(req.resolve('node-pty/package.json')), 'build/Release/pty.node');
   return path.join(path.dirname(__filename), '..', 'native/build/Release/posix.node');
 }

@@ -119,7 +119,19 @@ export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): 
         }
       });
       call.on('error', () => undefined); // reported through 'status', which always comes
-      call.on('status', resolve);
+      // The status can come while messages wait unread (our stdout slow, the call paused): an
+      // OK status counts once they are all read (the exit code is among the last). An error
+      // status ends it at once: nothing after it is the command's.
+      let ok: grpc.StatusObject | undefined;
+      let allRead = false;
+      call.on('end', () => {
+        allRead = true;
+        if (ok) resolve(ok);
+      });
+      call.on('status', (status: grpc.StatusObject) => {
+        if (status.code !== grpc.status.OK || allRead) resolve(status);
+        else ok = status;
+      });
     });
     for (const c of cleanups.splice(0).reverse()) c();
     await Promise.all([drained(process.stdout), drained(process.stderr)]);

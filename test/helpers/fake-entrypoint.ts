@@ -6,6 +6,7 @@
 //   echo WORDS...       the words and a newline on stdout; exit 0
 //   stderr TEXT         "out" on stdout, TEXT on stderr; exit 0
 //   exit N              exit N
+//   burst BYTES N       BYTES zero bytes on stdout at once, then exit N
 //   fail CODE MESSAGE   an exec error (a google.rpc code), as for a command that cannot run
 //   pty                 the pty it got as JSON; then on each winch the new size; input echoed
 //   hang                nothing, until the stream ends
@@ -235,6 +236,9 @@ export class FakeEntrypoint {
             return exit(0);
           case 'exit':
             return exit(Number(rest[0]));
+          case 'burst':
+            for (let left = Number(rest[0]); left > 0; left -= 64 * 1024) out(Buffer.alloc(Math.min(left, 64 * 1024)));
+            return exit(Number(rest[1]));
           case 'fail':
             stream.send({ error: { error: { code: Number(rest[0]), message: rest.slice(1).join(' ') } } });
             stream.call.end();

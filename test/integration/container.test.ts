@@ -1,5 +1,7 @@
 // The linux-x64 release binary (dist/release, `npm run release`) as the ENTRYPOINT of a real
-// image (test/fixtures/containers/entrypoint.Containerfile: a COPY onto the rig's Debian 11 base),
+// image, put there two ways: a COPY onto the rig's Debian 11 base
+// (test/fixtures/containers/entrypoint.Containerfile), and `waypoint-ctl image inject` of that
+// base in a registry of the rig;
 // run by podman (test/helpers/containers.ts): PID 1, exit codes, `podman stop` and the stop
 // timeout, `podman run -it`, and connected (--network host) to the reference server started
 // here on 127.0.0.1: config, logs, exec with and without a terminal. Each test names one behaviour.
@@ -8,18 +10,22 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { envFlags, openPodman, type Podman, uniqueName } from '../helpers/containers.js';
 import { execOnTerminal, execWithoutTerminal, expectExecErrors, expectLogsAtServer, expectNoWarnings, startConnected } from '../helpers/release-connected.js';
 import { RELEASE_DIR, requireRelease } from '../helpers/release-dist.js';
-import { FIXTURES, killAll, withDeadline } from '../helpers/run.js';
+import { skopeoPush, startRegistry, stopRegistries } from '../helpers/registry.js';
+import { cleanEnv, FIXTURES, killAll, ROOT, run, withDeadline } from '../helpers/run.js';
 import { stopServers } from '../helpers/server.js';
 import { closeTerminals } from '../helpers/terminal.js';
 
 const DEADLINE = 30_000;
-const IMAGE = 'localhost/wp-test/entrypoint:x64';
+/** The two ways the binary gets into an image: a Containerfile's COPY, and `image inject`. */
+const COPIED = 'localhost/wp-test/entrypoint:x64';
+let injected: string;
 let podman: Podman;
 
 beforeAll(async () => {
   requireRelease('linux-x64');
   podman = await openPodman();
-  await podman.build(IMAGE, RELEASE_DIR, { file: path.join(FIXTURES, 'containers/entrypoint.Containerfile') });
+  await podman.build(COPIED, RELEASE_DIR, { file: path.join(FIXTURES, 'containers/entrypoint.Containerfile') });
+  injected = await injectedBase(podman);
   await podman.keepImages();
 }, 600_000);
 
@@ -34,18 +40,45 @@ afterAll(async () => {
   await podman?.destroy();
 });
 
-/** `podman run --rm` of the image with no network, to completion. */
-function runImage(argv: string[], flags: string[] = []) {
-  return podman.run(['run', '--rm', '--network', 'none', ...flags, IMAGE, ...argv], { timeoutMs: DEADLINE });
+/**
+ * The base image with the entrypoint added by `waypoint-ctl image inject`: pushed to a registry
+ * of the rig, injected there, pulled back; kept for the file.
+ */
+async function injectedBase(p: Podman): Promise<string> {
+  const registry = await startRegistry();
+  try {
+    const pushed = await skopeoPush(`${registry.addr}/base:11`);
+    if (pushed.code !== 0) throw new Error(`skopeo push: ${pushed.stderr.toString()}`);
+    const ref = `${registry.addr}/base:injected`;
+    const r = await run(['image', 'inject', '--insecure', '--binary-dir', RELEASE_DIR, `${registry.addr}/base:11`, ref], {
+      bin: path.join(ROOT, 'bin/waypoint-ctl'),
+      env: cleanEnv(),
+      timeoutMs: 120_000,
+    });
+    if (r.code !== 0) throw new Error(`image inject: ${r.stderr.toString()}`);
+    await p.must(['pull', '--quiet', '--tls-verify=false', ref], { timeoutMs: 120_000 });
+    await p.keepImages();
+    return ref;
+  } finally {
+    await stopRegistries();
+  }
 }
 
-/** `podman run --rm --name NAME` of the image with no network, attached; its name. */
-function startImage(argv: string[], flags: string[] = []) {
-  const name = uniqueName('wp-test');
-  return { name, r: podman.start(['run', '--rm', '--name', name, '--network', 'none', ...flags, IMAGE, ...argv]) };
-}
+describe.each([
+  ['COPY in a Containerfile', () => COPIED],
+  ['waypoint-ctl image inject', () => injected],
+])('the release binary as the ENTRYPOINT of an image (%s), under podman', (_how, image) => {
+  /** `podman run --rm` of the image with no network, to completion. */
+  function runImage(argv: string[], flags: string[] = []) {
+    return podman.run(['run', '--rm', '--network', 'none', ...flags, image(), ...argv], { timeoutMs: DEADLINE });
+  }
 
-describe('the release binary as the ENTRYPOINT of an image, under podman', () => {
+  /** `podman run --rm --name NAME` of the image with no network, attached; its name. */
+  function startImage(argv: string[], flags: string[] = []) {
+    const name = uniqueName('wp-test');
+    return { name, r: podman.start(['run', '--rm', '--name', name, '--network', 'none', ...flags, image(), ...argv]) };
+  }
+
   it('is PID 1, with the app as its child', async () => {
     const r = await runImage(['sh', '-c', 'echo "ppid=$PPID"; [ $$ != 1 ] && echo "app is not pid 1"; tr "\\0" " " </proc/1/cmdline']);
     expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: '' });
@@ -94,14 +127,14 @@ describe('the release binary as the ENTRYPOINT of an image, under podman', () =>
   }, 2 * DEADLINE);
 
   it('under podman run -it, gives the app a terminal of its own with the window size', async () => {
-    const t = podman.terminal(['run', '--rm', '-it', '--network', 'none', IMAGE, 'sh', '-c', 'tty; stty size; exit 6'], { cols: 91, rows: 27 });
+    const t = podman.terminal(['run', '--rm', '-it', '--network', 'none', image(), 'sh', '-c', 'tty; stty size; exit 6'], { cols: 91, rows: 27 });
     expect(await withDeadline(t.exited, DEADLINE, 'podman run -it to exit')).toBe(6);
     expect(t.output()).toMatch(/^\/dev\/pts\/\d+\r\n27 91\r\n$/);
   }, 2 * DEADLINE);
 
   it('connected (--network host) to the server outside: config reaches the app, logs reach the server, exec runs with and without a terminal', async () => {
     const connected = await startConnected(
-      (argv, env) => podman.start(['run', '--rm', '--name', uniqueName('wp-test'), '--network', 'host', ...envFlags(env), IMAGE, ...argv]),
+      (argv, env) => podman.start(['run', '--rm', '--name', uniqueName('wp-test'), '--network', 'host', ...envFlags(env), image(), ...argv]),
       DEADLINE,
     );
     await expectLogsAtServer(connected, DEADLINE);

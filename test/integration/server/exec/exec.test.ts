@@ -2,6 +2,7 @@
 // fake entrypoints (test/helpers/fake-entrypoint.ts) on the instance side. Placement, the
 // protocol between the server and an entrypoint, who may open what, how sessions end, the
 // history, and bytes through the broker exactly and with backpressure.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -101,6 +102,25 @@ describe('exec through the server', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(data.length);
     expect(r.stdout.equals(data)).toBe(true);
+  });
+
+  it('a slow reader of our stdout: the exit status still comes after all the output, never "ended without an exit status"', async () => {
+    const server = await startServer();
+    await FakeEntrypoint.connect(server, 'web');
+    // The command's output and exit reach the ctl at once; its stdout is not read for a second,
+    // so the call's status arrives while its last messages (the exit among them) wait unread.
+    const size = 8 * 1024 * 1024;
+    const proc = spawn(CTL, ['exec', '--app', 'web', '-T', '--', 'burst', String(size), '3'], { env: server.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.pause();
+    let stderr = '';
+    proc.stderr.on('data', (c: Buffer) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => proc.once('close', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    let received = 0;
+    proc.stdout.on('data', (c: Buffer) => (received += c.length));
+    proc.stdout.resume();
+    expect(await withDeadline(exited, 20_000, 'waypoint-ctl exec to exit')).toBe(3);
+    expect({ stderr, received }).toEqual({ stderr: '', received: size });
   });
 
   it('runs 10 sessions at once, spread over the instances', async () => {

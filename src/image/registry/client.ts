@@ -12,6 +12,13 @@ export interface RegistryOptions {
 
 type Actions = 'pull' | 'pull,push';
 
+/** Connection-level failures worth one more try on a new connection. */
+const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED']);
+
+function causeOf(err: unknown): { code?: string; message?: string } {
+  return (err as { cause?: { code?: string; message?: string } }).cause ?? {};
+}
+
 /** Blobs larger than this go up in chunks of it (and progress is told per chunk). */
 export const UPLOAD_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -137,15 +144,24 @@ export class RegistryClient {
   }
 
   private async send(url: string, c: Call, authorization: string | undefined): Promise<Response> {
-    try {
-      return await fetch(url, {
+    const request = () =>
+      fetch(url, {
         method: c.method,
         headers: { ...c.headers, ...(authorization ? { Authorization: authorization } : {}) },
         body: c.body,
         redirect: 'follow',
       });
+    try {
+      try {
+        return await request();
+      } catch (err) {
+        // A kept-alive connection the registry (or a proxy before it) closed as we reused it:
+        // once more on a fresh one; every body here is a buffer that can be sent again.
+        if (!RESET_CODES.has(causeOf(err).code ?? '')) throw err;
+        return await request();
+      }
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const cause = causeOf(err);
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
       const hint = !this.options.insecure && /EPROTO|ERR_SSL|wrong version/i.test(`${why} ${cause?.message}`) ? ' (a plain-HTTP registry? pass --insecure)' : '';
       throw new ImageError(`${this.where(c.repository)}: cannot reach ${this.base}: ${why}${hint}`);

@@ -102,6 +102,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     tls: tls && { cert: tls.cert, key: tls.key },
     version: __VERSION__,
     log,
+    rpcRecords: logLevel === 'debug' || logLevel === 'trace',
     inlineKeepaliveMs,
     keepaliveTimeMs,
     execOpenTimeoutMs,

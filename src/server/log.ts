@@ -1,11 +1,15 @@
-// What the server logs through: the methods of our Logger, so the CLI can hand it any logger.
-import type { LogFields } from '../log.js';
+// What the server logs through: leveled calls with a message and fields, so the CLI can hand it
+// any logger (the ctl's is pino: src/ctl/log.ts). Audit records carry an `event` field; their
+// names are listed in the README ("The server's log").
+export type ServerLogFields = Record<string, string | number | boolean | readonly string[] | undefined>;
+
+type LogCall = (message: string, fields?: ServerLogFields) => void;
 
 export interface ServerLog {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
+  debug: LogCall;
+  info: LogCall;
+  warn: LogCall;
+  error: LogCall;
 }
 
 export const silentLog: ServerLog = { debug() {}, info() {}, warn() {}, error() {} };

@@ -26,6 +26,7 @@ import { InstanceRegistry } from './instances/registry.js';
 import { formatAddress, isLoopback, parseListen } from '../rules/listen.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
+import { rpcRecords } from './rpc/records.js';
 import { Status, toRpcError } from './rpc/status.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import type { Deployment, ExecHistory } from './store/store.js';
@@ -116,7 +117,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { domain, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs } = options.http!;
     ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted });
   }
-  const server = new grpc.Server(serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS));
+  const server = new grpc.Server({
+    ...serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS),
+    ...(options.rpcRecords && { interceptors: [rpcRecords(log, signer)] }),
+  });
   server.addService(waypointServiceDefinition(), waypointHandlers(ctx));
   server.addService(controlServiceDefinition(), controlHandlers(ctx));
   server.addService(tunnelServiceDefinition(), tunnelHandlers(ctx));

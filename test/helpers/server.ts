@@ -278,3 +278,21 @@ export async function stopServers(): Promise<void> {
 export function readContextFile(server: TestServer): Record<string, unknown> {
   return JSON.parse(readFileSync(server.contextFile, 'utf8')) as Record<string, unknown>;
 }
+
+/** One record of the server's log (pino's JSON line: level, time, name, msg and our fields). */
+export type LogRecord = Record<string, unknown> & { level: number; time: number; msg: string };
+
+/** The records of a server's stderr (JSON: not a terminal); a line that is not JSON fails the test. */
+export function logRecords(stderr: Buffer | string): LogRecord[] {
+  return stderr
+    .toString()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as LogRecord;
+      } catch {
+        throw new Error(`a line of the server's stderr is not JSON: ${l}`);
+      }
+    });
+}

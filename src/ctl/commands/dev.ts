@@ -14,7 +14,7 @@ import { ListenError, localAddress, parseListen } from '../../rules/listen.js';
 import { APP_NAME } from '../../rules/names.js';
 import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
-import { stderrLog } from '../log.js';
+import { pinoServerLog } from '../log.js';
 import { commandLine } from '../output.js';
 import { httpListenOption, httpOptions } from './http-options.js';
 import { collectLabel } from './options.js';
@@ -58,8 +58,11 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
   const app = opts.app ?? appNameFrom(process.cwd());
   if (!APP_NAME.test(app)) throw new UsageError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-'`);
 
-  // The server's info lines (instances coming and going) start after our instructions.
-  const log = stderrLog({ prefix: PREFIX, level: 'info', timestamps: false });
+  // The server's info lines (instances coming and going) start after our instructions. They are
+  // for the person at this terminal, among the app's own lines: pino-pretty on one line with our
+  // prefix, no time, pid or host (a throwaway server's log is not shipped anywhere), secrets
+  // redacted as in `server run`.
+  const log = pinoServerLog({ prefix: PREFIX, level: 'info', format: 'pretty', brief: true });
   let started = false;
   const devLog = { ...log, info: (...args: Parameters<typeof log.info>) => started && log.info(...args) };
 

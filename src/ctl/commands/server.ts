@@ -2,14 +2,15 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 import { writeLine } from '../../log.js';
 import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../rules/listen.js';
-import { parseDuration, parseLogLevel, parseSize, SettingsError, type LogLevel } from '../../settings.js';
+import { parseDuration, parseLogLevel, parseSize, SettingsError } from '../../settings.js';
 import { DEFAULT_INSTANCE_LIMITS } from '../../server/options.js';
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { parseInviteTtl } from '../invite-ttl.js';
-import { stderrLog } from '../log.js';
+import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js';
 import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
 
@@ -39,6 +40,7 @@ interface RunOptions extends HttpFlags {
   configStallTimeout?: string;
   context: boolean;
   logLevel: string;
+  logFormat?: string;
   inviteTtl: string;
   maxInstancesPerDeployment: string;
   maxInstancesPerToken: string;
@@ -64,13 +66,16 @@ export function serverCommand(program: Command): void {
     .option('--max-instances-per-token <n>', 'live instances one entrypoint token may register at once', String(DEFAULT_INSTANCE_LIMITS.perToken))
     .option('--log-memory <size>', "memory for all instances' log lines together (e.g. 512MiB); past it the oldest go", '512MiB')
     .option('--no-context', 'do not write the context file the other commands read')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info');
+    .option('--log-level <level>', 'trace, debug (every RPC with its duration), info (with the operator audit trail), warn or error', 'info')
+    .option('--log-format <format>', 'json (one pino JSON line per record) or pretty (for a person); default: pretty on a terminal, else json');
   withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
 }
 
 async function runServer(opts: RunOptions): Promise<void> {
   const listen = checked(() => parseListen(opts.listen));
   const logLevel = checked(() => parseLogLevel('--log-level', opts.logLevel));
+  const logFormat = opts.logFormat === undefined ? defaultLogFormat(isatty(2)) : parseServerLogFormat('--log-format', opts.logFormat);
+  const log = pinoServerLog({ level: logLevel, format: logFormat });
   const inlineKeepaliveMs = keepaliveInterval(opts.inlineKeepaliveInterval);
   const execOpenTimeoutMs = durationFlag('--exec-open-timeout', opts.execOpenTimeout, EXEC_OPEN_TIMEOUT_ENV);
   const firstMessageTimeoutMs = durationFlag('--first-message-timeout', opts.firstMessageTimeout, FIRST_MESSAGE_TIMEOUT_ENV);
@@ -96,7 +101,8 @@ async function runServer(opts: RunOptions): Promise<void> {
     dataDir: opts.dataDir,
     tls: tls && { cert: tls.cert, key: tls.key },
     version: __VERSION__,
-    log: stderrLog({ level: logLevel as LogLevel }),
+    log,
+    rpcRecords: logLevel === 'debug' || logLevel === 'trace',
     inlineKeepaliveMs,
     keepaliveTimeMs,
     execOpenTimeoutMs,
@@ -132,7 +138,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   writeLine(1, out.map((l) => `${l}\n`).join(''));
 
   await stopSignal;
-  writeLine(2, 'stopping\n');
+  log.info('stopping');
   await server.stop();
 }
 

@@ -12,6 +12,7 @@ import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
 import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
 import type { ConfigStore, VarChange } from '../store/store.js';
 import type { InstanceRegistry } from '../instances/registry.js';
+import type { Actor } from '../audit.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
 import { APP_NAME } from '../../rules/names.js';
@@ -36,7 +37,7 @@ export class AppConfig {
   }
 
   /** Sets and unsets vars of one scope ('' global); returns how many instances got a push. */
-  change(app: string, set: VarChange[], unset: string[]): number {
+  change(app: string, set: VarChange[], unset: string[], actor?: Actor): number {
     checkScope(app);
     checkChange(set, unset);
     this.checkLimits(app, set, unset);
@@ -48,18 +49,21 @@ export class AppConfig {
         throw err;
       }
     });
-    this.log.info('config changed', { scope: app || 'global', set: set.length, unset: unset.length, pushed });
+    // Names and kinds for the audit trail, never values (an internal one is a secret).
+    const scope = { scope: app || 'global', app: app || undefined };
+    if (set.length > 0) this.log.info('config set', { event: 'config.set', ...scope, names: set.map((v) => v.name), kinds: set.map((v) => v.kind), pushed, ...actor });
+    if (unset.length > 0) this.log.info('config unset', { event: 'config.unset', ...scope, names: unset, pushed, ...actor });
     return pushed;
   }
 
   /** '' clears it. Returns how many instances got a push. */
-  setFileChangeSignal(app: string, signal: string): number {
+  setFileChangeSignal(app: string, signal: string, actor?: Actor): number {
     if (app === '') throw invalidArgument('the file change signal belongs to an app: name one');
     checkScope(app);
     const parsed = parseSignalName(signal);
     if (!parsed.ok) throw invalidArgument(parsed.problem);
     const pushed = this.pushing(app, () => this.config.setFileChangeSignal(app, parsed.signal));
-    this.log.info('file change signal set', { app, signal: parsed.signal || '(none)', pushed });
+    this.log.info('file change signal set', { event: 'config.signal', app, signal: parsed.signal || '(none)', pushed, ...actor });
     return pushed;
   }
 

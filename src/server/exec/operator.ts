@@ -6,6 +6,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { ExecStart__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecStart.js';
 import { wantsInlineKeepalives } from '../../protocol/metadata.js';
+import { actorOf } from '../audit.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { ServerLog } from '../log.js';
 import { invalidArgument } from '../rpc/status.js';
@@ -41,13 +42,14 @@ export function placeExec(parts: ExecParts, call: OperatorExecCall, principal: P
     operatorAddress: formatPeer(call.getPeer()),
   });
   parts.log.info('exec started', {
+    event: 'exec.start',
     session: record.id,
-    instance: instance.id,
     app: instance.app,
-    who: principal.tokenId,
-    peer: record.operatorAddress,
+    deployment: instance.deploymentId,
+    instance: instance.id,
     tty: start.tty,
-    args: JSON.stringify(start.args),
+    args: start.args,
+    ...actorOf(principal, call.getPeer()),
   });
 
   // Headers now: the ctl tells "placed, then failed" (the instance left, the open timed out)
@@ -101,9 +103,14 @@ function recordEnd(parts: ExecParts, record: ExecRecord, outcome: ExecOutcome): 
   if (outcome.state === 'EXITED') parts.execHistory.exited(record.id, outcome.exitCode, now);
   else parts.execHistory.failed(record.id, outcome.error, outcome.exitCode, now);
   parts.log.info('exec ended', {
+    event: 'exec.end',
     session: record.id,
+    app: record.app,
+    deployment: record.deploymentId,
     instance: record.instanceId,
-    who: record.operatorTokenId,
+    actor_token: record.operatorTokenId,
+    actor_kind: 'operator',
+    peer: record.operatorAddress,
     state: outcome.state,
     exit_code: outcome.exitCode,
     error: outcome.state === 'FAILED' ? outcome.error : undefined,

@@ -6,6 +6,7 @@ import type { SetConfigRequest__Output } from '../../../protocol/generated/waypo
 import type { SetConfigResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
 import type { SetFileChangeSignalRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../../../protocol/timestamp.js';
+import type { Actor } from '../../audit.js';
 import type { AppConfig } from '../../config/app-config.js';
 import type { ViewedVar } from '../../config/resolve.js';
 import type { ConfigKind } from '../../../rules/config.js';
@@ -14,9 +15,9 @@ import type { VarChange } from '../../store/store.js';
 const KIND_OF: Record<ConfigEntry__Output['kind'], ConfigKind> = { STATIC: 'static', INTERNAL: 'internal', FILE: 'file' };
 const WIRE_KIND = { static: 'STATIC', internal: 'INTERNAL', file: 'FILE' } as const;
 
-export function setConfig(config: AppConfig, req: SetConfigRequest__Output): SetConfigResponse {
+export function setConfig(config: AppConfig, req: SetConfigRequest__Output, actor: Actor): SetConfigResponse {
   const set: VarChange[] = req.set.map((e) => ({ name: e.name, kind: KIND_OF[e.kind], value: Buffer.from(e.value) }));
-  return { instances_notified: config.change(req.app, set, req.unset) };
+  return { instances_notified: config.change(req.app, set, req.unset, actor) };
 }
 
 export function getConfig(config: AppConfig, req: GetConfigRequest__Output): GetConfigResponse {
@@ -24,8 +25,8 @@ export function getConfig(config: AppConfig, req: GetConfigRequest__Output): Get
   return { vars: vars.map(entry), file_change_signal: fileChangeSignal };
 }
 
-export function setFileChangeSignal(config: AppConfig, req: SetFileChangeSignalRequest__Output): SetConfigResponse {
-  return { instances_notified: config.setFileChangeSignal(req.app, req.signal) };
+export function setFileChangeSignal(config: AppConfig, req: SetFileChangeSignalRequest__Output, actor: Actor): SetConfigResponse {
+  return { instances_notified: config.setFileChangeSignal(req.app, req.signal, actor) };
 }
 
 function entry(v: ViewedVar): ConfigEntry {

@@ -18,6 +18,7 @@ import type { ListTokensRequest__Output } from '../../../protocol/generated/wayp
 import type { RevokeTokenRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/RevokeTokenRequest.js';
 import type { SetFileChangeSignalRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/SetFileChangeSignalRequest.js';
 import { toTimestamp } from '../../../protocol/timestamp.js';
+import { type Actor, actorOf } from '../../audit.js';
 import { type Principal, requireOperator } from '../../auth/authenticator.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
@@ -35,8 +36,8 @@ const MAX_LABEL_LENGTH = 256;
 
 export function controlHandlers(ctx: ServerContext): UntypedServiceImplementation {
   return {
-    CreateDeployment: operatorCall(ctx, 'CreateDeployment', (req: CreateDeploymentRequest__Output): CreateDeploymentResponse => {
-      const { deployment, inviteToken, inviteExpiresAt } = newDeployment(ctx, req.app, req.labels, req.invite_ttl);
+    CreateDeployment: operatorCall(ctx, 'CreateDeployment', (req: CreateDeploymentRequest__Output, actor): CreateDeploymentResponse => {
+      const { deployment, inviteToken, inviteExpiresAt } = newDeployment(ctx, req.app, req.labels, req.invite_ttl, actor);
       return {
         deployment: deploymentMessage(deployment),
         invite_token: inviteToken,
@@ -49,28 +50,29 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
     ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): ListInstancesResponse => ({
       instances: ctx.registry.list({ app: req.app }).map((i) => instanceMessage(i, ctx.logs.received(i.id))),
     })),
-    SetConfig: operatorCall(ctx, 'SetConfig', (req: SetConfigRequest__Output) => setConfig(ctx.appConfig, req)),
+    SetConfig: operatorCall(ctx, 'SetConfig', (req: SetConfigRequest__Output, actor) => setConfig(ctx.appConfig, req, actor)),
     GetConfig: operatorCall(ctx, 'GetConfig', (req: GetConfigRequest__Output) => getConfig(ctx.appConfig, req)),
-    SetFileChangeSignal: operatorCall(ctx, 'SetFileChangeSignal', (req: SetFileChangeSignalRequest__Output) =>
-      setFileChangeSignal(ctx.appConfig, req),
+    SetFileChangeSignal: operatorCall(ctx, 'SetFileChangeSignal', (req: SetFileChangeSignalRequest__Output, actor) =>
+      setFileChangeSignal(ctx.appConfig, req, actor),
     ),
     GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListUrls: operatorCall(ctx, 'ListUrls', (req: ListUrlsRequest__Output) => listUrls(ctx, req)),
-    CreateInvite: operatorCall(ctx, 'CreateInvite', (req: CreateInviteRequest__Output) => createInvite(ctx, req)),
+    CreateInvite: operatorCall(ctx, 'CreateInvite', (req: CreateInviteRequest__Output, actor) => createInvite(ctx, req, actor)),
     ListTokens: operatorCall(ctx, 'ListTokens', (req: ListTokensRequest__Output) => listTokens(ctx, req)),
-    RevokeToken: operatorCall(ctx, 'RevokeToken', (req: RevokeTokenRequest__Output) => revokeToken(ctx, req)),
-    RotateOperatorToken: operatorCall(ctx, 'RotateOperatorToken', () => rotateOperatorToken(ctx)),
+    RevokeToken: operatorCall(ctx, 'RevokeToken', (req: RevokeTokenRequest__Output, actor) => revokeToken(ctx, req, actor)),
+    RotateOperatorToken: operatorCall(ctx, 'RotateOperatorToken', (_req: unknown, actor) => rotateOperatorToken(ctx, actor)),
   };
 }
 
-/** Creates the app if new, a deployment of it, and the invite its instances exchange. */
+/** Creates the app if new, a deployment of it, and the invite its instances exchange; `actor`: who asked (none: `dev`, in-process). */
 export function newDeployment(
   ctx: ServerContext,
   app: string,
   labels: Record<string, string>,
   ttl?: InviteTtl__Output | null,
+  actor?: Actor,
 ): { deployment: Deployment; inviteToken: string; inviteExpiresAt?: number } {
   validateLabels(labels);
   let deployment: Deployment;
@@ -81,16 +83,16 @@ export function newDeployment(
     throw err;
   }
   const invite = issueInvite(ctx, deployment, ttl);
-  ctx.log.info('deployment created', { app: deployment.app, deployment: deployment.id });
+  ctx.log.info('deployment created', { event: 'deployment.create', app: deployment.app, deployment: deployment.id, invite_id: invite.id, ...actor });
   return { deployment, inviteToken: invite.token, ...(invite.expiresAt !== undefined && { inviteExpiresAt: invite.expiresAt }) };
 }
 
-/** A unary handler that first checks the API version and the operator token. */
-function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: Req) => Res): handleUnaryCall<Req, Res> {
+/** A unary handler that first checks the API version and the operator token; `handle` gets the caller for the audit trail. */
+function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: Req, actor: Actor) => Res): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     try {
-      authorize(ctx, call.metadata, rpc);
-      callback(null, handle(call.request));
+      const principal = authorize(ctx, call.metadata, rpc);
+      callback(null, handle(call.request, actorOf(principal, call.getPeer())));
     } catch (err) {
       callback(reported(ctx.log, err, rpc));
     }

@@ -12,11 +12,14 @@ import type { RotateOperatorTokenResponse } from '../../../protocol/generated/wa
 import type { TokenInfo } from '../../../protocol/generated/waypoint_entrypoint/control/v1/TokenInfo.js';
 import { toTimestamp } from '../../../protocol/timestamp.js';
 import { MAX_INVITE_TTL_SECONDS } from '../../../rules/invite-ttl.js';
+import type { Actor } from '../../audit.js';
 import type { ServerContext } from '../../context.js';
 import { failedPrecondition, invalidArgument, RpcError, Status, unauthenticated } from '../../rpc/status.js';
 import type { Deployment, TokenListing } from '../../store/store.js';
 
 export interface Invite {
+  /** Its record's id: what the log and `token list` show. */
+  id: string;
   token: string;
   /** ms since the epoch; undefined: never expires. */
   expiresAt?: number;
@@ -26,16 +29,16 @@ export interface Invite {
 export function issueInvite(ctx: ServerContext, deployment: Deployment, ttl: InviteTtl__Output | null | undefined): Invite {
   const ttlSeconds = inviteTtlSeconds(ctx, ttl);
   const claims = ctx.store.issueToken('invite', { deploymentId: deployment.id, ttlSeconds });
-  return { token: ctx.signer.sign(claims), ...(ttlSeconds !== undefined && { expiresAt: (claims.iat + ttlSeconds) * 1000 }) };
+  return { id: claims.id, token: ctx.signer.sign(claims), ...(ttlSeconds !== undefined && { expiresAt: (claims.iat + ttlSeconds) * 1000 }) };
 }
 
-export function createInvite(ctx: ServerContext, req: CreateInviteRequest__Output): CreateInviteResponse {
+export function createInvite(ctx: ServerContext, req: CreateInviteRequest__Output, actor: Actor): CreateInviteResponse {
   const deployment = ctx.store.deployment(req.deployment_id);
   if (!deployment) {
     throw new RpcError(Status.NOT_FOUND, `no deployment ${JSON.stringify(req.deployment_id)}: see \`waypoint-ctl deployment list\``);
   }
   const invite = issueInvite(ctx, deployment, req.invite_ttl);
-  ctx.log.info('invite created', { app: deployment.app, deployment: deployment.id });
+  ctx.log.info('invite created', { event: 'invite.create', app: deployment.app, deployment: deployment.id, invite_id: invite.id, ...actor });
   return {
     deployment: { id: deployment.id, app: deployment.app, labels: deployment.labels, created_at: toTimestamp(deployment.createdAt) },
     invite_token: invite.token,
@@ -48,7 +51,7 @@ export function listTokens(ctx: ServerContext, req: ListTokensRequest__Output): 
 }
 
 /** Revokes an invite (and its entrypoint tokens) or an entrypoint token; drops their instances. */
-export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output): RevokeTokenResponse {
+export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output, actor: Actor): RevokeTokenResponse {
   const record = ctx.store.token(req.id);
   if (!record) throw new RpcError(Status.NOT_FOUND, `no token with id ${JSON.stringify(req.id)}: see \`waypoint-ctl token list\``);
   if (record.kind === 'operator') {
@@ -59,13 +62,21 @@ export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output)
     throw failedPrecondition(`token ${record.id} was already revoked at ${new Date(record.revokedAt! * 1000).toISOString()}`);
   }
   const dropped = dropInstances(ctx, new Set(revoked));
-  ctx.log.info('token revoked', { token: record.id, kind: record.kind, revoked: revoked.length, instances_dropped: dropped });
+  ctx.log.info('token revoked', {
+    event: 'token.revoke',
+    token_id: record.id,
+    token_kind: record.kind,
+    deployment: record.deploymentId,
+    revoked_ids: revoked,
+    instances_dropped: dropped,
+    ...actor,
+  });
   return { revoked_ids: revoked, instances_dropped: dropped };
 }
 
-export function rotateOperatorToken(ctx: ServerContext): RotateOperatorTokenResponse {
+export function rotateOperatorToken(ctx: ServerContext, actor: Actor): RotateOperatorTokenResponse {
   const { claims, revoked } = ctx.store.rotateOperator();
-  ctx.log.info('operator token rotated', { token: claims.id, revoked: revoked.join(',') });
+  ctx.log.info('operator token rotated', { event: 'token.rotate', token_id: claims.id, revoked_ids: revoked, ...actor });
   return { token: ctx.signer.sign(claims), id: claims.id, revoked_ids: revoked };
 }
 

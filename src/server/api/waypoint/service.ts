@@ -56,7 +56,14 @@ function convertInviteToken(ctx: ServerContext): handleUnaryCall<ConvertInviteTo
       checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
       const invite = ctx.auth.invite(call.request.token);
       const claims = ctx.store.issueToken('entrypoint', { deploymentId: invite.deployment, parentId: invite.id });
-      ctx.log.info('invite exchanged for an entrypoint token', { deployment: invite.deployment, peer: call.getPeer() });
+      ctx.log.info('invite exchanged for an entrypoint token', {
+        event: 'token.exchange',
+        deployment: invite.deployment,
+        token_id: claims.id,
+        actor_token: invite.id,
+        actor_kind: 'invite',
+        peer: formatPeer(call.getPeer()),
+      });
       callback(null, { token: ctx.signer.sign(claims) });
     } catch (err) {
       callback(reported(ctx.log, err, 'ConvertInviteToken'));
@@ -139,7 +146,15 @@ function openConfigStream(
     return;
   }
   ctx.logs.registered(info);
-  ctx.log.info('instance registered', { instance: info.id, app: info.app, deployment: info.deploymentId, peer: info.remoteAddress });
+  ctx.log.info('instance registered', {
+    event: 'instance.register',
+    instance: info.id,
+    app: info.app,
+    deployment: info.deploymentId,
+    actor_token: info.tokenId,
+    actor_kind: 'entrypoint',
+    peer: info.remoteAddress,
+  });
 
   // Raw bytes, not a message: our service definition's serializer passes a Buffer through.
   const rawKeepalive = INLINE_KEEPALIVE_BYTES as unknown as EntrypointConfigResponse;
@@ -160,7 +175,7 @@ function openConfigStream(
       ctx.exec.instanceGone(info.id);
       ctx.urls?.broker.instanceGone(info.id);
     }
-    ctx.log.info('instance gone', { instance: info.id, app: info.app });
+    ctx.log.info('instance gone', { event: 'instance.gone', instance: info.id, app: info.app, deployment: info.deploymentId });
   };
   // A status could only follow what is queued, which it does not read: the stream is reset
   // instead (the client sees CANCELLED and reconnects), which lets the config in flight go too.

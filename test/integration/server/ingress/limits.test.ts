@@ -8,7 +8,7 @@ import { serveTunnel, tunnelClient } from '../../../helpers/fake-tunnel-endpoint
 import { type OpenConnection, openConnection, rawExchange } from '../../../helpers/raw-http.js';
 import { startRecordingApp } from '../../../helpers/recording-app.js';
 import { waitFor } from '../../../helpers/run.js';
-import { startServer, type TestServer } from '../../../helpers/server.js';
+import { type LogRecord, logRecords, startServer, type TestServer } from '../../../helpers/server.js';
 import { cleanUpUrlTest } from '../../../helpers/url-apps.js';
 
 const conns: OpenConnection[] = [];
@@ -73,13 +73,14 @@ describe('H4: connection limits', () => {
     // Another address (all of 127/8 is loopback) is served, and so is gRPC.
     expect((await rawExchange(server.httpPort!, get(host), { localAddress: '127.0.0.2' })).status).toBe(200);
     expect(await server.instances()).toHaveLength(1);
-    expect(server.proc.stderr().toString()).toMatch(/connections refused for a client at its limit.*client=127\.0\.0\.1 limit=3/);
+    const refused = (r: LogRecord) => /connections refused for a client at its limit/.test(r.msg);
+    expect(logRecords(server.proc.stderr()).find(refused)).toMatchObject({ level: 40, client: '127.0.0.1', limit: 3 });
     // More refusals: still one warning in the log.
     for (let i = 0; i < 5; i++) {
       const again = await open(server);
       await waitFor(() => again.closed, { what: () => `refused connection ${i} to be closed` });
     }
-    expect(server.proc.stderr().toString().match(/connections refused for a client at its limit/g)).toHaveLength(1);
+    expect(logRecords(server.proc.stderr()).filter(refused)).toHaveLength(1);
     // One goes: the client may open one again.
     held[0].socket.destroy();
     await waitFor(async () => (await rawExchange(server.httpPort!, get(host))).status === 200, { what: () => 'a connection from 127.0.0.1 to be served again' });
@@ -99,7 +100,10 @@ describe('H4: connection limits', () => {
 
   it('H4: keeps the ingress within half the open-file limit: a flood of silent connections leaves gRPC working', async () => {
     const { server, host } = await withApp(['--url-max-connections', '5000', '--url-max-connections-per-client', '100000'], { nofile: 256 });
-    expect(server.proc.stderr().toString()).toMatch(/HTTP ingress: at most 128 connections, not 5000, so that gRPC and the database keep descriptors open_file_limit=256/);
+    expect(logRecords(server.proc.stderr())).toContainEqual(expect.objectContaining({
+      msg: 'HTTP ingress: at most 128 connections, not 5000, so that gRPC and the database keep descriptors',
+      open_file_limit: 256,
+    }));
     // More silent connections than the server has descriptors, from several addresses.
     for (let i = 0; i < 300; i++) await open(server, `127.0.0.${2 + (i % 50)}`);
     await waitFor(() => conns.filter((c) => !c.closed).length <= 128, { what: () => 'the connections over the limit to be closed', timeoutMs: 10_000 });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { register, tunnelClient, urlTokenOf } from '../../../helpers/fake-tunnel-endpoint.js';
 import { grpc, md } from '../../../helpers/grpc.js';
 import { waitFor, withDeadline } from '../../../helpers/run.js';
-import { type FakeInstance, freePort, startServer } from '../../../helpers/server.js';
+import { type FakeInstance, freePort, logRecords, startServer } from '../../../helpers/server.js';
 import { cleanUpUrlTest, gate, hostOf, ingressRequest, instanceWithTunnel, listenApp } from '../../../helpers/url-apps.js';
 
 afterEach(cleanUpUrlTest);
@@ -506,7 +506,7 @@ describe('URL service: limits', () => {
     expect(r.status).toBe(504);
     expect(r.body.toString()).toBe('app web sent no response within 0.3 s\n');
     await waitFor(() => app.abandoned === 1, { what: () => 'the app\'s connection to close' });
-    expect(server.proc.stderr().toString()).toMatch(/URL request failed.*504/);
+    expect(logRecords(server.proc.stderr())).toContainEqual(expect.objectContaining({ level: 40, msg: 'URL request failed', status: 504 }));
   });
 
   it('closes the app\'s connection when the client goes away', async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, killAll, run, type Running, start, withDeadline } from '../../../helpers/run.js';
 import { FakeEntrypoint } from '../../../helpers/fake-entrypoint.js';
-import { CTL, startServer, stopServers } from '../../../helpers/server.js';
+import { CTL, logRecords, startServer, stopServers } from '../../../helpers/server.js';
 
 const dirs: string[] = [];
 
@@ -71,9 +71,9 @@ describe('the data dir is private', () => {
     expect(set.code, set.stderr.toString()).toBe(0);
     expect(mode(dataDir)).toBe('700');
     for (const f of ['state.db', 'state.db-wal', 'signing.key', 'notes']) expect(mode(path.join(dataDir, f)), f).toBe('600');
-    const lines = server.proc.stderr().toString().split('\n').filter((l) => /made private/.test(l));
+    const lines = logRecords(server.proc.stderr()).filter((r) => /made private/.test(r.msg));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/info: data dir made private: others could read it dir=\S+ modes=". 0755→0700, notes 0644→0600"/);
+    expect(lines[0]).toMatchObject({ level: 30, msg: 'data dir made private: others could read it', dir: dataDir, modes: '. 0755→0700, notes 0644→0600' });
     await stop(server);
 
     // Loosened again while it was down: tightened again at the next start, files the server made included.
@@ -82,7 +82,8 @@ describe('the data dir is private', () => {
     const again = await launchUmask0(root, dataDir);
     expect(mode(path.join(dataDir, 'state.db'))).toBe('600');
     expect(mode(path.join(dataDir, 'signing.key'))).toBe('600');
-    expect(again.proc.stderr().toString()).toMatch(/modes="signing.key 0640→0600, state.db 0644→0600"|modes="state.db 0644→0600, signing.key 0640→0600"/);
+    const tightened = logRecords(again.proc.stderr()).find((r) => /made private/.test(r.msg));
+    expect(tightened?.modes).toMatch(/^(signing.key 0640→0600, state.db 0644→0600|state.db 0644→0600, signing.key 0640→0600)$/);
     await stop(again);
 
     // Private already: nothing to say.
@@ -106,8 +107,9 @@ describe('a full disk', () => {
     const refused = await ctl(server, ['config', 'set', '--app', 'shop', 'B=2']);
     expect(refused.code).toBe(1);
     expect(refused.stderr.toString()).toMatch(/answered RESOURCE_EXHAUSTED: the server's data dir is out of disk space: nothing was changed; free some space/);
-    expect(server.proc.stderr().toString()).toMatch(/warn: SetConfig failed: the server's data dir is out of disk space/);
-    expect(server.proc.stderr().toString()).not.toMatch(/internal server error|error: /);
+    const log = logRecords(server.proc.stderr());
+    expect(log.find((r) => /^SetConfig failed/.test(r.msg))).toMatchObject({ level: 40, msg: expect.stringMatching(/^SetConfig failed: the server's data dir is out of disk space/) });
+    expect(log.filter((r) => r.level >= 50 || /internal server error/.test(r.msg))).toEqual([]);
     expect((await ctl(server, ['config', 'get', '--app', 'shop'])).stdout.toString()).toMatch(/^A\s+app\s+static\s+1$/m);
 
     // The tmpfs as the server sees it, through its own root: free it, and writes work again.
@@ -138,7 +140,10 @@ describe('a full disk after a crash', () => {
     await seed.stop({ signal: 'SIGKILL' });
 
     const { server } = await launchOnFullDisk(tempDir(), seed.dataDir);
-    expect(server.proc.stderr().toString()).toMatch(/warn: exec sessions cut short by the last stop could not be recorded as failed: the data dir is out of disk space/);
+    expect(logRecords(server.proc.stderr())).toContainEqual(expect.objectContaining({
+      level: 40,
+      msg: 'exec sessions cut short by the last stop could not be recorded as failed: the data dir is out of disk space',
+    }));
     expect((await ctl(server, ['deployment', 'list'])).code).toBe(0);
   });
 });
@@ -147,9 +152,10 @@ describe('plaintext gRPC', () => {
   it('L11: --listen on an address others can reach, without TLS: one warning that tokens travel in clear; none on loopback', async () => {
     const root = tempDir();
     const open = await launch(root, CTL, serverArgs(path.join(root, 'a'), '0.0.0.0:0'));
-    const warnings = open.proc.stderr().toString().split('\n').filter((l) => /in clear/.test(l));
+    const warnings = logRecords(open.proc.stderr()).filter((r) => /in clear/.test(r.msg));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/warn: gRPC without TLS on an address other machines can reach: every token .* travels in clear; pass --tls-cert and --tls-key, or listen on 127\.0\.0\.1 listen=0\.0\.0\.0:\d+/);
+    expect(warnings[0]).toMatchObject({ level: 40, listen: expect.stringMatching(/^0\.0\.0\.0:\d+$/) });
+    expect(warnings[0].msg).toMatch(/^gRPC without TLS on an address other machines can reach: every token .* travels in clear; pass --tls-cert and --tls-key, or listen on 127\.0\.0\.1$/);
     await stop(open);
     const local = await launch(root, CTL, serverArgs(path.join(root, 'b')));
     expect(local.proc.stderr().toString()).not.toMatch(/in clear/);

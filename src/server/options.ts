@@ -30,7 +30,10 @@ export interface ServerOptions {
   /** Reported by GetVersionInfo. */
   version: string;
   log?: ServerLog;
-  /** A debug record of every RPC (method, status, duration, caller) in `log`: on when it shows debug. */
+  /**
+   * A debug record of every RPC (method, status, duration, caller) and of every HTTP request to
+   * the ingress (method, host, path, status, duration, peer) in `log`: on when it shows debug.
+   */
   rpcRecords?: boolean;
   inlineKeepaliveMs?: number;
   /** Interval of HTTP/2 pings to each client, to notice dead peers (default 30 s). */

@@ -86,7 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const trusted = new TrustedProxies(options.http?.trustedProxies ?? []);
   if (options.http) {
     try {
-      ingress = await listenIngress(parseListen(options.http.listen), ingressLimits(options.http, trusted, log), log);
+      ingress = await listenIngress(parseListen(options.http.listen), ingressLimits(options.http, trusted, log), log, options.rpcRecords === true);
     } catch (err) {
       db.close();
       throw err;

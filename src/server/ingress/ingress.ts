@@ -10,9 +10,9 @@
 // timeout, and connections are limited in total (at most a share of the open-file limit,
 // fd-budget.ts) and per client address (trusted proxies aside). Requests themselves have no
 // overall timeout: long uploads and streamed responses are the app's business.
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ListenAddress } from '../../rules/listen.js';
+import { formatPeer, type ListenAddress } from '../../rules/listen.js';
 import type { ServerLog } from '../log.js';
 import { clientAddress } from './headers.js';
 import { handleRequest, type IngressContext } from './proxy.js';
@@ -43,7 +43,7 @@ export interface IngressLimits {
 /** Node's own limit on a request head, said here: more is answered 431. */
 const MAX_HEADER_BYTES = 16 * 1024;
 
-export async function listenIngress(listen: ListenAddress, limits: IngressLimits, log: ServerLog): Promise<Ingress> {
+export async function listenIngress(listen: ListenAddress, limits: IngressLimits, log: ServerLog, records = false): Promise<Ingress> {
   const server = http.createServer({
     requestTimeout: 0,
     // Explicit: with requestTimeout 0, Node's default would be 0 too, and a silent connection stays forever.
@@ -88,6 +88,7 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
         socket.destroy();
       };
       server.on('request', (req, res) => {
+        if (records) recordRequest(log, req, res);
         try {
           handleRequest(ctx, req, res);
         } catch (err) {
@@ -104,6 +105,26 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
         for (const s of sockets) s.destroy();
       }),
   };
+}
+
+/**
+ * At debug: one record per request when its response is done (or its connection gone). The
+ * path without its query, which may carry what is not ours to log.
+ */
+function recordRequest(log: ServerLog, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now();
+  res.once('close', () => {
+    log.debug('http', {
+      event: 'http',
+      method: req.method,
+      host: req.headers.host ?? '',
+      path: (req.url ?? '').split('?')[0],
+      status: res.statusCode,
+      complete: res.writableFinished,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      peer: formatPeer(`${req.socket.remoteAddress}:${req.socket.remotePort}`),
+    });
+  });
 }
 
 /** Between two warnings about one client at its limit: a flood must not flood the log too. */

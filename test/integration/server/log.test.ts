@@ -3,6 +3,7 @@
 // secret in any line even at trace. The instance side is a fake entrypoint that exchanges the
 // invite `deployment create` printed.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeFakeEntrypoints, FakeEntrypoint } from '../../helpers/fake-entrypoint.js';
 import { convertInviteToken, waypointClient } from '../../helpers/grpc.js';
@@ -46,6 +47,16 @@ async function operate(): Promise<Scenario> {
   expect((await server.ctl(['exec', '--app', 'web', '--', 'exit', '7'])).code).toBe(7);
   await ok(server, ['token', 'revoke', idOf(entrypointToken)]);
   await waitFor(() => ep.configEnded, { what: () => 'the revoked instance dropped' });
+  // One request to the URL ingress, for an app that serves nothing: a 404 with a query string.
+  const [host, port] = server.httpAddr!.split(':');
+  await new Promise<void>((resolve, reject) => {
+    http
+      .get({ host, port: Number(port), path: `/some/path?key=${internalValue}`, headers: { Host: 'nosuch.localhost' }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('error', reject);
+  });
   return {
     server,
     operatorId: idOf(server.operatorToken),
@@ -121,6 +132,21 @@ describe('the server log off a terminal', () => {
     // The stream of the revoked instance ends with its status, by its own token.
     expect(byName('EntrypointConfig')).toEqual([expect.objectContaining({ actor_token: s.entrypointTokenId, actor_kind: 'entrypoint' })]);
     expect(byName('Exec')).toEqual([expect.objectContaining({ code: 'OK', actor_kind: 'operator' })]);
+  });
+
+  it('records every HTTP request to the ingress at debug: method, host, path without its query, status, duration, peer', () => {
+    expect(events('http')).toEqual([
+      expect.objectContaining({
+        level: 20,
+        method: 'GET',
+        host: 'nosuch.localhost',
+        path: '/some/path',
+        status: 404,
+        complete: true,
+        duration_ms: expect.any(Number),
+        peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+      }),
+    ]);
   });
 
   it('holds no secret at trace: not the operator token, the invite, the entrypoint token or the internal value', () => {

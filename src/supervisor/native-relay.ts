@@ -3,7 +3,7 @@
 // the speed of whoever reads our output, whatever log capture does; capture gets a copy in
 // batches, and a count of what it had to miss when it fell behind (never the app's problem).
 import type { PosixAddon } from '../native/posix.js';
-import type { Relay, TapEnd } from './output.js';
+import { type Relay, type TapEnd, untilQuiet } from './output.js';
 
 /** What log capture may have waiting, per stream, before the copy is dropped. */
 export const CAPTURE_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -36,27 +36,15 @@ export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitB
       }),
   );
   const allEnded = Promise.all(ends).then(() => undefined);
-  let done = false;
-  void allEnded.then(() => (done = true));
   return {
-    drained(idleMs, maxMs) {
-      const deadline = Date.now() + maxMs;
-      return new Promise<void>((resolve) => {
-        let timer: NodeJS.Timeout;
-        const check = () => {
-          const now = Date.now();
-          // A thread still writing waits for our slow reader: the output is not all out yet.
-          const busy = !done && handles.some((h) => native.relayBusy(h));
-          if ((!busy && now - lastData >= idleMs) || now >= deadline) resolve();
-          else timer = setTimeout(check, Math.min(idleMs, 50));
-        };
-        void allEnded.then(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        timer = setTimeout(check, Math.min(idleMs, 50));
-      });
-    },
+    drained: (idleMs, maxMs) =>
+      untilQuiet(allEnded, {
+        lastData: () => lastData,
+        // A thread still writing waits for our slow reader: the output is not all out yet.
+        holding: () => handles.some((h) => native.relayBusy(h)),
+        idleMs,
+        deadline: Date.now() + maxMs,
+      }),
   };
 }
 

@@ -48,24 +48,35 @@ export function relay(pairs: RelayPair[]): Relay {
   return {
     drained(idleMs, maxMs) {
       const deadline = Date.now() + maxMs;
-      const sourcesDone = new Promise<void>((resolve) => {
-        let timer: NodeJS.Timeout;
-        const check = () => {
-          const now = Date.now();
-          if ((held.size === 0 && now - lastData >= idleMs) || now >= deadline) resolve();
-          else timer = setTimeout(check, Math.min(idleMs, 50));
-        };
-        allEnded.then(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        timer = setTimeout(check, Math.min(idleMs, 50));
-      });
+      const sourcesDone = untilQuiet(allEnded, { lastData: () => lastData, holding: () => held.size > 0, idleMs, deadline });
       // What we wrote may still sit in our own write queue (a pipe to a slow reader is
       // written asynchronously): exiting before it left the process would lose it.
       return sourcesDone.then(() => Promise.all(pairs.map(([, to]) => flushed(to, deadline)))).then(() => undefined);
     },
   };
+}
+
+/**
+ * Resolves once `ended` does, or once nothing is `holding` output back and no byte came for
+ * `idleMs` (a grandchild may hold the pipe open forever), or at `deadline`. Shared by both relays.
+ */
+export function untilQuiet(
+  ended: Promise<void>,
+  o: { lastData: () => number; holding: () => boolean; idleMs: number; deadline: number },
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout;
+    const check = () => {
+      const now = Date.now();
+      if ((!o.holding() && now - o.lastData() >= o.idleMs) || now >= o.deadline) resolve();
+      else timer = setTimeout(check, Math.min(o.idleMs, 50));
+    };
+    void ended.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    timer = setTimeout(check, Math.min(o.idleMs, 50));
+  });
 }
 
 /**

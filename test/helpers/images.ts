@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { extract, type Header as TarHeader, pack } from 'tar-stream';
 
 export const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -17,6 +17,26 @@ export function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
     archive.on('error', reject);
     for (const [name, content] of Object.entries(files)) archive.entry({ name, mode: 0o755, mtime: new Date(0) }, content);
     archive.finalize();
+  });
+}
+
+/** The entries of a tar (gunzipped first when it is gzip): name → its header and content. */
+export function tarEntries(data: Buffer): Promise<Map<string, { header: TarHeader; content: Buffer }>> {
+  const tar = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+  return new Promise((resolve, reject) => {
+    const entries = new Map<string, { header: TarHeader; content: Buffer }>();
+    const x = extract();
+    x.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        entries.set(header.name, { header, content: Buffer.concat(chunks) });
+        next();
+      });
+    });
+    x.on('finish', () => resolve(entries));
+    x.on('error', reject);
+    x.end(tar);
   });
 }
 

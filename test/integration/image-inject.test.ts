@@ -8,9 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tarEntries } from '../helpers/images.js';
 import { baseImageArchive, openPodman, type Podman, requireTools, uniqueName } from '../helpers/containers.js';
 import { RELEASE_DIR, requireRelease } from '../helpers/release-dist.js';
 import { skopeoPush, startRegistry, stopRegistries, type TestRegistry } from '../helpers/registry.js';
@@ -69,26 +68,6 @@ async function expectEntrypointRuns(image: string): Promise<void> {
   });
   expect({ code: r.code, stderr: r.stderr.toString() }).toEqual({ code: 3, stderr: '' });
   expect(r.stdout.toString()).toMatch(/^ppid=1\n\/waypoint-entrypoint sh -c /);
-}
-
-/** The files of a layer (gzip or not): name → content. */
-function layerFiles(blob: Buffer): Promise<Map<string, Buffer>> {
-  const tar = blob[0] === 0x1f && blob[1] === 0x8b ? gunzipSync(blob) : blob;
-  return new Promise((resolve, reject) => {
-    const files = new Map<string, Buffer>();
-    const x = extract();
-    x.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files.set(h.name, Buffer.concat(chunks));
-        next();
-      });
-    });
-    x.on('finish', () => resolve(files));
-    x.on('error', reject);
-    x.end(tar);
-  });
 }
 
 /** ELF e_machine: 0x3e x86-64, 0xb7 AArch64. */
@@ -287,8 +266,8 @@ describe('image inject, a two-platform index', () => {
     expect(entries.map((e) => e.platform.architecture).sort()).toEqual(['amd64', 'arm64']);
     for (const entry of entries) {
       const manifest = JSON.parse(blob(entry.digest).toString());
-      const files = await layerFiles(blob(manifest.layers.at(-1).digest));
-      const binary = files.get('waypoint-entrypoint')!;
+      const files = await tarEntries(blob(manifest.layers.at(-1).digest));
+      const binary = files.get('waypoint-entrypoint')!.content;
       expect(binary.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
       expect({ arch: entry.platform.architecture, machine: binary.readUInt16LE(18) }).toEqual({ arch: entry.platform.architecture, machine: ELF_MACHINE[entry.platform.architecture] });
       const config = JSON.parse(blob(manifest.config.digest).toString());

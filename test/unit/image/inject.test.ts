@@ -5,12 +5,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockerArchiveSource, DockerArchiveTarget } from '../../../src/image/docker-archive.js';
 import { injectImage, type InjectOptions } from '../../../src/image/inject.js';
 import { OciLayoutSource, OciLayoutTarget } from '../../../src/image/oci-layout.js';
-import { sha256, testImage, testIndex, writeOciLayout } from '../../helpers/images.js';
+import { sha256, tarEntries, testImage, testIndex, writeOciLayout } from '../../helpers/images.js';
 
 let dir: string;
 let binaryDir: string;
@@ -34,22 +33,12 @@ function options(source: InjectOptions['source'], target: InjectOptions['target'
 const json = (data: Buffer) => JSON.parse(data.toString('utf8'));
 
 /** The files of a gzip layer: name → { mode, uid, gid, mtime, content }. */
-function layerFiles(gz: Buffer): Promise<Record<string, { mode: number; uid: number; gid: number; mtime: number; content: string }>> {
-  return new Promise((resolve, reject) => {
-    const files: Record<string, { mode: number; uid: number; gid: number; mtime: number; content: string }> = {};
-    const x = extract();
-    x.on('entry', (h, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        files[h.name] = { mode: h.mode!, uid: h.uid!, gid: h.gid!, mtime: h.mtime!.getTime(), content: Buffer.concat(chunks).toString() };
-        next();
-      });
-    });
-    x.on('finish', () => resolve(files));
-    x.on('error', reject);
-    x.end(gunzipSync(gz));
-  });
+async function layerFiles(gz: Buffer) {
+  const files: Record<string, { mode: number; uid: number; gid: number; mtime: number; content: string }> = {};
+  for (const [name, { header: h, content }] of await tarEntries(gz)) {
+    files[name] = { mode: h.mode!, uid: h.uid!, gid: h.gid!, mtime: h.mtime!.getTime(), content: content.toString() };
+  }
+  return files;
 }
 
 /** The image a layout names: its manifest, config and blobs. */
@@ -205,21 +194,10 @@ describe('inject, docker archives', () => {
     await injectImage(options(new OciLayoutSource(path.join(dir, 'src'), 't'), new DockerArchiveTarget(path.join(dir, 'a.tar'), 'wp/app:v1')));
     const again = await injectImage(options(new DockerArchiveSource(path.join(dir, 'a.tar')), new OciLayoutTarget(path.join(dir, 'out'), 't')));
     expect(again.platforms).toEqual([{ platform: 'linux/amd64', outcome: 'already' }]);
-    const files = new Map<string, Buffer>();
-    await new Promise<void>((resolve, reject) => {
-      const x = extract();
-      x.on('entry', (h, stream, next) => {
-        const chunks: Buffer[] = [];
-        stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-        stream.on('end', () => (files.set(h.name, Buffer.concat(chunks)), next()));
-      });
-      x.on('finish', resolve);
-      x.on('error', reject);
-      x.end(readFileSync(path.join(dir, 'a.tar')));
-    });
-    const [entry] = json(files.get('manifest.json')!);
+    const files = await tarEntries(readFileSync(path.join(dir, 'a.tar')));
+    const [entry] = json(files.get('manifest.json')!.content);
     expect(entry.RepoTags).toEqual(['wp/app:v1']);
     expect(entry.Layers).toHaveLength(2);
-    expect(json(files.get(entry.Config)!).config.Entrypoint).toEqual(['/waypoint-entrypoint']);
+    expect(json(files.get(entry.Config)!.content).config.Entrypoint).toEqual(['/waypoint-entrypoint']);
   });
 });

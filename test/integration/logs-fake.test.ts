@@ -4,13 +4,15 @@
 // app writes (never slowed, backlog and drop marker on return); a refused stream retried; inline
 // keepalives on an idle stream; the last lines flushed at exit.
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fakeFixture } from '../helpers/fake-fixture.js';
 import type { FakeScript, FakeWaypoint, ReceivedLine } from '../helpers/fake-waypoint.js';
 import { childPids } from '../helpers/proc.js';
-import { type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { ENTRYPOINT, type Running, start, waitFor, withDeadline } from '../helpers/run.js';
+import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
 const fx = fakeFixture('logs');
+afterEach(closeTerminals);
 
 async function fake(script: Partial<FakeScript> = {}): Promise<FakeWaypoint> {
   return fx.fake(script);
@@ -107,6 +109,23 @@ describe('lines at the server', () => {
     const ends = appLines(f).filter((l) => l.line.startsWith('end '));
     expect(ends).toHaveLength(5000);
     expect(ends.at(-1)!.line).toBe('end 5000\n');
+  });
+
+  it('our stdout a terminal, our stdin not: the app runs on pipes, its bytes reach the terminal and the server', async () => {
+    const f = await fake();
+    // stdin from /dev/null: no terminal mode, so the relay writes to the terminal we were given.
+    const app = `[ -t 1 ] && echo "stdout tty" || echo "stdout pipe"; seq -f "t %g" 1 2000; printf 'err on tty\\n' >&2; sleep 30`;
+    const term = openTerminal('/bin/sh', ['-c', 'exec "$0" sh -c "$1" </dev/null', ENTRYPOINT, app], {
+      env: fx.env(f.addr, { WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' }),
+    });
+    await term.waitFor('t 2000\r\n');
+    await term.waitFor('err on tty');
+    await waitForLine(f, 't 2000\n');
+    // The terminal turns each newline into CR LF (onlcr): every line, in order, nothing else between.
+    const shown = term.output().replaceAll('\r\n', '\n');
+    expect(shown).toContain(`stdout pipe\n${[...Array(2000)].map((_, i) => `t ${i + 1}\n`).join('')}`);
+    expect(appLines(f).filter((l) => l.line.startsWith('t ')).map((l) => l.line)).toEqual([...Array(2000)].map((_, i) => `t ${i + 1}\n`));
+    expect(hasLine(f, 'stdout pipe\n')).toBe(true);
   });
 });
 

@@ -6,7 +6,8 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'text' | 'json';
 
 export interface Settings {
-  /** host:port of the control server; undefined means disabled mode. */
+  /** host:port of the control server, or several separated by commas (replicas); undefined
+   * means disabled mode. */
   serverAddr?: string;
   serverTls: boolean;
   serverTlsSkipVerify: boolean;
@@ -137,13 +138,30 @@ export function parsePort(variable: string, value: string): number {
 }
 
 /** host:port, [ipv6]:port; the port is required because there is no default one to guess. */
-export function parseServerAddr(variable: string, value: string): string {
-  const text = value.trim();
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d+)$/.exec(text);
+function parseOneServerAddr(variable: string, value: string, text: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\],]+):(\d+)$/.exec(text);
   if (!m || !(Number(m[2]) >= 1 && Number(m[2]) <= 65535)) {
-    throw new SettingsError(variable, value, 'host:port, such as waypoint.example.com:9701 or [::1]:9701');
+    throw new SettingsError(
+      variable,
+      value,
+      'host:port, such as waypoint.example.com:9701 or [::1]:9701, or several of them separated by commas',
+    );
   }
   return text;
+}
+
+/**
+ * One server, or several (replicas) separated by commas: `a:9701,b:9701`. Kept as one string,
+ * trimmed and without duplicates; serverList() splits it for the connection.
+ */
+export function parseServerAddr(variable: string, value: string): string {
+  const list = value.split(',').map((part) => parseOneServerAddr(variable, value, part.trim()));
+  return [...new Set(list)].join(',');
+}
+
+/** The servers of a WAYPOINT_SERVER_ADDR that parseServerAddr accepted, in the order given. */
+export function serverList(serverAddr: string): string[] {
+  return serverAddr.split(',');
 }
 
 /** A directory given as an absolute path (a relative one would depend on where we were started). */

@@ -9,7 +9,8 @@ const EXIT_USAGE = 2;
 
 const ENV_HELP = `
 Settings come from the environment (see README.md for all of them):
-  WAYPOINT_SERVER_ADDR         host:port of the control server (unset: no connection)
+  WAYPOINT_SERVER_ADDR         host:port of the control server, or several: a:9701,b:9701
+                               (unset: no connection)
   WAYPOINT_CEB_DISABLE         1 to run as a plain supervisor, with no network
   WAYPOINT_CEB_STOP_TIMEOUT    grace period before SIGKILL on stop (default 30s)
   WAYPOINT_CEB_SIGNAL_GROUP    1 to forward signals to the app's whole process group

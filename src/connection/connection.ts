@@ -6,7 +6,7 @@ import { monotonicMs } from '../clock.js';
 import { ulid } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { EntrypointConfigResponse__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
-import type { Settings } from '../settings.js';
+import { type Settings, serverList } from '../settings.js';
 import { Backoff, RECONNECT_POLICY, type Random, WAITING_POLICY } from './backoff.js';
 import { checkConfigResponse, describeConfig, type EntrypointConfig } from './config-message.js';
 import { channelCredentials, CredentialsError, tlsMode } from './credentials.js';
@@ -149,12 +149,16 @@ export class Connection {
       return;
     }
     logger.debug('connecting', { server: settings.serverAddr, tls: tlsMode(settings), instance_id: this.instanceId });
-    while (!this.closed) {
-      const client = dial({ addr: settings.serverAddr, credentials, version });
+    const servers = serverList(settings.serverAddr);
+    for (let attempt = 0; !this.closed; attempt++) {
+      // Replicas in turn: after a failed attempt or a lost session the next one goes to the next
+      // server of the list, so one that is down costs one attempt, not the whole backoff.
+      const server = servers[attempt % servers.length]!;
+      const client = dial({ addr: server, credentials, version });
       let failure: ConnectionFailure;
       let lost = false;
       try {
-        ({ failure, lost } = await this.runSession(client));
+        ({ failure, lost } = await this.runSession(client, server));
       } catch (err) {
         failure = err instanceof ConnectionFailure ? err : new ConnectionFailure('rejected', String(err));
       } finally {
@@ -162,12 +166,15 @@ export class Connection {
       }
       if (this.closed) break;
       if (failure.kind === 'unauthenticated') this.token = undefined; // exchange the invite again
-      await this.retryAfter(failure, lost);
+      await this.retryAfter(failure, lost, server);
     }
   }
 
   /** One session, from dial to its end; resolves with why it ended, and whether it had opened. */
-  private async runSession(client: Parameters<typeof openSession>[0]['client']): Promise<{ failure: ConnectionFailure; lost: boolean }> {
+  private async runSession(
+    client: Parameters<typeof openSession>[0]['client'],
+    server: string,
+  ): Promise<{ failure: ConnectionFailure; lost: boolean }> {
     const { settings, logger, version } = this.options;
     this.attempt = new AbortController();
     this.health = { configApplied: false, faulted: false };
@@ -194,7 +201,7 @@ export class Connection {
     this.current = open;
     // A streak of sessions that fail at once is told once, by its first failure.
     (this.unhealthy ? logger.debug : logger.info).call(logger, 'connected to the server', {
-      server: settings.serverAddr,
+      server,
       instance_id: this.instanceId,
       server_version: open.session.serverVersion,
       protocol: open.session.protocolVersion,
@@ -277,12 +284,12 @@ export class Connection {
    * Logs the failure (once per distinct reason, louder when it needs an operator) and waits.
    * `lost`: a session had opened and ended with this failure.
    */
-  private async retryAfter(failure: ConnectionFailure, lost: boolean): Promise<void> {
-    const { logger, settings } = this.options;
+  private async retryAfter(failure: ConnectionFailure, lost: boolean, server: string): Promise<void> {
+    const { logger } = this.options;
     const fast = failure.kind === 'unreachable' && monotonicMs() < this.options.fastUntil;
     const policy = this.options.appWaiting?.() ? WAITING_POLICY : RECONNECT_POLICY;
     const delay = this.backoff.next({ fast, policy });
-    const fields = { server: settings.serverAddr, reason: failure.message, retry_in_ms: delay };
+    const fields = { server, reason: failure.message, retry_in_ms: delay };
     // One warning per outage, however its cause is worded from one attempt to the next
     // (refused, reset, timed out); any other failure once per distinct reason.
     const outage = failure.kind === 'unreachable' || failure.kind === 'silent';

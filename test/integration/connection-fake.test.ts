@@ -224,6 +224,46 @@ describe('fail-open', () => {
   });
 });
 
+describe('several servers (replicas)', () => {
+  it('the first one down from the start: the app starts configured by the second, within the connect window', async () => {
+    const down = `127.0.0.1:${await freePort()}`;
+    const f = await fake({ config: { env_vars: [{ name: 'FROM_FAKE', static: 'second' }] } });
+    const r = launch(`${down},${f.addr}`, {}, 'echo "FROM_FAKE=$FROM_FAKE"; sleep 30');
+    await r.waitForOutput('FROM_FAKE=second\n');
+    expect(f.openInstances()).toHaveLength(1);
+    await r.waitForOutput(`connected to the server server=${f.addr}`, { stream: 'stderr' });
+  });
+
+  it('the server in use goes away: the instance moves to the other one, same id, the app untouched', async () => {
+    const a = await fake();
+    const b = await fake();
+    const r = launch(`${a.addr},${b.addr}`);
+    await appStartedAt(r);
+    await waitFor(() => a.openInstances().length === 1, { what: () => 'the registration at the first server' });
+    const instance = a.openInstances()[0];
+    const pid = appPid(r);
+    await a.stop();
+    await waitFor(() => b.openInstances().length === 1, { timeoutMs: 10_000, what: () => 'the registration at the second server' });
+    expect(b.openInstances()).toEqual([instance]);
+    await r.waitForOutput(`connected to the server server=${b.addr}`, { stream: 'stderr' });
+    expect(appPid(r)).toBe(pid);
+    expect(count(r.stdout().toString(), 'started')).toBe(1);
+    // And back: the second one gone too, the first one up again.
+    await a.start();
+    await b.stop();
+    await waitFor(() => a.openInstances().length === 1, { timeoutMs: 15_000, what: () => 'the registration back at the first server' });
+    expect(a.openInstances()).toEqual([instance]);
+    expect(appPid(r)).toBe(pid);
+  });
+
+  it('every server down: one warning per outage, not one per server', async () => {
+    const r = launch(`127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`, { WAYPOINT_CEB_CONNECT_TIMEOUT: '300ms' });
+    await appStartedAt(r);
+    await waitFor(() => failedAttempts(r) >= 4, { timeoutMs: 15_000, what: () => 'four failed attempts' });
+    expect(count(stderr(r), 'warn: cannot reach the server')).toBe(1);
+  });
+});
+
 describe('server required', () => {
   it('the app waits while the server is down and starts once it is up', async () => {
     const port = await freePort();

@@ -9,6 +9,7 @@ import {
   parseLogLevel,
   parsePort,
   parseServerAddr,
+  serverList,
   parseSize,
   SettingsError,
   logFormatOf,
@@ -175,6 +176,20 @@ describe('parseServerAddr', () => {
       expect(err.message).toContain('host:port');
     },
   );
+});
+
+describe('parseServerAddr with several servers (replicas)', () => {
+  it('keeps them in order, trimmed and without duplicates; serverList splits them back', () => {
+    expect(parseServerAddr('X', ' a.example:9701 , [::1]:9701,b:1 ')).toBe('a.example:9701,[::1]:9701,b:1');
+    expect(parseServerAddr('X', 'a:1,b:2,a:1')).toBe('a:1,b:2');
+    expect(serverList(parseServerAddr('X', 'a:1, b:2'))).toEqual(['a:1', 'b:2']);
+    expect(serverList(parseServerAddr('X', 'a:1'))).toEqual(['a:1']);
+  });
+  it.each(['a:1,', ',a:1', 'a:1,,b:2', 'a:1,b', 'a:1;b:2'])('rejects %j, naming the list form', (v) => {
+    const err = settingsError(() => parseServerAddr('WAYPOINT_SERVER_ADDR', v));
+    expect(err.message).toContain('WAYPOINT_SERVER_ADDR');
+    expect(err.message).toContain('separated by commas');
+  });
 });
 
 describe('loadSettings', () => {

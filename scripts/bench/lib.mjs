@@ -115,14 +115,17 @@ const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
 /**
  * The reference server in a temp dir with one deployment of app "bench": the env an instance
- * needs, the env a ctl needs, the server's gRPC and HTTP addresses, its operator token, and stop().
+ * needs, the env a ctl needs, the server's gRPC and HTTP addresses, its operator token, its pid,
+ * and stop(). `extraArgs`: more flags for `server run`.
  */
-export async function referenceServer() {
+export async function referenceServer({ extraArgs = [] } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
-  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')];
+  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), ...extraArgs];
+  // BENCH_SERVER_NODE_OPTIONS: for profiling the server under a bench (e.g. --perf-basic-prof).
+  const profiling = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
   const proc = spawn(CTL, args, {
-    env,
+    env: { ...env, ...profiling },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -161,6 +164,8 @@ export async function referenceServer() {
     /** The HTTP ingress of the URL service: apps are at http://<app>.localhost:<port>/. */
     httpAddr,
     operatorToken,
+    /** The server process (bin/waypoint-ctl execs node). */
+    pid: proc.pid,
     stop,
   };
 }
@@ -233,6 +238,9 @@ export function controlClient(addr, token) {
       });
       return { cancel: () => call.cancel(), ended };
     },
+    /** The client itself and a fresh metadata, for the calls not wrapped here. */
+    raw: client,
+    metadata,
     close: () => client.close(),
   };
 }

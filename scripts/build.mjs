@@ -57,9 +57,10 @@ export const programs = { entrypoint: 'src/cli/entrypoint.ts', ctl: 'src/cli/ctl
 
 /**
  * Left to require() at run time: better-sqlite3 is a native addon a bundle cannot hold; it loads
- * from node_modules, and only when `waypoint-ctl` runs a server (server run, dev).
+ * from node_modules, and only when `waypoint-ctl` runs a server (server run, dev). pg-native is
+ * pg's optional libpq binding, which we never use (pg only loads it when asked for pg.native).
  */
-const external = { ctl: ['better-sqlite3'] };
+const external = { ctl: ['better-sqlite3', 'pg-native'] };
 
 const common = {
   bundle: true,

@@ -1,23 +1,19 @@
 // The one place that builds the server's parts and wires them (as src/entrypoint.ts does for the
 // entrypoint); every part gets what it needs from here.
 //
-// The reference control server: opens the data dir, mints the operator token on first start,
+// The reference control server: opens its store (a data dir, or PostgreSQL), mints the operator token on first start,
 // serves Waypoint's entrypoint RPCs, our control API, our tunnel and instance status services
 // on one gRPC port, the URL service's HTTP ingress on another, and stops cleanly.
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_INVITE_TTL_SECONDS } from '../rules/invite-ttl.js';
-import path from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
 import type { ServerContext } from './context.js';
-import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './store/data-dir.js';
-import { openDb } from './store/sqlite/db.js';
+import { openStore } from './store/open.js';
 import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './api/definition.js';
 import { controlHandlers, newDeployment } from './api/control/service.js';
 import { AppConfig } from './config/app-config.js';
-import { SqliteConfigStore } from './store/sqlite/config-vars.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec/broker.js';
 import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './rpc/first-message.js';
-import { SqliteExecHistory } from './store/sqlite/exec-history.js';
 import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
@@ -28,7 +24,6 @@ import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { rpcRecords } from './rpc/records.js';
 import { Status, toRpcError } from './rpc/status.js';
-import { SqliteStore } from './store/sqlite/store.js';
 import type { Deployment, ExecHistory } from './store/store.js';
 import { TokenSigner } from './auth/tokens.js';
 import { tunnelHandlers } from './tunnel/service.js';
@@ -51,13 +46,16 @@ export interface RunningServer {
   httpAddress?: string;
   /** The URLs of the URL service; undefined when it is off. */
   urls?: UrlService;
-  dataDir: string;
+  /** The SQLite data dir; undefined on PostgreSQL. */
+  dataDir?: string;
+  /** Where the state is, for the start banner: "data dir …" or "database postgres://…". */
+  storeLocation: string;
   /** True when this start created the operator token (it is shown once). */
   firstStart: boolean;
   operatorToken: string;
   registry: InstanceRegistry;
   /** The control API's CreateDeployment, in process (for `waypoint-ctl dev`). */
-  createDeployment(app: string, labels?: Record<string, string>): { deployment: Deployment; inviteToken: string };
+  createDeployment(app: string, labels?: Record<string, string>): Promise<{ deployment: Deployment; inviteToken: string }>;
   stop(): Promise<void>;
 }
 
@@ -69,18 +67,18 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? silentLog;
   const listen = parseListen(options.listen);
-  const { dir: dataDir, tightened, exposed } = ensureDataDir(options.dataDir);
-  if (tightened.length > 0) log.info('data dir made private: others could read it', { dir: dataDir, modes: tightened.join(', ') });
-  if (exposed.length > 0) log.warn('the data dir could not be made private: other users may read secrets in it', { dir: dataDir, modes: exposed.join(', ') });
-  const key = loadOrCreateKey(dataDir);
-  const db = openDb(path.join(dataDir, STATE_FILE));
-  const store = new SqliteStore(db);
+  const opened = await openStore({ dataDir: options.dataDir, log });
+  const { store, key } = opened;
   const signer = new TokenSigner(key.key);
-
-  let claims = store.operatorClaims();
-  const firstStart = claims === undefined;
-  if (!claims) claims = store.issueToken('operator');
-  else if (key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
+  let claims;
+  let firstStart: boolean;
+  try {
+    ({ claims, created: firstStart } = await store.ensureOperator());
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  if (!firstStart && key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
   let ingress: Ingress | undefined;
   const trusted = new TrustedProxies(options.http?.trustedProxies ?? []);
@@ -88,15 +86,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     try {
       ingress = await listenIngress(parseListen(options.http.listen), ingressLimits(options.http, trusted, log), log, options.rpcRecords === true);
     } catch (err) {
-      db.close();
+      await opened.close();
       throw err;
     }
   }
 
   const registry = new InstanceRegistry(options.instanceLimits ?? DEFAULT_INSTANCE_LIMITS);
-  const appConfig = new AppConfig(store, new SqliteConfigStore(db), registry, log);
-  const execHistory = new SqliteExecHistory(db);
-  recordCutSessions(execHistory, log);
+  const appConfig = new AppConfig(store, opened.config, registry, log);
+  const { execHistory } = opened;
+  await recordCutSessions(execHistory, log);
   const ctx: ServerContext = {
     store,
     signer,
@@ -104,7 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registry,
     appConfig,
     logs: new LogHub({ maxTotalBytes: options.logMemoryBytes ?? DEFAULT_LOG_MEMORY_BYTES }),
-    exec: new ExecBroker(registry, appConfig, store, options.execOpenTimeoutMs ?? DEFAULT_EXEC_OPEN_TIMEOUT_MS),
+    exec: new ExecBroker(registry, appConfig, options.execOpenTimeoutMs ?? DEFAULT_EXEC_OPEN_TIMEOUT_MS),
     execHistory,
     log,
     version: options.version,
@@ -131,7 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port = await bind(server, listen.bind, options.tls);
   } catch (err) {
     await ingress?.close();
-    db.close();
+    await opened.close();
     throw err;
   }
   if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log });
@@ -145,23 +143,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     address: formatAddress(listen.host, port),
     ...(ingress && { httpAddress: formatAddress(parseListen(options.http!.listen).host, ingress.port) }),
     urls: ctx.urls,
-    dataDir,
+    ...(opened.dataDir !== undefined && { dataDir: opened.dataDir }),
+    storeLocation: opened.location,
     firstStart,
     operatorToken: signer.sign(claims),
     registry: ctx.registry,
     createDeployment: (app, labels = {}) => newDeployment(ctx, app, labels),
     stop: async () => {
       await ingress?.close(); // no new requests; the tunnels end with the instances below
-      await stop(server, ctx, () => db.close());
+      await stop(server, ctx, () => opened.close());
     },
   };
 }
 
 /** Sessions left RUNNING by the last stop failed; a full disk must not keep the server down for it. */
-function recordCutSessions(execHistory: ExecHistory, log: ServerLog): void {
+async function recordCutSessions(execHistory: ExecHistory, log: ServerLog): Promise<void> {
   let cut: number;
   try {
-    cut = execHistory.failRunning('server restarted');
+    cut = await execHistory.failRunning('server restarted');
   } catch (err) {
     if (toRpcError(err).code !== Status.RESOURCE_EXHAUSTED) throw err;
     log.warn('exec sessions cut short by the last stop could not be recorded as failed: the data dir is out of disk space');
@@ -229,7 +228,7 @@ function bind(server: grpc.Server, address: string, tls?: { cert: Buffer; key: B
 }
 
 /** Ends every exec session, instance and log stream (entrypoints reconnect), lets calls finish briefly, then cuts. */
-async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void): Promise<void> {
+async function stop(server: grpc.Server, ctx: ServerContext, closeStore: () => Promise<void>): Promise<void> {
   ctx.exec.shutdown('the server is shutting down');
   ctx.urls?.broker.shutdown('the server is shutting down');
   ctx.registry.closeAll('the server is shutting down');
@@ -244,5 +243,5 @@ async function stop(server: grpc.Server, ctx: ServerContext, closeDb: () => void
       resolve();
     });
   });
-  closeDb();
+  await closeStore();
 }

@@ -81,7 +81,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
     });
     try {
       const addr = localAddress(listen.host, Number(server.address.slice(server.address.lastIndexOf(':') + 1)));
-      const { deployment, inviteToken } = server.createDeployment(app, opts.label ?? {});
+      const { deployment, inviteToken } = await server.createDeployment(app, opts.label ?? {});
       const contextFile = path.join(tmp, 'context.json');
       writeContext(contextFile, { server_addr: addr, token: server.operatorToken });
       const url = server.urls?.appUrl(app);

@@ -129,7 +129,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   if (server.httpAddress && server.urls) {
     out.push(`http listening on ${server.httpAddress} (URL service: ${server.urls.appUrl('<app>')})`);
   }
-  out.push(`data dir ${server.dataDir}`);
+  out.push(server.storeLocation);
   if (server.firstStart) out.push(`operator token ${server.operatorToken} (shown on first start only)`);
   if (opts.context) {
     writeContext(file, context);

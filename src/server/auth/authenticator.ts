@@ -7,7 +7,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { tokenOf } from '../../protocol/metadata.js';
 import { permissionDenied, RpcError, Status, unauthenticated } from '../rpc/status.js';
-import type { Store } from '../store/store.js';
+import type { Exchange, Store, TokenRecord } from '../store/store.js';
 import { nowSeconds, type TokenClaims, type TokenSigner } from './tokens.js';
 
 /**
@@ -29,10 +29,10 @@ export class Authenticator {
   ) {}
 
   /** The caller of `rpc`, from its metadata. Throws UNAUTHENTICATED or PERMISSION_DENIED. */
-  principal(metadata: Metadata, rpc: string): Principal {
+  async principal(metadata: Metadata, rpc: string): Promise<Principal> {
     const token = tokenOf((key) => metadata.get(key));
     if (!token) throw unauthenticated(`${rpc} needs a token: send it in the "authorization" metadata`);
-    const claims = this.valid(token);
+    const claims = await this.valid(token);
     switch (claims.kind) {
       case 'operator':
         return { kind: 'operator', tokenId: claims.id };
@@ -47,45 +47,66 @@ export class Authenticator {
     }
   }
 
-  /** The claims of an invite token, for ConvertInviteToken. */
-  invite(token: string): TokenClaims {
+  /**
+   * ConvertInviteToken: an entrypoint token for an invite token. The checks are made twice: here
+   * for their messages, and again by the store in the transaction that records the new token.
+   */
+  async exchange(token: string): Promise<{ invite: TokenClaims; claims: TokenClaims }> {
+    const invite = await this.invite(token);
+    const exchange: Exchange = await this.store.exchangeInvite(invite.id, MAX_EXCHANGES_PER_INVITE);
+    if (exchange.ok) return { invite, claims: exchange.claims };
+    if (exchange.reason === 'exhausted') throw exhausted(invite);
+    const record = await this.store.token(invite.id);
+    throw refusal(invite, record) ?? unauthenticated(`this invite token cannot be exchanged now (${exchange.reason}): get a new one`);
+  }
+
+  /** The claims of an invite token, checked. */
+  private async invite(token: string): Promise<TokenClaims> {
     if (!token.trim()) throw unauthenticated('ConvertInviteToken needs the invite token in its request');
-    const claims = this.valid(token);
+    const claims = await this.valid(token);
     if (claims.kind !== 'invite') {
       throw permissionDenied(`that is an ${claims.kind} token, not an invite token: use the invite of \`waypoint-ctl deployment create\``);
     }
-    if (!this.store.deployment(claims.deployment!)) {
+    if (!(await this.store.deployment(claims.deployment!))) {
       throw permissionDenied(`the invite's deployment ${claims.deployment} no longer exists: create a new deployment`);
     }
-    if (this.store.exchanges(claims.id) >= MAX_EXCHANGES_PER_INVITE) {
-      throw new RpcError(
-        Status.RESOURCE_EXHAUSTED,
-        `this invite was exchanged ${MAX_EXCHANGES_PER_INVITE} times, its limit: make a new one with \`waypoint-ctl deployment invite ${claims.deployment}\``,
-      );
-    }
+    if ((await this.store.exchanges(claims.id)) >= MAX_EXCHANGES_PER_INVITE) throw exhausted(claims);
     return claims;
   }
 
   /** A signed token whose record exists and is not revoked. */
-  private valid(token: string): TokenClaims {
+  private async valid(token: string): Promise<TokenClaims> {
     const verified = this.signer.verify(token);
     if (!verified.ok) throw unauthenticated(`invalid token: ${verified.reason}`);
     const { claims } = verified;
     // A URL token has no record of its own (it is made from its deployment): the caller refuses it.
     if (claims.kind === 'url') return claims;
-    const record = this.store.token(claims.id);
-    if (!record || record.kind !== claims.kind || record.deploymentId !== claims.deployment) {
-      throw unauthenticated('unknown token: this server has no record of it (was its data dir reset?); get a new one');
-    }
-    if (record.revokedAt !== undefined) throw unauthenticated(`this ${claims.kind} token was revoked: get a new one`);
-    if (record.expiresAt !== undefined && nowSeconds() >= record.expiresAt) {
-      throw unauthenticated(
-        `this ${claims.kind} token expired at ${new Date(record.expiresAt * 1000).toISOString()}: ` +
-          `make a new one with \`waypoint-ctl deployment invite ${claims.deployment ?? ''}\``,
-      );
-    }
+    const problem = refusal(claims, await this.store.token(claims.id));
+    if (problem) throw problem;
     return claims;
   }
+}
+
+/** Why a well-signed token is refused, given its record; undefined: it is valid. */
+function refusal(claims: TokenClaims, record: TokenRecord | undefined): RpcError | undefined {
+  if (!record || record.kind !== claims.kind || record.deploymentId !== claims.deployment) {
+    return unauthenticated('unknown token: this server has no record of it (was its data dir reset?); get a new one');
+  }
+  if (record.revokedAt !== undefined) return unauthenticated(`this ${claims.kind} token was revoked: get a new one`);
+  if (record.expiresAt !== undefined && nowSeconds() >= record.expiresAt) {
+    return unauthenticated(
+      `this ${claims.kind} token expired at ${new Date(record.expiresAt * 1000).toISOString()}: ` +
+        `make a new one with \`waypoint-ctl deployment invite ${claims.deployment ?? ''}\``,
+    );
+  }
+  return undefined;
+}
+
+function exhausted(invite: TokenClaims): RpcError {
+  return new RpcError(
+    Status.RESOURCE_EXHAUSTED,
+    `this invite was exchanged ${MAX_EXCHANGES_PER_INVITE} times, its limit: make a new one with \`waypoint-ctl deployment invite ${invite.deployment}\``,
+  );
 }
 
 /** Our control API, and anything not tied to one deployment: the operator only. */

@@ -11,7 +11,7 @@ import { growsNothing, weigh, weightProblem } from './limits.js';
 import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
 import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
 import type { ConfigStore, VarChange } from '../store/store.js';
-import type { InstanceRegistry } from '../instances/registry.js';
+import type { ConfigSink, InstanceRegistry } from '../instances/registry.js';
 import type { Actor } from '../audit.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
@@ -24,6 +24,12 @@ export interface ConfigView {
 }
 
 export class AppConfig {
+  /** Changes made by this server, one at a time: a change's checks, write and push see no other. */
+  private serial: Promise<unknown> = Promise.resolve();
+  /** Numbers each read of an app's settings: an instance never gets a read older than one it got. */
+  private reads = 0;
+  private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse }>();
+
   constructor(
     private readonly store: Store,
     private readonly config: ConfigStore,
@@ -31,19 +37,38 @@ export class AppConfig {
     private readonly log: ServerLog,
   ) {}
 
-  /** The first message of an instance's config stream, and every one after. */
-  messageFor(deployment: Deployment): EntrypointConfigResponse {
-    return configFor(deployment, this.settings(deployment.app));
+  /**
+   * Sends an instance its config as stored now: its first message, after it registered. A read
+   * that fails ends the stream (the entrypoint reconnects); it never throws.
+   */
+  async sendConfig(deployment: Deployment, sink: ConfigSink): Promise<void> {
+    try {
+      const read = ++this.reads;
+      this.deliver(sink, read, configFor(deployment, await this.settings(deployment.app)));
+    } catch (err) {
+      this.log.warn('config not sent: the store could not be read', { app: deployment.app, error: (err as Error).message });
+      sink.close(new RpcError(Status.UNAVAILABLE, `the server could not read the config of app ${deployment.app}: reconnect`));
+    }
+  }
+
+  /**
+   * Sends an instance again the config it last got (each message lists its pending exec
+   * requests as it goes out). False when it has had none yet: its first one lists them.
+   */
+  resend(sink: ConfigSink): boolean {
+    const last = this.sent.get(sink);
+    if (last) sink.send(last.message);
+    return last !== undefined;
   }
 
   /** Sets and unsets vars of one scope ('' global); returns how many instances got a push. */
-  change(app: string, set: VarChange[], unset: string[], actor?: Actor): number {
+  async change(app: string, set: VarChange[], unset: string[], actor?: Actor): Promise<number> {
     checkScope(app);
     checkChange(set, unset);
-    this.checkLimits(app, set, unset);
-    const pushed = this.pushing(app === '' ? undefined : app, () => {
+    const pushed = await this.pushing(app === '' ? undefined : app, async () => {
+      await this.checkLimits(app, set, unset);
       try {
-        this.config.apply(app, set, unset);
+        await this.config.apply(app, set, unset);
       } catch (err) {
         if (err instanceof StoreError) throw new RpcError(Status.NOT_FOUND, err.message);
         throw err;
@@ -57,55 +82,72 @@ export class AppConfig {
   }
 
   /** '' clears it. Returns how many instances got a push. */
-  setFileChangeSignal(app: string, signal: string, actor?: Actor): number {
+  async setFileChangeSignal(app: string, signal: string, actor?: Actor): Promise<number> {
     if (app === '') throw invalidArgument('the file change signal belongs to an app: name one');
     checkScope(app);
     const parsed = parseSignalName(signal);
     if (!parsed.ok) throw invalidArgument(parsed.problem);
-    const pushed = this.pushing(app, () => this.config.setFileChangeSignal(app, parsed.signal));
+    const pushed = await this.pushing(app, () => this.config.setFileChangeSignal(app, parsed.signal));
     this.log.info('file change signal set', { event: 'config.signal', app, signal: parsed.signal || '(none)', pushed, ...actor });
     return pushed;
   }
 
-  appExists(app: string): boolean {
+  async appExists(app: string): Promise<boolean> {
     return this.config.appExists(app);
   }
 
   /** The vars that reach an app (overridden globals marked), or the global ones for ''. */
-  view(app: string): ConfigView {
+  async view(app: string): Promise<ConfigView> {
     if (app !== '') checkScope(app);
-    const globals = this.config.vars('');
+    const globals = await this.config.vars('');
     if (app === '') return { vars: view(globals, []), fileChangeSignal: '' };
-    return { vars: view(globals, this.config.vars(app)), fileChangeSignal: this.config.fileChangeSignal(app) };
+    return { vars: view(globals, await this.config.vars(app)), fileChangeSignal: await this.config.fileChangeSignal(app) };
   }
 
-  private settings(app: string): AppSettings {
-    return { vars: resolve(this.config.vars(''), this.config.vars(app)), fileChangeSignal: this.config.fileChangeSignal(app) };
+  private async settings(app: string): Promise<AppSettings> {
+    const [globals, own, fileChangeSignal] = await Promise.all([this.config.vars(''), this.config.vars(app), this.config.fileChangeSignal(app)]);
+    return { vars: resolve(globals, own), fileChangeSignal };
+  }
+
+  /** Sends `message` (from read number `read`) unless the instance already got a later read. */
+  private deliver(sink: ConfigSink, read: number, message: EntrypointConfigResponse): void {
+    const last = this.sent.get(sink);
+    if (last && last.read > read) return;
+    this.sent.set(sink, { read, message });
+    sink.send(message);
   }
 
   /**
-   * Runs `mutate` and pushes to the live instances of `app` (undefined: of every app) whose
-   * config it changed. All synchronous: no instance can register between before and after.
+   * Runs `mutate` (after the changes of this server before it) and pushes to the live instances
+   * of `app` (undefined: of every app) whose config it changed. An instance that registers
+   * meanwhile is pushed to when its app had none before (its first read may predate the change);
+   * every read is numbered, so a push never loses to an older read sent late.
    */
-  private pushing(app: string | undefined, mutate: () => void): number {
-    const live = app === undefined ? this.registry.list() : this.registry.list({ app });
-    const apps = new Set(live.map((i) => i.app));
-    const before = new Map([...apps].map((a) => [a, fingerprint(this.settings(a))]));
-    mutate();
-    let pushed = 0;
-    for (const a of apps) {
-      const settings = this.settings(a);
-      if (fingerprint(settings) === before.get(a)) continue;
-      const deployments = new Map<string, Deployment | undefined>();
-      for (const { info, sink } of this.registry.ofApp(a)) {
-        if (!deployments.has(info.deploymentId)) deployments.set(info.deploymentId, this.store.deployment(info.deploymentId));
-        const deployment = deployments.get(info.deploymentId);
-        if (!deployment) continue;
-        sink.send(configFor(deployment, settings));
-        pushed++;
+  private pushing(app: string | undefined, mutate: () => Promise<void>): Promise<number> {
+    const run = async () => {
+      const liveApps = () => new Set((app === undefined ? this.registry.list() : this.registry.list({ app })).map((i) => i.app));
+      const before = new Map<string, string>();
+      for (const a of liveApps()) before.set(a, fingerprint(await this.settings(a)));
+      await mutate();
+      let pushed = 0;
+      for (const a of new Set([...before.keys(), ...liveApps()])) {
+        const read = ++this.reads;
+        const settings = await this.settings(a);
+        if (fingerprint(settings) === before.get(a)) continue;
+        const deployments = new Map<string, Deployment | undefined>();
+        for (const { info, sink } of this.registry.ofApp(a)) {
+          if (!deployments.has(info.deploymentId)) deployments.set(info.deploymentId, await this.store.deployment(info.deploymentId));
+          const deployment = deployments.get(info.deploymentId);
+          if (!deployment) continue;
+          this.deliver(sink, read, configFor(deployment, settings));
+          pushed++;
+        }
       }
-    }
-    return pushed;
+      return pushed;
+    };
+    const result = this.serial.then(run);
+    this.serial = result.catch(() => undefined);
+    return result;
   }
 
   /**
@@ -115,25 +157,25 @@ export class AppConfig {
    * config of its own yet. A config already over (stored before these checks) may still be
    * changed as long as it grows no measure: unsetting vars is how the operator gets out.
    */
-  private checkLimits(app: string, set: VarChange[], unset: string[]): void {
-    const before = this.config.vars(app);
+  private async checkLimits(app: string, set: VarChange[], unset: string[]): Promise<void> {
+    const before = await this.config.vars(app);
     const scope = new Map(before.map((v) => [v.name, v]));
     for (const name of unset) scope.delete(name);
     for (const v of set) scope.set(v.name, { app, ...v, updatedAt: 0 });
     const after = [...scope.values()];
     if (app !== '') {
-      const globals = this.config.vars('');
+      const globals = await this.config.vars('');
       return this.checkApp(app, { globals, own: after }, { globals, own: before });
     }
-    this.checkApp(undefined, { globals: after, own: [] }, { globals: before, own: [] });
-    for (const name of this.config.apps()) {
-      const own = this.config.vars(name);
-      this.checkApp(name, { globals: after, own }, { globals: before, own });
+    await this.checkApp(undefined, { globals: after, own: [] }, { globals: before, own: [] });
+    for (const name of await this.config.apps()) {
+      const own = await this.config.vars(name);
+      await this.checkApp(name, { globals: after, own }, { globals: before, own });
     }
   }
 
-  private checkApp(app: string | undefined, after: Scopes, before: Scopes): void {
-    const signal = app === undefined ? '' : this.config.fileChangeSignal(app);
+  private async checkApp(app: string | undefined, after: Scopes, before: Scopes): Promise<void> {
+    const signal = app === undefined ? '' : await this.config.fileChangeSignal(app);
     const weight = weigh(resolve(after.globals, after.own), signal);
     const problem = weightProblem(weight, app === undefined ? 'an app with only the global vars' : `app ${app}`);
     if (problem && !growsNothing(weigh(resolve(before.globals, before.own), signal), weight)) {

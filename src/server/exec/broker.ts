@@ -21,7 +21,6 @@ import type { ExecRecord } from '../store/store.js';
 import { chooseForApp, chooseInstance, type InstanceLoad } from './placement.js';
 import type { InstanceInfo, InstanceRegistry } from '../instances/registry.js';
 import { failedPrecondition, permissionDenied, RpcError, Status } from '../rpc/status.js';
-import type { Store } from '../store/store.js';
 
 export const DEFAULT_EXEC_OPEN_TIMEOUT_MS = 10_000;
 
@@ -65,17 +64,16 @@ export class ExecBroker {
   constructor(
     private readonly registry: InstanceRegistry,
     private readonly appConfig: AppConfig,
-    private readonly store: Store,
     private readonly openTimeoutMs = DEFAULT_EXEC_OPEN_TIMEOUT_MS,
   ) {}
 
   /** The instance a request goes to: the named one, or the best of the app's. Throws a status. */
-  choose(target: { app?: string; instanceId?: string }): InstanceInfo {
+  async choose(target: { app?: string; instanceId?: string }): Promise<InstanceInfo> {
     let chosen: InstanceInfo;
     if (target.instanceId) chosen = chooseInstance(target.instanceId, this.registry.get(target.instanceId)?.info);
     else {
       const app = target.app!;
-      if (!this.appConfig.appExists(app)) {
+      if (!(await this.appConfig.appExists(app))) {
         throw new RpcError(Status.NOT_FOUND, `there is no app named ${JSON.stringify(app)} (waypoint-ctl deployment list shows them)`);
       }
       chosen = chooseForApp(app, this.registry.list({ app }), (id) => this.load(id));
@@ -85,14 +83,13 @@ export class ExecBroker {
   }
 
   /**
-   * Lists a recorded request on its instance and pushes the instance its config with it. The
-   * caller has checked the instance is live (in the same tick): it fails at once otherwise.
+   * Lists a recorded request on its instance and sends the instance its config again with it.
+   * It fails at once when the instance left since it was chosen.
    */
   enqueue(pending: PendingExec): void {
     const { instanceId, id } = pending.record;
     const live = this.registry.get(instanceId);
-    const deployment = live && this.store.deployment(live.info.deploymentId);
-    if (!live || !deployment) {
+    if (!live || live.info.deploymentId !== pending.record.deploymentId) {
       pending.failed(new RpcError(Status.UNAVAILABLE, `instance ${instanceId} disconnected before it could open the exec session`));
       return;
     }
@@ -117,7 +114,7 @@ export class ExecBroker {
     let list = this.pending.get(instanceId);
     if (!list) this.pending.set(instanceId, (list = new Map()));
     list.set(id, { pending, timer });
-    live.sink.send(this.appConfig.messageFor(deployment));
+    this.appConfig.resend(live.sink);
   }
 
   /** The operator left before the instance opened it. True when it was still pending. */

@@ -29,10 +29,10 @@ export interface ExecParts {
 }
 
 /** Checks the start, chooses the instance, records the session, and lists it there until it is opened. */
-export function placeExec(parts: ExecParts, call: OperatorExecCall, principal: Principal, start: ExecStart__Output): void {
+export async function placeExec(parts: ExecParts, call: OperatorExecCall, principal: Principal, start: ExecStart__Output): Promise<void> {
   checkStart(start);
-  const instance = parts.exec.choose({ app: start.app, instanceId: start.instance_id });
-  const record = parts.execHistory.begin({
+  const instance = await parts.exec.choose({ app: start.app, instanceId: start.instance_id });
+  const record = await parts.execHistory.begin({
     app: instance.app,
     deploymentId: instance.deploymentId,
     instanceId: instance.id,
@@ -60,8 +60,10 @@ export function placeExec(parts: ExecParts, call: OperatorExecCall, principal: P
   const end = (outcome: ExecOutcome) => {
     if (ended) return;
     ended = true;
-    recordEnd(parts, record, outcome);
+    void recordEnd(parts, record, outcome);
   };
+  // Gone while the session was being recorded: it ends here, recorded as failed.
+  if (call.cancelled) return end({ state: 'FAILED', error: 'operator went away' });
   const onCancelWhilePending = () => {
     if (parts.exec.cancel(instance.id, record.id)) end({ state: 'FAILED', error: 'operator went away' });
   };
@@ -98,10 +100,9 @@ export function placeExec(parts: ExecParts, call: OperatorExecCall, principal: P
   });
 }
 
-function recordEnd(parts: ExecParts, record: ExecRecord, outcome: ExecOutcome): void {
+/** Logs the end and records it; a store that cannot take it is a warning (the session has ended either way). */
+async function recordEnd(parts: ExecParts, record: ExecRecord, outcome: ExecOutcome): Promise<void> {
   const now = Date.now();
-  if (outcome.state === 'EXITED') parts.execHistory.exited(record.id, outcome.exitCode, now);
-  else parts.execHistory.failed(record.id, outcome.error, outcome.exitCode, now);
   parts.log.info('exec ended', {
     event: 'exec.end',
     session: record.id,
@@ -116,10 +117,19 @@ function recordEnd(parts: ExecParts, record: ExecRecord, outcome: ExecOutcome): 
     error: outcome.state === 'FAILED' ? outcome.error : undefined,
     duration_ms: now - record.startedAt,
   });
+  try {
+    if (outcome.state === 'EXITED') await parts.execHistory.exited(record.id, outcome.exitCode, now);
+    else await parts.execHistory.failed(record.id, outcome.error, outcome.exitCode, now);
+  } catch (err) {
+    parts.log.warn('the end of an exec session could not be recorded: the history shows it RUNNING until the next start', {
+      session: record.id,
+      error: (err as Error).message,
+    });
+  }
 }
 
 /** The recorded sessions, newest first; a limit of 0 means the default, and none reads more than the maximum. */
-export function listSessions(history: ExecHistory, filter: { app: string; instanceId: string; limit: number }): ExecRecord[] {
+export function listSessions(history: ExecHistory, filter: { app: string; instanceId: string; limit: number }): Promise<ExecRecord[]> {
   const { app, instanceId, limit } = filter;
   return history.list({
     ...(app && { app }),

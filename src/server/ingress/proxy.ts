@@ -87,7 +87,7 @@ class ProxiedRequest {
     const { settings } = this.ctx;
     if (!this.checked.ok) return this.fail(this.checked.failure);
     const r = route(this.checked.host, { ...this.ctx, domain: settings.domain, port: settings.port });
-    if (!r.ok) return this.fail({ status: r.status, message: r.message });
+    if (!r.ok) return void r.failure.then((f) => this.fail(f));
     this.app = r.app;
     this.timer = setTimeout(() => this.fail(timedOut(this.app, settings.requestTimeoutMs)), settings.requestTimeoutMs);
     this.res.on('close', () => {

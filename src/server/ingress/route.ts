@@ -1,11 +1,18 @@
 // From a request's Host to the deployment whose tunnels carry it, or the status and one-line
 // reason to answer with: 404 for a host, app or deployment this server does not know, 503 when
-// it knows it but no instance of it has a live tunnel.
+// it knows it but no instance of it has a live tunnel. A live tunnel is found at once, from
+// memory; only the way to an error asks the store (which app or deployment was meant).
 import type { Store } from '../store/store.js';
 import type { TunnelBroker } from '../tunnel/broker.js';
 import { parseHost } from './host.js';
 
-export type Route = { ok: true; app: string; deploymentId: string } | { ok: false; status: 404 | 503; message: string };
+export interface RouteFailure {
+  status: 404 | 503;
+  message: string;
+}
+
+/** A failure is a promise that never rejects: a store that cannot answer is a 503 too. */
+export type Route = { ok: true; app: string; deploymentId: string } | { ok: false; failure: Promise<RouteFailure> };
 
 export interface RouteContext {
   broker: TunnelBroker;
@@ -17,31 +24,44 @@ export interface RouteContext {
 export function route(host: string | undefined, ctx: RouteContext): Route {
   const target = parseHost(host, ctx.domain);
   if (!target) {
-    return notFound(`no app at ${JSON.stringify(host ?? '')}: app URLs look like http://<app>.${ctx.domain}:${ctx.port}/`);
+    return failed(notFound(`no app at ${JSON.stringify(host ?? '')}: app URLs look like http://<app>.${ctx.domain}:${ctx.port}/`));
   }
   if (target.deploymentId) {
     const id = target.deploymentId;
     const serving = ctx.broker.liveOf(id);
     if (serving.length > 0 && serving[0].app.toLowerCase() === target.app) return { ok: true, app: serving[0].app, deploymentId: id };
-    const deployment = ctx.store.deployment(id);
-    if (!deployment || deployment.app.toLowerCase() !== target.app) {
-      const app = appName(ctx.store, target.app);
-      return notFound(app ? `app ${app} has no deployment ${id}` : `no app named ${target.app} on this server`);
-    }
-    return unavailable(`no instance of app ${deployment.app} (deployment ${id}) is connected with its tunnel`);
+    return failed(noDeployment(ctx.store, target.app, id));
   }
   const newest = ctx.broker.newestLiveOfApp(target.app);
   if (newest) return { ok: true, ...newest };
-  const app = appName(ctx.store, target.app);
-  if (!app) return notFound(`no app named ${target.app} on this server`);
+  return failed(noApp(ctx.store, target.app));
+}
+
+async function noDeployment(store: Store, lowerApp: string, id: string): Promise<RouteFailure> {
+  const deployment = await store.deployment(id);
+  if (!deployment || deployment.app.toLowerCase() !== lowerApp) {
+    const app = await appName(store, lowerApp);
+    return notFound(app ? `app ${app} has no deployment ${id}` : `no app named ${lowerApp} on this server`);
+  }
+  return unavailable(`no instance of app ${deployment.app} (deployment ${id}) is connected with its tunnel`);
+}
+
+async function noApp(store: Store, lower: string): Promise<RouteFailure> {
+  const app = await appName(store, lower);
+  if (!app) return notFound(`no app named ${lower} on this server`);
   return unavailable(`no instance of app ${app} is connected with its tunnel`);
 }
 
 /** The stored name of an app, matched case-insensitively; only on the way to an error. */
-function appName(store: Store, lower: string): string | undefined {
-  if (store.deployments(lower).length > 0) return lower;
-  return store.deployments().find((d) => d.app.toLowerCase() === lower)?.app;
+async function appName(store: Store, lower: string): Promise<string | undefined> {
+  if ((await store.deployments(lower)).length > 0) return lower;
+  return (await store.deployments()).find((d) => d.app.toLowerCase() === lower)?.app;
 }
 
-const notFound = (message: string): Route => ({ ok: false, status: 404, message });
-const unavailable = (message: string): Route => ({ ok: false, status: 503, message });
+function failed(failure: RouteFailure | Promise<RouteFailure>): Route {
+  const unreadable = (err: unknown) => unavailable(`the server cannot read its store: ${(err as Error).message}`);
+  return { ok: false, failure: Promise.resolve(failure).catch(unreadable) };
+}
+
+const notFound = (message: string): RouteFailure => ({ status: 404, message });
+const unavailable = (message: string): RouteFailure => ({ status: 503, message });

@@ -32,7 +32,7 @@ export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, s
     return fail({ status: 400, message: 'bad request: an Upgrade request with a body is not supported; send it without Upgrade' });
   }
   const r = route(checked.host, { broker, store: ctx.store, domain: settings.domain, port: settings.port });
-  if (!r.ok) return fail({ status: r.status, message: r.message });
+  if (!r.ok) return fail(await r.failure);
 
   const aborter = new AbortController();
   let gone = false;

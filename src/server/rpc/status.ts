@@ -5,6 +5,7 @@
 // the client sees, so it must say what went wrong and what to do about it.
 import { status as Status } from '@grpc/grpc-js';
 import type { ServerLog } from '../log.js';
+import { StoreUnavailable } from '../store/store.js';
 
 export { Status };
 
@@ -41,6 +42,7 @@ export const diskFull = () =>
 /** Anything thrown that is not an RpcError is our bug: INTERNAL, with its one-line message. */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
+  if (err instanceof StoreUnavailable) return new RpcError(Status.UNAVAILABLE, err.message);
   if (DISK_FULL_CODES.has((err as { code?: unknown })?.code)) return diskFull();
   return new RpcError(Status.INTERNAL, `internal server error: ${(err as Error)?.message ?? String(err)}`);
 }

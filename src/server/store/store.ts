@@ -1,7 +1,8 @@
 // The server's database, as the rest of the server sees it: apps, deployments and token records,
 // each app's config vars, and the history of exec sessions. Only these interfaces are imported
-// outside store/; SQLite (sqlite/) implements them today, and a second backend (PostgreSQL, for
-// replicas) is a second implementation of the same interfaces, chosen in server.ts.
+// outside store/; SQLite (sqlite/) and PostgreSQL (postgres/, for replicas) implement them,
+// chosen in open.ts. Every method is asynchronous (a PostgreSQL query is a round trip); a
+// check-then-write that must be atomic is one method here, never two calls by the caller.
 import type { ConfigKind } from '../../rules/config.js';
 import type { TokenClaims, TokenKind } from '../auth/tokens.js';
 import type { StoredVar } from '../config/resolve.js';
@@ -37,25 +38,53 @@ export interface TokenFilter {
 
 export class StoreError extends Error {}
 
+/** The database cannot be reached (PostgreSQL down, the connection lost): one line, retry later. */
+export class StoreUnavailable extends Error {}
+
+export interface TokenOptions {
+  deploymentId?: string;
+  parentId?: string;
+  /** An invite's life; undefined: forever. */
+  ttlSeconds?: number;
+}
+
 /** Apps, deployments and token records. */
 export interface Store {
   /** Creates the app when it is new, then a deployment of it. Throws StoreError for an invalid app name. */
-  createDeployment(app: string, labels: Record<string, string>): Deployment;
-  deployment(id: string): Deployment | undefined;
+  createDeployment(app: string, labels: Record<string, string>): Promise<Deployment>;
+  deployment(id: string): Promise<Deployment | undefined>;
   /** Oldest first; every app when `app` is empty. */
-  deployments(app?: string): Deployment[];
+  deployments(app?: string): Promise<Deployment[]>;
   /** Records a new token and returns the claims to sign. `ttlSeconds`: an invite's life (undefined: forever). */
-  issueToken(kind: TokenKind, opts?: { deploymentId?: string; parentId?: string; ttlSeconds?: number }): TokenClaims;
-  tokens(filter?: TokenFilter): TokenListing[];
+  issueToken(kind: TokenKind, opts?: TokenOptions): Promise<TokenClaims>;
+  tokens(filter?: TokenFilter): Promise<TokenListing[]>;
   /** How many entrypoint tokens an invite was exchanged for. */
-  exchanges(inviteId: string): number;
-  /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first). */
-  revokeToken(id: string): string[];
+  exchanges(inviteId: string): Promise<number>;
+  /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first, then its children by id). */
+  revokeToken(id: string): Promise<string[]>;
   /** A new operator token, every other one revoked, at once. */
-  rotateOperator(): { claims: TokenClaims; revoked: string[] };
-  token(id: string): TokenRecord | undefined;
+  rotateOperator(): Promise<{ claims: TokenClaims; revoked: string[] }>;
+  token(id: string): Promise<TokenRecord | undefined>;
   /** The claims of the current operator token, to re-sign it (signing is deterministic). */
-  operatorClaims(): TokenClaims | undefined;
+  operatorClaims(): Promise<TokenClaims | undefined>;
+  /** The current operator token's claims, made at once when there is none (the first start). */
+  ensureOperator(): Promise<{ claims: TokenClaims; created: boolean }>;
+  /**
+   * An entrypoint token for an invite, in one step with its checks: the invite is still valid
+   * (not revoked, not expired) and was exchanged fewer than `maxExchanges` times, so that no
+   * exchange races a revocation or the limit.
+   */
+  exchangeInvite(inviteId: string, maxExchanges: number): Promise<Exchange>;
+}
+
+export type Exchange = { ok: true; claims: TokenClaims } | { ok: false; reason: 'unknown' | 'revoked' | 'expired' | 'exhausted' };
+
+/** Why an invite's record (read in the exchange's transaction) may not be exchanged now, if it may not. */
+export function inviteRefusal(record: TokenRecord | undefined, now: number): 'unknown' | 'revoked' | 'expired' | undefined {
+  if (!record || record.kind !== 'invite' || record.deploymentId === undefined) return 'unknown';
+  if (record.revokedAt !== undefined) return 'revoked';
+  if (record.expiresAt !== undefined && now >= record.expiresAt) return 'expired';
+  return undefined;
 }
 
 export interface VarChange {
@@ -66,13 +95,13 @@ export interface VarChange {
 
 /** The config vars of each scope ('' global, or an app) and each app's file change signal. */
 export interface ConfigStore {
-  vars(app: string): StoredVar[];
+  vars(app: string): Promise<StoredVar[]>;
   /** All of a change's sets and unsets, or none. */
-  apply(app: string, set: VarChange[], unset: string[]): void;
-  apps(): string[];
-  appExists(app: string): boolean;
-  fileChangeSignal(app: string): string;
-  setFileChangeSignal(app: string, signal: string): void;
+  apply(app: string, set: VarChange[], unset: string[]): Promise<void>;
+  apps(): Promise<string[]>;
+  appExists(app: string): Promise<boolean>;
+  fileChangeSignal(app: string): Promise<string>;
+  setFileChangeSignal(app: string, signal: string): Promise<void>;
 }
 
 export type ExecState = 'RUNNING' | 'EXITED' | 'FAILED';
@@ -106,11 +135,11 @@ export interface ExecFilter {
 
 /** Every exec session: written when it starts and once more when it ends. */
 export interface ExecHistory {
-  begin(session: NewExecSession, now?: number): ExecRecord;
-  exited(id: number, code: number, now?: number): void;
-  failed(id: number, error: string, exitCode?: number, now?: number): void;
-  get(id: number): ExecRecord | undefined;
-  list(filter: ExecFilter): ExecRecord[];
+  begin(session: NewExecSession, now?: number): Promise<ExecRecord>;
+  exited(id: number, code: number, now?: number): Promise<void>;
+  failed(id: number, error: string, exitCode?: number, now?: number): Promise<void>;
+  get(id: number): Promise<ExecRecord | undefined>;
+  list(filter: ExecFilter): Promise<ExecRecord[]>;
   /** At start: sessions a previous run left RUNNING died with it. Returns how many. */
-  failRunning(reason: string, now?: number): number;
+  failRunning(reason: string, now?: number): Promise<number>;
 }

@@ -32,7 +32,7 @@ function serviceOn(urls: UrlService | undefined): UrlService {
 }
 
 function register(ctx: TunnelContext, maybeUrls: UrlService | undefined): handleServerStreamingCall<RegisterRequest__Output, RegisterResponse> {
-  return (call) => {
+  return async (call) => {
     let endpoint: TunnelEndpoint;
     let urls: UrlService;
     let lastWrite = Date.now();
@@ -44,7 +44,8 @@ function register(ctx: TunnelContext, maybeUrls: UrlService | undefined): handle
     };
     try {
       checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      const principal = ctx.auth.principal(call.metadata, 'Register');
+      const principal = await ctx.auth.principal(call.metadata, 'Register');
+      if (call.cancelled) return;
       urls = serviceOn(maybeUrls);
       const { instance_id: instanceId, token } = call.request;
       if (!instanceId) throw invalidArgument('Register needs an instance_id');
@@ -96,12 +97,13 @@ function register(ctx: TunnelContext, maybeUrls: UrlService | undefined): handle
 }
 
 function connect(ctx: TunnelContext, maybeUrls: UrlService | undefined): handleBidiStreamingCall<ConnectRequest__Output, ConnectResponse> {
-  return (call) => {
+  return async (call) => {
     let principal: Principal;
     let urls: UrlService;
     try {
       checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      principal = ctx.auth.principal(call.metadata, 'Connect');
+      principal = await ctx.auth.principal(call.metadata, 'Connect');
+      if (call.cancelled) return;
       urls = serviceOn(maybeUrls);
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'Connect'));

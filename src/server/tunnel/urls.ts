@@ -60,10 +60,10 @@ export class UrlService {
    * reaches (the broker's newestLiveOfApp, as route.ts), then, newest first, the URLs of its
    * deployments that have live instances or tunnels. `app` (any case) picks one app URL.
    */
-  list(app: string): UrlInfo[] {
+  async list(app: string): Promise<UrlInfo[]> {
     const wanted = app.toLowerCase();
     const byUrl = new Map<string, Deployment[]>();
-    for (const d of this.store.deployments()) {
+    for (const d of await this.store.deployments()) {
       const key = d.app.toLowerCase();
       if (wanted && key !== wanted) continue;
       let group = byUrl.get(key);

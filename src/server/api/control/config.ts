@@ -15,18 +15,18 @@ import type { VarChange } from '../../store/store.js';
 const KIND_OF: Record<ConfigEntry__Output['kind'], ConfigKind> = { STATIC: 'static', INTERNAL: 'internal', FILE: 'file' };
 const WIRE_KIND = { static: 'STATIC', internal: 'INTERNAL', file: 'FILE' } as const;
 
-export function setConfig(config: AppConfig, req: SetConfigRequest__Output, actor: Actor): SetConfigResponse {
+export async function setConfig(config: AppConfig, req: SetConfigRequest__Output, actor: Actor): Promise<SetConfigResponse> {
   const set: VarChange[] = req.set.map((e) => ({ name: e.name, kind: KIND_OF[e.kind], value: Buffer.from(e.value) }));
-  return { instances_notified: config.change(req.app, set, req.unset, actor) };
+  return { instances_notified: await config.change(req.app, set, req.unset, actor) };
 }
 
-export function getConfig(config: AppConfig, req: GetConfigRequest__Output): GetConfigResponse {
-  const { vars, fileChangeSignal } = config.view(req.app);
+export async function getConfig(config: AppConfig, req: GetConfigRequest__Output): Promise<GetConfigResponse> {
+  const { vars, fileChangeSignal } = await config.view(req.app);
   return { vars: vars.map(entry), file_change_signal: fileChangeSignal };
 }
 
-export function setFileChangeSignal(config: AppConfig, req: SetFileChangeSignalRequest__Output, actor: Actor): SetConfigResponse {
-  return { instances_notified: config.setFileChangeSignal(req.app, req.signal, actor) };
+export async function setFileChangeSignal(config: AppConfig, req: SetFileChangeSignalRequest__Output, actor: Actor): Promise<SetConfigResponse> {
+  return { instances_notified: await config.setFileChangeSignal(req.app, req.signal, actor) };
 }
 
 function entry(v: ViewedVar): ConfigEntry {

@@ -15,24 +15,25 @@ import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
 import type { ExecRecord } from '../../store/store.js';
 
-type Authorize = (metadata: Metadata, rpc: string) => Principal;
+type Authorize = (metadata: Metadata, rpc: string) => Promise<Principal>;
 
 export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiStreamingCall<ExecRequest__Output, ExecResponse> {
-  return (call) => {
+  return async (call) => {
     let principal: Principal;
     try {
-      principal = authorize(call.metadata, 'Exec');
+      principal = await authorize(call.metadata, 'Exec');
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'Exec'));
       return;
     }
+    if (call.cancelled) return;
     widenReceiveWindow(call);
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'Exec'));
     // Input that follows the start waits in gRPC's flow control until the instance opens.
-    firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, (req) => {
+    firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, async (req) => {
       try {
         if (req.event !== 'start' || !req.start) throw invalidArgument('the first Exec message must be start');
-        placeExec(ctx, call, principal, req.start);
+        await placeExec(ctx, call, principal, req.start);
       } catch (err) {
         refuse(err);
       }
@@ -44,11 +45,11 @@ export function listExecSessions(
   ctx: ServerContext,
   authorize: Authorize,
 ): handleUnaryCall<ListExecSessionsRequest__Output, ListExecSessionsResponse> {
-  return (call, callback) => {
+  return async (call, callback) => {
     try {
-      authorize(call.metadata, 'ListExecSessions');
+      await authorize(call.metadata, 'ListExecSessions');
       const { app, instance_id: instanceId, limit } = call.request;
-      callback(null, { sessions: listSessions(ctx.execHistory, { app, instanceId, limit }).map(sessionMessage) });
+      callback(null, { sessions: (await listSessions(ctx.execHistory, { app, instanceId, limit })).map(sessionMessage) });
     } catch (err) {
       callback(reported(ctx.log, err, 'ListExecSessions'));
     }

@@ -10,17 +10,18 @@ import { reported, RpcError, Status } from '../../rpc/status.js';
 
 export function getLogs(
   ctx: ServerContext,
-  authorize: (metadata: Metadata, rpc: string) => void,
+  authorize: (metadata: Metadata, rpc: string) => Promise<unknown>,
 ): handleServerStreamingCall<GetLogsRequest__Output, GetLogsResponse> {
-  return (call) => {
+  return async (call) => {
     let filter: LogFilter;
     try {
-      authorize(call.metadata, 'GetLogs');
-      filter = checkedFilter(ctx, call.request);
+      await authorize(call.metadata, 'GetLogs');
+      filter = await checkedFilter(ctx, call.request);
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'GetLogs'));
       return;
     }
+    if (call.cancelled) return;
     const follow = call.request.follow;
     const open = () => !call.cancelled && !call.writableEnded;
     let sender: LogSender | undefined;
@@ -49,8 +50,8 @@ export function getLogs(
   };
 }
 
-function checkedFilter(ctx: ServerContext, req: GetLogsRequest__Output): LogFilter {
-  if (req.app && !ctx.appConfig.appExists(req.app)) {
+async function checkedFilter(ctx: ServerContext, req: GetLogsRequest__Output): Promise<LogFilter> {
+  if (req.app && !(await ctx.appConfig.appExists(req.app))) {
     throw new RpcError(Status.NOT_FOUND, `there is no app named ${JSON.stringify(req.app)}`);
   }
   if (req.instance_id && !ctx.logs.knows(req.instance_id) && !ctx.registry.get(req.instance_id)) {

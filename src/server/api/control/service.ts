@@ -36,16 +36,16 @@ const MAX_LABEL_LENGTH = 256;
 
 export function controlHandlers(ctx: ServerContext): UntypedServiceImplementation {
   return {
-    CreateDeployment: operatorCall(ctx, 'CreateDeployment', (req: CreateDeploymentRequest__Output, actor): CreateDeploymentResponse => {
-      const { deployment, inviteToken, inviteExpiresAt } = newDeployment(ctx, req.app, req.labels, req.invite_ttl, actor);
+    CreateDeployment: operatorCall(ctx, 'CreateDeployment', async (req: CreateDeploymentRequest__Output, actor): Promise<CreateDeploymentResponse> => {
+      const { deployment, inviteToken, inviteExpiresAt } = await newDeployment(ctx, req.app, req.labels, req.invite_ttl, actor);
       return {
         deployment: deploymentMessage(deployment),
         invite_token: inviteToken,
         ...(inviteExpiresAt !== undefined && { invite_expires_at: toTimestamp(inviteExpiresAt) }),
       };
     }),
-    ListDeployments: operatorCall(ctx, 'ListDeployments', (req: ListDeploymentsRequest__Output): ListDeploymentsResponse => ({
-      deployments: ctx.store.deployments(req.app).map(deploymentMessage),
+    ListDeployments: operatorCall(ctx, 'ListDeployments', async (req: ListDeploymentsRequest__Output): Promise<ListDeploymentsResponse> => ({
+      deployments: (await ctx.store.deployments(req.app)).map(deploymentMessage),
     })),
     ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): ListInstancesResponse => ({
       instances: ctx.registry.list({ app: req.app }).map((i) => instanceMessage(i, ctx.logs.received(i.id))),
@@ -67,41 +67,41 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
 }
 
 /** Creates the app if new, a deployment of it, and the invite its instances exchange; `actor`: who asked (none: `dev`, in-process). */
-export function newDeployment(
+export async function newDeployment(
   ctx: ServerContext,
   app: string,
   labels: Record<string, string>,
   ttl?: InviteTtl__Output | null,
   actor?: Actor,
-): { deployment: Deployment; inviteToken: string; inviteExpiresAt?: number } {
+): Promise<{ deployment: Deployment; inviteToken: string; inviteExpiresAt?: number }> {
   validateLabels(labels);
   let deployment: Deployment;
   try {
-    deployment = ctx.store.createDeployment(app, labels);
+    deployment = await ctx.store.createDeployment(app, labels);
   } catch (err) {
     if (err instanceof StoreError) throw invalidArgument(err.message);
     throw err;
   }
-  const invite = issueInvite(ctx, deployment, ttl);
+  const invite = await issueInvite(ctx, deployment, ttl);
   ctx.log.info('deployment created', { event: 'deployment.create', app: deployment.app, deployment: deployment.id, invite_id: invite.id, ...actor });
   return { deployment, inviteToken: invite.token, ...(invite.expiresAt !== undefined && { inviteExpiresAt: invite.expiresAt }) };
 }
 
 /** A unary handler that first checks the API version and the operator token; `handle` gets the caller for the audit trail. */
-function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: Req, actor: Actor) => Res): handleUnaryCall<Req, Res> {
-  return (call, callback) => {
+function operatorCall<Req, Res>(ctx: ServerContext, rpc: string, handle: (req: Req, actor: Actor) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
+  return async (call, callback) => {
     try {
-      const principal = authorize(ctx, call.metadata, rpc);
-      callback(null, handle(call.request, actorOf(principal, call.getPeer())));
+      const principal = await authorize(ctx, call.metadata, rpc);
+      callback(null, await handle(call.request, actorOf(principal, call.getPeer())));
     } catch (err) {
       callback(reported(ctx.log, err, rpc));
     }
   };
 }
 
-function authorize(ctx: ServerContext, metadata: Metadata, rpc: string): Principal {
+async function authorize(ctx: ServerContext, metadata: Metadata, rpc: string): Promise<Principal> {
   checkClientProtocols(metadata, ['api']);
-  const principal = ctx.auth.principal(metadata, rpc);
+  const principal = await ctx.auth.principal(metadata, rpc);
   requireOperator(principal, rpc);
   return principal;
 }

@@ -26,18 +26,18 @@ export interface Invite {
 }
 
 /** A new invite of a deployment; `ttl` as the request gave it (absent: the server's default). */
-export function issueInvite(ctx: ServerContext, deployment: Deployment, ttl: InviteTtl__Output | null | undefined): Invite {
+export async function issueInvite(ctx: ServerContext, deployment: Deployment, ttl: InviteTtl__Output | null | undefined): Promise<Invite> {
   const ttlSeconds = inviteTtlSeconds(ctx, ttl);
-  const claims = ctx.store.issueToken('invite', { deploymentId: deployment.id, ttlSeconds });
+  const claims = await ctx.store.issueToken('invite', { deploymentId: deployment.id, ttlSeconds });
   return { id: claims.id, token: ctx.signer.sign(claims), ...(ttlSeconds !== undefined && { expiresAt: (claims.iat + ttlSeconds) * 1000 }) };
 }
 
-export function createInvite(ctx: ServerContext, req: CreateInviteRequest__Output, actor: Actor): CreateInviteResponse {
-  const deployment = ctx.store.deployment(req.deployment_id);
+export async function createInvite(ctx: ServerContext, req: CreateInviteRequest__Output, actor: Actor): Promise<CreateInviteResponse> {
+  const deployment = await ctx.store.deployment(req.deployment_id);
   if (!deployment) {
     throw new RpcError(Status.NOT_FOUND, `no deployment ${JSON.stringify(req.deployment_id)}: see \`waypoint-ctl deployment list\``);
   }
-  const invite = issueInvite(ctx, deployment, req.invite_ttl);
+  const invite = await issueInvite(ctx, deployment, req.invite_ttl);
   ctx.log.info('invite created', { event: 'invite.create', app: deployment.app, deployment: deployment.id, invite_id: invite.id, ...actor });
   return {
     deployment: { id: deployment.id, app: deployment.app, labels: deployment.labels, created_at: toTimestamp(deployment.createdAt) },
@@ -46,18 +46,18 @@ export function createInvite(ctx: ServerContext, req: CreateInviteRequest__Outpu
   };
 }
 
-export function listTokens(ctx: ServerContext, req: ListTokensRequest__Output): ListTokensResponse {
-  return { tokens: ctx.store.tokens({ app: req.app, deploymentId: req.deployment_id }).map(tokenInfo) };
+export async function listTokens(ctx: ServerContext, req: ListTokensRequest__Output): Promise<ListTokensResponse> {
+  return { tokens: (await ctx.store.tokens({ app: req.app, deploymentId: req.deployment_id })).map(tokenInfo) };
 }
 
 /** Revokes an invite (and its entrypoint tokens) or an entrypoint token; drops their instances. */
-export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output, actor: Actor): RevokeTokenResponse {
-  const record = ctx.store.token(req.id);
+export async function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output, actor: Actor): Promise<RevokeTokenResponse> {
+  const record = await ctx.store.token(req.id);
   if (!record) throw new RpcError(Status.NOT_FOUND, `no token with id ${JSON.stringify(req.id)}: see \`waypoint-ctl token list\``);
   if (record.kind === 'operator') {
     throw failedPrecondition('the operator token is not revoked by id: use `waypoint-ctl token rotate-operator`, which makes its successor');
   }
-  const revoked = ctx.store.revokeToken(record.id);
+  const revoked = await ctx.store.revokeToken(record.id);
   if (revoked.length === 0) {
     throw failedPrecondition(`token ${record.id} was already revoked at ${new Date(record.revokedAt! * 1000).toISOString()}`);
   }
@@ -74,8 +74,8 @@ export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output,
   return { revoked_ids: revoked, instances_dropped: dropped };
 }
 
-export function rotateOperatorToken(ctx: ServerContext, actor: Actor): RotateOperatorTokenResponse {
-  const { claims, revoked } = ctx.store.rotateOperator();
+export async function rotateOperatorToken(ctx: ServerContext, actor: Actor): Promise<RotateOperatorTokenResponse> {
+  const { claims, revoked } = await ctx.store.rotateOperator();
   ctx.log.info('operator token rotated', { event: 'token.rotate', token_id: claims.id, revoked_ids: revoked, ...actor });
   return { token: ctx.signer.sign(claims), id: claims.id, revoked_ids: revoked };
 }

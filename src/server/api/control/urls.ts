@@ -4,7 +4,7 @@ import type { ListUrlsResponse } from '../../../protocol/generated/waypoint_entr
 import type { ServerContext } from '../../context.js';
 import { failedPrecondition } from '../../rpc/status.js';
 
-export function listUrls(ctx: ServerContext, req: ListUrlsRequest__Output): ListUrlsResponse {
+export async function listUrls(ctx: ServerContext, req: ListUrlsRequest__Output): Promise<ListUrlsResponse> {
   if (!ctx.urls) throw failedPrecondition('the URL service is off on this server (it runs with --http-listen off)');
-  return { urls: ctx.urls.list(req.app) };
+  return { urls: await ctx.urls.list(req.app) };
 }

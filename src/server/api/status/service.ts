@@ -30,10 +30,10 @@ export function statusHandlers(ctx: StatusContext): UntypedServiceImplementation
 }
 
 function report(ctx: StatusContext): handleUnaryCall<ReportStatusRequest__Output, Empty> {
-  return (call, callback) => {
+  return async (call, callback) => {
     try {
       checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      const principal = ctx.auth.principal(call.metadata, 'Report');
+      const principal = await ctx.auth.principal(call.metadata, 'Report');
       if (principal.kind !== 'entrypoint') {
         throw permissionDenied("only the entrypoint token that registered an instance may report its status, not the operator's");
       }

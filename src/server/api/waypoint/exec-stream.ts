@@ -21,15 +21,16 @@ export function entrypointExecStream(
   ctx: ServerContext,
   protocols: Protocols,
 ): handleBidiStreamingCall<Message, EntrypointExecResponse> {
-  return (call) => {
+  return async (call) => {
     let principal: Principal;
     try {
       checkClientProtocols(call.metadata, protocols);
-      principal = ctx.auth.principal(call.metadata, 'EntrypointExecStream');
+      principal = await ctx.auth.principal(call.metadata, 'EntrypointExecStream');
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
       return;
     }
+    if (call.cancelled) return;
     widenReceiveWindow(call);
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
     // Whatever follows the open waits until the session's pipes take over.

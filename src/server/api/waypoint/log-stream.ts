@@ -19,15 +19,16 @@ export function entrypointLogStream(
   ctx: ServerContext,
   protocols: Protocols,
 ): handleClientStreamingCall<Message, Empty> {
-  return (call, callback) => {
+  return async (call, callback) => {
     let principal: Principal;
     try {
       checkClientProtocols(call.metadata, protocols);
-      principal = ctx.auth.principal(call.metadata, 'EntrypointLogStream');
+      principal = await ctx.auth.principal(call.metadata, 'EntrypointLogStream');
     } catch (err) {
       callback(reported(ctx.log, err, 'EntrypointLogStream'));
       return;
     }
+    if (call.cancelled) return;
 
     let done = false;
     const finish = (err?: RpcError) => {

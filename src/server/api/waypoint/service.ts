@@ -20,6 +20,7 @@ import { requireDeployment } from '../../auth/authenticator.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
 import { checkInstanceId, type InstanceInfo } from '../../instances/registry.js';
+import type { Deployment } from '../../store/store.js';
 import { formatPeer } from '../../../rules/listen.js';
 import { ConfigSender } from '../../config/sender.js';
 import { entrypointExecStream } from './exec-stream.js';
@@ -51,11 +52,10 @@ function getVersionInfo(ctx: ServerContext): handleUnaryCall<Empty, GetVersionIn
 
 /** Needs no token either: the invite in the request is the credential. */
 function convertInviteToken(ctx: ServerContext): handleUnaryCall<ConvertInviteTokenRequest__Output, NewTokenResponse> {
-  return (call, callback) => {
+  return async (call, callback) => {
     try {
       checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      const invite = ctx.auth.invite(call.request.token);
-      const claims = ctx.store.issueToken('entrypoint', { deploymentId: invite.deployment, parentId: invite.id });
+      const { invite, claims } = await ctx.auth.exchange(call.request.token);
       ctx.log.info('invite exchanged for an entrypoint token', {
         event: 'token.exchange',
         deployment: invite.deployment,
@@ -72,29 +72,35 @@ function convertInviteToken(ctx: ServerContext): handleUnaryCall<ConvertInviteTo
 }
 
 function entrypointConfig(ctx: ServerContext): handleServerStreamingCall<EntrypointConfigRequest__Output, EntrypointConfigResponse> {
-  return (call) => {
-    let info: InstanceInfo;
+  return async (call) => {
+    let admitted: Admitted;
     try {
-      info = admit(ctx, call.metadata, call.request, call.getPeer());
+      admitted = await admit(ctx, call.metadata, call.request, call.getPeer());
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'EntrypointConfig'));
       return;
     }
-    openConfigStream(ctx, call, info);
+    if (call.cancelled) return;
+    openConfigStream(ctx, call, admitted);
   };
 }
 
+interface Admitted {
+  info: InstanceInfo;
+  deployment: Deployment;
+}
+
 /** Checks an EntrypointConfig call and describes the instance it registers. */
-function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequest__Output, peer: string): InstanceInfo {
+async function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequest__Output, peer: string): Promise<Admitted> {
   checkClientProtocols(metadata, ENTRYPOINT_PROTOCOLS);
-  const principal = ctx.auth.principal(metadata, 'EntrypointConfig');
+  const principal = await ctx.auth.principal(metadata, 'EntrypointConfig');
   if (!req.deployment_id) throw invalidArgument('EntrypointConfig needs a deployment_id (WAYPOINT_DEPLOYMENT_ID)');
   requireDeployment(principal, req.deployment_id, 'EntrypointConfig');
   if (!req.instance_id) throw invalidArgument('EntrypointConfig needs an instance_id');
   checkInstanceId(req.instance_id, 'EntrypointConfig');
-  const deployment = ctx.store.deployment(req.deployment_id);
+  const deployment = await ctx.store.deployment(req.deployment_id);
   if (!deployment) throw new RpcError(Status.NOT_FOUND, `deployment ${req.deployment_id} does not exist`);
-  return {
+  const info: InstanceInfo = {
     id: req.instance_id,
     deploymentId: deployment.id,
     app: deployment.app,
@@ -104,6 +110,7 @@ function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequ
     remoteAddress: formatPeer(peer),
     tokenId: principal.tokenId,
   };
+  return { info, deployment };
 }
 
 /**
@@ -113,12 +120,12 @@ function admit(ctx: ServerContext, metadata: Metadata, req: EntrypointConfigRequ
 function openConfigStream(
   ctx: ServerContext,
   call: ServerWritableStream<EntrypointConfigRequest__Output, EntrypointConfigResponse>,
-  info: InstanceInfo,
+  { info, deployment }: Admitted,
 ): void {
   let dropped = false;
   const open = () => !dropped && !call.cancelled && !call.writableEnded;
   // The same url_service in every config (the URL token is stable), so a re-push is no change.
-  const urlService = ctx.urls?.configEntry(ctx.store.deployment(info.deploymentId)!);
+  const urlService = ctx.urls?.configEntry(deployment);
   // M4: pushes to a reader that does not read are not buffered here without end.
   const sender = new ConfigSender<EntrypointConfigResponse>(
     { write: (message, flushed) => call.write(message, flushed) },
@@ -192,7 +199,7 @@ function openConfigStream(
   call.on('finish', unregister); // we ended the stream (shutdown, replaced)
   call.on('close', unregister);
   if (call.cancelled) unregister();
-  else sink.send(ctx.appConfig.messageFor(ctx.store.deployment(info.deploymentId)!));
+  else void ctx.appConfig.sendConfig(deployment, sink);
 }
 
 /**

@@ -33,7 +33,7 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   /** The vars of one scope ('' global), by name. */
-  vars(app: string): StoredVar[] {
+  async vars(app: string): Promise<StoredVar[]> {
     return (this.q.vars.all(app) as VarRow[]).map((r) => ({
       app: r.app,
       name: r.name,
@@ -47,7 +47,7 @@ export class SqliteConfigStore implements ConfigStore {
    * Sets and unsets in one scope, all or nothing. An app named here is created when new, so its
    * config can be set before its first deployment. Unsetting a name not set there is an error.
    */
-  apply(app: string, set: VarChange[], unset: string[]): void {
+  async apply(app: string, set: VarChange[], unset: string[]): Promise<void> {
     const now = Date.now();
     this.db.transaction(() => {
       if (app !== '') this.q.insertApp.run(app, now);
@@ -61,21 +61,21 @@ export class SqliteConfigStore implements ConfigStore {
   }
 
   /** Every app known (deployed, or with config or a signal of its own), by name. */
-  apps(): string[] {
+  async apps(): Promise<string[]> {
     return (this.q.apps.all() as Array<{ name: string }>).map((r) => r.name);
   }
 
-  appExists(app: string): boolean {
+  async appExists(app: string): Promise<boolean> {
     return this.q.app.get(app) !== undefined;
   }
 
   /** '' when none is set (or the app does not exist). */
-  fileChangeSignal(app: string): string {
+  async fileChangeSignal(app: string): Promise<string> {
     const row = this.q.app.get(app) as { file_change_signal: string } | undefined;
     return row?.file_change_signal ?? '';
   }
 
-  setFileChangeSignal(app: string, signal: string): void {
+  async setFileChangeSignal(app: string, signal: string): Promise<void> {
     this.db.transaction(() => {
       this.q.insertApp.run(app, Date.now());
       this.q.setSignal.run(signal, app);

@@ -42,7 +42,7 @@ export class SqliteExecHistory implements ExecHistory {
   }
 
   /** Records a RUNNING session and returns it (its id is the exec index). */
-  begin(session: NewExecSession, now = Date.now()): ExecRecord {
+  async begin(session: NewExecSession, now = Date.now()): Promise<ExecRecord> {
     const result = this.q.insert.run(
       session.app,
       session.deploymentId,
@@ -57,22 +57,22 @@ export class SqliteExecHistory implements ExecHistory {
   }
 
   /** The command ran and exited with `code`. Only the first end of a session counts. */
-  exited(id: number, code: number, now = Date.now()): void {
+  async exited(id: number, code: number, now = Date.now()): Promise<void> {
     this.q.end.run(now, 'EXITED', code, '', id);
   }
 
   /** The session could not run or broke: `error` says why. */
-  failed(id: number, error: string, exitCode?: number, now = Date.now()): void {
+  async failed(id: number, error: string, exitCode?: number, now = Date.now()): Promise<void> {
     this.q.end.run(now, 'FAILED', exitCode ?? null, error, id);
   }
 
-  get(id: number): ExecRecord | undefined {
+  async get(id: number): Promise<ExecRecord | undefined> {
     const row = this.q.get.get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
   /** Newest first. */
-  list(filter: ExecFilter): ExecRecord[] {
+  async list(filter: ExecFilter): Promise<ExecRecord[]> {
     const { app, instanceId, limit } = filter;
     let rows: unknown[];
     if (app && instanceId) rows = this.q.both.all(app, instanceId, limit);
@@ -83,7 +83,7 @@ export class SqliteExecHistory implements ExecHistory {
   }
 
   /** At start: sessions a previous run left RUNNING died with it. Returns how many. */
-  failRunning(reason: string, now = Date.now()): number {
+  async failRunning(reason: string, now = Date.now()): Promise<number> {
     return this.q.failRunning.run(now, reason).changes;
   }
 }

@@ -1,10 +1,12 @@
 // The server's persistent state: apps, deployments and token records, in SQLite. Every query
-// is a prepared statement made once; callers get plain typed objects.
+// is a prepared statement made once; callers get plain typed objects. better-sqlite3 is
+// synchronous: each method does all of its work before it returns its promise, so a method is
+// atomic against every other call of this process.
 import type { Statement } from 'better-sqlite3';
 import { ulid } from '../../../ids.js';
 import { APP_NAME } from '../../../rules/names.js';
 import type { Db } from './db.js';
-import { type Deployment, type Store, StoreError, type TokenFilter, type TokenListing, type TokenRecord } from '../store.js';
+import { type Deployment, type Exchange, inviteRefusal, type Store, StoreError, type TokenFilter, type TokenListing, type TokenOptions, type TokenRecord } from '../store.js';
 import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
 
 interface DeploymentRow {
@@ -52,7 +54,7 @@ export class SqliteStore implements Store {
   }
 
   /** Creates the app when it is new, then a deployment of it. */
-  createDeployment(app: string, labels: Record<string, string>): Deployment {
+  async createDeployment(app: string, labels: Record<string, string>): Promise<Deployment> {
     if (!APP_NAME.test(app)) {
       throw new StoreError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-' (at most 63)`);
     }
@@ -64,61 +66,91 @@ export class SqliteStore implements Store {
     return deployment;
   }
 
-  deployment(id: string): Deployment | undefined {
+  async deployment(id: string): Promise<Deployment | undefined> {
     const row = this.q.deployment.get(id) as DeploymentRow | undefined;
     return row && toDeployment(row);
   }
 
   /** Oldest first; every app when `app` is empty. */
-  deployments(app?: string): Deployment[] {
+  async deployments(app?: string): Promise<Deployment[]> {
     const rows = (app ? this.q.deploymentsOfApp.all(app) : this.q.deployments.all()) as DeploymentRow[];
     return rows.map(toDeployment);
   }
 
   /** Records a new token and returns the claims to sign. `ttlSeconds`: an invite's life (undefined: forever). */
-  issueToken(kind: TokenKind, opts: { deploymentId?: string; parentId?: string; ttlSeconds?: number } = {}): TokenClaims {
+  async issueToken(kind: TokenKind, opts: TokenOptions = {}): Promise<TokenClaims> {
+    return this.insertToken(kind, opts);
+  }
+
+  private insertToken(kind: TokenKind, opts: TokenOptions = {}): TokenClaims {
     const claims: TokenClaims = { kind, id: ulid(), iat: nowSeconds(), ...(opts.deploymentId && { deployment: opts.deploymentId }) };
     const expiresAt = opts.ttlSeconds === undefined ? null : claims.iat + opts.ttlSeconds;
     this.q.insertToken.run(claims.id, kind, opts.deploymentId ?? null, opts.parentId ?? null, claims.iat, expiresAt);
     return claims;
   }
 
-  tokens(filter: TokenFilter = {}): TokenListing[] {
+  async tokens(filter: TokenFilter = {}): Promise<TokenListing[]> {
     const rows = this.q.tokens.all({ app: filter.app ?? '', deployment: filter.deploymentId ?? '' }) as TokenRow[];
     return rows.map((r) => ({ ...toToken(r), ...(r.app && { app: r.app }) }));
   }
 
   /** How many entrypoint tokens an invite was exchanged for. */
-  exchanges(inviteId: string): number {
+  async exchanges(inviteId: string): Promise<number> {
+    return this.countExchanges(inviteId);
+  }
+
+  private countExchanges(inviteId: string): number {
     return (this.q.exchanges.get(inviteId) as { n: number }).n;
   }
 
   /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first). */
-  revokeToken(id: string): string[] {
+  async revokeToken(id: string): Promise<string[]> {
     const now = nowSeconds();
     return this.db.transaction(() => {
       const revoked = this.q.revoke.run(now, id).changes > 0 ? [id] : [];
       const children = this.q.revokeChildren.all(now, id) as Array<{ id: string }>;
-      return [...revoked, ...children.map((c) => c.id)];
+      return [...revoked, ...children.map((c) => c.id).sort()];
     })();
   }
 
   /** A new operator token, every other one revoked, in one transaction. */
-  rotateOperator(): { claims: TokenClaims; revoked: string[] } {
+  async rotateOperator(): Promise<{ claims: TokenClaims; revoked: string[] }> {
     return this.db.transaction(() => {
-      const claims = this.issueToken('operator');
+      const claims = this.insertToken('operator');
       const revoked = (this.q.revokeOperators.all(nowSeconds(), claims.id) as Array<{ id: string }>).map((r) => r.id);
       return { claims, revoked };
     })();
   }
 
-  token(id: string): TokenRecord | undefined {
+  async token(id: string): Promise<TokenRecord | undefined> {
     const row = this.q.token.get(id) as TokenRow | undefined;
     return row && toToken(row);
   }
 
   /** The claims of the current operator token, to re-sign it (signing is deterministic). */
-  operatorClaims(): TokenClaims | undefined {
+  async operatorClaims(): Promise<TokenClaims | undefined> {
+    return this.currentOperator();
+  }
+
+  async ensureOperator(): Promise<{ claims: TokenClaims; created: boolean }> {
+    return this.db.transaction(() => {
+      const claims = this.currentOperator();
+      return claims ? { claims, created: false } : { claims: this.insertToken('operator'), created: true };
+    })();
+  }
+
+  /** Checks the invite and counts its exchanges in the transaction that records the new token. */
+  async exchangeInvite(inviteId: string, maxExchanges: number): Promise<Exchange> {
+    return this.db.transaction((): Exchange => {
+      const row = this.q.token.get(inviteId) as TokenRow | undefined;
+      const refused = inviteRefusal(row && toToken(row), nowSeconds());
+      if (refused) return { ok: false, reason: refused };
+      if (this.countExchanges(inviteId) >= maxExchanges) return { ok: false, reason: 'exhausted' };
+      return { ok: true, claims: this.insertToken('entrypoint', { deploymentId: row!.deployment_id!, parentId: inviteId }) };
+    })();
+  }
+
+  private currentOperator(): TokenClaims | undefined {
     const row = this.q.operatorToken.get() as TokenRow | undefined;
     return row && { kind: 'operator', id: row.id, iat: row.issued_at };
   }

@@ -1,39 +1,48 @@
-// Token records in a real SQLite store, behind the Authenticator: invite expiry, the bound on
-// exchanges of one invite, revocation with its entrypoint tokens, the operator's rotation (L8);
-// and `--invite-ttl` as the ctl parses it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+// Token records in a real store (SQLite; PostgreSQL with WAYPOINT_TEST_STORE=postgres), behind
+// the Authenticator: invite expiry, the bound on exchanges of one invite (also under concurrent
+// exchanges and a revocation), revocation with its entrypoint tokens, the operator's rotation
+// (L8); and `--invite-ttl` as the ctl parses it.
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseInviteTtl } from '../../../../src/ctl/invite-ttl.js';
 import { Authenticator, MAX_EXCHANGES_PER_INVITE } from '../../../../src/server/auth/authenticator.js';
-import { openDb, type Db } from '../../../../src/server/store/sqlite/db.js';
 import { RpcError, Status } from '../../../../src/server/rpc/status.js';
-import { SqliteStore } from '../../../../src/server/store/sqlite/store.js';
 import { TokenSigner } from '../../../../src/server/auth/tokens.js';
+import { type StoreLocation, closeTestStores, openTestStore, TEST_STORE } from '../../../helpers/store.js';
 
-const dirs: string[] = [];
-const dbs: Db[] = [];
-afterEach(() => {
+afterEach(async () => {
   vi.useRealTimers();
-  for (const db of dbs.splice(0)) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await closeTestStores();
 });
 
-function setup() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-token-store-'));
-  dirs.push(dir);
-  const db = openDb(path.join(dir, 'state.db'));
-  dbs.push(db);
-  const store = new SqliteStore(db);
+/** A store of the run's kind (a new one, or the one `at` reopened) with a deployment of app shop. */
+async function setup(at?: StoreLocation) {
+  const { store, at: where, close } = await openTestStore(at);
   const signer = new TokenSigner(Buffer.alloc(32, 7));
-  const deployment = store.createDeployment('shop', {});
-  return { db, store, signer, auth: new Authenticator(signer, store), deployment };
+  const deployment = at ? (await store.deployments('shop'))[0] : await store.createDeployment('shop', {});
+  return { at: where, close, store, signer, auth: new Authenticator(signer, store), deployment };
 }
 
-function refusal(fn: () => unknown): RpcError {
+/**
+ * `n` entrypoint tokens of an invite, written straight into the database of a closed store
+ * (SQLite's is locked while open): fast, to reach the limit.
+ */
+async function seedExchanges(at: StoreLocation, inviteId: string, deploymentId: string, n: number): Promise<void> {
+  const db = new Database(path.join(at.dataDir, 'state.db'));
   try {
-    fn();
+    const insert = db.prepare("INSERT INTO tokens (id, kind, deployment_id, parent_id, issued_at) VALUES (?, 'entrypoint', ?, ?, 0)");
+    db.transaction(() => {
+      for (let i = 1; i <= n; i++) insert.run(`T${i}`, deploymentId, inviteId);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+async function refusal(promise: Promise<unknown>): Promise<RpcError> {
+  try {
+    await promise;
   } catch (err) {
     if (err instanceof RpcError) return err;
     throw err;
@@ -41,49 +50,63 @@ function refusal(fn: () => unknown): RpcError {
   throw new Error('expected a refusal');
 }
 
-describe('invites', () => {
-  it('L8: an invite is refused from the second its life ends; one without a life never expires', () => {
+describe(`invites (${TEST_STORE})`, () => {
+  it('L8: an invite is refused from the second its life ends; one without a life never expires', async () => {
     vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
-    const { store, signer, auth, deployment } = setup();
-    const invite = signer.sign(store.issueToken('invite', { deploymentId: deployment.id, ttlSeconds: 3600 }));
-    const forever = signer.sign(store.issueToken('invite', { deploymentId: deployment.id }));
+    const { store, signer, auth, deployment } = await setup();
+    const invite = signer.sign(await store.issueToken('invite', { deploymentId: deployment.id, ttlSeconds: 3600 }));
+    const forever = signer.sign(await store.issueToken('invite', { deploymentId: deployment.id }));
     vi.setSystemTime(Date.UTC(2026, 0, 1, 0, 59, 59));
-    expect(auth.invite(invite).kind).toBe('invite');
+    expect((await auth.exchange(invite)).claims.kind).toBe('entrypoint');
     vi.setSystemTime(Date.UTC(2026, 0, 1, 1, 0, 0));
-    const err = refusal(() => auth.invite(invite));
+    const err = await refusal(auth.exchange(invite));
     expect(err.code).toBe(Status.UNAUTHENTICATED);
     expect(err.message).toMatch(/this invite token expired at 2026-01-01T01:00:00.000Z/);
     vi.setSystemTime(Date.UTC(2036, 0, 1));
-    expect(auth.invite(forever).kind).toBe('invite');
+    expect((await auth.exchange(forever)).invite.kind).toBe('invite');
   });
 
-  it(`L8: one invite is exchanged at most ${MAX_EXCHANGES_PER_INVITE} times (RESOURCE_EXHAUSTED, what to do); another invite still works`, () => {
-    const { db, store, signer, auth, deployment } = setup();
-    const claims = store.issueToken('invite', { deploymentId: deployment.id });
+  it(`L8: one invite is exchanged at most ${MAX_EXCHANGES_PER_INVITE} times (RESOURCE_EXHAUSTED, what to do); another invite still works`, async () => {
+    const first = await setup();
+    const claims = await first.store.issueToken('invite', { deploymentId: first.deployment.id });
+    await first.close();
+    await seedExchanges(first.at, claims.id, first.deployment.id, MAX_EXCHANGES_PER_INVITE - 1);
+    const { store, signer, auth, deployment } = await setup(first.at);
     const invite = signer.sign(claims);
-    db.transaction(() => {
-      for (let i = 0; i < MAX_EXCHANGES_PER_INVITE - 1; i++) store.issueToken('entrypoint', { deploymentId: deployment.id, parentId: claims.id });
-    })();
-    auth.invite(invite); // the last one allowed
-    store.issueToken('entrypoint', { deploymentId: deployment.id, parentId: claims.id });
-    const err = refusal(() => auth.invite(invite));
+    await auth.exchange(invite); // the last one allowed
+    const err = await refusal(auth.exchange(invite));
     expect(err.code).toBe(Status.RESOURCE_EXHAUSTED);
     expect(err.message).toMatch(new RegExp(`exchanged ${MAX_EXCHANGES_PER_INVITE} times, its limit: make a new one with \`waypoint-ctl deployment invite ${deployment.id}\``));
-    expect(auth.invite(signer.sign(store.issueToken('invite', { deploymentId: deployment.id }))).kind).toBe('invite');
+    expect(await store.exchanges(claims.id)).toBe(MAX_EXCHANGES_PER_INVITE);
+    expect((await auth.exchange(signer.sign(await store.issueToken('invite', { deploymentId: deployment.id })))).invite.kind).toBe('invite');
+  });
+
+  it('exchanges of one invite made at the same time never pass its limit, nor follow its revocation', async () => {
+    const { store, deployment } = await setup();
+    const invite = await store.issueToken('invite', { deploymentId: deployment.id });
+    const results = await Promise.all(Array.from({ length: 8 }, () => store.exchangeInvite(invite.id, 5)));
+    expect(results.filter((r) => r.ok)).toHaveLength(5);
+    expect(results.filter((r) => !r.ok).map((r) => !r.ok && r.reason)).toEqual(['exhausted', 'exhausted', 'exhausted']);
+    const [revoked, late] = await Promise.all([store.revokeToken(invite.id), store.exchangeInvite(invite.id, 100)]);
+    expect(revoked).toHaveLength(6);
+    expect(late).toEqual({ ok: false, reason: 'revoked' });
   });
 });
 
-describe('revocation and rotation', () => {
-  it('L8: revoking an invite revokes the entrypoint tokens exchanged from it, once; rotation leaves one operator token', () => {
-    const { store, deployment } = setup();
-    const invite = store.issueToken('invite', { deploymentId: deployment.id });
-    const children = [1, 2].map(() => store.issueToken('entrypoint', { deploymentId: deployment.id, parentId: invite.id }).id);
-    expect(store.revokeToken(invite.id)).toEqual([invite.id, ...children]);
-    expect(store.revokeToken(invite.id)).toEqual([]);
-    const first = store.issueToken('operator');
-    const { claims, revoked } = store.rotateOperator();
-    expect(revoked).toEqual([first.id]);
-    expect(store.operatorClaims()?.id).toBe(claims.id);
+describe(`revocation and rotation (${TEST_STORE})`, () => {
+  it('L8: revoking an invite revokes the entrypoint tokens exchanged from it, once; rotation leaves one operator token', async () => {
+    const { store, deployment } = await setup();
+    const invite = await store.issueToken('invite', { deploymentId: deployment.id });
+    const children: string[] = [];
+    for (const _ of [1, 2]) children.push((await store.issueToken('entrypoint', { deploymentId: deployment.id, parentId: invite.id })).id);
+    expect(await store.revokeToken(invite.id)).toEqual([invite.id, ...children]);
+    expect(await store.revokeToken(invite.id)).toEqual([]);
+    const first = await store.ensureOperator();
+    expect(first.created).toBe(true);
+    expect(await store.ensureOperator()).toEqual({ claims: first.claims, created: false });
+    const { claims, revoked } = await store.rotateOperator();
+    expect(revoked).toEqual([first.claims.id]);
+    expect((await store.operatorClaims())?.id).toBe(claims.id);
   });
 });
 

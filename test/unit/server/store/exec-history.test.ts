@@ -1,31 +1,14 @@
-// The exec history in SQLite: ids that are never reused (they are exec indexes), one end per
-// session, filters and limits newest first, and sessions left RUNNING by a crash.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+// The exec history (SQLite; PostgreSQL with WAYPOINT_TEST_STORE=postgres): ids that are never
+// reused (they are exec indexes), one end per session, filters and limits newest first, and
+// sessions left RUNNING by a crash.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Db, openDb } from '../../../../src/server/store/sqlite/db.js';
-import { SqliteExecHistory } from '../../../../src/server/store/sqlite/exec-history.js';
 import type { ExecHistory, NewExecSession } from '../../../../src/server/store/store.js';
+import { closeTestStores, openTestStore, TEST_STORE } from '../../../helpers/store.js';
 
-const dirs: string[] = [];
-const dbs: Db[] = [];
+afterEach(closeTestStores);
 
-afterEach(() => {
-  for (const db of dbs.splice(0)) if (db.open) db.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function file(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-exec-history-'));
-  dirs.push(dir);
-  return path.join(dir, 'state.db');
-}
-
-function open(f: string): ExecHistory {
-  const db = openDb(f);
-  dbs.push(db);
-  return new SqliteExecHistory(db);
+async function open(): Promise<ExecHistory> {
+  return (await openTestStore()).execHistory;
 }
 
 function session(opts: Partial<NewExecSession> = {}): NewExecSession {
@@ -41,54 +24,54 @@ function session(opts: Partial<NewExecSession> = {}): NewExecSession {
   };
 }
 
-describe('ExecHistory', () => {
-  it('records a session as RUNNING, then its exit once', () => {
-    const h = open(file());
-    const r = h.begin(session({ tty: true }), 1000);
-    expect(h.get(r.id)).toEqual({ ...session({ tty: true }), id: r.id, startedAt: 1000, state: 'RUNNING', error: '' });
-    h.exited(r.id, 7, 1500);
-    h.failed(r.id, 'operator went away', undefined, 2000); // too late: it had ended
-    expect(h.get(r.id)).toMatchObject({ state: 'EXITED', exitCode: 7, endedAt: 1500, error: '' });
+describe('ExecHistory', async () => {
+  it('records a session as RUNNING, then its exit once', async () => {
+    const h = await open();
+    const r = await h.begin(session({ tty: true }), 1000);
+    expect(await h.get(r.id)).toEqual({ ...session({ tty: true }), id: r.id, startedAt: 1000, state: 'RUNNING', error: '' });
+    await h.exited(r.id, 7, 1500);
+    await h.failed(r.id, 'operator went away', undefined, 2000); // too late: it had ended
+    expect(await h.get(r.id)).toMatchObject({ state: 'EXITED', exitCode: 7, endedAt: 1500, error: '' });
   });
 
-  it('records a failure with its message and, when there is one, the exit status the operator got', () => {
-    const h = open(file());
-    const a = h.begin(session());
-    const b = h.begin(session());
-    h.failed(a.id, 'nosuch: command not found', 127);
-    h.failed(b.id, 'operator went away');
-    expect(h.get(a.id)).toMatchObject({ state: 'FAILED', exitCode: 127, error: 'nosuch: command not found' });
-    expect(h.get(b.id)).toMatchObject({ state: 'FAILED', error: 'operator went away' });
-    expect(h.get(b.id)?.exitCode).toBeUndefined();
+  it('records a failure with its message and, when there is one, the exit status the operator got', async () => {
+    const h = await open();
+    const a = await h.begin(session());
+    const b = await h.begin(session());
+    await h.failed(a.id, 'nosuch: command not found', 127);
+    await h.failed(b.id, 'operator went away');
+    expect(await h.get(a.id)).toMatchObject({ state: 'FAILED', exitCode: 127, error: 'nosuch: command not found' });
+    expect(await h.get(b.id)).toMatchObject({ state: 'FAILED', error: 'operator went away' });
+    expect((await h.get(b.id))?.exitCode).toBeUndefined();
   });
 
-  it('lists newest first, filtered by app and instance, limited', () => {
-    const h = open(file());
+  it('lists newest first, filtered by app and instance, limited', async () => {
+    const h = await open();
     const ids = [
-      h.begin(session({ app: 'web', instanceId: 'I1' })).id,
-      h.begin(session({ app: 'api', instanceId: 'I2' })).id,
-      h.begin(session({ app: 'web', instanceId: 'I3' })).id,
+      (await h.begin(session({ app: 'web', instanceId: 'I1' }))).id,
+      (await h.begin(session({ app: 'api', instanceId: 'I2' }))).id,
+      (await h.begin(session({ app: 'web', instanceId: 'I3' }))).id,
     ];
-    expect(h.list({ limit: 100 }).map((r) => r.id)).toEqual([ids[2], ids[1], ids[0]]);
-    expect(h.list({ app: 'web', limit: 100 }).map((r) => r.id)).toEqual([ids[2], ids[0]]);
-    expect(h.list({ instanceId: 'I2', limit: 100 }).map((r) => r.id)).toEqual([ids[1]]);
-    expect(h.list({ app: 'api', instanceId: 'I1', limit: 100 })).toEqual([]);
-    expect(h.list({ limit: 1 }).map((r) => r.id)).toEqual([ids[2]]);
-    expect(h.list({ limit: 100 })[0].args).toEqual(['sh', '-c', 'echo "hi there"']);
+    expect((await h.list({ limit: 100 })).map((r) => r.id)).toEqual([ids[2], ids[1], ids[0]]);
+    expect((await h.list({ app: 'web', limit: 100 })).map((r) => r.id)).toEqual([ids[2], ids[0]]);
+    expect((await h.list({ instanceId: 'I2', limit: 100 })).map((r) => r.id)).toEqual([ids[1]]);
+    expect(await h.list({ app: 'api', instanceId: 'I1', limit: 100 })).toEqual([]);
+    expect((await h.list({ limit: 1 })).map((r) => r.id)).toEqual([ids[2]]);
+    expect((await h.list({ limit: 100 }))[0].args).toEqual(['sh', '-c', 'echo "hi there"']);
   });
 
-  it('never hands out an id again, across restarts, and fails what a crash left running', () => {
-    const f = file();
-    let h = open(f);
-    const first = h.begin(session());
-    const second = h.begin(session());
-    h.exited(second.id, 0);
-    dbs.pop()!.close();
+  it('never hands out an id again, across restarts, and fails what a crash left running', async () => {
+    const store = await openTestStore();
+    let h = store.execHistory;
+    const first = await h.begin(session());
+    const second = await h.begin(session());
+    await h.exited(second.id, 0);
+    await store.close();
 
-    h = open(f);
-    expect(h.failRunning('server restarted', 5000)).toBe(1);
-    expect(h.get(first.id)).toMatchObject({ state: 'FAILED', error: 'server restarted', endedAt: 5000 });
-    expect(h.get(second.id)).toMatchObject({ state: 'EXITED', exitCode: 0 });
-    expect(h.begin(session()).id).toBeGreaterThan(second.id);
+    h = (await openTestStore(store.at)).execHistory;
+    expect(await h.failRunning('server restarted', 5000)).toBe(1);
+    expect(await h.get(first.id)).toMatchObject({ state: 'FAILED', error: 'server restarted', endedAt: 5000 });
+    expect(await h.get(second.id)).toMatchObject({ state: 'EXITED', exitCode: 0 });
+    expect((await h.begin(session())).id).toBeGreaterThan(second.id);
   });
 });

@@ -181,7 +181,7 @@ export class HttpClient {
   }
 }
 
-const TLS_UNTRUSTED = new Set([
+export const TLS_UNTRUSTED: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

@@ -1,5 +1,7 @@
 // The consul source against a loopback Consul written from its HTTP API docs (no Consul can
 // be installed here): KV reads, blocking queries that trigger a refresh, ACLs, TLS and faults.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamicResult, DynamicSource } from '../../../src/config/dynamic/source.js';
 import { create } from '../../../src/config/dynamic/sources/consul.js';
@@ -122,6 +124,20 @@ describe('consul source', () => {
     const r = await one(s);
     expect(r).toMatchObject({ ok: false, failure: 'denied', message: expect.stringContaining('(403: ACL not found)') });
     expect(JSON.stringify(r)).not.toContain('wrong-token');
+  });
+
+  it('reads the token from token_file at each query, and sends http_auth as basic auth', async () => {
+    const fake = await fakeConsul();
+    fake.aclToken = 'first';
+    const file = path.join(ca.dir, 'consul-token');
+    writeFileSync(file, 'first\n');
+    const { s } = source({ address: fake.url, token_file: file, http_auth: 'user:pass' });
+    expect(value(await one(s, { key: 'app/db/password' }))).toBe('c0nsul-pw');
+    expect(fake.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from('user:pass').toString('base64')}`);
+    fake.aclToken = 'second';
+    writeFileSync(file, 'second\n');
+    expect(value(await one(s, { key: 'app/port' }))).toBe('8080');
+    expect(fake.requests.at(-1)!.headers['x-consul-token']).toBe('second');
   });
 
   it('trusts the custom CA of CONSUL_CACERT over https, and refuses without it', async () => {

@@ -196,6 +196,28 @@ describe('vault source: auth methods and renewal', () => {
     expect(ctx.logText()).not.toContain('secret-id-value');
   });
 
+  it('renews a login token with renew-self until its max TTL is near, then logs in again', async () => {
+    const fake = await fakeVault();
+    fake.approle = { roleId: 'role-1', secretId: 'sid', token: { ttl: 2, maxTtl: 3, renewable: true } };
+    const { s } = source({ addr: fake.url, auth_method: 'approle', approle_role_id: 'role-1', approle_secret_id: 'sid' });
+    const t0 = Date.now();
+    expect((await readAll(s, [req('A', { path: 'kv/app', key: 'user' })])).map(value)).toEqual(['app']);
+    const first = fake.requests.at(-1)!.headers['x-vault-token'];
+    await waitFor(() => fake.count('POST', '/v1/auth/approle/login') >= 2, { timeoutMs: 5000, what: () => 'a login after the renewals' });
+    expect(fake.count('POST', '/v1/auth/token/renew-self')).toBeGreaterThanOrEqual(1);
+    await waitFor(() => Date.now() - t0 > 3300, { timeoutMs: 5000, what: () => "the first token's max TTL to pass" });
+    expect((await readAll(s, [req('A', { path: 'kv/app', key: 'user' })])).map(value)).toEqual(['app']);
+    expect(fake.requests.at(-1)!.headers['x-vault-token']).not.toBe(first);
+  });
+
+  it('through a Vault agent (agent_addr) sends no token of its own', async () => {
+    const fake = await fakeVault();
+    const { s } = source({}, { VAULT_AGENT_ADDR: fake.url });
+    const [r] = await readAll(s, [req('A', { path: 'kv/app', key: 'user' })]);
+    expect(r).toMatchObject({ ok: false, failure: 'denied' });
+    expect(fake.requests.at(-1)!.headers['x-vault-token']).toBeUndefined();
+  });
+
   it('an AppRole login refused is denied with Vault\'s answer, without the secret id', async () => {
     const fake = await fakeVault();
     fake.approle = { roleId: 'role-1', secretId: 'right', token: {} };

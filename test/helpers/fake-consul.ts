@@ -19,6 +19,8 @@ export class FakeConsul extends FakeBackend {
   /** When set, requests must carry this X-Consul-Token. */
   aclToken?: string;
   datacenters = ['dc1'];
+  /** Answer X-Consul-Index: 0, as buggy Consul versions did (its docs tell clients to use 1). */
+  zeroIndex = false;
 
   constructor(tls?: FakeTls) {
     super(tls);
@@ -71,9 +73,10 @@ export class FakeConsul extends FakeBackend {
     const dc = req.query.get('dc') || 'dc1';
     if (!this.datacenters.includes(dc)) return { status: 500, body: 'No path to datacenter' };
     const id = FakeConsul.id(m[1], req.query.get('ns') || undefined, req.query.get('partition') || undefined, dc);
-    const current = () => this.kv.get(id)?.modifyIndex ?? this.tableIndex;
+    const current = () => (this.zeroIndex ? 0 : (this.kv.get(id)?.modifyIndex ?? this.tableIndex));
     const index = Number(req.query.get('index') ?? 0);
-    if (index > 0 && current() === index) {
+    // A query blocks while nothing is newer than its index
+    if (index > 0 && current() <= index) {
       const waitMs = parseWait(req.query.get('wait'));
       await new Promise<void>((resolve) => {
         const done = () => {

@@ -106,6 +106,16 @@ describe('consul source', () => {
     expect(fake.requests[before].query.has('index')).toBe(false);
   });
 
+  it('blocks on index 1 when Consul answers index 0, instead of spinning', async () => {
+    const fake = await fakeConsul();
+    fake.zeroIndex = true;
+    const { s } = source({ address: fake.url, wait: '5s' });
+    expect(value(await one(s))).toBe('8080');
+    await waitFor(() => fake.blocked === 1, { what: () => 'a blocking query' });
+    expect(fake.requests.at(-1)!.query.get('index')).toBe('1');
+    expect(fake.requests).toHaveLength(2);
+  });
+
   it('stops watching a key no variable asks for, and everything on close', async () => {
     const fake = await fakeConsul();
     const { s } = source({ address: fake.url, wait: '5s' });

@@ -1,7 +1,7 @@
 // One Consul KV key kept current by blocking queries (Consul's long polling): each query
 // carries the X-Consul-Index of the last answer and returns when the key changes or `wait`
-// passes. Following Consul's guidance: an index that goes backwards resets to 0, an index
-// below 1 is not blocked on, queries are rate limited, and errors back off.
+// passes. Following Consul's guidance: an index that goes backwards resets to 0 (a plain
+// read), an index of 0 is taken as 1, queries are rate limited, and errors back off.
 import type { DynamicResult } from '../source.js';
 import { backoffMs } from './shared/timing.js';
 import { sleep } from './shared/results.js';
@@ -54,7 +54,7 @@ export class KeyWatch {
     const answer = await this.fetch(this.query, 0, AbortSignal.any([signal, this.stopped.signal]));
     this.result = answer.result;
     if (answers(answer.result)) this.answered = answer.result;
-    this.index = answer.retry ? 0 : Math.max(answer.index ?? 0, 0);
+    this.index = answer.retry || answer.index === undefined ? 0 : Math.max(answer.index, 1);
     void this.loop(answer.retry ? 1 : 0);
   }
 
@@ -74,7 +74,9 @@ export class KeyWatch {
         this.index = 0;
       } else {
         failures = 0;
-        this.index = answer.index < this.index ? 0 : answer.index;
+        // Backwards (a snapshot restored): start over with a plain read. Zero (a Consul bug, per
+        // its docs) would make every query return at once: 1 blocks as intended.
+        this.index = answer.index < this.index ? 0 : Math.max(answer.index, 1);
       }
       this.update(answer.result);
     }

@@ -91,9 +91,10 @@ class VaultSource implements DynamicSource {
     const { status, body } = answer;
     if (status === 200 && body && body.data !== null && typeof body.data === 'object') {
       const leaseId = typeof body.lease_id === 'string' ? body.lease_id : '';
+      const leaseSec = numberField(body, 'lease_duration');
       // A lease id marks a leased secret; KV's lease_duration alone is only a refresh hint
-      if (leaseId) {
-        this.leases.hold(path, { leaseId, leaseSec: numberField(body, 'lease_duration'), renewable: body.renewable === true, data: body.data });
+      if (leaseId && leaseSec > 0) {
+        this.leases.hold(path, { leaseId, leaseSec, renewable: body.renewable === true, data: body.data });
       } else {
         this.leases.forget(path);
       }

@@ -148,7 +148,10 @@ export class HttpClient {
           if (size > MAX_BODY) fail(new RequestError('response', `${this.options.what} sent an answer larger than ${MAX_BODY >> 20} MB`));
           else chunks.push(chunk);
         });
-        res.on('error', () => {}); // the request's own error handler reports it
+        res.on('error', (err) => {
+          cleanup();
+          reject(err instanceof RequestError ? err : this.describe(err as NodeJS.ErrnoException));
+        });
         res.on('end', () => {
           cleanup();
           const text = Buffer.concat(chunks).toString('utf8');

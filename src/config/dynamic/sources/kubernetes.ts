@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { DynamicRequest, DynamicResult, DynamicSource, SourceContext, SourceFactory } from '../source.js';
 import { SourceSettingsError } from '../source.js';
 import { HttpClient, oneLine, tlsOptions } from './shared/http.js';
-import { failed, requestFailed } from './shared/results.js';
+import { type Failed, failed, requestFailed } from './shared/results.js';
 import { parseDuration, pick, type Settings, warnUnknown } from './shared/settings.js';
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -21,7 +21,7 @@ interface Target {
   name: string;
 }
 
-type ObjectResult = { ok: true; data: Record<string, string> } | (DynamicResult & { ok: false });
+type ObjectResult = { ok: true; data: Record<string, string> } | Failed;
 
 class KubernetesSource implements DynamicSource {
   private readonly client: HttpClient;
@@ -86,20 +86,20 @@ class KubernetesSource implements DynamicSource {
     try {
       token = readFileSync(this.tokenPath, 'utf8').trim();
     } catch (err) {
-      return failed('invalid', `cannot read the service account token ${this.tokenPath}: ${(err as NodeJS.ErrnoException).code}`) as ObjectResult;
+      return failed('invalid', `cannot read the service account token ${this.tokenPath}: ${(err as NodeJS.ErrnoException).code}`);
     }
     const path = `/api/v1/namespaces/${encodeURIComponent(target.namespace)}/${target.resource}/${encodeURIComponent(target.name)}`;
     try {
       const res = await this.client.request({ path, headers: { Authorization: `Bearer ${token}` }, signal });
       const body = res.json() as Record<string, unknown> | undefined;
       if (res.status === 200 && body) return { ok: true, data: values(target, body) };
-      return this.failure(target, res.status, body, token) as ObjectResult;
+      return this.failure(target, res.status, body, token);
     } catch (err) {
-      return requestFailed(err) as ObjectResult;
+      return requestFailed(err);
     }
   }
 
-  private failure(target: Target, status: number, body: Record<string, unknown> | undefined, token: string): DynamicResult {
+  private failure(target: Target, status: number, body: Record<string, unknown> | undefined, token: string): Failed {
     const what = `${kind(target)} ${target.namespace}/${target.name}`;
     const says = typeof body?.message === 'string' ? ` (${status} ${body.reason ?? ''}: ${oneLine(body.message, 300)})` : ` (${status})`;
     if (status === 404) return failed('not-found', `there is no ${what}${says}`);

@@ -11,11 +11,11 @@ import { LeaseKeeper } from './vault-leases.js';
 import { type VaultSettings, vaultSettings } from './vault-settings.js';
 import { HttpClient, tlsOptions } from './shared/http.js';
 import { getPointer, parsePointer, PointerError, valueString } from './shared/pointer.js';
-import { failed, requestFailed } from './shared/results.js';
+import { type Failed, failed, requestFailed } from './shared/results.js';
 
 export const create: SourceFactory = (settings, context) => new VaultSource(vaultSettings(settings, context.env, context.logger), context);
 
-type PathResult = { ok: true; data: unknown } | (DynamicResult & { ok: false });
+type PathResult = { ok: true; data: unknown } | Failed;
 
 class VaultSource implements DynamicSource {
   private readonly api: VaultApi;
@@ -82,8 +82,8 @@ class VaultSource implements DynamicSource {
       }
       return this.answer(path, answer);
     } catch (err) {
-      if (err instanceof AuthError) return failed(err.failure, err.message) as PathResult;
-      return requestFailed(err) as PathResult;
+      if (err instanceof AuthError) return failed(err.failure, err.message);
+      return requestFailed(err);
     }
   }
 
@@ -101,10 +101,10 @@ class VaultSource implements DynamicSource {
       return { ok: true, data: body.data };
     }
     if (status === 404 || status === 204 || status === 200) {
-      return failed('not-found', `Vault has no secret at ${path} ${answerText(answer)}`) as PathResult;
+      return failed('not-found', `Vault has no secret at ${path} ${answerText(answer)}`);
     }
-    if (status === 403 || status === 401) return failed('denied', `Vault denied reading ${path} ${answerText(answer)}: check the token's policy`) as PathResult;
-    if (status >= 500 || status === 429 || status === 412) return failed('transient', `Vault could not answer for ${path} ${answerText(answer)}`) as PathResult;
-    return failed('invalid', `Vault refused reading ${path} ${answerText(answer)}`) as PathResult;
+    if (status === 403 || status === 401) return failed('denied', `Vault denied reading ${path} ${answerText(answer)}: check the token's policy`);
+    if (status >= 500 || status === 429 || status === 412) return failed('transient', `Vault could not answer for ${path} ${answerText(answer)}`);
+    return failed('invalid', `Vault refused reading ${path} ${answerText(answer)}`);
   }
 }

@@ -2,13 +2,15 @@
 import type { DynamicFailure, DynamicResult } from '../../source.js';
 import { RequestError } from './http.js';
 
-export function failed(failure: DynamicFailure, message: string): DynamicResult {
+export type Failed = Extract<DynamicResult, { ok: false }>;
+
+export function failed(failure: DynamicFailure, message: string): Failed {
   return { ok: false, failure, message };
 }
 
 /** A request that got no answer: the backend down or slow is transient (the last good value is
  * kept); a certificate we do not trust is a settings problem (invalid). */
-export function requestFailed(err: unknown): DynamicResult {
+export function requestFailed(err: unknown): Failed {
   if (err instanceof RequestError) return failed(err.kind === 'tls' ? 'invalid' : 'transient', err.message);
   return failed('transient', String((err as Error)?.message ?? err).split('\n')[0]);
 }

@@ -67,7 +67,7 @@ class SsmSource implements DynamicSource {
     const found = new Map<string, DynamicResult>();
     await Promise.all(batches.map(async (batch) => this.batch(batch, signal, found)));
     return requests.map((req) => {
-      if (!req.config.path) return failed('invalid', `${req.name}: an aws-ssm variable needs path (the parameter's name, e.g. /app/db/password)`);
+      if (!req.config.path) return failed('invalid', `an aws-ssm variable needs path (the parameter's name, e.g. /app/db/password)`);
       return found.get(req.config.path)!;
     });
   }

@@ -34,7 +34,7 @@ class ConsulSource implements DynamicSource {
     const results = await Promise.all(
       requests.map(async (req): Promise<DynamicResult> => {
         const key = req.config.key?.replace(/^\/+/, '');
-        if (!key) return failed('invalid', `${req.name}: a consul variable needs key (a KV path such as app/db/password)`);
+        if (!key) return failed('invalid', `a consul variable needs key (a KV path such as app/db/password)`);
         const query: KvQuery = {
           key,
           datacenter: req.config.datacenter || this.s.datacenter,

@@ -47,9 +47,9 @@ class KubernetesSource implements DynamicSource {
     return Promise.all(
       requests.map(async (req): Promise<DynamicResult> => {
         const { name, key } = req.config;
-        if (!name || !key) return failed('invalid', `${req.name}: a kubernetes variable needs name and key (and secret=true for a Secret)`);
+        if (!name || !key) return failed('invalid', `a kubernetes variable needs name and key (and secret=true for a Secret)`);
         const namespace = req.config.namespace || this.namespace();
-        if (!namespace) return failed('invalid', `${req.name}: no namespace: set namespace on the variable, or run in a pod (${this.namespacePath} is unreadable)`);
+        if (!namespace) return failed('invalid', `no namespace: set namespace on the variable, or run in a pod (${this.namespacePath} is unreadable)`);
         const target: Target = { namespace, resource: /^(1|t|true)$/i.test(req.config.secret ?? '') ? 'secrets' : 'configmaps', name };
         const id = `${namespace}/${target.resource}/${name}`;
         let pending = objects.get(id);

@@ -41,7 +41,7 @@ class VaultSource implements DynamicSource {
       requests.map(async (req): Promise<DynamicResult> => {
         const path = req.config.path?.replace(/^\/+/, '');
         const key = req.config.key;
-        if (!path || key === undefined) return failed('invalid', `${req.name}: a vault variable needs path and key (e.g. path=secret/data/db key=/data/password)`);
+        if (!path || key === undefined) return failed('invalid', `a vault variable needs path and key (e.g. path=secret/data/db key=/data/password)`);
         let tokens: string[];
         try {
           tokens = parsePointer(key);

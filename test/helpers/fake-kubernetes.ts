@@ -71,7 +71,12 @@ export class FakeKubernetes extends FakeBackend {
     const data = store.get(`${namespace}/${name}`);
     if (!data) return status(404, 'NotFound', `${resource} "${name}" not found`, { name, kind: resource });
     const metadata = { name, namespace, uid: 'u1', resourceVersion: '1' };
-    if (resource === 'configmaps') return { status: 200, body: { kind: 'ConfigMap', apiVersion: 'v1', metadata, data } };
+    if (resource === 'configmaps') {
+      // keys named *.bin are binaryData (base64), as kubectl makes them from non-UTF-8 files
+      const text = Object.fromEntries(Object.entries(data).filter(([k]) => !k.endsWith('.bin')));
+      const binary = Object.fromEntries(Object.entries(data).filter(([k]) => k.endsWith('.bin')).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+      return { status: 200, body: { kind: 'ConfigMap', apiVersion: 'v1', metadata, data: text, ...(Object.keys(binary).length ? { binaryData: binary } : {}) } };
+    }
     const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
     return { status: 200, body: { kind: 'Secret', apiVersion: 'v1', metadata, type: 'Opaque', data: encoded } };
   }

@@ -36,7 +36,7 @@ async function cluster(): Promise<FakeKubernetes> {
   fake.tokens.set(token, app);
   writeFileSync(path.join(dir, 'token'), token);
   writeFileSync(path.join(dir, 'namespace'), 'prod\n');
-  fake.configMaps.set('prod/app-config', { port: '8080', mode: 'fast' });
+  fake.configMaps.set('prod/app-config', { port: '8080', mode: 'fast', 'cert.bin': 'binary-ish' });
   fake.configMaps.set('shared/common', { region: 'eu' });
   fake.secrets.set('prod/db', { password: 'k8s-s3cret' });
   fake.allow(app, 'prod', 'configmaps');
@@ -61,8 +61,9 @@ describe('kubernetes source', () => {
       req('MODE', { name: 'app-config', key: 'mode' }),
       req('PW', { name: 'db', key: 'password', secret: 'true' }),
       req('REGION', { name: 'common', key: 'region', namespace: 'shared' }),
+      req('BIN', { name: 'app-config', key: 'cert.bin' }),
     ]);
-    expect(results.map(value)).toEqual(['8080', 'fast', 'k8s-s3cret', 'eu']);
+    expect(results.map(value)).toEqual(['8080', 'fast', 'k8s-s3cret', 'eu', 'binary-ish']);
     expect(fake.count('GET', '/api/v1/namespaces/prod/configmaps/app-config')).toBe(1);
     expect(ctx.logText()).not.toContain('k8s-s3cret');
   });

@@ -58,4 +58,8 @@ export interface DynamicSource {
  */
 export type SourceFactory = (settings: Readonly<Record<string, string>>, context: SourceContext) => DynamicSource;
 
-export class SourceSettingsError extends Error {}
+/** Told apart by its name, not by instanceof: each lazily loaded source is a bundle of its own
+ * (dist/source-<type>.cjs) with its own copy of this class. */
+export class SourceSettingsError extends Error {
+  override readonly name = 'SourceSettingsError';
+}

@@ -9,7 +9,8 @@ import { checkLogFilter } from '../logs/filter.js';
 import type { LogEntry, LogFilter, LogSource } from '../logs/hub.js';
 import { LogSender } from '../logs/sender.js';
 import { HttpError, intParam, param } from './http.js';
-import type { RequestContext, Route } from './router.js';
+import { trackCaller } from './auth.js';
+import { operator, type RequestContext, type Route } from './router.js';
 import { EventStream, sseEvent } from './sse.js';
 
 /** This run of the server: a cursor of another run names nothing kept now. */
@@ -85,7 +86,7 @@ async function stream(c: RequestContext): Promise<void> {
   const sender = new LogSender(events, backlog, { follow: true }, encodeEvents);
   const unfollow = logs.follow(filter, sender);
   const untrack = logs.track(() => events.close());
-  const unsession = c.caller?.session ? c.parts.sessions.track(c.caller.session, () => events.close()) : () => undefined;
+  const unsession = trackCaller(c.parts.sessions, operator(c), () => events.close());
   events.onClose(() => {
     sender.close();
     unfollow();
@@ -96,7 +97,7 @@ async function stream(c: RequestContext): Promise<void> {
 }
 
 /** One write of the stream: the count lost before these lines, then the lines. */
-function encodeEvents(entries: LogEntry[], dropped: number): string {
+export function encodeEvents(entries: LogEntry[], dropped: number): string {
   let out = dropped > 0 ? sseEvent('skipped', { count: dropped }) : '';
   for (const e of entries) out += sseEvent('line', lineJson(e), cursorOf(e));
   return out;

@@ -65,11 +65,8 @@ function run(parts: ConsoleParts, caller: Caller, ws: WebSocket, req: IncomingMe
       return fail(ws, toRpcError(err).message, CLOSE_ERROR);
     }
     const call = new WsExecCall(ws, peerOf(req));
-    try {
-      placeExec(ctx, call as unknown as OperatorExecCall, caller.principal, start);
-    } catch (err) {
-      call.refuse(toRpcError(err).message);
-    }
+    // Awaited: whether the operator throws or (once the store is async) rejects, the page is told.
+    (async () => placeExec(ctx, call as unknown as OperatorExecCall, caller.principal, start))().catch((err: unknown) => call.refuse(toRpcError(err).message));
   });
 }
 

@@ -58,7 +58,7 @@ async function execHistory({ parts, url, res }: RequestContext): Promise<void> {
 async function urls({ parts, url, res }: RequestContext): Promise<void> {
   const service = urlServiceOf(parts.ctx.urls);
   // Per app and per deployment, as `waypoint-ctl url list`; instanceId stays null (no URL is an instance's own).
-  const rows = service.list(param(url, 'app'));
+  const rows = await service.list(param(url, 'app'));
   sendJson(res, 200, {
     urls: rows.map((r) => ({ app: r.app, deploymentId: r.deployment_id || null, instanceId: null, instances: r.instances, url: r.url })),
   });

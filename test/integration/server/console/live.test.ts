@@ -103,6 +103,27 @@ describe('console instances stream', () => {
   });
 });
 
+describe('console config', () => {
+  it('a change made with the cookie restarts the app with the new value, seen through exec', async () => {
+    const server = await startConsoleServer();
+    const { ep } = await launch(server, 'web', 'trap "exit 0" TERM; echo "MODE=${MODE:-unset}"; while :; do sleep 0.05; done');
+    await ep.waitForOutput('MODE=unset');
+    const s = await signIn(server);
+    const put = await api(server, 'PUT', '/api/v1/config', {
+      cookie: s.cookie,
+      csrf: s.csrf,
+      origin: `http://localhost:${server.httpPort}`,
+      body: { app: 'web', vars: [{ name: 'MODE', value: 'fast', kind: 'static' }] },
+    });
+    expect(put.json).toEqual({ changed: 1, instancesNotified: 1 });
+    await ep.waitForOutput('MODE=fast');
+    const sock = await openExec(server, { token: server.operatorToken });
+    sock.send({ type: 'start', app: 'web', args: ['sh', '-c', 'echo "$MODE"'], tty: false });
+    await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');
+    expect(sock.stdout()).toBe('fast\n');
+  });
+});
+
 describe('console exec WebSocket', () => {
   it('runs a terminal: the size follows a resize, the exit code comes back, the session is in the history', async () => {
     const server = await startConsoleServer();
@@ -145,11 +166,13 @@ describe('console exec WebSocket', () => {
   it('refuses another origin, a cookie without Origin, no credentials, and a wrong kind of token', async () => {
     const server = await startConsoleServer();
     const inst = await server.connectInstance('web');
+    const { inviteToken } = await server.createDeployment('web');
+    const urlToken = inst.config.messages[0].config!.url_service!.token;
     const s = await signIn(server);
     expect((await openExec(server, { cookie: s.cookie, origin: 'http://evil.example' })).refused).toBe(403);
     expect((await openExec(server, { token: server.operatorToken, origin: 'http://evil.example' })).refused).toBe(403);
     expect((await openExec(server, { cookie: s.cookie })).refused).toBe(403);
-    for (const opts of [{ origin: `http://localhost:${server.httpPort}` }, { token: inst.token }]) {
+    for (const opts of [{ origin: `http://localhost:${server.httpPort}` }, { token: inst.token }, { token: inviteToken }, { token: urlToken }]) {
       const sock = await openExec(server, opts);
       expect(sock.refused).toBeUndefined();
       const closed = await sock.closed;

@@ -125,6 +125,7 @@ export class InstanceView {
       config: {
         // Its word that it does not run the latest config: refused, or the restart failed.
         restartPending: status ? status.state !== 'RUNNING' : null,
+        // When its app started running the config it runs (a start, a restart), by its clock.
         restartedAt: status?.state === 'RUNNING' ? status.since : null,
       },
       status: status?.state ?? null,

@@ -109,6 +109,10 @@ describe('console config', () => {
     const { ep } = await launch(server, 'web', 'trap "exit 0" TERM; echo "MODE=${MODE:-unset}"; while :; do sleep 0.05; done');
     await ep.waitForOutput('MODE=unset');
     const s = await signIn(server);
+    const configOf = async () => (await api(server, 'GET', '/api/v1/instances?app=web', { cookie: s.cookie })).json.instances[0].config;
+    let before: { restartPending: boolean; restartedAt: number } = { restartPending: true, restartedAt: 0 };
+    await waitFor(async () => (before = await configOf()).restartedAt !== null, { what: () => 'the instance to report RUNNING' });
+    expect(before.restartPending).toBe(false);
     const put = await api(server, 'PUT', '/api/v1/config', {
       cookie: s.cookie,
       csrf: s.csrf,
@@ -117,6 +121,9 @@ describe('console config', () => {
     });
     expect(put.json).toEqual({ changed: 1, instancesNotified: 1 });
     await ep.waitForOutput('MODE=fast');
+    // The restart is reported: restartedAt moves on, nothing pending.
+    await waitFor(async () => (await configOf()).restartedAt > before.restartedAt, { what: () => 'restartedAt to move on after the restart' });
+    expect((await configOf()).restartPending).toBe(false);
     const sock = await openExec(server, { token: server.operatorToken });
     sock.send({ type: 'start', app: 'web', args: ['sh', '-c', 'echo "$MODE"'], tty: false });
     await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');

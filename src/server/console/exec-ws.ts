@@ -106,6 +106,7 @@ function heartbeat(ws: WebSocket): void {
   let alive = true;
   ws.on('pong', () => (alive = true));
   const timer = setInterval(() => {
+    if (ws.readyState !== WebSocket.OPEN) return; // closing: ping would throw
     if (!alive) return void ws.terminate();
     alive = false;
     ws.ping();

@@ -103,6 +103,15 @@ describe('console instances stream', () => {
   });
 });
 
+describe('console exec WebSocket start', () => {
+  it('ends a socket that sends no start in time, saying so', async () => {
+    const server = await startConsoleServer({ env: { WAYPOINT_SERVER_FIRST_MESSAGE_TIMEOUT: '300ms' } });
+    const sock = await openExec(server, { token: server.operatorToken });
+    expect((await sock.closed).code).toBe(1011);
+    expect(sock.messages).toEqual([{ type: 'error', error: expect.stringMatching(/no start message within 300 ms/) }]);
+  });
+});
+
 describe('console config', () => {
   it('a change made with the cookie restarts the app with the new value, seen through exec', async () => {
     const server = await startConsoleServer();
@@ -204,6 +213,13 @@ describe('console exec WebSocket', () => {
       const closed = await sock.closed;
       expect(closed.code).toBe(1008);
       expect(sock.messages[0].type).toBe('error');
+    }
+    // Not JSON, or not a start: an error message, then 1011.
+    for (const first of ['hello', JSON.stringify({ type: 'resize', cols: 1, rows: 1 })]) {
+      const wrong = await openExec(server, { token: server.operatorToken });
+      wrong.ws.send(first);
+      expect((await wrong.closed).code).toBe(1011);
+      expect(wrong.messages[0]).toMatchObject({ type: 'error', error: expect.stringMatching(/first message/) });
     }
     // A start that names no instance that exists: an error message, then 1011.
     const sock = await openExec(server, { token: server.operatorToken });

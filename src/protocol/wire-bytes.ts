@@ -28,3 +28,19 @@ export function splitChunks(data: Buffer, max: number): Buffer[] {
   for (let at = 0; at < data.length; at += max) pieces.push(data.subarray(at, at + max));
   return pieces;
 }
+
+/**
+ * Reads a varint at `pos` (at most 7 bytes: values below 2^49, far above any message length).
+ * Returns the value and the position after it, or undefined when it is truncated or too long.
+ */
+export function readVarint(buf: Buffer, pos: number): { value: number; next: number } | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 7 && pos + i < buf.length; i++) {
+    const b = buf[pos + i];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) return { value, next: pos + i + 1 };
+    scale *= 0x80;
+  }
+  return undefined;
+}

@@ -10,8 +10,10 @@
 // BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
 // BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
 // `node dist/entrypoint.cjs`) writes a V8 CPU profile there; scripts/bench/profile-top.mjs reads them.
+// BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
+// output goes to server.out, entrypoint.out (and ctl.out) in BENCH_CPU_PROF or the temp dir.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -90,8 +92,14 @@ function run(argv, env) {
 async function startStack(root, dir, profDir) {
   // Node takes --cpu-prof on its command line only (not in NODE_OPTIONS): profiled, each
   // process runs its bundle on node itself (the binary ignores NODE_OPTIONS anyway: it is the app's).
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const node = (name, bundle) =>
-    profDir ? [process.execPath, '--cpu-prof', `--cpu-prof-dir=${path.join(profDir, name)}`, path.join(root, 'dist', bundle)] : undefined;
+    profDir || extra.length
+      ? [process.execPath, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, name)}`] : []), ...extra, path.join(root, 'dist', bundle)]
+      : undefined;
+  const outDir = profDir ?? dir;
+  mkdirSync(outDir, { recursive: true });
+  const keep = (child, name) => extra.length && child.stdout.pipe(createWriteStream(path.join(outDir, `${name}.out`)));
   const ctl = node('ctl', 'ctl.cjs') ?? [path.join(root, 'bin/waypoint-ctl')];
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
   const serverArgv = [...(node('server', 'ctl.cjs') ?? ctl), 'server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')];
@@ -99,6 +107,7 @@ async function startStack(root, dir, profDir) {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  keep(server, 'server');
   const [, httpPort] = await waitFor(server, /http listening on 127\.0\.0\.1:(\d+)[^]*operator token \S+/, 'the server');
   const created = JSON.parse(await run([path.join(root, 'bin/waypoint-ctl'), 'deployment', 'create', 'bench', '--json'], env));
   const appFile = path.join(dir, 'app.cjs');
@@ -106,6 +115,7 @@ async function startStack(root, dir, profDir) {
   const appEnv = cleanEnv({ ...created.env, PORT: String(await freePort()), WAYPOINT_CEB_STOP_TIMEOUT: '1s' });
   const argv = [...(node('entrypoint', 'entrypoint.cjs') ?? [path.join(root, 'dist/waypoint-entrypoint')]), process.execPath, appFile];
   const entrypoint = spawn(argv[0], argv.slice(1), { env: appEnv, stdio: ['ignore', 'pipe', 'ignore'] });
+  keep(entrypoint, 'entrypoint');
   await waitFor(entrypoint, /ready/, 'the instance');
   const stack = { root, ctl, env, server, entrypoint, httpPort: Number(httpPort) };
   await until('the tunnel to answer', () => download(stack, 16).then(() => true));

@@ -13,7 +13,7 @@
 // BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
 // output goes to server.out, entrypoint.out (and ctl.out) in BENCH_CPU_PROF or the temp dir.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -156,14 +156,18 @@ function download(stack, bytes) {
   });
 }
 
-/** The ctl through bash, whose `times` says the CPU time of its children (the ctl) on fd 3. */
+/**
+ * The ctl through bash, whose `times` says the CPU time of its children (the ctl) on fd 3. Its
+ * stdin is a pipe this process fills from the file, as in exec.mjs.
+ */
 function execCat(stack, file) {
   return new Promise((resolve, reject) => {
-    const script = '"$@" < "$IN" > /dev/null; s=$?; times >&3; exit $s';
+    const script = '"$@" > /dev/null; s=$?; times >&3; exit $s';
     const child = spawn('bash', ['-c', script, 'bash', ...stack.ctl, 'exec', '--app', 'bench', '-T', '--', 'cat'], {
-      env: { ...stack.env, IN: file },
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: stack.env,
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
     });
+    createReadStream(file).pipe(child.stdin);
     let err = '';
     let times = '';
     child.stderr.on('data', (c) => (err += c));
@@ -190,6 +194,7 @@ async function measure(stack, once) {
   const used = process.cpuUsage(self);
   return {
     ms,
+    // exec: the ctl's (this process only feeds its stdin); url: this process's, the HTTP client.
     client: r.clientMs ?? (used.user + used.system) / 1000,
     server: cpuMs(pids.server) - before.server,
     entrypoint: cpuMs(pids.entrypoint) - before.entrypoint,

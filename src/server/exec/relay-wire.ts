@@ -7,7 +7,7 @@
 // message, and for output a well-formed inner message of channel STDOUT or STDERR and data); any
 // other message is decoded by protobufjs as before. Either way the session sees the same object
 // ({event, output} or {event, input}); a relayable one also holds its bytes under RAW.
-import { readVarint } from '../../protocol/wire-bytes.js';
+import { readOutput, readVarint } from '../../protocol/wire-bytes.js';
 
 export const RAW = Symbol('raw message');
 
@@ -15,11 +15,6 @@ const TAG_EP_OUTPUT = (3 << 3) | 2;
 const TAG_OPERATOR_OUTPUT = (2 << 3) | 2;
 const TAG_OPERATOR_INPUT = (2 << 3) | 2;
 const TAG_EP_INPUT = (1 << 3) | 2;
-/** Output's fields: channel (1, varint) and data (2, length-delimited). */
-const TAG_CHANNEL = (1 << 3) | 0;
-const TAG_DATA = (2 << 3) | 2;
-const CHANNELS = ['UNKNOWN', 'STDOUT', 'STDERR'] as const;
-const EMPTY = Buffer.alloc(0);
 
 export interface RawOutput {
   event: 'output';
@@ -42,26 +37,8 @@ function wholeField(buf: Buffer, tag: number): number | undefined {
 
 /** An EntrypointExecRequest that is one output message, as the session reads it; else undefined. */
 export function decodeRawOutput(buf: Buffer): RawOutput | undefined {
-  let pos = wholeField(buf, TAG_EP_OUTPUT);
-  if (pos === undefined) return undefined;
-  let channel = -1;
-  let data: Buffer | undefined;
-  while (pos < buf.length) {
-    const tag = buf[pos++];
-    const v = readVarint(buf, pos);
-    if (!v) return undefined;
-    if (tag === TAG_CHANNEL && channel < 0) {
-      channel = v.value;
-      pos = v.next;
-    } else if (tag === TAG_DATA && !data && v.next + v.value <= buf.length) {
-      data = buf.subarray(v.next, v.next + v.value);
-      pos = v.next + v.value;
-    } else {
-      return undefined; // a field repeated, unknown or cut short: protobufjs says what it means
-    }
-  }
-  if (channel !== 1 && channel !== 2) return undefined;
-  return { event: 'output', output: { channel: CHANNELS[channel] as 'STDOUT' | 'STDERR', data: data ?? EMPTY }, [RAW]: buf };
+  const out = readOutput(buf, TAG_EP_OUTPUT);
+  return out && { event: 'output', output: { channel: out.channel === 1 ? 'STDOUT' : 'STDERR', data: out.data }, [RAW]: buf };
 }
 
 /** An ExecRequest that is one input message, as the session reads it; else undefined. */

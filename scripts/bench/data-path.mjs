@@ -6,8 +6,8 @@
 //   - URL: a download of as many MB through the ingress and the tunnel: the HTTP client (this
 //     process), the server, the entrypoint.
 // BENCH_ROOTS: colon-separated checkouts (each built: dist/, bin/) to compare, default this one;
-// their runs interleave, round after round, so that both see the same noise.
-// BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
+// their runs interleave, round after round, so that both see the same noise; every round starts
+// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
 // BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
 // `node dist/entrypoint.cjs`) writes a V8 CPU profile there; scripts/bench/profile-top.mjs reads them.
 // BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
@@ -216,31 +216,39 @@ async function main() {
   const chunk = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
   writeFileSync(file, Buffer.concat(Array.from({ length: mb }, () => chunk)));
-  const stacks = [];
   const results = new Map();
+  const work = {
+    exec: (s) => () => execCat(s, file),
+    url: (s) => () => download(s, mb * 1024 * 1024),
+  };
   try {
-    for (const [i, root] of roots.entries()) {
-      const sdir = path.join(dir, `stack${i}`);
-      mkdirSync(sdir);
-      stacks.push(await startStack(root, sdir, profDir && path.join(profDir, `root${i}`)));
-    }
-    const work = {
-      exec: (s) => () => execCat(s, file),
-      url: (s) => () => download(s, mb * 1024 * 1024),
-    };
-    for (let round = -1; round < runs; round++) {
-      for (const c of cases) {
-        for (const [i, s] of stacks.entries()) {
-          const m = await measure(s, work[c](s));
-          if (round < 0) continue; // warm-up
-          const key = `${c}\t${i}`;
-          if (!results.has(key)) results.set(key, []);
-          results.get(key).push(m);
+    // Fresh processes every round: a process's CPU per MB depends on its history (the garbage
+    // collector's heuristics take one path or another), so that each run is a draw of its own.
+    for (let round = 0; round < runs; round++) {
+      const stacks = [];
+      try {
+        for (const [i, root] of roots.entries()) {
+          const sdir = path.join(dir, `round${round}-stack${i}`);
+          mkdirSync(sdir);
+          stacks.push(await startStack(root, sdir, profDir && path.join(profDir, `root${i}`)));
         }
+        for (const c of cases) {
+          for (const s of stacks) await work[c](s)(); // warm-up: connections, JIT
+          // Every other round in reverse order: neither checkout always goes first.
+          const order = [...stacks.entries()];
+          if (round % 2) order.reverse();
+          for (const [i, s] of order) {
+            const m = await measure(s, work[c](s));
+            const key = `${c}\t${i}`;
+            if (!results.has(key)) results.set(key, []);
+            results.get(key).push(m);
+          }
+        }
+      } finally {
+        for (const s of stacks) await stopStack(s);
       }
     }
   } finally {
-    for (const s of stacks) await stopStack(s);
     rmSync(dir, { recursive: true, force: true });
   }
   const rows = [];

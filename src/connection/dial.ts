@@ -8,6 +8,13 @@ import { instanceProtocol } from '../protocol/instance.js';
 
 export const KEEPALIVE_TIME_MS = 30_000;
 export const KEEPALIVE_TIMEOUT_MS = 10_000;
+/**
+ * Our HTTP/2 receive window, per stream and for the connection (grpc-js uses one value for
+ * both). Exec input and tunnel uploads flow toward us: Node's 64 KiB window would let the
+ * server send one 64 KiB message per round trip and both sides idle waiting for WINDOW_UPDATEs.
+ * It also bounds what all our paused streams together may hold here.
+ */
+export const RECEIVE_WINDOW_BYTES = 1024 * 1024;
 
 export function channelOptions(version: string): ChannelOptions {
   return {
@@ -29,6 +36,7 @@ export function channelOptions(version: string): ChannelOptions {
     'grpc.service_config_disable_resolution': 1,
     'grpc.enable_retries': 0,
     'grpc.primary_user_agent': `waypoint-entrypoint/${version}`,
+    'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
   };
 }
 

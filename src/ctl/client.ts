@@ -16,14 +16,13 @@ import type { ListInstancesResponse__Output } from '../protocol/generated/waypoi
 import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
 import type { GetLogsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
 import type { GetLogsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
-import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
-import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
 import type { ListExecSessionsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsRequest.js';
 import type { ListExecSessionsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsResponse.js';
 import type { ListUrlsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsResponse.js';
 import type { SetConfigRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigRequest.js';
 import type { SetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/SetConfigResponse.js';
 import { CtlError } from './errors.js';
+import { type ExecCall, openExec } from './exec-wire.js';
 import type { Target, TlsSettings } from './target.js';
 
 declare const __VERSION__: string;
@@ -48,7 +47,7 @@ export interface ControlApi {
   /** A stream, without a deadline: the caller handles its events (errors through `explain`). */
   getLogs(req: GetLogsRequest): grpc.ClientReadableStream<GetLogsResponse__Output>;
   /** The exec stream, without a deadline: a session lasts as long as its command. */
-  exec(): grpc.ClientDuplexStream<ExecRequest, ExecResponse__Output>;
+  exec(): ExecCall;
   listExecSessions(req: ListExecSessionsRequest): Promise<ListExecSessionsResponse__Output>;
   listUrls(app?: string): Promise<ListUrlsResponse__Output>;
   close(): void;
@@ -92,7 +91,7 @@ export function connect(target: Target): ControlApi {
     getConfig: (app = '') => unary(client.GetConfig, { app }),
     setFileChangeSignal: (app, signal) => unary(client.SetFileChangeSignal, { app, signal }),
     getLogs: (req) => client.GetLogs(req, metadata),
-    exec: () => client.Exec(metadata),
+    exec: () => openExec(client, metadata),
     listExecSessions: (req) => unary(client.ListExecSessions, req),
     listUrls: (app = '') => unary(client.ListUrls, { app }),
     close: () => client.close(),

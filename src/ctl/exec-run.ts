@@ -12,6 +12,7 @@ import { grpc } from '../protocol/load.js';
 import { type ControlApi, explain } from './client.js';
 import { CtlError } from './errors.js';
 import { EscapeDetector } from './exec-escape.js';
+import { encodeInput } from './exec-wire.js';
 import { onResize, rawMode, windowSize } from './exec-terminal.js';
 import { visible } from './output.js';
 import type { Target } from './target.js';
@@ -153,7 +154,7 @@ function pumpStdin(
   const stdin = process.stdin;
   let ended = false;
   const send = (data: Buffer) => {
-    if (data.length > 0 && !call.write({ input: data })) {
+    if (data.length > 0 && !call.write(encodeInput(data))) {
       stdin.pause();
       call.once('drain', () => {
         if (!ended) stdin.resume();

@@ -12,6 +12,13 @@ import { encodeData, openConnect, splitChunks } from './wire.js';
 
 /** After the server's side is done, how long the app may take to read what is still buffered. */
 const FLUSH_MS = 5_000;
+/** The most one read from the app takes: several data messages' worth, fewer reads and wake-ups. */
+const READ_BYTES = 256 * 1024;
+
+// Every connection reads the app's bytes into this one buffer (net's `onread`), not into a new
+// one per read: each read is encoded into messages (a copy) before the next can come.
+let readSlab: Buffer | undefined;
+const readBuffer = () => (readSlab ??= Buffer.allocUnsafe(READ_BYTES));
 
 export interface CarryOptions {
   client: WaypointClient;
@@ -43,7 +50,12 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
   const { logger, connectionId } = options;
   return new Promise((resolve) => {
     const call = openConnect(options.client, options.metadata);
-    const socket = net.connect({ host: options.host, port: options.port, allowHalfOpen: true });
+    const socket = net.connect({
+      host: options.host,
+      port: options.port,
+      allowHalfOpen: true,
+      onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => fromApp((buf as Buffer).subarray(0, n)) },
+    });
     let connected = false;
     /** We half-closed (or failed) the call: nothing more may be written to it. */
     let callEnded = false;
@@ -80,8 +92,9 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
       socket.setNoDelay(true); // bytes through a tunnel are already batched by the client
       if (!callEnded && !callOver) call.write({ connected: {} });
     });
-    socket.on('data', (chunk: Buffer) => {
-      if (callEnded || callOver) return;
+    // `chunk` is a view of the shared read buffer: encodeData copies it before the next read.
+    function fromApp(chunk: Buffer): boolean {
+      if (callEnded || callOver) return true;
       let ok = true;
       for (const piece of splitChunks(chunk)) ok = call.write(encodeData(piece));
       if (!ok && !waitingForCall) {
@@ -92,7 +105,8 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
           socket.resume();
         });
       }
-    });
+      return !waitingForCall; // false: paused (as socket.pause() did) until the call drains
+    }
     socket.on('end', () => {
       appDone = true;
       if (callEnded || callOver) return;

@@ -128,6 +128,24 @@ describe('URL service through the entrypoint', () => {
     expect(Math.max(...c.messages.filter((m) => m.event === 'data').map((m) => m.data!.length))).toBeLessThanOrEqual(64 * 1024);
   }, 60_000);
 
+  it('echoes different binary bodies on three connections at once, each byte-exact (the app’s bytes of all pass through one read buffer)', async () => {
+    const s = await server(withUrl());
+    const { appPid } = await launch(s);
+    await appPid();
+    await waitFor(() => s.registrations.length === 1, { what: () => 'a Register call' });
+    const echo = async (body: Buffer) => {
+      const c = await s.open();
+      await c.send(Buffer.from(`POST /echo HTTP/1.1\r\nHost: web.localhost\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`));
+      await c.send(body);
+      await c.waitFor('the whole echo', () => c.eof(), 30_000);
+      const response = c.received();
+      return response.subarray(response.indexOf('\r\n\r\n') + 4);
+    };
+    const bodies = [randomBytes(6 * 1024 * 1024), randomBytes(3 * 1024 * 1024 + 7), randomBytes(1)];
+    const echoed = await Promise.all(bodies.map(echo));
+    for (const [i, body] of bodies.entries()) expect(echoed[i].equals(body)).toBe(true);
+  }, 60_000);
+
   it('backpressure: an app that does not read holds the sender back instead of filling our memory', async () => {
     const s = await server(withUrl());
     const { r, appPid } = await launch(s);

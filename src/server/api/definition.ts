@@ -10,8 +10,12 @@
 // of no type of the method) on a config or exec stream: `call.write(INLINE_KEEPALIVE_BYTES)`.
 // Every other response is a plain object and is encoded as usual. The other request
 // deserializers are the shared ones, which already turn a client's keepalive into KEEPALIVE.
+// Exec's bytes are relayed without a decode and encode (exec/relay-wire.ts): EntrypointExecStream's
+// output messages and Control.Exec's input messages keep their bytes, and Control.Exec passes a
+// Buffer through as an encoded response too.
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { protocol } from '../../protocol/load.js';
+import { decodeRawInput, decodeRawOutput } from '../exec/relay-wire.js';
 import { deserializeLogStreamMessage } from '../logs/wire-decode.js';
 
 const RAW_RESPONSE_METHODS = ['EntrypointConfig', 'EntrypointExecStream'] as const;
@@ -25,6 +29,8 @@ export function waypointServiceDefinition(): ServiceDefinition {
     own[name] = { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : serialize(value)) };
   }
   own.EntrypointLogStream = { ...shared.EntrypointLogStream, requestDeserialize: deserializeLogStreamMessage };
+  const exec = own.EntrypointExecStream;
+  own.EntrypointExecStream = { ...exec, requestDeserialize: (b: Buffer) => decodeRawOutput(b) ?? exec.requestDeserialize(b) };
   return own;
 }
 
@@ -34,7 +40,16 @@ export function tunnelServiceDefinition(): ServiceDefinition {
 }
 
 export function controlServiceDefinition(): ServiceDefinition {
-  return protocol().waypoint_entrypoint.control.v1.Control.service as ServiceDefinition;
+  const shared = protocol().waypoint_entrypoint.control.v1.Control.service as ServiceDefinition;
+  const exec = shared.Exec;
+  return {
+    ...shared,
+    Exec: {
+      ...exec,
+      requestDeserialize: (b: Buffer) => decodeRawInput(b) ?? exec.requestDeserialize(b),
+      responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : exec.responseSerialize(value)),
+    },
+  };
 }
 
 /** Our instance status service, beside Waypoint's on the same port. */

@@ -12,6 +12,7 @@ import { EXEC_ERROR_CODE, execErrorExitCode } from '../../protocol/exec-status.j
 import { INLINE_KEEPALIVE_BYTES, isKeepalive, type KEEPALIVE } from '../../protocol/keepalive.js';
 import type { EntrypointExecCall } from './broker.js';
 import { invalidArgument, RpcError, Status } from '../rpc/status.js';
+import { entrypointInput, hasRaw, operatorOutput, takesRawResponses } from './relay-wire.js';
 
 export type OperatorExecCall = ServerDuplexStream<ExecRequest__Output, ExecResponse>;
 
@@ -78,7 +79,8 @@ export class ExecSession {
     if (this.done) return;
     switch (req.event) {
       case 'input':
-        if (req.input && req.input.length > 0) this.toEp({ input: req.input });
+        // Relayed as received when it can be (relay-wire.ts): the same bytes either way.
+        if (req.input && req.input.length > 0) this.toEp(hasRaw(req) ? entrypointInput(req) : { input: req.input });
         return;
       case 'input_eof':
         this.toEp({ input_eof: {} }, true);
@@ -99,6 +101,7 @@ export class ExecSession {
     if (this.done || isKeepalive(msg)) return;
     switch (msg.event) {
       case 'output': {
+        if (hasRaw(msg) && takesRawResponses(this.operator)) return this.toOperator(operatorOutput(msg), true);
         const channel = msg.output!.channel === 'STDERR' ? 'STDERR' : 'STDOUT';
         this.toOperator({ output: { channel, data: msg.output!.data } }, true);
         return;
@@ -125,23 +128,25 @@ export class ExecSession {
   }
 
   /** Entrypoint → operator; pauses the entrypoint while the operator's buffer is full. */
-  private toOperator(msg: ExecResponse, flowControlled = false): void {
+  private toOperator(msg: ExecResponse | Buffer, flowControlled = false): void {
     if (!this.operatorOpen()) return;
-    if (!this.operator.write(msg) && flowControlled) {
+    // A Buffer is an encoded ExecResponse, which the call's serializer passes through.
+    if (!this.operator.write(msg as ExecResponse) && flowControlled) {
       this.ep.pause();
       this.operator.once('drain', () => this.ep.resume());
     }
   }
 
   /** Operator → entrypoint; pauses the operator while the entrypoint's buffer is full. */
-  private toEp(msg: EntrypointExecResponse, eof = false): void {
+  private toEp(msg: EntrypointExecResponse | Buffer, eof = false): void {
     if (this.done || this.ep.cancelled || this.ep.writableEnded) return;
     if (eof) {
       if (this.eofSent) return;
       this.eofSent = true;
     }
     this.wroteToEp = true;
-    if (!this.ep.write(msg)) {
+    // A Buffer is an encoded EntrypointExecResponse, which the call's serializer passes through.
+    if (!this.ep.write(msg as EntrypointExecResponse)) {
       this.operator.pause();
       this.ep.once('drain', () => this.operator.resume());
     }

@@ -67,6 +67,10 @@ describe('channel options', () => {
       'grpc.primary_user_agent': 'waypoint-entrypoint/1.0.0',
     });
   });
+
+  it('a receive window of 1 MiB: several 64 KiB messages in flight toward us, and a bound on what paused streams hold', () => {
+    expect(channelOptions('1.0.0')['grpc-node.flow_control_window']).toBe(1024 * 1024);
+  });
 });
 
 describe('failures', () => {

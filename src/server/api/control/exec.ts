@@ -10,6 +10,7 @@ import { toTimestamp } from '../../../protocol/timestamp.js';
 import type { Principal } from '../../auth/authenticator.js';
 import type { ServerContext } from '../../context.js';
 import { listSessions, placeExec } from '../../exec/operator.js';
+import { acceptsRawResponses } from '../../exec/relay-wire.js';
 import { firstMessage } from '../../rpc/first-message.js';
 import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
@@ -28,6 +29,7 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
     }
     if (call.cancelled) return;
     widenReceiveWindow(call);
+    acceptsRawResponses(call); // its definition passes encoded responses through (api/definition.ts)
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'Exec'));
     // Input that follows the start waits in gRPC's flow control until the instance opens.
     firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, async (req) => {

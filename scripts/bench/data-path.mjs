@@ -1,0 +1,270 @@
+// The exec and URL data paths, process by process (issue 17): wall time and MB/s, and the CPU
+// time each process on the path spends per MB (its user + system time, which stays meaningful
+// on a shared machine where wall time is noise).
+//   - exec: `waypoint-ctl exec -T -- cat` of BENCH_PATH_MB (default 100) MB: the ctl, the
+//     server, the entrypoint;
+//   - URL: a download of as many MB through the ingress and the tunnel: the HTTP client (this
+//     process), the server, the entrypoint.
+// BENCH_ROOTS: colon-separated checkouts (each built: dist/, bin/) to compare, default this one;
+// their runs interleave, round after round, so that both see the same noise; every round starts
+// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
+// BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
+// `node dist/entrypoint.cjs`) writes a V8 CPU profile there; scripts/bench/profile-top.mjs reads them.
+// BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
+// output goes to server.out, entrypoint.out (and ctl.out) in BENCH_CPU_PROF or the temp dir.
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { cleanEnv, envInt, markdownTable, median, ROOT } from './lib.mjs';
+
+const TICK_MS = 10; // USER_HZ: /proc/PID/stat counts in 1/100 s on Linux
+
+const APP_SOURCE = `
+const http = require('node:http');
+const chunk = Buffer.alloc(256 * 1024, 97);
+http.createServer((req, res) => {
+  const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes') ?? 0);
+  let sent = 0;
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+  const pump = () => {
+    while (sent < total) {
+      const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+      sent += piece.length;
+      if (!res.write(piece)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** CPU ms (user + system, all threads) of a live process so far. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitFor(child, pattern, what) {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 15 s: ${out}`)), 15_000);
+    const check = (c) => {
+      out += c;
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout.on('data', check);
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code}: ${out}`)));
+  });
+}
+
+function run(argv, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} exited ${code}: ${out}`))));
+  });
+}
+
+/** A server, a deployment and one instance (the download app under the entrypoint) of one checkout. */
+async function startStack(root, dir, profDir) {
+  // Node takes --cpu-prof on its command line only (not in NODE_OPTIONS): profiled, each
+  // process runs its bundle on node itself (the binary ignores NODE_OPTIONS anyway: it is the app's).
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const node = (name, bundle) =>
+    profDir || extra.length
+      ? [process.execPath, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, name)}`] : []), ...extra, path.join(root, 'dist', bundle)]
+      : undefined;
+  const outDir = profDir ?? dir;
+  mkdirSync(outDir, { recursive: true });
+  const keep = (child, name) => extra.length && child.stdout.pipe(createWriteStream(path.join(outDir, `${name}.out`)));
+  const ctl = node('ctl', 'ctl.cjs') ?? [path.join(root, 'bin/waypoint-ctl')];
+  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
+  const serverArgv = [...(node('server', 'ctl.cjs') ?? ctl), 'server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')];
+  const server = spawn(serverArgv[0], serverArgv.slice(1), {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  keep(server, 'server');
+  const [, httpPort] = await waitFor(server, /http listening on 127\.0\.0\.1:(\d+)[^]*operator token \S+/, 'the server');
+  const created = JSON.parse(await run([path.join(root, 'bin/waypoint-ctl'), 'deployment', 'create', 'bench', '--json'], env));
+  const appFile = path.join(dir, 'app.cjs');
+  writeFileSync(appFile, APP_SOURCE);
+  const appEnv = cleanEnv({ ...created.env, PORT: String(await freePort()), WAYPOINT_CEB_STOP_TIMEOUT: '1s' });
+  const argv = [...(node('entrypoint', 'entrypoint.cjs') ?? [path.join(root, 'dist/waypoint-entrypoint')]), process.execPath, appFile];
+  const entrypoint = spawn(argv[0], argv.slice(1), { env: appEnv, stdio: ['ignore', 'pipe', 'ignore'] });
+  keep(entrypoint, 'entrypoint');
+  await waitFor(entrypoint, /ready/, 'the instance');
+  const stack = { root, ctl, env, server, entrypoint, httpPort: Number(httpPort) };
+  await until('the tunnel to answer', () => download(stack, 16).then(() => true));
+  return stack;
+}
+
+async function stopStack(stack) {
+  for (const child of [stack.entrypoint, stack.server]) {
+    if (child.exitCode !== null) continue;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM'); // a clean exit: the CPU profile is written then
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+async function until(what, check) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function download(stack, bytes) {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    http
+      .get({ host: '127.0.0.1', port: stack.httpPort, path: `/?bytes=${bytes}`, agent: false, headers: { host: `bench.localhost:${stack.httpPort}` } }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`download: ${res.statusCode}`));
+        res.on('data', (c) => (got += c.length));
+        res.on('end', () => (got === bytes ? resolve() : reject(new Error(`download ended after ${got} of ${bytes} bytes`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * The ctl through bash, whose `times` says the CPU time of its children (the ctl) on fd 3. Its
+ * stdin is a pipe this process fills from the file, as in exec.mjs.
+ */
+function execCat(stack, file) {
+  return new Promise((resolve, reject) => {
+    const script = '"$@" > /dev/null; s=$?; times >&3; exit $s';
+    const child = spawn('bash', ['-c', script, 'bash', ...stack.ctl, 'exec', '--app', 'bench', '-T', '--', 'cat'], {
+      env: stack.env,
+      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
+    });
+    createReadStream(file).pipe(child.stdin);
+    let err = '';
+    let times = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.stdio[3].on('data', (c) => (times += c));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`waypoint-ctl exec exited ${code}: ${err.trim()}`));
+      // Second line: the children's user and system time, as "0m1.234s 0m0.056s".
+      const secs = times.trim().split('\n')[1].split(/\s+/).map((t) => {
+        const [, m, s] = /(\d+)m([\d.]+)s/.exec(t);
+        return Number(m) * 60 + Number(s);
+      });
+      resolve({ clientMs: (secs[0] + secs[1]) * 1000 });
+    });
+  });
+}
+
+async function measure(stack, once) {
+  const pids = { server: stack.server.pid, entrypoint: stack.entrypoint.pid };
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const self = process.cpuUsage();
+  const t0 = performance.now();
+  const r = (await once()) ?? {};
+  const ms = performance.now() - t0;
+  const used = process.cpuUsage(self);
+  return {
+    ms,
+    // exec: the ctl's (this process only feeds its stdin); url: this process's, the HTTP client.
+    client: r.clientMs ?? (used.user + used.system) / 1000,
+    server: cpuMs(pids.server) - before.server,
+    entrypoint: cpuMs(pids.entrypoint) - before.entrypoint,
+  };
+}
+
+async function main() {
+  const mb = envInt('BENCH_PATH_MB', 100);
+  const runs = envInt('BENCH_PATH_RUNS', 3);
+  const roots = (process.env.BENCH_ROOTS || ROOT).split(':').map((r) => path.resolve(r));
+  const cases = (process.env.BENCH_PATH_CASES || 'exec,url').split(',');
+  const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
+  for (const root of roots) {
+    const missing = ['dist/waypoint-entrypoint', 'dist/entrypoint.cjs', 'bin/waypoint-ctl'].filter((f) => !existsSync(path.join(root, f)));
+    if (missing.length) throw new Error(`${root}: missing ${missing.join(', ')} (npm run build, npm run build:binary)`);
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-path-'));
+  const file = path.join(dir, 'payload');
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
+  writeFileSync(file, Buffer.concat(Array.from({ length: mb }, () => chunk)));
+  const results = new Map();
+  const work = {
+    exec: (s) => () => execCat(s, file),
+    url: (s) => () => download(s, mb * 1024 * 1024),
+  };
+  try {
+    // Fresh processes every round: a process's CPU per MB depends on its history (the garbage
+    // collector's heuristics take one path or another), so that each run is a draw of its own.
+    for (let round = 0; round < runs; round++) {
+      const stacks = [];
+      try {
+        for (const [i, root] of roots.entries()) {
+          const sdir = path.join(dir, `round${round}-stack${i}`);
+          mkdirSync(sdir);
+          stacks.push(await startStack(root, sdir, profDir && path.join(profDir, `root${i}`)));
+        }
+        for (const c of cases) {
+          for (const s of stacks) await work[c](s)(); // warm-up: connections, JIT
+          // Every other round in reverse order: neither checkout always goes first.
+          const order = [...stacks.entries()];
+          if (round % 2) order.reverse();
+          for (const [i, s] of order) {
+            const m = await measure(s, work[c](s));
+            const key = `${c}\t${i}`;
+            if (!results.has(key)) results.set(key, []);
+            results.get(key).push(m);
+          }
+        }
+      } finally {
+        for (const s of stacks) await stopStack(s);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = [];
+  for (const [key, list] of results) {
+    const [c, i] = key.split('\t');
+    const med = (f) => median(list.map(f).sort((a, b) => a - b));
+    const ms = med((m) => m.ms);
+    const perMb = (f) => (med(f) / mb).toFixed(1);
+    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint)]);
+  }
+  process.stdout.write(`## exec and URL data paths: ${mb} MB, median of ${runs} (Node ${process.version})\n\n`);
+  process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB'], rows)}\n`);
+  process.stdout.write('\nclient: waypoint-ctl (exec) or this HTTP client (url)\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: error: ${err.message}\n`);
+  process.exitCode = 1;
+});

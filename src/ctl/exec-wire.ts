@@ -1,0 +1,38 @@
+// The ctl's Exec call with its bytes encoded and read by hand, as the entrypoint and the server
+// do theirs: ExecRequest.input is written straight from our stdin's bytes (one copy, no
+// protobufjs object and writer per chunk), and an ExecResponse that is one output message is
+// read as a view of the received bytes. Every other message goes through protobufjs.
+import type { ClientDuplexStream, Metadata } from '@grpc/grpc-js';
+import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
+import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
+import { grpc, protocol } from '../protocol/load.js';
+import { readOutput, varintLength, writeVarint } from '../protocol/wire-bytes.js';
+
+/** ExecRequest.input (field 2) and ExecResponse.output (field 2), length-delimited. */
+const TAG_INPUT = (2 << 3) | 2;
+const TAG_OUTPUT = (2 << 3) | 2;
+
+export type ExecCall = ClientDuplexStream<ExecRequest | Buffer, ExecResponse__Output>;
+
+/** One encoded ExecRequest{input}. */
+export function encodeInput(data: Buffer): Buffer {
+  const message = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);
+  const at = writeVarint(message, 1, data.length);
+  message[0] = TAG_INPUT;
+  data.copy(message, at);
+  return message;
+}
+
+/** An ExecResponse as protobufjs would give it; an output message without protobufjs. */
+export function decodeResponse(buf: Buffer): ExecResponse__Output {
+  const out = readOutput(buf, TAG_OUTPUT);
+  if (out) return { event: 'output', output: { channel: out.channel === 1 ? 'STDOUT' : 'STDERR', data: out.data } } as ExecResponse__Output;
+  return protocol().waypoint_entrypoint.control.v1.Control.service.Exec.responseDeserialize(buf) as ExecResponse__Output;
+}
+
+/** Opens Exec on `client`; a Buffer written to it (encodeInput) goes out as it is. */
+export function openExec(client: grpc.Client, metadata: Metadata): ExecCall {
+  const m = protocol().waypoint_entrypoint.control.v1.Control.service.Exec;
+  const serialize = (value: ExecRequest | Buffer) => (Buffer.isBuffer(value) ? value : m.requestSerialize(value));
+  return client.makeBidiStreamRequest(m.path, serialize, decodeResponse, metadata, {});
+}

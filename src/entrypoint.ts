@@ -225,6 +225,9 @@ function wire(
     restart: () => restartForConfig(app, appEnv),
     onError: (err) => logger.error(`config restart failed unexpectedly: ${err.message}`),
   });
+  // How the dynamic vars resolve, for the server to show (`config status`); never values.
+  const configStatus = new chunk.StatusReporter({ instanceId: connection.instanceId, logger, rpc: chunk.CONFIG_STATUS });
+  connection.onSession((session) => configStatus.attach(session));
   const applier = new chunk.ConfigApplier({
     appEnv,
     logger,
@@ -239,6 +242,7 @@ function wire(
       app.forward(signal);
       return true;
     },
+    onDynamicStatus: (vars) => configStatus.set(vars),
   });
   connection.onConfig((config) => applier.apply(config));
   // Exec lives in the chunk; the SIGCHLD dispatcher and the native addons it needs are this

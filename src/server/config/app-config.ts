@@ -6,16 +6,17 @@
 // an app change: that app's). A change that leaves an app's config as it was (the same value
 // again, a global var the app overrides) is not pushed to it: there is nothing new to apply.
 import type { EntrypointConfigResponse } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
-import { configFor, type AppSettings } from './message.js';
+import { configFor, type AppSettings, sourceHash } from './message.js';
 import { growsNothing, weigh, weightProblem } from './limits.js';
 import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
 import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
-import type { ConfigStore, VarChange } from '../store/store.js';
+import type { ConfigStore, StoredSource, VarChange } from '../store/store.js';
 import type { InstanceRegistry } from '../instances/registry.js';
 import type { Actor } from '../audit.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
 import { APP_NAME } from '../../rules/names.js';
+import { maskSettings, settingsProblem, sourceTypeProblem } from '../../rules/dynamic.js';
 import { type Deployment, type Store, StoreError } from '../store/store.js';
 
 export interface ConfigView {
@@ -67,6 +68,39 @@ export class AppConfig {
     return pushed;
   }
 
+  /** Sets a config source's settings in a scope ('' global); returns how many instances got a push. */
+  async setSource(app: string, type: string, settings: Record<string, string>, actor?: Actor): Promise<number> {
+    checkScope(app);
+    const problem = sourceTypeProblem(type) ?? settingsProblem(settings, `the ${type} source`);
+    if (problem) throw invalidArgument(problem);
+    const pushed = this.pushing(app === '' ? undefined : app, () => this.config.setSource(app, type, settings));
+    // Setting names only: their values may be tokens.
+    this.log.info('config source set', { event: 'config.source.set', scope: app || 'global', app: app || undefined, type, keys: Object.keys(settings).sort(), pushed, ...actor });
+    return pushed;
+  }
+
+  async unsetSource(app: string, type: string, actor?: Actor): Promise<number> {
+    checkScope(app);
+    let removed = false;
+    const pushed = this.pushing(app === '' ? undefined : app, () => {
+      removed = this.config.unsetSource(app, type);
+    });
+    if (!removed) throw new RpcError(Status.NOT_FOUND, `no ${type} source is set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+    this.log.info('config source unset', { event: 'config.source.unset', scope: app || 'global', app: app || undefined, type, pushed, ...actor });
+    return pushed;
+  }
+
+  /** The sources that reach an app (global ones it overrides marked), or the global ones; secrets masked. */
+  async sourcesView(app: string): Promise<Array<StoredSource & { overridden: boolean }>> {
+    if (app !== '') checkScope(app);
+    const globals = await this.config.sources('');
+    const own = app === '' ? [] : await this.config.sources(app);
+    const ownTypes = new Set(own.map((s) => s.type));
+    return [...own.map((s) => ({ ...s, overridden: false })), ...globals.map((s) => ({ ...s, overridden: ownTypes.has(s.type) }))]
+      .map((s) => ({ ...s, settings: maskSettings(s.settings) }))
+      .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : (a.app === '' ? 1 : 0) - (b.app === '' ? 1 : 0)));
+  }
+
   appExists(app: string): boolean {
     return this.config.appExists(app);
   }
@@ -80,7 +114,10 @@ export class AppConfig {
   }
 
   private settings(app: string): AppSettings {
-    return { vars: resolve(this.config.vars(''), this.config.vars(app)), fileChangeSignal: this.config.fileChangeSignal(app) };
+    const vars = resolve(this.config.vars(''), this.config.vars(app));
+    // The sources only matter to an app with a dynamic var (only then are they sent).
+    const sources = vars.some((v) => v.dynamicFrom !== undefined) ? [...this.config.sources(''), ...(app === '' ? [] : this.config.sources(app))] : [];
+    return { vars, fileChangeSignal: this.config.fileChangeSignal(app), sources };
   }
 
   /**
@@ -148,7 +185,11 @@ interface Scopes {
 }
 
 function fingerprint(settings: AppSettings): string {
-  return JSON.stringify([settings.fileChangeSignal, settings.vars.map((v) => [v.name, v.kind, v.value.toString('base64')])]);
+  return JSON.stringify([
+    settings.fileChangeSignal,
+    settings.vars.map((v) => [v.name, v.kind, v.dynamicFrom ?? null, v.value.toString('base64')]),
+    settings.sources.map((s) => [s.app, s.type, sourceHash(s)]),
+  ]);
 }
 
 function checkScope(app: string): void {
@@ -168,7 +209,7 @@ function checkChange(set: VarChange[], unset: string[]): void {
   };
   for (const v of set) {
     if (!KINDS.includes(v.kind)) throw invalidArgument(`unknown config kind ${JSON.stringify(v.kind)}`);
-    const problem = nameProblem(v.kind, v.name) ?? valueProblem(v.kind, v.name, v.value);
+    const problem = nameProblem(v.kind, v.name) ?? (v.dynamicFrom === undefined ? valueProblem(v.kind, v.name, v.value) : dynamicProblem(v));
     if (problem) throw invalidArgument(problem);
     once(v.name);
   }
@@ -176,4 +217,19 @@ function checkChange(set: VarChange[], unset: string[]): void {
     if (name === '') throw invalidArgument('unset needs names');
     once(name);
   }
+}
+
+/** A dynamic var: a known source type, and its own config a JSON object of strings. */
+function dynamicProblem(v: VarChange): string | undefined {
+  const typeProblem = sourceTypeProblem(v.dynamicFrom ?? '');
+  if (typeProblem) return typeProblem;
+  let config: unknown;
+  try {
+    config = JSON.parse(v.value.toString('utf8'));
+  } catch {
+    return `the config of dynamic var ${v.name} is not a JSON object`;
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return `the config of dynamic var ${v.name} is not a JSON object`;
+  if (Object.keys(config).length === 0) return `dynamic var ${v.name} needs its config (KEY=VALUE settings, e.g. path=... for vault)`;
+  return settingsProblem(config as Record<string, string>, `dynamic var ${v.name}`);
 }

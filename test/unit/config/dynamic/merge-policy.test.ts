@@ -2,6 +2,7 @@
 // state machine, and the registry's failures.
 import { describe, expect, it } from 'vitest';
 import { mergeSources } from '../../../../src/config/dynamic/merge.js';
+import { DYNAMIC_SOURCE_TYPES } from '../../../../src/rules/dynamic.js';
 import { applyResult, failureToLog, newState, redefined } from '../../../../src/config/dynamic/policy.js';
 import { loadSource, SOURCE_TYPES } from '../../../../src/config/dynamic/registry.js';
 import { create as createNull } from '../../../../src/config/dynamic/sources/null.js';
@@ -121,6 +122,8 @@ describe('the error policy', () => {
 describe('the registry', () => {
   it('knows the five types; an unknown one and a module that does not load are one-line errors', async () => {
     expect(SOURCE_TYPES).toEqual(['null', 'vault', 'kubernetes', 'consul', 'aws-ssm']);
+    // The server's and the ctl's rule lists the same types.
+    expect(SOURCE_TYPES).toEqual(DYNAMIC_SOURCE_TYPES);
     await expect(loadSource('etcd')).rejects.toThrow('unknown config source type "etcd": this entrypoint reads null, vault, kubernetes, consul, aws-ssm');
     expect(typeof (await loadSource('null'))).toBe('function');
   });

@@ -47,10 +47,17 @@ async function loadOnce(type: string): Promise<SourceFactory> {
   try {
     module = await LOADERS[type]();
   } catch (err) {
+    if (isMissing(err)) throw new SourceLoadError(`the ${type} source is not part of this build of the entrypoint`);
     throw new SourceLoadError(`the ${type} source could not be loaded: ${firstLine(err)}`);
   }
   if (typeof module?.create !== 'function') throw new SourceLoadError(`the ${type} source module has no create function`);
   return module.create;
+}
+
+/** No such chunk: not built (bundle), not an asset (single binary), no such file (sources). */
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND' || /No matching asset|Cannot find module/.test(String((err as Error)?.message));
 }
 
 function firstLine(err: unknown): string {

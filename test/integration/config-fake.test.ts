@@ -197,6 +197,19 @@ describe('env vars', () => {
 });
 
 describe('files', () => {
+  it('a dynamic file var: written before the first start, rewritten with the file change signal when its value changes; no restart', async () => {
+    const fileVar = (value: string): ConfigVar => ({ name: 'conf/dynamic.txt', name_is_path: true, dynamic: { from: 'null', config: { static_value: value } } });
+    const f = await fx.fake({ config: { env_vars: [stat('E', '1'), fileVar('one')], file_change_signal: 'SIGUSR2' } });
+    const r = launch(f);
+    const first = await startCount(r, 1);
+    const file = path.join(fx.dir, 'conf/dynamic.txt');
+    expect(readFileSync(file, 'utf8')).toBe('one');
+    f.push({ env_vars: [stat('E', '1'), fileVar('two')], file_change_signal: 'SIGUSR2' });
+    await r.waitForOutput(`usr2 ${first.pid}\n`);
+    expect(readFileSync(file, 'utf8')).toBe('two');
+    expect(starts(r)).toHaveLength(1);
+  });
+
   it('written atomically with mode 0644, then the app gets file_change_signal; no restart', async () => {
     const f = await fake([stat('E', '1')]);
     const r = launch(f);

@@ -7,6 +7,8 @@
 //     starts when the connect timeout runs out (fail-open), BENCH_CONNECT_TIMEOUT (default 1s).
 //   - disabled mode, for reference: what the connection adds.
 // BENCH_CONNECT_RUNS (default 20): runs of the server-up cases; the timeout cases run 3 times.
+// BENCH_BASELINE=DIR: another tree's dist/waypoint-entrypoint (a baseline commit, built) runs the
+// disabled and server-up cases too, each pair interleaved run by run against the same server.
 // BENCH_ENFORCE=1: exit 1 when over budget.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +21,7 @@ const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const BUDGET_MS = 200;
+const BASELINE = process.env.BENCH_BASELINE ? path.join(path.resolve(process.env.BENCH_BASELINE), 'dist/waypoint-entrypoint') : undefined;
 const APP = ['sh', '-c', 'date +%s%N'];
 
 /** Wall-clock now in ms, sub-millisecond. */
@@ -57,18 +60,19 @@ async function refusedAddr() {
   return addr;
 }
 
-async function sample(bin, env, runs) {
-  await startLatency(bin, env); // warm-up: page cache, the server's first registration
-  const samples = [];
-  for (let i = 0; i < runs; i++) samples.push(await startLatency(bin, env));
-  return samples.sort((a, b) => a - b);
+/** Samples of each case, the cases taking turns run by run (a pair compared on equal terms). */
+async function sample(cases, runs) {
+  for (const c of cases) await startLatency(c.bin, c.env); // warm-up: page cache, the server's first registration
+  const samples = cases.map(() => []);
+  for (let i = 0; i < runs; i++) for (const [j, c] of cases.entries()) samples[j].push(await startLatency(c.bin, c.env));
+  return samples.map((s) => s.sort((a, b) => a - b));
 }
 
 async function main() {
   const runs = envInt('BENCH_CONNECT_RUNS', 20);
   const timeout = process.env.BENCH_CONNECT_TIMEOUT || '1s';
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const missing = [BINARY, LAUNCHER, CTL].filter((f) => !existsSync(f));
+  const missing = [BINARY, LAUNCHER, CTL, ...(BASELINE ? [BASELINE] : [])].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')} (npm run build, npm run build:binary)`);
 
   const server = await referenceServer();
@@ -86,9 +90,13 @@ async function main() {
       { name: `silent peer, binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: silent.addr, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
     ];
     for (const c of cases) {
-      const s = await sample(c.bin, c.env, c.runs);
-      rows.push([c.name, String(c.runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(s[s.length - 1])]);
-      if (c.budget) budgetMs = median(s);
+      const group = [c, ...(BASELINE && c.runs > 3 && c.bin === BINARY ? [{ ...c, name: `${c.name} (baseline)`, bin: BASELINE, budget: false }] : [])];
+      const samples = await sample(group, c.runs);
+      for (const [j, g] of group.entries()) {
+        const s = samples[j];
+        rows.push([g.name, String(g.runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(s[s.length - 1])]);
+        if (g.budget) budgetMs = median(s);
+      }
     }
   } finally {
     server.stop();

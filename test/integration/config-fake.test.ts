@@ -193,6 +193,9 @@ describe('env vars', () => {
     const first = await startCount(r, 1);
     expect(first.env.FROM_KEY).toBe('app');
     expect(first.env.FIXED).toBe('fixed');
+    // A Waypoint server has no status service of ours: one debug line, nothing else changes.
+    await r.waitForOutput('the server has no instance status service; not reporting the dynamic config status on this connection', { stream: 'stderr' });
+    expect(stderr(r)).not.toMatch(/warn: .*status/);
   });
 });
 

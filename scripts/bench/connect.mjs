@@ -6,6 +6,8 @@
 //   - server down (connection refused) and a silent peer (accepts TCP, never answers): the app
 //     starts when the connect timeout runs out (fail-open), BENCH_CONNECT_TIMEOUT (default 1s).
 //   - disabled mode, for reference: what the connection adds.
+//   - server up, the app's config with a dynamic var (the `null` source): what loading and
+//     running dynamic config (dist/dynamic.cjs) adds to a static-only config (issue 15).
 // BENCH_CONNECT_RUNS (default 20): runs of the server-up cases; the timeout cases run 3 times.
 // BENCH_BASELINE=DIR: another tree's dist/waypoint-entrypoint (a baseline commit, built) runs the
 // disabled and server-up cases too, each pair interleaved run by run against the same server.
@@ -68,6 +70,20 @@ async function sample(cases, runs) {
   return samples.map((s) => s.sort((a, b) => a - b));
 }
 
+/** A second app of the server whose config has a dynamic var: the env of an instance of it. */
+async function dynamicDeployment(server) {
+  const ctl = (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(CTL, args, { env: server.ctlEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (out += c));
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`waypoint-ctl ${args.join(' ')} exited ${code}: ${out}`))));
+    });
+  await ctl(['config', 'set', '--app', 'bench-dynamic', '--dynamic', 'null', 'GREETING', 'static_value=hello']);
+  return JSON.parse(await ctl(['deployment', 'create', 'bench-dynamic', '--json'])).env;
+}
+
 async function main() {
   const runs = envInt('BENCH_CONNECT_RUNS', 20);
   const timeout = process.env.BENCH_CONNECT_TIMEOUT || '1s';
@@ -82,15 +98,17 @@ async function main() {
   let budgetMs;
   try {
     const up = { ...server.env, WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' };
+    const dynamic = { ...(await dynamicDeployment(server)), WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' };
     const cases = [
       { name: 'disabled mode (reference), binary', bin: BINARY, env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), runs },
       { name: 'server up, with its config, binary', bin: BINARY, env: cleanEnv(up), runs, budget: true },
       { name: 'server up, with its config, bundle via launcher', bin: LAUNCHER, env: cleanEnv(up), runs },
+      { name: 'server up, a config with a dynamic (null) var, binary', bin: BINARY, env: cleanEnv(dynamic), runs, dynamic: true },
       { name: `server down (refused), binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: refused, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
       { name: `silent peer, binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: silent.addr, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
     ];
     for (const c of cases) {
-      const group = [c, ...(BASELINE && c.runs > 3 && c.bin === BINARY ? [{ ...c, name: `${c.name} (baseline)`, bin: BASELINE, budget: false }] : [])];
+      const group = [c, ...(BASELINE && c.runs > 3 && c.bin === BINARY && !c.dynamic ? [{ ...c, name: `${c.name} (baseline)`, bin: BASELINE, budget: false }] : [])];
       const samples = await sample(group, c.runs);
       for (const [j, g] of group.entries()) {
         const s = samples[j];

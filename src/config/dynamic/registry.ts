@@ -57,7 +57,7 @@ async function loadOnce(type: string): Promise<SourceFactory> {
 /** No such chunk: not built (bundle), not an asset (single binary), no such file (sources). */
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
-  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND' || /No matching asset|Cannot find module/.test(String((err as Error)?.message));
+  return code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND' || /No matching asset|Cannot find asset|Cannot find module/.test(String((err as Error)?.message));
 }
 
 function firstLine(err: unknown): string {

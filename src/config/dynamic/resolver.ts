@@ -108,12 +108,14 @@ export class DynamicResolver {
     return values;
   }
 
+  /** Each var read at least once (well or not): a var not read yet has no status to give. */
   status(): VarStatus[] {
     const out: VarStatus[] = [];
     for (const slot of this.slots.values()) {
       for (const v of slot.vars) {
         const s = this.states.get(v.name);
-        out.push({ name: v.name, source: slot.type, ok: !s?.error, message: s?.error?.message ?? '', resolvedAt: s?.resolvedAt });
+        if (!s || (s.resolvedAt === undefined && !s.error)) continue;
+        out.push({ name: v.name, source: slot.type, ok: !s.error, message: s.error?.message ?? '', resolvedAt: s.resolvedAt });
       }
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -207,3 +207,21 @@ describe('DynamicResolver', () => {
     expect(t.statuses.at(-1)).toEqual([{ name: 'A', source: 'fake', ok: false, message: 'permission denied', resolvedAt: expect.any(Number) }]);
   });
 });
+
+describe('DynamicResolver status', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('a var not read yet has no status; a removed one leaves it', async () => {
+    const t = setup();
+    t.backend.set('a', '1');
+    t.backend.set('b', '2');
+    await Promise.all([t.resolver.update([dv('A', 'a')], sources()), vi.advanceTimersByTimeAsync(0)]);
+    void t.resolver.update([dv('A', 'a'), dv('B', 'b')], sources());
+    expect(t.resolver.status().map((s) => s.name)).toEqual(['A']);
+    await vi.advanceTimersByTimeAsync(QUIET_MS);
+    expect(t.resolver.status().map((s) => s.name)).toEqual(['A', 'B']);
+    void t.resolver.update([dv('B', 'b')], sources());
+    expect(t.statuses.at(-1)?.map((s) => s.name)).toEqual(['B']);
+  });
+});

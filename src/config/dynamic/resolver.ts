@@ -185,15 +185,17 @@ export class DynamicResolver {
     clearTimeout(slot.timer);
     slot.timer = undefined;
     const waiters = slot.waiters.splice(0);
-    slot.running = this.read(slot).finally(() => {
-      slot.running = undefined;
-      for (const done of waiters) done();
-      if (this.slots.get(slot.type) !== slot) return;
-      if (slot.again) {
-        slot.again = false;
-        this.refresh(slot);
-      } else if (!slot.timer) this.nextPeriodic(slot);
-    });
+    slot.running = this.read(slot)
+      .catch((err: unknown) => this.options.logger.error(`reading the ${slot.type} config source failed unexpectedly: ${(err as Error)?.message ?? err}`))
+      .finally(() => {
+        slot.running = undefined;
+        for (const done of waiters) done();
+        if (this.slots.get(slot.type) !== slot) return;
+        if (slot.again) {
+          slot.again = false;
+          this.refresh(slot);
+        } else if (!slot.timer) this.nextPeriodic(slot);
+      });
   }
 
   private async read(slot: Slot): Promise<void> {
@@ -243,7 +245,7 @@ export class DynamicResolver {
       const message = String((err as Error)?.message ?? err).split('\n')[0];
       results = requests.map(() => ({ ok: false, failure, message }));
     }
-    const byKey = new Map([...unique.keys()].map((k, i) => [k, results[i]]));
+    const byKey = new Map([...unique.keys()].map((k, i) => [k, wellFormed(results[i], slot.type)]));
     return keys.map((k) => byKey.get(k)!);
   }
 
@@ -282,6 +284,15 @@ export class DynamicResolver {
 }
 
 class TimeoutError extends Error {}
+
+const FAILURES: readonly string[] = ['not-found', 'denied', 'transient', 'invalid'];
+
+/** A source's result as the contract says, or a failure saying it was not. */
+function wellFormed(r: DynamicResult | undefined, type: string): DynamicResult {
+  if (r?.ok === true && typeof r.value === 'string') return r;
+  if (r?.ok === false && FAILURES.includes(r.failure) && typeof r.message === 'string') return r;
+  return { ok: false, failure: 'invalid', message: `the ${type} source gave a malformed result` };
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, type: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -3,7 +3,7 @@
 // and when a source asks), failures said once, values kept or dropped by the policy, status.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DynamicVar, Settings } from '../../../../src/config/dynamic/merge.js';
-import { DynamicResolver, QUIET_MS, REFRESH_JITTER_MS, REFRESH_MS, type VarStatus } from '../../../../src/config/dynamic/resolver.js';
+import { DynamicResolver, QUIET_MS, READ_TIMEOUT_MS, REFRESH_JITTER_MS, REFRESH_MS, type VarStatus } from '../../../../src/config/dynamic/resolver.js';
 import type { DynamicRequest, DynamicResult, SourceContext, SourceFactory } from '../../../../src/config/dynamic/source.js';
 import { SourceSettingsError } from '../../../../src/config/dynamic/source.js';
 import { recordingLogger } from '../../../helpers/fake-session.js';
@@ -223,5 +223,32 @@ describe('DynamicResolver status', () => {
     expect(t.resolver.status().map((s) => s.name)).toEqual(['A', 'B']);
     void t.resolver.update([dv('B', 'b')], sources());
     expect(t.statuses.at(-1)?.map((s) => s.name)).toEqual(['B']);
+  });
+});
+
+describe('DynamicResolver and a source that breaks its contract', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('a malformed result, a rejected read and no answer at all are failures of the vars, the resolver goes on', async () => {
+    const t = setup();
+    let mode: 'malformed' | 'reject' | 'hang' = 'malformed';
+    t.backend.factory = () => ({
+      read: (requests) => {
+        if (mode === 'reject') return Promise.reject(new Error('boom'));
+        if (mode === 'hang') return new Promise(() => {});
+        return Promise.resolve(requests.map(() => ({ ok: true, value: 42 }) as unknown as DynamicResult));
+      },
+      close: () => {},
+    });
+    await Promise.all([t.resolver.update([dv('A', 'a')], sources()), vi.advanceTimersByTimeAsync(0)]);
+    expect(t.resolver.status()[0]).toMatchObject({ ok: false, message: 'the fake source gave a malformed result' });
+    mode = 'reject';
+    await vi.advanceTimersByTimeAsync(REFRESH_MS + REFRESH_JITTER_MS);
+    expect(t.resolver.status()[0]).toMatchObject({ ok: false, message: 'boom' });
+    mode = 'hang';
+    await vi.advanceTimersByTimeAsync(REFRESH_MS + REFRESH_JITTER_MS + READ_TIMEOUT_MS);
+    expect(t.resolver.status()[0]).toMatchObject({ ok: false, message: 'the fake source gave no answer within 30 s' });
+    expect(t.warnings()).toHaveLength(3);
   });
 });

@@ -81,11 +81,10 @@ export class AppConfig {
 
   async unsetSource(app: string, type: string, actor?: Actor): Promise<number> {
     checkScope(app);
-    let removed = false;
-    const pushed = this.pushing(app === '' ? undefined : app, () => {
-      removed = this.config.unsetSource(app, type);
-    });
-    if (!removed) throw new RpcError(Status.NOT_FOUND, `no ${type} source is set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+    if (!(await this.config.sources(app)).some((s) => s.type === type)) {
+      throw new RpcError(Status.NOT_FOUND, `no ${type} source is set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+    }
+    const pushed = this.pushing(app === '' ? undefined : app, () => this.config.unsetSource(app, type));
     this.log.info('config source unset', { event: 'config.source.unset', scope: app || 'global', app: app || undefined, type, pushed, ...actor });
     return pushed;
   }
@@ -124,7 +123,7 @@ export class AppConfig {
    * Runs `mutate` and pushes to the live instances of `app` (undefined: of every app) whose
    * config it changed. All synchronous: no instance can register between before and after.
    */
-  private pushing(app: string | undefined, mutate: () => void): number {
+  private pushing(app: string | undefined, mutate: () => unknown): number {
     const live = app === undefined ? this.registry.list() : this.registry.list({ app });
     const apps = new Set(live.map((i) => i.app));
     const before = new Map([...apps].map((a) => [a, fingerprint(this.settings(a))]));

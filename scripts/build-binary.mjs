@@ -22,13 +22,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { chunks } from './chunks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 const BUNDLE = path.join(root, 'dist/entrypoint.cjs');
 /** The lazily loaded chunks (scripts/build.mjs's `chunks`), each a SEA asset with its code cache. */
-const CHUNKS = ['connection', 'commander'];
+const CHUNKS = Object.keys(chunks);
 const OUTPUT = path.join(root, 'dist/waypoint-entrypoint');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** The environment variable Node's C++ reads for its options, and our replacement name. */
@@ -133,8 +134,9 @@ function buildBlob(files, workDir, { blobNode, codeCache }) {
     // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
     useCodeCache: codeCache,
     useSnapshot: false,
-    // The lazily loaded chunks (src/chunks.ts): connection.cjs read only in connected mode,
-    // commander.cjs only for options and help.
+    // The lazily loaded chunks (src/chunks.ts, scripts/chunks.mjs): connection.cjs read only in
+    // connected mode, commander.cjs only for options and help, dynamic.cjs and the sources only
+    // for a config with dynamic vars.
     assets: {
       'posix.node': files.posix,
       'pty.node': files.pty,

@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chunkImports, chunks } from './chunks.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -24,24 +25,15 @@ const nodePtyNativeLoader = {
   },
 };
 
-/**
- * Parts of the entrypoint built as files of their own (dist/<name>.cjs), loaded only when used:
- * the connection pulls in gRPC, whose parsing alone would slow every start of disabled mode;
- * commander (120 KB) is needed only for options, help and usage errors. Each chunk's import,
- * from the one file that loads it, becomes src/chunks.ts's loadChunk.
- */
-export const chunks = {
-  connection: { entry: 'src/connection/index.ts', importer: 'src/entrypoint.ts', specifier: './connection/index.js' },
-  commander: { entry: 'src/cli/commander.ts', importer: 'src/cli/entrypoint.ts', specifier: './commander.js' },
-};
+export { chunks };
 
 /** @type {import('esbuild').Plugin} */
 const lazyChunks = {
   name: 'lazy-chunks',
   setup(b) {
-    b.onResolve({ filter: /^\.\/(connection\/index|commander)\.js$/ }, (args) => {
-      const name = Object.keys(chunks).find(
-        (n) => chunks[n].specifier === args.path && path.join(root, chunks[n].importer) === args.importer,
+    b.onResolve({ filter: /^\.\/.*\.js$/ }, (args) => {
+      const name = Object.keys(chunkImports).find(
+        (n) => chunkImports[n].specifier === args.path && path.join(root, chunkImports[n].importer) === args.importer,
       );
       return name ? { path: name, namespace: 'lazy-chunk' } : undefined;
     });
@@ -83,6 +75,7 @@ await Promise.all([
     }),
   ),
   ...Object.entries(chunks).map(([name, { entry }]) =>
-    build({ ...common, entryPoints: [path.join(root, entry)], outfile: path.join(root, 'dist', `${name}.cjs`) }),
+    // A chunk may load chunks of its own (the connection the dynamic config, that its sources).
+    build({ ...common, entryPoints: [path.join(root, entry)], outfile: path.join(root, 'dist', `${name}.cjs`), plugins: [lazyChunks] }),
   ),
 ]);

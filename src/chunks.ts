@@ -1,4 +1,4 @@
-// Lazily loaded parts of the bundle. The connection (gRPC, protobufjs, the descriptor: ~1 MB of
+// Lazily loaded parts of the bundle (scripts/chunks.mjs lists them). The connection (gRPC, protobufjs, the descriptor: ~1 MB of
 // JavaScript) is built as a file of its own, dist/connection.cjs, that disabled mode never
 // reads: inside the main bundle its mere parsing cost ~10 ms of start-up, a third of our budget.
 // So is commander (dist/commander.cjs), which only options and --help need. scripts/build.mjs
@@ -8,7 +8,8 @@
 // V8's code cache for it (another asset, made at build time): ~25 ms less connected start-up.
 import path from 'node:path';
 
-export type ChunkName = 'connection' | 'commander';
+/** A chunk of scripts/chunks.mjs: connection, commander, dynamic, source-<type>. */
+export type ChunkName = string;
 
 declare const __dirname: string; // the bundle is CommonJS
 

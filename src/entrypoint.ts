@@ -4,7 +4,7 @@
 // service's tunnel and the app's status.
 import { monotonicMs } from './clock.js';
 import { AppEnv, sameEnv } from './config/app-env.js';
-import type { Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
+import type { ConfigApplier, Connection, Exec, ExecHost, Logs, RestartScheduler, UrlService } from './connection/index.js';
 import type { Logger } from './log.js';
 import { eraseFromEnviron } from './native/environ.js';
 import { setNativeDir } from './native/load.js';
@@ -38,6 +38,7 @@ const INVITE_VAR = 'WAYPOINT_CEB_INVITE_TOKEN';
 /** What connected mode adds around the app. */
 interface Connected {
   connection: Connection;
+  applier: ConfigApplier;
   logs: Logs;
   restarts: RestartScheduler;
   exec: Exec;
@@ -109,6 +110,7 @@ export async function runEntrypoint({ argv, settings, logger }: EntrypointOption
     if (connected) {
       // Before the logs' flush: the sessions' last audit lines go with it.
       await connected.exec.shutdown(EXEC_SHUTDOWN_MS);
+      connected.applier.close();
       await connected.logs.flush(LOG_FLUSH_MS);
       connected.connection.close();
     }
@@ -155,8 +157,13 @@ async function connect(
   // From here on, nothing that arrives over the connection may end us (and the app with us).
   chunk.installLastResort({ connection, logger });
   const connected = wire(chunk, connection, settings, logger, parts);
+  let configIn = false;
   const { reason, error } = await waitForFirstConfig({
-    firstConfig: connection.firstConfig,
+    // The config applied, its dynamic vars read once (or failed): within the same window.
+    firstConfig: connection.firstConfig.then(() => {
+      configIn = true;
+      return connected.applier.settled();
+    }),
     remainingMs: windowEnd - monotonicMs(),
     required: settings.serverRequired,
     stopped,
@@ -167,6 +174,12 @@ async function connect(
       logger.debug('starting the app with its config', { after_ms: Math.round(monotonicMs() - startedAt) });
       return connected;
     case 'timeout':
+      if (configIn) {
+        logger.warn('dynamic config vars not read in time; starting the app without the ones still missing (they follow with a restart)', {
+          timeout_ms: settings.connectTimeoutMs,
+        });
+        return connected;
+      }
       logger.warn('no config from the server in time; starting the app without it (retrying in the background)', {
         server: settings.serverAddr,
         timeout_ms: settings.connectTimeoutMs,
@@ -212,6 +225,9 @@ function wire(
     restart: () => restartForConfig(app, appEnv),
     onError: (err) => logger.error(`config restart failed unexpectedly: ${err.message}`),
   });
+  // How the dynamic vars resolve, for the server to show (`config status`); never values.
+  const configStatus = new chunk.StatusReporter({ instanceId: connection.instanceId, logger, rpc: chunk.CONFIG_STATUS });
+  connection.onSession((session) => configStatus.attach(session));
   const applier = new chunk.ConfigApplier({
     appEnv,
     logger,
@@ -226,6 +242,7 @@ function wire(
       app.forward(signal);
       return true;
     },
+    onDynamicStatus: (vars) => configStatus.set(vars),
   });
   connection.onConfig((config) => applier.apply(config));
   // Exec lives in the chunk; the SIGCHLD dispatcher and the native addons it needs are this
@@ -252,7 +269,7 @@ function wire(
   const status = new chunk.StatusReporter({ instanceId: connection.instanceId, logger });
   app.onStatus((s) => status.set(s));
   connection.onSession((session) => status.attach(session));
-  return { connection, logs, restarts, exec, url };
+  return { connection, applier, logs, restarts, exec, url };
 }
 
 /** A restart with the current config env (the lifecycle skips one it runs with or refused). */

@@ -6,7 +6,11 @@
 //   - server down (connection refused) and a silent peer (accepts TCP, never answers): the app
 //     starts when the connect timeout runs out (fail-open), BENCH_CONNECT_TIMEOUT (default 1s).
 //   - disabled mode, for reference: what the connection adds.
+//   - server up, the app's config with a dynamic var (the `null` source): what loading and
+//     running dynamic config (dist/dynamic.cjs) adds to a static-only config (issue 15).
 // BENCH_CONNECT_RUNS (default 20): runs of the server-up cases; the timeout cases run 3 times.
+// BENCH_BASELINE=DIR: another tree's dist/waypoint-entrypoint (a baseline commit, built) runs the
+// disabled and server-up cases too, each pair interleaved run by run against the same server.
 // BENCH_ENFORCE=1: exit 1 when over budget.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +23,7 @@ const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const BUDGET_MS = 200;
+const BASELINE = process.env.BENCH_BASELINE ? path.join(path.resolve(process.env.BENCH_BASELINE), 'dist/waypoint-entrypoint') : undefined;
 const APP = ['sh', '-c', 'date +%s%N'];
 
 /** Wall-clock now in ms, sub-millisecond. */
@@ -57,18 +62,33 @@ async function refusedAddr() {
   return addr;
 }
 
-async function sample(bin, env, runs) {
-  await startLatency(bin, env); // warm-up: page cache, the server's first registration
-  const samples = [];
-  for (let i = 0; i < runs; i++) samples.push(await startLatency(bin, env));
-  return samples.sort((a, b) => a - b);
+/** Samples of each case, the cases taking turns run by run (a pair compared on equal terms). */
+async function sample(cases, runs) {
+  for (const c of cases) await startLatency(c.bin, c.env); // warm-up: page cache, the server's first registration
+  const samples = cases.map(() => []);
+  for (let i = 0; i < runs; i++) for (const [j, c] of cases.entries()) samples[j].push(await startLatency(c.bin, c.env));
+  return samples.map((s) => s.sort((a, b) => a - b));
+}
+
+/** A second app of the server whose config has a dynamic var: the env of an instance of it. */
+async function dynamicDeployment(server) {
+  const ctl = (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(CTL, args, { env: server.ctlEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (out += c));
+      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`waypoint-ctl ${args.join(' ')} exited ${code}: ${out}`))));
+    });
+  await ctl(['config', 'set', '--app', 'bench-dynamic', '--dynamic', 'null', 'GREETING', 'static_value=hello']);
+  return JSON.parse(await ctl(['deployment', 'create', 'bench-dynamic', '--json'])).env;
 }
 
 async function main() {
   const runs = envInt('BENCH_CONNECT_RUNS', 20);
   const timeout = process.env.BENCH_CONNECT_TIMEOUT || '1s';
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const missing = [BINARY, LAUNCHER, CTL].filter((f) => !existsSync(f));
+  const missing = [BINARY, LAUNCHER, CTL, ...(BASELINE ? [BASELINE] : [])].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')} (npm run build, npm run build:binary)`);
 
   const server = await referenceServer();
@@ -78,17 +98,23 @@ async function main() {
   let budgetMs;
   try {
     const up = { ...server.env, WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' };
+    const dynamic = { ...(await dynamicDeployment(server)), WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' };
     const cases = [
       { name: 'disabled mode (reference), binary', bin: BINARY, env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), runs },
       { name: 'server up, with its config, binary', bin: BINARY, env: cleanEnv(up), runs, budget: true },
       { name: 'server up, with its config, bundle via launcher', bin: LAUNCHER, env: cleanEnv(up), runs },
+      { name: 'server up, a config with a dynamic (null) var, binary', bin: BINARY, env: cleanEnv(dynamic), runs, dynamic: true },
       { name: `server down (refused), binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: refused, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
       { name: `silent peer, binary, timeout ${timeout}`, bin: BINARY, env: cleanEnv({ WAYPOINT_SERVER_ADDR: silent.addr, WAYPOINT_CEB_CONNECT_TIMEOUT: timeout }), runs: 3 },
     ];
     for (const c of cases) {
-      const s = await sample(c.bin, c.env, c.runs);
-      rows.push([c.name, String(c.runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(s[s.length - 1])]);
-      if (c.budget) budgetMs = median(s);
+      const group = [c, ...(BASELINE && c.runs > 3 && c.bin === BINARY && !c.dynamic ? [{ ...c, name: `${c.name} (baseline)`, bin: BASELINE, budget: false }] : [])];
+      const samples = await sample(group, c.runs);
+      for (const [j, g] of group.entries()) {
+        const s = samples[j];
+        rows.push([g.name, String(g.runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(s[s.length - 1])]);
+        if (g.budget) budgetMs = median(s);
+      }
     }
   } finally {
     server.stop();

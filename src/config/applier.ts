@@ -1,13 +1,16 @@
 // Applies each config the server sends: our log level at once, files written (then the file
 // change signal, no restart), the app's env updated, and a restart requested when the env
-// changed. Warnings (a dynamic source we cannot read, an unknown internal reference, a bad
-// level or signal name) are given once each, not on every config message.
+// changed. Dynamic vars go to the resolver (dynamic/, a chunk loaded only when a config has
+// one), and each change of their values applies the latest config again. Warnings (an unknown
+// internal reference, a bad level or signal name) are given once each, not on every message.
 import type { EntrypointConfig__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { Logger } from '../log.js';
 import { type LogLevel, parseLogLevel, SettingsError } from '../settings.js';
 import type { AppEnv } from './app-env.js';
 import { ConfigFiles, fileRootFor } from './files.js';
-import { LOG_LEVEL_VAR, resolveConfig } from './resolve.js';
+import type { DynamicVar } from './dynamic/merge.js';
+import type { DynamicResolver, VarStatus } from './dynamic/resolver.js';
+import { dynamicVars, LOG_LEVEL_VAR, resolveConfig } from './resolve.js';
 import { FILE_SIGNAL_REFUSED, parseSignalName } from './signal.js';
 
 export interface ConfigApplierOptions {
@@ -25,6 +28,13 @@ export interface ConfigApplierOptions {
   onEnvChanged(): void;
   /** Sends a signal to the running app; false when no app runs (yet). */
   signalApp(signal: NodeJS.Signals): boolean;
+  /** Each new state of the dynamic vars (never their values). */
+  onDynamicStatus?(status: VarStatus[]): void;
+}
+
+interface DynamicParts {
+  resolver: DynamicResolver;
+  mergeSources: typeof import('./dynamic/merge.js').mergeSources;
 }
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
@@ -37,22 +47,75 @@ export class ConfigApplier {
   private readonly warned = new Set<string>();
   private logLevel: LogLevel;
 
+  private latest?: EntrypointConfig__Output;
+  private dynamic?: Promise<DynamicParts | undefined>;
+  private resolver?: DynamicResolver;
+  private firstApplied = false;
+  private markSettled!: () => void;
+  private readonly settledPromise = new Promise<void>((resolve) => (this.markSettled = resolve));
+  private closed = false;
+
   constructor(private readonly options: ConfigApplierOptions) {
     this.files = new ConfigFiles(options.cwd, fileRootFor(options, options.cwd));
     this.logLevel = options.defaultLogLevel;
   }
 
   apply(config: EntrypointConfig__Output): void {
-    const resolved = resolveConfig(config.env_vars ?? []);
-    this.applyLogLevel(resolved.logLevel);
-    const bySource = new Map<string, string[]>();
-    for (const { from, name } of resolved.dynamic) bySource.set(from, [...(bySource.get(from) ?? []), name]);
-    for (const [source, names] of bySource) {
-      this.warnOnce(`dynamic:${source}`, 'config from a dynamic source is not supported by this entrypoint; skipped', {
-        source,
-        vars: names.join(','),
-      });
+    this.latest = config;
+    const dynamic = dynamicVars(config.env_vars ?? []);
+    // The dynamic chunk is loaded only for a config with dynamic vars: a static-only run never
+    // reads it. Once loaded, every config goes to it (vars removed end their sources).
+    const round = dynamic.length > 0 || this.dynamic ? this.updateDynamic(config, dynamic) : undefined;
+    this.applyLatest();
+    if (!this.firstApplied) {
+      this.firstApplied = true;
+      void (round ?? Promise.resolve()).then(this.markSettled);
     }
+  }
+
+  /** Resolves once the first config, its first dynamic reads included, has been applied. */
+  settled(): Promise<void> {
+    return this.settledPromise;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.dynamic?.then((d) => d?.resolver.close());
+  }
+
+  private updateDynamic(config: EntrypointConfig__Output, vars: DynamicVar[]): Promise<void> {
+    this.dynamic ??= this.loadDynamic();
+    return this.dynamic.then(async (d) => {
+      if (!d || this.closed) return;
+      await d.resolver.update(vars, d.mergeSources(config.config_sources ?? []));
+      if (config === this.latest) this.applyLatest();
+    });
+  }
+
+  private async loadDynamic(): Promise<DynamicParts | undefined> {
+    try {
+      const chunk = await import('./dynamic/index.js');
+      const resolver = new chunk.DynamicResolver({
+        logger: this.options.logger,
+        env: process.env,
+        onValues: () => this.applyLatest(),
+        onStatus: (status) => this.options.onDynamicStatus?.(status),
+      });
+      this.resolver = resolver;
+      return { resolver, mergeSources: chunk.mergeSources };
+    } catch (err) {
+      this.options.logger.error(`dynamic config cannot be read: its code did not load (${(err as Error)?.message}); dynamic vars are left out`);
+      return undefined;
+    }
+  }
+
+  /** The latest config with the dynamic values as they are now. */
+  private applyLatest(): void {
+    const config = this.latest;
+    if (!config || this.closed) return;
+    const values = this.dynamicValues();
+    const resolved = resolveConfig(config.env_vars ?? [], values);
+    this.applyLogLevel(resolved.logLevel);
     for (const { name, ref } of resolved.unknownRefs) {
       this.warnOnce(`ref:${name}:${ref}`, `config var ${name} references \${config.internal.${ref}}, which is not set; it reads as empty`, {});
     }
@@ -61,8 +124,12 @@ export class ConfigApplier {
     }
     this.applyFiles(resolved.files, config.file_change_signal);
     const changed = this.options.appEnv.update(resolved.env);
-    this.options.logger.debug('config applied', { env_changed: changed });
+    this.options.logger.debug('config applied', { env_changed: changed, dynamic_values: values.size || undefined });
     if (changed) this.options.onEnvChanged();
+  }
+
+  private dynamicValues(): Map<string, string> {
+    return this.resolver?.values() ?? new Map();
   }
 
   private applyLogLevel(value: string | undefined): void {

@@ -6,9 +6,12 @@
 //     (even a value it would inherit from ours);
 //   - internal: never in the env, only referenced as `${config.internal.NAME}` in other values;
 //   - name_is_path: a file (the name its path, the value its content);
-//   - dynamic: a config source this entrypoint does not read; skipped, with a warning;
+//   - dynamic: the value the resolver (dynamic/resolver.ts) read, given in `dynamicValues`;
+//     one with no good value (yet) is left out; a backend's value is used verbatim (no
+//     interpolation), and an internal one interpolates into static values like any other;
 //   - WAYPOINT_LOG_LEVEL: ours; it changes our log level and does not restart the app.
 import type { ConfigVar__Output } from '../protocol/generated/hashicorp/waypoint/ConfigVar.js';
+import type { DynamicVar } from './dynamic/merge.js';
 import { interpolate } from './interpolate.js';
 
 export const LOG_LEVEL_VAR = 'WAYPOINT_LOG_LEVEL';
@@ -25,7 +28,7 @@ export interface ResolvedConfig {
   files: ConfigFile[];
   /** WAYPOINT_LOG_LEVEL from the config, as given (validated by the applier). */
   logLevel?: string;
-  /** Vars from dynamic sources, skipped. */
+  /** Dynamic vars with no value to give: left out. */
   dynamic: Array<{ name: string; from: string }>;
   /** References to internal vars that do not exist: { var that references, name referenced }. */
   unknownRefs: Array<{ name: string; ref: string }>;
@@ -49,25 +52,47 @@ export function envNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-type ValueKind = { kind: 'static'; value: string } | { kind: 'unset' } | { kind: 'dynamic'; from: string };
+type ValueKind =
+  | { kind: 'static'; value: string; verbatim?: boolean }
+  | { kind: 'unset' }
+  | { kind: 'dynamic'; from: string };
 
-function valueOf(v: ConfigVar__Output): ValueKind {
-  if (v.value === 'dynamic' || (v.value === undefined && v.dynamic)) return { kind: 'dynamic', from: v.dynamic?.from || 'unknown' };
+export function isDynamic(v: ConfigVar__Output): boolean {
+  return v.value === 'dynamic' || (v.value === undefined && !!v.dynamic);
+}
+
+/** The dynamic vars of a config, as the resolver takes them. */
+export function dynamicVars(vars: readonly ConfigVar__Output[]): DynamicVar[] {
+  return vars.filter(isDynamic).map((v) => ({
+    name: v.name,
+    from: v.dynamic?.from || 'unknown',
+    config: { ...(v.dynamic?.config ?? {}) },
+    internal: v.internal,
+    file: v.name_is_path,
+  }));
+}
+
+function valueOf(v: ConfigVar__Output, dynamicValues: ReadonlyMap<string, string>): ValueKind {
+  if (isDynamic(v)) {
+    const value = dynamicValues.get(v.name);
+    // A backend's value as it is: an empty one is a value, and no `${...}` in it is expanded.
+    return value === undefined ? { kind: 'dynamic', from: v.dynamic?.from || 'unknown' } : { kind: 'static', value, verbatim: true };
+  }
   if (v.value === 'static' || (v.value === undefined && v.static)) {
     return v.static ? { kind: 'static', value: v.static } : { kind: 'unset' };
   }
   return { kind: 'unset' };
 }
 
-export function resolveConfig(vars: readonly ConfigVar__Output[]): ResolvedConfig {
+export function resolveConfig(vars: readonly ConfigVar__Output[], dynamicValues: ReadonlyMap<string, string> = new Map()): ResolvedConfig {
   const internal = new Map<string, string>();
   for (const v of vars) {
-    const value = valueOf(v);
+    const value = valueOf(v, dynamicValues);
     if (v.internal && !v.name_is_path && value.kind === 'static') internal.set(v.name, value.value);
   }
   const result: ResolvedConfig = { env: new Map(), files: [], dynamic: [], unknownRefs: [], badNames: [] };
   for (const v of vars) {
-    const value = valueOf(v);
+    const value = valueOf(v, dynamicValues);
     if (value.kind === 'dynamic') {
       result.dynamic.push({ name: v.name, from: value.from });
       continue;
@@ -87,7 +112,7 @@ export function resolveConfig(vars: readonly ConfigVar__Output[]): ResolvedConfi
       else result.env.set(v.name, null);
       continue;
     }
-    const { value: text, unknown } = interpolate(value.value, internal);
+    const { value: text, unknown } = value.verbatim ? { value: value.value, unknown: [] } : interpolate(value.value, internal);
     for (const ref of unknown) result.unknownRefs.push({ name: v.name, ref });
     if (v.name === LOG_LEVEL_VAR) result.logLevel = text;
     else result.env.set(v.name, text);

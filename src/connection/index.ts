@@ -22,4 +22,4 @@ export { ConfigApplier, DEFAULT_MAX_WAIT_MS, DEFAULT_QUIET_MS, RestartScheduler 
 export { startLogs, type Logs } from '../logs/index.js';
 export { startExec, type Exec, type ExecHost } from '../exec/index.js';
 export { appPort, UrlService } from '../url/index.js';
-export { StatusReporter } from '../status/reporter.js';
+export { CONFIG_STATUS, StatusReporter } from '../status/reporter.js';

@@ -14,6 +14,8 @@ import type { RotateOperatorTokenResponse__Output } from '../protocol/generated/
 import type { ListDeploymentsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
 import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
+import type { GetConfigSourcesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesResponse.js';
+import type { GetConfigStatusResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigStatusResponse.js';
 import type { GetLogsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
 import type { GetLogsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import type { ListExecSessionsRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ListExecSessionsRequest.js';
@@ -44,6 +46,10 @@ export interface ControlApi {
   setConfig(req: SetConfigRequest): Promise<SetConfigResponse__Output>;
   getConfig(app?: string): Promise<GetConfigResponse__Output>;
   setFileChangeSignal(app: string, signal: string): Promise<SetConfigResponse__Output>;
+  setConfigSource(app: string, type: string, settings: Record<string, string>): Promise<SetConfigResponse__Output>;
+  unsetConfigSource(app: string, type: string): Promise<SetConfigResponse__Output>;
+  getConfigSources(app?: string): Promise<GetConfigSourcesResponse__Output>;
+  getConfigStatus(app?: string): Promise<GetConfigStatusResponse__Output>;
   /** A stream, without a deadline: the caller handles its events (errors through `explain`). */
   getLogs(req: GetLogsRequest): grpc.ClientReadableStream<GetLogsResponse__Output>;
   /** The exec stream, without a deadline: a session lasts as long as its command. */
@@ -90,6 +96,10 @@ export function connect(target: Target): ControlApi {
     setConfig: (req) => unary(client.SetConfig, req),
     getConfig: (app = '') => unary(client.GetConfig, { app }),
     setFileChangeSignal: (app, signal) => unary(client.SetFileChangeSignal, { app, signal }),
+    setConfigSource: (app, type, settings) => unary(client.SetConfigSource, { app, type, settings }),
+    unsetConfigSource: (app, type) => unary(client.UnsetConfigSource, { app, type }),
+    getConfigSources: (app = '') => unary(client.GetConfigSources, { app }),
+    getConfigStatus: (app = '') => unary(client.GetConfigStatus, { app }),
     getLogs: (req) => client.GetLogs(req, metadata),
     exec: () => openExec(client, metadata),
     listExecSessions: (req) => unary(client.ListExecSessions, req),

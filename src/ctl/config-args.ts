@@ -4,7 +4,10 @@
 //   KEY=VALUE            an env var (--internal: an internal var); VALUE verbatim, '=' allowed
 //   --file PATH=@LOCAL   a file var whose content is the local file LOCAL, byte for byte
 //   --file PATH=TEXT     a file var whose content is TEXT itself ('@@' at the start: a literal '@')
+//   --dynamic TYPE NAME KEY=VALUE...   a dynamic var read by the instance from a TYPE source,
+//                        with its own settings (Vault's path=... key=...); --internal, --path too
 import { type ConfigKind, filePathProblem, nameProblem, valueProblem } from '../rules/config.js';
+import { settingsProblem, sourceTypeProblem } from '../rules/dynamic.js';
 import { UsageError } from './errors.js';
 
 export interface ParsedVar {
@@ -80,4 +83,46 @@ function noDuplicates(names: string[]): void {
 
 function check(problem: string | undefined): void {
   if (problem) throw new UsageError(problem);
+}
+
+export interface DynamicArgs {
+  type: string;
+  /** NAME then its KEY=VALUE settings. */
+  args: string[];
+  internal: boolean;
+  /** NAME is a file's path. */
+  path: boolean;
+}
+
+export interface ParsedDynamicVar {
+  name: string;
+  kind: ConfigKind;
+  from: string;
+  config: Record<string, string>;
+}
+
+export function parseDynamicArgs({ type, args, internal, path }: DynamicArgs): ParsedDynamicVar {
+  check(sourceTypeProblem(type));
+  if (internal && path) throw new UsageError('--internal and --path exclude each other: a file var is never internal');
+  const [name, ...settings] = args;
+  if (name === undefined || name.includes('=')) throw new UsageError('config set --dynamic TYPE needs the var NAME, then its KEY=VALUE settings');
+  const kind: ConfigKind = path ? 'file' : internal ? 'internal' : 'static';
+  check(nameProblem(kind, name));
+  if (settings.length === 0) throw new UsageError(`dynamic var ${name} needs its KEY=VALUE settings (e.g. path=secret/data/db key=/data/password for vault)`);
+  const config = parseSettings(settings);
+  check(settingsProblem(config, `dynamic var ${name}`));
+  return { name, kind, from: type, config };
+}
+
+/** KEY=VALUE settings (a source's, or a dynamic var's), each key once. */
+export function parseSettings(args: string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new UsageError(`expected KEY=VALUE, got ${JSON.stringify(a)}`);
+    const key = a.slice(0, eq);
+    if (Object.hasOwn(settings, key)) throw new UsageError(`${JSON.stringify(key)} is given twice`);
+    settings[key] = a.slice(eq + 1);
+  }
+  return settings;
 }

@@ -1,4 +1,5 @@
-// The app's status, told to our server's InstanceStatus service on the session's own channel:
+// The app's status (and, with CONFIG_STATUS, the dynamic vars' state), told to our server's
+// InstanceStatus service on the session's own channel:
 // once per session (the server forgets an instance's state when its config stream ends) and
 // again on each change. One call at a time, the latest status wins. A server without the
 // service (Waypoint's own answers UNIMPLEMENTED) is not asked again on that session; a refusal
@@ -15,6 +16,8 @@ import type { ReportStatusRequest } from '../protocol/generated/waypoint_entrypo
 import { grpc, instanceProtocol } from '../protocol/instance.js';
 import { toTimestamp } from '../protocol/timestamp.js';
 import type { AppStatus } from '../supervisor/lifecycle.js';
+import type { VarStatus } from '../config/dynamic/resolver.js';
+import type { ReportConfigRequest } from '../protocol/generated/waypoint_entrypoint/status/v1/ReportConfigRequest.js';
 
 export const DEFAULT_REPORT_DEADLINE_MS = 5_000;
 
@@ -26,33 +29,66 @@ const REFUSALS: ReadonlySet<number> = new Set([
   grpc.status.UNAUTHENTICATED,
 ]);
 
-export interface StatusReporterOptions {
+export interface StatusReporterOptions<S = AppStatus> {
   instanceId: string;
   logger: Logger;
   deadlineMs?: number;
   random?: Random;
+  /** The RPC and its request for a status: the app's (Report, the default) or the dynamic vars' (ReportConfig). */
+  rpc?: ReportRpc<S>;
 }
 
-export class StatusReporter {
-  private status?: AppStatus;
+/** One of the InstanceStatus service's calls, and the request it takes for a status. */
+export interface ReportRpc<S> {
+  method: 'Report' | 'ReportConfig';
+  /** What the debug lines call it. */
+  what: string;
+  request(instanceId: string, status: S): unknown;
+}
+
+const APP_STATUS: ReportRpc<AppStatus> = {
+  method: 'Report',
+  what: 'instance status',
+  request: (instanceId, status): ReportStatusRequest => ({
+    instance_id: instanceId,
+    state: status.state,
+    message: status.message,
+    since: toTimestamp(status.since),
+  }),
+};
+
+/** The dynamic vars' state (never values), through ReportConfig. */
+export const CONFIG_STATUS: ReportRpc<readonly VarStatus[]> = {
+  method: 'ReportConfig',
+  what: 'dynamic config status',
+  request: (instanceId, vars): ReportConfigRequest => ({
+    instance_id: instanceId,
+    vars: vars.map((v) => ({ name: v.name, source: v.source, ok: v.ok, message: v.message, ...(v.resolvedAt !== undefined && { resolved_at: toTimestamp(v.resolvedAt) }) })),
+  }),
+};
+
+export class StatusReporter<S = AppStatus> {
+  private status?: S;
   private session?: Session;
   /** What the live session's server holds. */
-  private sent?: AppStatus;
+  private sent?: S;
   /** The session a call is in flight on. */
   private inFlight?: Session;
   /** The session whose server has no InstanceStatus service. */
   private unimplemented?: Session;
   /** A status the server refused: not sent again (a new status is). */
-  private refused?: AppStatus;
+  private refused?: S;
   private timer?: NodeJS.Timeout;
   private readonly backoff: Backoff;
+  private readonly rpc: ReportRpc<S>;
 
-  constructor(private readonly options: StatusReporterOptions) {
+  constructor(private readonly options: StatusReporterOptions<S>) {
     this.backoff = new Backoff(options.random);
+    this.rpc = options.rpc ?? (APP_STATUS as unknown as ReportRpc<S>);
   }
 
-  /** Each status of the app, in order. */
-  set(status: AppStatus): void {
+  /** Each status, in order. */
+  set(status: S): void {
     this.status = status;
     this.flush();
   }
@@ -90,48 +126,44 @@ export class StatusReporter {
     this.send(session, status);
   }
 
-  private send(session: Session, status: AppStatus): void {
-    const request: ReportStatusRequest = {
-      instance_id: this.options.instanceId,
-      state: status.state,
-      message: status.message,
-      since: toTimestamp(status.since),
-    };
+  private send(session: Session, status: S): void {
+    const request = this.rpc.request(this.options.instanceId, status);
     const done = (err: ServiceError | null) => {
       if (this.inFlight === session) this.inFlight = undefined;
       if (this.session === session) this.answered(session, status, err);
       this.flush();
     };
     try {
-      report(session.client, request, session.metadata(), this.options.deadlineMs ?? DEFAULT_REPORT_DEADLINE_MS, done);
+      report(session.client, this.rpc.method, request, session.metadata(), this.options.deadlineMs ?? DEFAULT_REPORT_DEADLINE_MS, done);
     } catch (err) {
       // The channel closing under us: the session is ending, the next one reports.
       done(Object.assign(new Error((err as Error)?.message ?? String(err)), { code: grpc.status.UNKNOWN, details: '', metadata: new grpc.Metadata() }));
     }
   }
 
-  private answered(session: Session, status: AppStatus, err: ServiceError | null): void {
+  private answered(session: Session, status: S, err: ServiceError | null): void {
     const { logger } = this.options;
+    const { what } = this.rpc;
     if (!err) {
       this.sent = status;
       this.backoff.reset();
-      logger.debug('instance status reported', { state: status.state });
+      logger.debug(`${what} reported`, (status as Partial<AppStatus>).state ? { state: (status as AppStatus).state } : {});
       return;
     }
     const code = grpc.status[err.code] ?? String(err.code);
     const reason = err.details || err.message;
     if (err.code === grpc.status.UNIMPLEMENTED) {
       this.unimplemented = session;
-      logger.debug('the server has no instance status service; not reporting the app status on this connection', { reason });
+      logger.debug(`the server has no instance status service; not reporting the ${what} on this connection`, { reason });
       return;
     }
     if (REFUSALS.has(err.code)) {
       this.refused = status;
-      logger.debug('the server refused the instance status', { code, reason });
+      logger.debug(`the server refused the ${what}`, { code, reason });
       return;
     }
     const delay = this.backoff.next({ policy: RECONNECT_POLICY });
-    logger.debug('reporting the instance status failed; retrying', { code, reason, after_ms: delay });
+    logger.debug(`reporting the ${what} failed; retrying`, { code, reason, after_ms: delay });
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
@@ -147,13 +179,14 @@ function definition(): InstanceStatusDefinition {
 /** One Report call on the session's client (so on its channel, with its fault guard). */
 function report(
   client: WaypointClient,
-  request: ReportStatusRequest,
+  method: ReportRpc<unknown>['method'],
+  request: unknown,
   metadata: Metadata,
   deadlineMs: number,
   callback: (err: ServiceError | null) => void,
 ): void {
-  const m = definition().Report;
-  client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, metadata, { deadline: Date.now() + deadlineMs }, (err) =>
+  const m = definition()[method] as InstanceStatusDefinition['Report'];
+  client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request as ReportStatusRequest, metadata, { deadline: Date.now() + deadlineMs }, (err) =>
     callback(err),
   );
 }

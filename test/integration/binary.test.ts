@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as pty from 'node-pty';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFake } from '../helpers/fake-waypoint.js';
 import { BINARY, cleanEnv, killAll, ROOT, run, start, waitFor, withDeadline } from '../helpers/run.js';
 
 const VERSION: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -64,6 +65,30 @@ suite('the single binary', () => {
     expect(r.code).toBe(42);
     expect(r.stderr.toString()).toBe('');
     expect(readdirSync(lonelyDir)).toEqual(['waypoint-entrypoint']);
+  });
+
+  it('copied alone, resolves a dynamic var from its dynamic.cjs asset; a source it lacks is one warning, the app runs', async () => {
+    const fake = await startFake({
+      invites: { 'invite-binary': 'token-binary' },
+      config: {
+        env_vars: [
+          { name: 'FIXED', dynamic: { from: 'null', config: { static_value: 'from-null' } } },
+          { name: 'LOST', dynamic: { from: 'aws-ssm', config: { name: '/p' } } },
+        ],
+      },
+    });
+    try {
+      const env = cleanEnv({ WAYPOINT_SERVER_ADDR: fake.addr, WAYPOINT_DEPLOYMENT_ID: 'D1', WAYPOINT_CEB_INVITE_TOKEN: 'invite-binary', WAYPOINT_CEB_CONNECT_TIMEOUT: '5s' });
+      const r = await run(['sh', '-c', 'echo "FIXED=$FIXED LOST=${LOST-unset}"'], { bin: lonely, cwd: lonelyDir, env });
+      expect(r.code).toBe(0);
+      expect(r.stdout.toString()).toBe('FIXED=from-null LOST=unset\n');
+      const warnings = r.stderr.toString().split('\n').filter((l) => l.includes('dynamic config var'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('dynamic config var LOST from the aws-ssm source failed');
+      if (!existsSync(path.join(ROOT, 'dist/source-aws-ssm.cjs'))) expect(warnings[0]).toContain('the aws-ssm source is not part of this build of the entrypoint');
+    } finally {
+      await fake.stop();
+    }
   });
 
   it('prints its version, the Node inside it and the target', async () => {

@@ -1,7 +1,8 @@
 // App config end to end (the bundle) against the scriptable fake server, which pushes configs
 // at will: env vars restart the app only when its env changes, bursts coalesce, internal vars
 // are interpolated and never exposed, files are written atomically and signalled without a
-// restart, WAYPOINT_LOG_LEVEL changes our level live, dynamic vars are skipped with a warning.
+// restart, WAYPOINT_LOG_LEVEL changes our level live, dynamic vars are resolved (null source) or
+// reported when their source cannot be.
 // The app prints its pid and env at each start, so starts and their env are counted on stdout.
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -162,7 +163,7 @@ describe('env vars', () => {
     expect(Date.now() - pushed).toBeLessThan(3000);
   });
 
-  it('a dynamic var is skipped with one warning naming its source; the app runs', async () => {
+  it('a dynamic var from a source this build cannot load: one warning naming it and the source, the app runs', async () => {
     const dynamic: ConfigVar = { name: 'SECRET', dynamic: { from: 'vault', config: { path: 'x' } } };
     const f = await fake([stat('PLAIN', 'p'), dynamic]);
     const r = launch(f);
@@ -171,13 +172,47 @@ describe('env vars', () => {
     expect(first.env).not.toHaveProperty('SECRET');
     f.push({ env_vars: [stat('PLAIN', 'q'), dynamic] });
     await startCount(r, 2);
-    const warnings = stderr(r).split('\n').filter((l) => l.includes('dynamic source'));
+    const warnings = stderr(r).split('\n').filter((l) => l.includes('dynamic config var'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/warn: .* source=vault vars=SECRET/);
+    expect(warnings[0]).toMatch(/warn: dynamic config var SECRET from the vault source failed: .*; the variable is left out of the app's config var=SECRET source=vault failure=/);
+  });
+
+  it('a null var with its sources global then app (Waypoint\'s fields): the app\'s setting wins; the first start has it', async () => {
+    const fromKey: ConfigVar = { name: 'FROM_KEY', dynamic: { from: 'null', config: { config_key: 'k' } } };
+    const fixed: ConfigVar = { name: 'FIXED', dynamic: { from: 'null', config: { static_value: 'fixed' } } };
+    const f = await fx.fake({
+      config: {
+        env_vars: [fromKey, fixed],
+        config_sources: [
+          { type: 'null', config: { 'values.k': 'global' }, global: {} },
+          { type: 'null', config: { 'values.k': 'app' }, application: { application: 'web', project: 'p' } },
+        ],
+      },
+    });
+    const r = launch(f);
+    const first = await startCount(r, 1);
+    expect(first.env.FROM_KEY).toBe('app');
+    expect(first.env.FIXED).toBe('fixed');
+    // A Waypoint server has no status service of ours: one debug line, nothing else changes.
+    await r.waitForOutput('the server has no instance status service; not reporting the dynamic config status on this connection', { stream: 'stderr' });
+    expect(stderr(r)).not.toMatch(/warn: .*status/);
   });
 });
 
 describe('files', () => {
+  it('a dynamic file var: written before the first start, rewritten with the file change signal when its value changes; no restart', async () => {
+    const fileVar = (value: string): ConfigVar => ({ name: 'conf/dynamic.txt', name_is_path: true, dynamic: { from: 'null', config: { static_value: value } } });
+    const f = await fx.fake({ config: { env_vars: [stat('E', '1'), fileVar('one')], file_change_signal: 'SIGUSR2' } });
+    const r = launch(f);
+    const first = await startCount(r, 1);
+    const file = path.join(fx.dir, 'conf/dynamic.txt');
+    expect(readFileSync(file, 'utf8')).toBe('one');
+    f.push({ env_vars: [stat('E', '1'), fileVar('two')], file_change_signal: 'SIGUSR2' });
+    await r.waitForOutput(`usr2 ${first.pid}\n`);
+    expect(readFileSync(file, 'utf8')).toBe('two');
+    expect(starts(r)).toHaveLength(1);
+  });
+
   it('written atomically with mode 0644, then the app gets file_change_signal; no restart', async () => {
     const f = await fake([stat('E', '1')]);
     const r = launch(f);

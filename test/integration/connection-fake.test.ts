@@ -527,4 +527,23 @@ describe('what gets loaded', () => {
     expect(connected.builtins).toContain('http2');
     expect(connected.files.some((f) => f.endsWith('connection.cjs'))).toBe(true);
   });
+
+  it('a static-only config loads no dynamic config code; a dynamic var loads it and only its own source', async () => {
+    const chunks = (files: string[]) => files.filter((f) => /(dynamic|source-[a-z-]+)\.cjs$/.test(f)).map((f) => path.basename(f)).sort();
+    const env = (f: FakeWaypoint) => ({
+      WAYPOINT_SERVER_ADDR: f.addr,
+      WAYPOINT_DEPLOYMENT_ID: DEPLOYMENT,
+      WAYPOINT_CEB_INVITE_TOKEN: INVITE,
+      WAYPOINT_CEB_CONNECT_TIMEOUT: '5s',
+    });
+    const staticOnly = await fake({ config: { env_vars: [{ name: 'A', static: 'a' }] } });
+    expect(chunks((await loaded('static', env(staticOnly))).files)).toEqual([]);
+    const withNull = await fake({ config: { env_vars: [{ name: 'A', dynamic: { from: 'null', config: { static_value: 'a' } } }] } });
+    expect(chunks((await loaded('null', env(withNull))).files)).toEqual(['dynamic.cjs']);
+    // A source of its own chunk: that one is asked for (built or not), no other.
+    const withVault = await fake({ config: { env_vars: [{ name: 'A', dynamic: { from: 'vault', config: { path: 'x' } } }] } });
+    const vault = chunks((await loaded('vault', env(withVault))).files);
+    expect(vault[0]).toBe('dynamic.cjs');
+    expect(vault.slice(1).every((c) => c === 'source-vault.cjs')).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
-// `waypoint-ctl config set|get|unset|file-signal`: app configuration. Each command is one change
+// `waypoint-ctl config set|get|unset|file-signal` (and `config source`, `config status`:
+// config-dynamic.ts): app configuration. Each command is one change
 // on the server, pushed at once to the connected instances whose config it changes.
 import { type Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -7,7 +8,8 @@ import { fromTimestamp } from '../../protocol/timestamp.js';
 import { parseSignalName } from '../../rules/config.js';
 import { APP_NAME } from '../../rules/names.js';
 import { connect, type ControlApi } from '../client.js';
-import { parseSetArgs, parseUnsetNames } from '../config-args.js';
+import { parseDynamicArgs, parseSetArgs, parseUnsetNames } from '../config-args.js';
+import { configDynamicCommands, settingsText } from './config-dynamic.js';
 import { CtlError, UsageError } from '../errors.js';
 import { isoTime, printJson, printLines, printTable } from '../output.js';
 import { resolveTarget } from '../target.js';
@@ -19,18 +21,29 @@ const WIRE_KIND = { static: 'STATIC', internal: 'INTERNAL', file: 'FILE' } as co
 export function configCommand(program: Command): void {
   const config = program
     .command('config')
-    .description('set, show and remove app configuration (env vars, internal vars, files)');
+    .description('set, show and remove app configuration (env vars, internal vars, files, dynamic vars and their sources)');
 
   withConnectionOptions(
     config
       .command('set')
       .description('set vars (global, or of --app); all at once, in one push to the instances')
-      .argument('[KEY=VALUE...]', 'env vars; with --internal, internal vars (only for ${config.internal.KEY})')
+      .argument('[KEY=VALUE...]', 'env vars; with --internal, internal vars (only for ${config.internal.KEY}); with --dynamic: NAME KEY=VALUE...')
       .option('--app <app>', 'of this app (default: global, every app)')
       .option('--internal', 'the KEY=VALUE vars are internal: never env vars themselves')
-      .option('--file <PATH=@LOCALFILE>', 'a file var: PATH gets LOCALFILE\'s content (PATH=TEXT: TEXT itself); repeatable', collect),
+      .option('--file <PATH=@LOCALFILE>', 'a file var: PATH gets LOCALFILE\'s content (PATH=TEXT: TEXT itself); repeatable', collect)
+      .option('--dynamic <type>', 'one dynamic var NAME, read by each instance from a source of this type (null, vault, kubernetes, consul, aws-ssm) with the KEY=VALUE settings that follow')
+      .option('--path', 'with --dynamic: NAME is a file path (a file var)'),
   ).action(async (assignments: string[], opts: Record<string, unknown>) => {
     const app = appOf(opts);
+    if (opts.dynamic !== undefined) {
+      if (opts.file !== undefined) throw new UsageError('--dynamic sets one var: give --file vars in a call of their own');
+      const v = parseDynamicArgs({ type: opts.dynamic as string, args: assignments, internal: opts.internal === true, path: opts.path === true });
+      const set = [{ name: v.name, kind: WIRE_KIND[v.kind], dynamic: { from: v.from, config: v.config } }];
+      const res = await withApi(opts, (api) => api.setConfig({ app, set }));
+      printLines([`set ${v.name} (dynamic, from ${v.from}) ${scope(app)}; ${updated(res.instances_notified)}`]);
+      return;
+    }
+    if (opts.path === true) throw new UsageError('--path goes with --dynamic');
     const vars = parseSetArgs({ assignments, files: (opts.file as string[] | undefined) ?? [], internal: opts.internal === true }, readLocal);
     const set = vars.map((v) => ({ name: v.name, kind: WIRE_KIND[v.kind], value: v.value }));
     const res = await withApi(opts, (api) => api.setConfig({ app, set }));
@@ -86,10 +99,12 @@ export function configCommand(program: Command): void {
     const res = await withApi(opts, (api) => api.setFileChangeSignal(app, parsed.signal));
     printLines([`file change signal of app ${app}: ${parsed.signal || 'none'}; ${updated(res.instances_notified)}`]);
   });
+
+  configDynamicCommands(config);
 }
 
 /** One call on a fresh connection; commands check their arguments before it. */
-async function withApi<T>(opts: Record<string, unknown>, call: (api: ControlApi) => Promise<T>): Promise<T> {
+export async function withApi<T>(opts: Record<string, unknown>, call: (api: ControlApi) => Promise<T>): Promise<T> {
   const api = connect(resolveTarget(connectionFlags(opts)));
   try {
     return await call(api);
@@ -98,7 +113,7 @@ async function withApi<T>(opts: Record<string, unknown>, call: (api: ControlApi)
   }
 }
 
-function appOf(opts: Record<string, unknown>): string {
+export function appOf(opts: Record<string, unknown>): string {
   const app = opts.app as string | undefined;
   if (app !== undefined && !APP_NAME.test(app)) {
     throw new UsageError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-' (at most 63)`);
@@ -118,17 +133,18 @@ function readLocal(file: string): Buffer {
   }
 }
 
-function scope(app: string): string {
+export function scope(app: string): string {
   return app ? `for app ${app}` : 'globally';
 }
 
-function updated(n: number): string {
+export function updated(n: number): string {
   if (n === 0) return 'no connected instance affected';
   return `${n} connected instance${n === 1 ? '' : 's'} updated`;
 }
 
 /** Values as text on one line; a file as its size (config get --json has the content). */
 function shownValue(v: ConfigEntry__Output): string {
+  if (v.dynamic) return `dynamic: ${v.dynamic.from} ${settingsText(v.dynamic.config)}`;
   if (v.kind === 'FILE') return `(${v.value.length} bytes)`;
   const text = v.value.toString('utf8');
   return /^[\x20-\x7e\u00a0-\uffff]*$/.test(text) ? text : JSON.stringify(text);
@@ -139,7 +155,7 @@ function varJson(v: ConfigEntry__Output) {
     name: v.name,
     scope: v.app ? 'app' : 'global',
     kind: KIND[v.kind],
-    value: v.value.toString('utf8'),
+    ...(v.dynamic ? { dynamic: { from: v.dynamic.from, config: v.dynamic.config } } : { value: v.value.toString('utf8') }),
     overridden: v.overridden,
     updated_at: isoTime(fromTimestamp(v.updated_at)),
   };

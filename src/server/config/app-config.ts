@@ -6,16 +6,17 @@
 // an app change: that app's). A change that leaves an app's config as it was (the same value
 // again, a global var the app overrides) is not pushed to it: there is nothing new to apply.
 import type { EntrypointConfigResponse } from '../../protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
-import { configFor, type AppSettings } from './message.js';
+import { configFor, type AppSettings, sourceHash } from './message.js';
 import { growsNothing, weigh, weightProblem } from './limits.js';
 import { resolve, type StoredVar, type ViewedVar, view } from './resolve.js';
 import { type ConfigKind, nameProblem, parseSignalName, valueProblem } from '../../rules/config.js';
-import type { ConfigStore, VarChange } from '../store/store.js';
+import type { ConfigStore, StoredSource, VarChange } from '../store/store.js';
 import type { ConfigSink, InstanceRegistry } from '../instances/registry.js';
 import type { Actor } from '../audit.js';
 import type { ServerLog } from '../log.js';
 import { failedPrecondition, invalidArgument, RpcError, Status } from '../rpc/status.js';
 import { APP_NAME } from '../../rules/names.js';
+import { maskSettings, settingsProblem, sourceTypeProblem } from '../../rules/dynamic.js';
 import { type Deployment, type Store, StoreError } from '../store/store.js';
 
 export interface ConfigView {
@@ -44,11 +45,16 @@ export class AppConfig {
   async sendConfig(deployment: Deployment, sink: ConfigSink): Promise<void> {
     try {
       const read = ++this.reads;
-      this.deliver(sink, read, configFor(deployment, await this.settings(deployment.app)));
+      this.deliver(sink, read, await this.messageFor(deployment));
     } catch (err) {
       this.log.warn('config not sent: the store could not be read', { app: deployment.app, error: (err as Error).message });
       sink.close(new RpcError(Status.UNAVAILABLE, `the server could not read the config of app ${deployment.app}: reconnect`));
     }
+  }
+
+  /** The config an instance of `deployment` gets, as stored now. */
+  async messageFor(deployment: Deployment): Promise<EntrypointConfigResponse> {
+    return configFor(deployment, await this.settings(deployment.app));
   }
 
   /**
@@ -92,6 +98,40 @@ export class AppConfig {
     return pushed;
   }
 
+  /** Sets a config source's settings in a scope ('' global); returns how many instances got a push. */
+  async setSource(app: string, type: string, settings: Record<string, string>, actor?: Actor): Promise<number> {
+    checkScope(app);
+    const problem = sourceTypeProblem(type) ?? settingsProblem(settings, `the ${type} source`);
+    if (problem) throw invalidArgument(problem);
+    const pushed = await this.pushing(app === '' ? undefined : app, () => this.config.setSource(app, type, settings));
+    // Setting names only: their values may be tokens.
+    this.log.info('config source set', { event: 'config.source.set', scope: app || 'global', app: app || undefined, type, keys: Object.keys(settings).sort(), pushed, ...actor });
+    return pushed;
+  }
+
+  async unsetSource(app: string, type: string, actor?: Actor): Promise<number> {
+    checkScope(app);
+    if (!(await this.config.sources(app)).some((s) => s.type === type)) {
+      throw new RpcError(Status.NOT_FOUND, `no ${type} source is set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+    }
+    const pushed = await this.pushing(app === '' ? undefined : app, async () => {
+      await this.config.unsetSource(app, type);
+    });
+    this.log.info('config source unset', { event: 'config.source.unset', scope: app || 'global', app: app || undefined, type, pushed, ...actor });
+    return pushed;
+  }
+
+  /** The sources that reach an app (global ones it overrides marked), or the global ones; secrets masked. */
+  async sourcesView(app: string): Promise<Array<StoredSource & { overridden: boolean }>> {
+    if (app !== '') checkScope(app);
+    const globals = await this.config.sources('');
+    const own = app === '' ? [] : await this.config.sources(app);
+    const ownTypes = new Set(own.map((s) => s.type));
+    return [...own.map((s) => ({ ...s, overridden: false })), ...globals.map((s) => ({ ...s, overridden: ownTypes.has(s.type) }))]
+      .map((s) => ({ ...s, settings: maskSettings(s.settings) }))
+      .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : (a.app === '' ? 1 : 0) - (b.app === '' ? 1 : 0)));
+  }
+
   async appExists(app: string): Promise<boolean> {
     return this.config.appExists(app);
   }
@@ -106,7 +146,12 @@ export class AppConfig {
 
   private async settings(app: string): Promise<AppSettings> {
     const [globals, own, fileChangeSignal] = await Promise.all([this.config.vars(''), this.config.vars(app), this.config.fileChangeSignal(app)]);
-    return { vars: resolve(globals, own), fileChangeSignal };
+    const vars = resolve(globals, own);
+    // The sources only matter to an app with a dynamic var (only then are they sent).
+    const sources = vars.some((v) => v.dynamicFrom !== undefined)
+      ? [...(await this.config.sources('')), ...(app === '' ? [] : await this.config.sources(app))]
+      : [];
+    return { vars, fileChangeSignal, sources };
   }
 
   /** Sends `message` (from read number `read`) unless the instance already got a later read. */
@@ -190,7 +235,11 @@ interface Scopes {
 }
 
 function fingerprint(settings: AppSettings): string {
-  return JSON.stringify([settings.fileChangeSignal, settings.vars.map((v) => [v.name, v.kind, v.value.toString('base64')])]);
+  return JSON.stringify([
+    settings.fileChangeSignal,
+    settings.vars.map((v) => [v.name, v.kind, v.dynamicFrom ?? null, v.value.toString('base64')]),
+    settings.sources.map((s) => [s.app, s.type, sourceHash(s)]),
+  ]);
 }
 
 /** '' (the global scope) or a valid app name; INVALID_ARGUMENT otherwise (the console's app filters too). */
@@ -211,7 +260,7 @@ function checkChange(set: VarChange[], unset: string[]): void {
   };
   for (const v of set) {
     if (!KINDS.includes(v.kind)) throw invalidArgument(`unknown config kind ${JSON.stringify(v.kind)}`);
-    const problem = nameProblem(v.kind, v.name) ?? valueProblem(v.kind, v.name, v.value);
+    const problem = nameProblem(v.kind, v.name) ?? (v.dynamicFrom === undefined ? valueProblem(v.kind, v.name, v.value) : dynamicProblem(v));
     if (problem) throw invalidArgument(problem);
     once(v.name);
   }
@@ -219,4 +268,19 @@ function checkChange(set: VarChange[], unset: string[]): void {
     if (name === '') throw invalidArgument('unset needs names');
     once(name);
   }
+}
+
+/** A dynamic var: a known source type, and its own config a JSON object of strings. */
+function dynamicProblem(v: VarChange): string | undefined {
+  const typeProblem = sourceTypeProblem(v.dynamicFrom ?? '');
+  if (typeProblem) return typeProblem;
+  let config: unknown;
+  try {
+    config = JSON.parse(v.value.toString('utf8'));
+  } catch {
+    return `the config of dynamic var ${v.name} is not a JSON object`;
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return `the config of dynamic var ${v.name} is not a JSON object`;
+  if (Object.keys(config).length === 0) return `dynamic var ${v.name} needs its config (KEY=VALUE settings, e.g. path=... for vault)`;
+  return settingsProblem(config as Record<string, string>, `dynamic var ${v.name}`);
 }

@@ -1,5 +1,6 @@
 // The config an instance gets, from the vars stored: app vars win over global vars of the same
 // name; every message carries the full set (a var removed is simply absent, as Waypoint does).
+// A dynamic var goes as Waypoint's DynamicVal: the instance reads its value itself.
 import type { ConfigVar } from '../../protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import type { ConfigKind } from '../../rules/config.js';
 
@@ -8,9 +9,12 @@ export interface StoredVar {
   app: string;
   name: string;
   kind: ConfigKind;
+  /** A static value; for a dynamic var, its config (a JSON object of strings). */
   value: Buffer;
   /** ms since the epoch */
   updatedAt: number;
+  /** Set: a dynamic var, which the instance reads from this source type. */
+  dynamicFrom?: string;
 }
 
 export interface ViewedVar extends StoredVar {
@@ -39,10 +43,15 @@ export function view(globals: StoredVar[], own: StoredVar[]): ViewedVar[] {
 export function toWire(vars: StoredVar[]): ConfigVar[] {
   return vars.map((v) => ({
     name: v.name,
-    static: v.value.toString('utf8'),
+    ...(v.dynamicFrom === undefined ? { static: v.value.toString('utf8') } : { dynamic: { from: v.dynamicFrom, config: dynamicConfig(v) } }),
     internal: v.kind === 'internal',
     name_is_path: v.kind === 'file',
   }));
+}
+
+/** A dynamic var's own config (Vault's path and key...). */
+export function dynamicConfig(v: StoredVar): Record<string, string> {
+  return JSON.parse(v.value.toString('utf8')) as Record<string, string>;
 }
 
 function byNameOrder(a: { name: string }, b: { name: string }): number {

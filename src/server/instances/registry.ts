@@ -46,6 +46,18 @@ export interface InstanceInfo {
   tokenId: string;
   /** What the entrypoint last reported of its app on this stream (api/status/service.ts). */
   status?: InstanceStatus;
+  /** How its dynamic config vars resolve, as it last reported (never values). */
+  configStatus?: { vars: DynamicVarState[]; reportedAt: number };
+}
+
+export interface DynamicVarState {
+  name: string;
+  source: string;
+  ok: boolean;
+  /** Bounded; the backend's answer, never a value. */
+  message: string;
+  /** ms since the epoch; undefined: never read well. */
+  resolvedAt?: number;
 }
 
 export interface InstanceStatus {

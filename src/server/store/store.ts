@@ -90,14 +90,36 @@ export function inviteRefusal(record: TokenRecord | undefined, now: number): 'un
 export interface VarChange {
   name: string;
   kind: ConfigKind;
+  /** A static value; for a dynamic var, its config as a JSON object. */
   value: Buffer;
+  /** Set: a dynamic var, read by the instance from this source type. */
+  dynamicFrom?: string;
 }
 
-/** The config vars of each scope ('' global, or an app) and each app's file change signal. */
+/** A config source's settings in one scope. */
+export interface StoredSource {
+  /** '' for global. */
+  app: string;
+  type: string;
+  settings: Record<string, string>;
+  /** ms since the epoch */
+  updatedAt: number;
+}
+
+/**
+ * The config vars of each scope ('' global, or an app), each app's file change signal, and the
+ * config sources' settings of each scope.
+ */
 export interface ConfigStore {
   vars(app: string): Promise<StoredVar[]>;
   /** All of a change's sets and unsets, or none. */
   apply(app: string, set: VarChange[], unset: string[]): Promise<void>;
+  /** The sources of one scope ('' global), by type. */
+  sources(app: string): Promise<StoredSource[]>;
+  /** Sets (replaces) a source's settings in a scope; an app named is created when new. */
+  setSource(app: string, type: string, settings: Record<string, string>): Promise<void>;
+  /** Removes a source from a scope; false when it was not set there. */
+  unsetSource(app: string, type: string): Promise<boolean>;
   apps(): Promise<string[]>;
   appExists(app: string): Promise<boolean>;
   fileChangeSignal(app: string): Promise<string>;

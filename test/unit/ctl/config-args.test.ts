@@ -1,7 +1,7 @@
 // `config set` / `config unset` arguments: KEY=VALUE, --file PATH=@LOCAL or PATH=TEXT, usage
 // errors naming the argument.
 import { describe, expect, it } from 'vitest';
-import { parseAssignment, parseFileAssignment, parseSetArgs, parseUnsetNames } from '../../../src/ctl/config-args.js';
+import { parseAssignment, parseFileAssignment, parseSetArgs, parseUnsetNames, parseDynamicArgs, parseSettings } from '../../../src/ctl/config-args.js';
 import { UsageError } from '../../../src/ctl/errors.js';
 
 const noRead = () => {
@@ -52,5 +52,36 @@ describe('parseUnsetNames', () => {
     expect(() => parseUnsetNames([])).toThrow(UsageError);
     expect(() => parseUnsetNames(['A', 'A'])).toThrow(/twice/);
     expect(() => parseUnsetNames(['dir/'])).toThrow(/directory/);
+  });
+});
+
+describe('config set --dynamic and config source set arguments', () => {
+  it('NAME then KEY=VALUE settings; --internal and --path set the kind', () => {
+    expect(parseDynamicArgs({ type: 'vault', args: ['DB', 'path=secret/data/db', 'key=/data/password'], internal: false, path: false })).toEqual({
+      name: 'DB',
+      kind: 'static',
+      from: 'vault',
+      config: { path: 'secret/data/db', key: '/data/password' },
+    });
+    expect(parseDynamicArgs({ type: 'null', args: ['PASS', 'static_value=a=b'], internal: true, path: false })).toMatchObject({ kind: 'internal', config: { static_value: 'a=b' } });
+    expect(parseDynamicArgs({ type: 'null', args: ['conf/tls.pem', 'static_value=x'], internal: false, path: true })).toMatchObject({ kind: 'file', name: 'conf/tls.pem' });
+  });
+
+  it.each([
+    [{ type: 'etcd', args: ['A', 'k=v'] }, 'unknown config source type "etcd": one of null, vault, kubernetes, consul, aws-ssm'],
+    [{ type: 'vault', args: [] }, 'config set --dynamic TYPE needs the var NAME, then its KEY=VALUE settings'],
+    [{ type: 'vault', args: ['A=1'] }, 'config set --dynamic TYPE needs the var NAME, then its KEY=VALUE settings'],
+    [{ type: 'vault', args: ['A'] }, 'dynamic var A needs its KEY=VALUE settings'],
+    [{ type: 'vault', args: ['A', 'novalue'] }, 'expected KEY=VALUE, got "novalue"'],
+    [{ type: 'vault', args: ['A', 'k=1', 'k=2'] }, '"k" is given twice'],
+    [{ type: 'vault', args: ['1A', 'k=1'] }, 'invalid env var name "1A"'],
+    [{ type: 'vault', args: ['A', 'k=1'], internal: true, path: true }, '--internal and --path exclude each other'],
+  ])('%j: %s', (input, message) => {
+    expect(() => parseDynamicArgs({ internal: false, path: false, ...input })).toThrow(message);
+  });
+
+  it('source settings: KEY=VALUE, the value verbatim', () => {
+    expect(parseSettings(['addr=https://v:8200', 'token=a=b'])).toEqual({ addr: 'https://v:8200', token: 'a=b' });
+    expect(() => parseSettings(['=x'])).toThrow('expected KEY=VALUE, got "=x"');
   });
 });

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordingLogger, sessionOn } from '../../helpers/fake-session.js';
 import type { ReportStatusRequest } from '../../../src/protocol/generated/waypoint_entrypoint/status/v1/ReportStatusRequest.js';
-import { StatusReporter } from '../../../src/status/reporter.js';
+import { CONFIG_STATUS, StatusReporter } from '../../../src/status/reporter.js';
 import type { AppStatus } from '../../../src/supervisor/lifecycle.js';
 
 interface FakeCall {
@@ -146,5 +146,38 @@ describe('StatusReporter', () => {
     vi.advanceTimersByTime(500);
     expect(states(s.calls)).toEqual(['RUNNING']);
     expect(above()).toEqual([]);
+  });
+});
+
+describe('StatusReporter with CONFIG_STATUS', () => {
+  it('sends the dynamic vars through ReportConfig (never a value); a server without it is asked once per session', () => {
+    const { logger, records } = recordingLogger();
+    const reporter = new StatusReporter({ instanceId: 'I1', logger, random: () => 0, rpc: CONFIG_STATUS });
+    const calls: Array<{ path: string; request: unknown; cb: (err: unknown) => void }> = [];
+    const client = {
+      makeUnaryRequest: (path: string, _s: unknown, _d: unknown, request: unknown, _m: unknown, _o: unknown, cb: (err: unknown) => void) => {
+        calls.push({ path, request, cb });
+        return { cancel() {} };
+      },
+    };
+    const { session } = sessionOn(client);
+    reporter.attach(session);
+    reporter.set([
+      { name: 'A', source: 'vault', ok: true, message: '', resolvedAt: 1_700_000_000_500 },
+      { name: 'B', source: 'null', ok: false, message: 'no value for config_key "x"' },
+    ]);
+    expect(calls.map((c) => c.path)).toEqual(['/waypoint_entrypoint.status.v1.InstanceStatus/ReportConfig']);
+    expect(calls[0].request).toEqual({
+      instance_id: 'I1',
+      vars: [
+        { name: 'A', source: 'vault', ok: true, message: '', resolved_at: { seconds: '1700000000', nanos: 500_000_000 } },
+        { name: 'B', source: 'null', ok: false, message: 'no value for config_key "x"' },
+      ],
+    });
+    calls[0].cb(Object.assign(new Error('unimplemented'), { code: 12, details: 'unimplemented' }));
+    reporter.set([{ name: 'A', source: 'vault', ok: true, message: '' }]);
+    expect(calls).toHaveLength(1);
+    expect(records.map((r) => r.message)).toContain('the server has no instance status service; not reporting the dynamic config status on this connection');
+    expect(records.every((r) => r.level === 'debug')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
-// The config RPCs of our control API: messages in and out of AppConfig.
+// The config RPCs of our control API: messages in and out of AppConfig (vars, sources), and the
+// dynamic vars' status the instances reported.
 import type { ConfigEntry, ConfigEntry__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ConfigEntry.js';
 import type { GetConfigRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigRequest.js';
 import type { GetConfigResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
@@ -8,7 +9,15 @@ import type { SetFileChangeSignalRequest__Output } from '../../../protocol/gener
 import { toTimestamp } from '../../../protocol/timestamp.js';
 import type { Actor } from '../../audit.js';
 import type { AppConfig } from '../../config/app-config.js';
-import type { ViewedVar } from '../../config/resolve.js';
+import { dynamicConfig, type ViewedVar } from '../../config/resolve.js';
+import type { InstanceRegistry } from '../../instances/registry.js';
+import { maskSettings } from '../../../rules/dynamic.js';
+import type { GetConfigSourcesRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesRequest.js';
+import type { GetConfigSourcesResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesResponse.js';
+import type { GetConfigStatusRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigStatusRequest.js';
+import type { GetConfigStatusResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigStatusResponse.js';
+import type { SetConfigSourceRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/SetConfigSourceRequest.js';
+import type { UnsetConfigSourceRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/UnsetConfigSourceRequest.js';
 import type { ConfigKind } from '../../../rules/config.js';
 import type { VarChange } from '../../store/store.js';
 
@@ -16,8 +25,46 @@ const KIND_OF: Record<ConfigEntry__Output['kind'], ConfigKind> = { STATIC: 'stat
 const WIRE_KIND = { static: 'STATIC', internal: 'INTERNAL', file: 'FILE' } as const;
 
 export async function setConfig(config: AppConfig, req: SetConfigRequest__Output, actor: Actor): Promise<SetConfigResponse> {
-  const set: VarChange[] = req.set.map((e) => ({ name: e.name, kind: KIND_OF[e.kind], value: Buffer.from(e.value) }));
+  const set: VarChange[] = req.set.map((e) =>
+    e.dynamic
+      ? { name: e.name, kind: KIND_OF[e.kind], value: Buffer.from(JSON.stringify(e.dynamic.config ?? {})), dynamicFrom: e.dynamic.from }
+      : { name: e.name, kind: KIND_OF[e.kind], value: Buffer.from(e.value) },
+  );
   return { instances_notified: await config.change(req.app, set, req.unset, actor) };
+}
+
+export async function setConfigSource(config: AppConfig, req: SetConfigSourceRequest__Output, actor: Actor): Promise<SetConfigResponse> {
+  return { instances_notified: await config.setSource(req.app, req.type, { ...req.settings }, actor) };
+}
+
+export async function unsetConfigSource(config: AppConfig, req: UnsetConfigSourceRequest__Output, actor: Actor): Promise<SetConfigResponse> {
+  return { instances_notified: await config.unsetSource(req.app, req.type, actor) };
+}
+
+export async function getConfigSources(config: AppConfig, req: GetConfigSourcesRequest__Output): Promise<GetConfigSourcesResponse> {
+  const sources = await config.sourcesView(req.app);
+  return {
+    sources: sources.map((s) => ({ app: s.app, type: s.type, settings: s.settings, overridden: s.overridden, updated_at: toTimestamp(s.updatedAt) })),
+  };
+}
+
+/** What each live instance (of an app, or all) last reported of its dynamic vars. */
+export function getConfigStatus(registry: InstanceRegistry, req: GetConfigStatusRequest__Output): GetConfigStatusResponse {
+  return {
+    instances: registry.list({ app: req.app || undefined }).map((i) => ({
+      instance_id: i.id,
+      app: i.app,
+      deployment_id: i.deploymentId,
+      vars: (i.configStatus?.vars ?? []).map((v) => ({
+        name: v.name,
+        source: v.source,
+        ok: v.ok,
+        message: v.message,
+        ...(v.resolvedAt !== undefined && { resolved_at: toTimestamp(v.resolvedAt) }),
+      })),
+      ...(i.configStatus && { reported_at: toTimestamp(i.configStatus.reportedAt) }),
+    })),
+  };
 }
 
 export async function getConfig(config: AppConfig, req: GetConfigRequest__Output): Promise<GetConfigResponse> {
@@ -33,7 +80,7 @@ function entry(v: ViewedVar): ConfigEntry {
   return {
     name: v.name,
     kind: WIRE_KIND[v.kind],
-    value: v.value,
+    ...(v.dynamicFrom === undefined ? { value: v.value } : { dynamic: { from: v.dynamicFrom, config: maskSettings(dynamicConfig(v)) } }),
     app: v.app,
     overridden: v.overridden,
     updated_at: toTimestamp(v.updatedAt),

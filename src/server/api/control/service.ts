@@ -22,7 +22,11 @@ import { type Actor, actorOf } from '../../audit.js';
 import { type Principal, requireOperator } from '../../auth/authenticator.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
-import { getConfig, setConfig, setFileChangeSignal } from './config.js';
+import { getConfig, getConfigSources, getConfigStatus, setConfig, setConfigSource, setFileChangeSignal, unsetConfigSource } from './config.js';
+import type { GetConfigSourcesRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesRequest.js';
+import type { GetConfigStatusRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigStatusRequest.js';
+import type { SetConfigSourceRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/SetConfigSourceRequest.js';
+import type { UnsetConfigSourceRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/UnsetConfigSourceRequest.js';
 import { execCall, listExecSessions } from './exec.js';
 import { getLogs } from './logs.js';
 import { createInvite, issueInvite, listTokens, revokeToken, rotateOperatorToken } from './tokens.js';
@@ -55,6 +59,12 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
     SetFileChangeSignal: operatorCall(ctx, 'SetFileChangeSignal', (req: SetFileChangeSignalRequest__Output, actor) =>
       setFileChangeSignal(ctx.appConfig, req, actor),
     ),
+    SetConfigSource: operatorCall(ctx, 'SetConfigSource', (req: SetConfigSourceRequest__Output, actor) => setConfigSource(ctx.appConfig, req, actor)),
+    UnsetConfigSource: operatorCall(ctx, 'UnsetConfigSource', (req: UnsetConfigSourceRequest__Output, actor) =>
+      unsetConfigSource(ctx.appConfig, req, actor),
+    ),
+    GetConfigSources: operatorCall(ctx, 'GetConfigSources', (req: GetConfigSourcesRequest__Output) => getConfigSources(ctx.appConfig, req)),
+    GetConfigStatus: operatorCall(ctx, 'GetConfigStatus', (req: GetConfigStatusRequest__Output) => getConfigStatus(ctx.registry, req)),
     GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),

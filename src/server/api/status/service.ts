@@ -3,14 +3,15 @@
 // running), and `waypoint-ctl instances` shows it. Checked as the Tunnel's Register is: client
 // protocol versions, then the token, which must be the entrypoint token that registered the
 // instance (not the operator's: the state is the instance's word, not anyone else's).
-import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { handleUnaryCall, Metadata, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ReportConfigRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/status/v1/ReportConfigRequest.js';
 import type { Empty } from '../../../protocol/generated/google/protobuf/Empty.js';
 import type { ReportStatusRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/status/v1/ReportStatusRequest.js';
 import { fromTimestamp } from '../../../protocol/timestamp.js';
 import { requireDeployment } from '../../auth/authenticator.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
-import { checkInstanceId, type InstanceStatus } from '../../instances/registry.js';
+import { checkInstanceId, type InstanceInfo, type InstanceStatus } from '../../instances/registry.js';
 import { failedPrecondition, invalidArgument, permissionDenied, reported } from '../../rpc/status.js';
 
 const ENTRYPOINT_PROTOCOLS = ['api', 'entrypoint'] as const;
@@ -26,27 +27,64 @@ const TRUNCATED = '…';
 export type StatusContext = Pick<ServerContext, 'auth' | 'registry' | 'log'>;
 
 export function statusHandlers(ctx: StatusContext): UntypedServiceImplementation {
-  return { Report: report(ctx) };
+  return { Report: report(ctx), ReportConfig: reportConfig(ctx) };
+}
+
+/** The live instance a report is about, once the caller is the token that registered it. */
+async function reportedInstance(ctx: StatusContext, metadata: Metadata, instanceId: string, rpc: string): Promise<InstanceInfo> {
+  checkClientProtocols(metadata, ENTRYPOINT_PROTOCOLS);
+  const principal = await ctx.auth.principal(metadata, rpc);
+  if (principal.kind !== 'entrypoint') {
+    throw permissionDenied("only the entrypoint token that registered an instance may report its status, not the operator's");
+  }
+  if (!instanceId) throw invalidArgument(`${rpc} needs an instance_id`);
+  checkInstanceId(instanceId, rpc);
+  const live = ctx.registry.get(instanceId);
+  if (!live) throw failedPrecondition(`instance ${instanceId} is not registered: open its EntrypointConfig stream first`);
+  const { info } = live;
+  requireDeployment(principal, info.deploymentId, rpc);
+  if (principal.tokenId !== info.tokenId) {
+    throw permissionDenied(`instance ${instanceId} was registered by another token: only that token may report its status`);
+  }
+  return info;
+}
+
+/** At most this many dynamic vars are kept per instance (a config has far fewer). */
+export const MAX_REPORTED_VARS = 1000;
+
+function reportConfig(ctx: StatusContext): handleUnaryCall<ReportConfigRequest__Output, Empty> {
+  return async (call, callback) => {
+    try {
+      const info = await reportedInstance(ctx, call.metadata, call.request.instance_id, 'ReportConfig');
+      const now = Date.now();
+      const vars = call.request.vars.slice(0, MAX_REPORTED_VARS).map((v) => {
+        const resolvedAt = fromTimestamp(v.resolved_at);
+        return {
+          name: truncateUtf8(v.name, 256),
+          source: truncateUtf8(v.source, 64),
+          ok: v.ok,
+          message: truncateUtf8(v.message, MAX_STATUS_MESSAGE_BYTES),
+          ...(resolvedAt !== undefined && Number.isFinite(resolvedAt) && resolvedAt >= 0 && { resolvedAt: Math.min(resolvedAt, now) }),
+        };
+      });
+      const failing = (vs: Array<{ ok: boolean }> | undefined) => (vs ?? []).filter((v) => !v.ok).length;
+      if (failing(info.configStatus?.vars) !== failing(vars)) {
+        const fields = { instance: info.id, app: info.app, vars: vars.length, failing: failing(vars) };
+        if (failing(vars) === 0) ctx.log.info('dynamic config status', fields);
+        else ctx.log.warn('dynamic config status', fields);
+      }
+      info.configStatus = { vars, reportedAt: now };
+      callback(null, {});
+    } catch (err) {
+      callback(reported(ctx.log, err, 'ReportConfig'));
+    }
+  };
 }
 
 function report(ctx: StatusContext): handleUnaryCall<ReportStatusRequest__Output, Empty> {
   return async (call, callback) => {
     try {
-      checkClientProtocols(call.metadata, ENTRYPOINT_PROTOCOLS);
-      const principal = await ctx.auth.principal(call.metadata, 'Report');
-      if (principal.kind !== 'entrypoint') {
-        throw permissionDenied("only the entrypoint token that registered an instance may report its status, not the operator's");
-      }
-      const { instance_id: instanceId } = call.request;
-      if (!instanceId) throw invalidArgument('Report needs an instance_id');
-      checkInstanceId(instanceId, 'Report');
-      const live = ctx.registry.get(instanceId);
-      if (!live) throw failedPrecondition(`instance ${instanceId} is not registered: open its EntrypointConfig stream first`);
-      const { info } = live;
-      requireDeployment(principal, info.deploymentId, 'Report');
-      if (principal.tokenId !== info.tokenId) {
-        throw permissionDenied(`instance ${instanceId} was registered by another token: only that token may report its status`);
-      }
+      const info = await reportedInstance(ctx, call.metadata, call.request.instance_id, 'Report');
       const status = checkStatusReport(call.request, Date.now());
       const changed = info.status?.state !== status.state || info.status.message !== status.message;
       info.status = status;

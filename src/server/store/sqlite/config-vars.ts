@@ -1,16 +1,25 @@
 // App config in SQLite: the vars of each scope ('' global, or an app) and each app's file change
-// signal. A change is one transaction: all of its sets and unsets, or none.
+// signal, and the config sources' settings of each scope. A change is one transaction: all of
+// its sets and unsets, or none.
 import type { Statement } from 'better-sqlite3';
 import type { StoredVar } from '../../config/resolve.js';
 import type { ConfigKind } from '../../../rules/config.js';
 import type { Db } from './db.js';
-import { type ConfigStore, StoreError, type VarChange } from '../store.js';
+import { type ConfigStore, StoreError, type StoredSource, type VarChange } from '../store.js';
 
 interface VarRow {
   app: string;
   name: string;
   kind: ConfigKind;
   value: Buffer;
+  updated_at: number;
+  dynamic_from: string | null;
+}
+
+interface SourceRow {
+  app: string;
+  type: string;
+  settings: string;
   updated_at: number;
 }
 
@@ -21,9 +30,16 @@ export class SqliteConfigStore implements ConfigStore {
     this.q = {
       vars: db.prepare('SELECT * FROM config_vars WHERE app = ? ORDER BY name'),
       upsert: db.prepare(
-        `INSERT INTO config_vars (app, name, kind, value, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (app, name) DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at`,
+        `INSERT INTO config_vars (app, name, kind, value, updated_at, dynamic_from) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (app, name) DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at,
+           dynamic_from = excluded.dynamic_from`,
       ),
+      sources: db.prepare('SELECT * FROM config_sources WHERE app = ? ORDER BY type'),
+      upsertSource: db.prepare(
+        `INSERT INTO config_sources (app, type, settings, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (app, type) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+      ),
+      removeSource: db.prepare('DELETE FROM config_sources WHERE app = ? AND type = ?'),
       remove: db.prepare('DELETE FROM config_vars WHERE app = ? AND name = ?'),
       insertApp: db.prepare('INSERT OR IGNORE INTO apps (name, created_at) VALUES (?, ?)'),
       app: db.prepare('SELECT file_change_signal FROM apps WHERE name = ?'),
@@ -40,7 +56,29 @@ export class SqliteConfigStore implements ConfigStore {
       kind: r.kind,
       value: r.value,
       updatedAt: r.updated_at,
+      ...(r.dynamic_from !== null && { dynamicFrom: r.dynamic_from }),
     }));
+  }
+
+  async sources(app: string): Promise<StoredSource[]> {
+    return (this.q.sources.all(app) as SourceRow[]).map((r) => ({
+      app: r.app,
+      type: r.type,
+      settings: JSON.parse(r.settings) as Record<string, string>,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  async setSource(app: string, type: string, settings: Record<string, string>): Promise<void> {
+    const now = Date.now();
+    this.db.transaction(() => {
+      if (app !== '') this.q.insertApp.run(app, now);
+      this.q.upsertSource.run(app, type, JSON.stringify(settings), now);
+    })();
+  }
+
+  async unsetSource(app: string, type: string): Promise<boolean> {
+    return this.q.removeSource.run(app, type).changes > 0;
   }
 
   /**
@@ -56,7 +94,7 @@ export class SqliteConfigStore implements ConfigStore {
           throw new StoreError(`${JSON.stringify(name)} is not set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
         }
       }
-      for (const v of set) this.q.upsert.run(app, v.name, v.kind, v.value, now);
+      for (const v of set) this.q.upsert.run(app, v.name, v.kind, v.value, now, v.dynamicFrom ?? null);
     })();
   }
 

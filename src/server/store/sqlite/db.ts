@@ -74,6 +74,21 @@ const MIGRATIONS: string[] = [
   -- The entrypoint tokens of an invite: revoked with it, and counted.
   CREATE INDEX tokens_parent ON tokens(parent_id);
   `,
+  `
+  -- Dynamic vars (issue 15): read by the instance itself from the source named here; their
+  -- value column holds the var's own config (a JSON object of strings, e.g. Vault's path), never
+  -- a value read from the source. NULL: a static value.
+  ALTER TABLE config_vars ADD COLUMN dynamic_from TEXT;
+  -- The settings of each config source type, per scope ('' global, else an app): a JSON object
+  -- of strings (an address, a token...). Sent to the instances of an app with dynamic vars.
+  CREATE TABLE config_sources (
+    app        TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    settings   TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,         -- ms since the epoch
+    PRIMARY KEY (app, type)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -39,6 +39,9 @@ interface DynamicParts {
 
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
+/** How long a config's static changes may wait for its new dynamic vars' first read. */
+export const HOLD_MS = 2_000;
+
 /** Bounds the memory of "already warned" (a server could send endless distinct names). */
 const MAX_REMEMBERED_WARNINGS = 1000;
 
@@ -50,6 +53,7 @@ export class ConfigApplier {
   private latest?: EntrypointConfig__Output;
   private dynamic?: Promise<DynamicParts | undefined>;
   private resolver?: DynamicResolver;
+  private parts?: DynamicParts;
   private firstApplied = false;
   private markSettled!: () => void;
   private readonly settledPromise = new Promise<void>((resolve) => (this.markSettled = resolve));
@@ -66,7 +70,10 @@ export class ConfigApplier {
     // The dynamic chunk is loaded only for a config with dynamic vars: a static-only run never
     // reads it. Once loaded, every config goes to it (vars removed end their sources).
     const round = dynamic.length > 0 || this.dynamic ? this.updateDynamic(config, dynamic) : undefined;
-    this.applyLatest();
+    // A later config that brings dynamic vars not read yet: its static changes wait for that
+    // first read (at most HOLD_MS), so that the app restarts once for both, not twice.
+    if (this.firstApplied && round && (this.resolver ? this.resolver.awaitsReads() : dynamic.length > 0)) this.hold(round);
+    else this.applyLatest();
     if (!this.firstApplied) {
       this.firstApplied = true;
       void (round ?? Promise.resolve()).then(this.markSettled);
@@ -84,12 +91,23 @@ export class ConfigApplier {
   }
 
   private updateDynamic(config: EntrypointConfig__Output, vars: DynamicVar[]): Promise<void> {
+    // Once loaded, the resolver takes the config at once (apply() then knows what it awaits).
+    if (this.parts) return this.updateWith(this.parts, config, vars);
     this.dynamic ??= this.loadDynamic();
-    return this.dynamic.then(async (d) => {
-      if (!d || this.closed) return;
-      await d.resolver.update(vars, d.mergeSources(config.config_sources ?? []));
-      if (config === this.latest) this.applyLatest();
-    });
+    return this.dynamic.then((d) => (d ? this.updateWith(d, config, vars) : undefined));
+  }
+
+  private async updateWith(d: DynamicParts, config: EntrypointConfig__Output, vars: DynamicVar[]): Promise<void> {
+    if (this.closed) return;
+    await d.resolver.update(vars, d.mergeSources(config.config_sources ?? []));
+    if (config === this.latest) this.applyLatest();
+  }
+
+  /** Applies the latest config when `round` is read, or after HOLD_MS at the latest. */
+  private hold(round: Promise<void>): void {
+    const timer = setTimeout(() => this.applyLatest(), HOLD_MS);
+    timer.unref();
+    void round.then(() => clearTimeout(timer));
   }
 
   private async loadDynamic(): Promise<DynamicParts | undefined> {
@@ -102,7 +120,8 @@ export class ConfigApplier {
         onStatus: (status) => this.options.onDynamicStatus?.(status),
       });
       this.resolver = resolver;
-      return { resolver, mergeSources: chunk.mergeSources };
+      this.parts = { resolver, mergeSources: chunk.mergeSources };
+      return this.parts;
     } catch (err) {
       this.options.logger.error(`dynamic config cannot be read: its code did not load (${(err as Error)?.message}); dynamic vars are left out`);
       return undefined;

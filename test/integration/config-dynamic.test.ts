@@ -159,7 +159,8 @@ describe('dynamic config with the null source', () => {
     expect(r.stderr().toString()).not.toContain(SECRET.slice(4));
     expect(server.proc.stderr().toString()).not.toContain(SECRET.slice(4));
     expect(server.proc.stderr().toString()).toContain('config source set');
-  });
+    // One operator's session end to end (about 25 s here: a dozen ctl calls, three starts).
+  }, 90_000);
 
   it('a var set with values the source lacks at first and gets later: left out, then the app restarts with it', async () => {
     const server = await startServer();

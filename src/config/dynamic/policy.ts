@@ -16,14 +16,15 @@ export interface VarState {
   resolvedAt?: number;
   /** The current failure; undefined while the variable reads fine. */
   error?: { failure: DynamicFailure; message: string };
-  /** The definition changed and has not been read yet. */
+  /** Its definition (new, or changed) has not been read yet. */
   stale: boolean;
   /** The failure last logged ("failure:message"), to say each one once. */
   logged?: string;
 }
 
+/** A var not read yet (stale: its definition has not been read). */
 export function newState(): VarState {
-  return { stale: false };
+  return { stale: true };
 }
 
 /** The same variable under a new definition (its `config` or source changed). */

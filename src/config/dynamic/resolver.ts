@@ -108,6 +108,12 @@ export class DynamicResolver {
     return values;
   }
 
+  /** Some var of the config is new or redefined and not read yet. */
+  awaitsReads(): boolean {
+    for (const s of this.states.values()) if (s.stale) return true;
+    return false;
+  }
+
   /** Each var read at least once (well or not): a var not read yet has no status to give. */
   status(): VarStatus[] {
     const out: VarStatus[] = [];

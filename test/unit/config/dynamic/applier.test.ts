@@ -65,6 +65,22 @@ describe('ConfigApplier with dynamic vars', () => {
     t.applier.close();
   });
 
+  it('a later config with a static change and a new dynamic var changes the env once, with both', async () => {
+    const t = setup();
+    t.applier.apply(config([stat('A', '1'), nullVar('V', { static_value: 'v' })]));
+    await t.applier.settled();
+    const changes = t.onEnvChanged.mock.calls.length;
+    t.applier.apply(config([stat('A', '2'), nullVar('V', { static_value: 'v' }), nullVar('W', { static_value: 'w' })]));
+    expect(t.appEnv.current().A).toBe('1'); // held for W's first read
+    await waitFor(() => t.appEnv.current().W === 'w', { what: () => 'W=w' });
+    expect(t.appEnv.current()).toMatchObject({ A: '2', V: 'v', W: 'w' });
+    expect(t.onEnvChanged.mock.calls.length).toBe(changes + 1);
+    // A static change alone is applied at once.
+    t.applier.apply(config([stat('A', '3'), nullVar('V', { static_value: 'v' }), nullVar('W', { static_value: 'w' })]));
+    expect(t.appEnv.current().A).toBe('3');
+    t.applier.close();
+  });
+
   it('a static-only config never loads the resolver and settles at once', async () => {
     const t = setup();
     t.applier.apply(config([stat('A', 'a')]));

@@ -6,41 +6,59 @@ import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 
 /**
- * xterm.js puts its computed CSS (cell sizes, theme colours) in <style> elements it creates,
- * which the console's CSP (style-src 'self') blocks, and reports, even empty. Through its
- * `documentOverride` option we hand it a document whose createElement('style') makes a hidden
- * element instead, whose text goes into a constructed stylesheet adopted by the document: the
- * CSSOM, which CSP does not govern. Everything else goes to the real document.
+ * xterm.js puts its computed CSS (cell sizes, theme colours, scrollbar) in <style> elements it
+ * creates, which the console's CSP (style-src 'self') blocks, and reports, even empty. We give it
+ * instead hidden elements whose text goes into a constructed stylesheet adopted by the document:
+ * the CSSOM, which CSP does not govern. The renderer creates its <style>s through the
+ * `documentOverride` option's document (a proxy of the real one) whenever it needs them; the
+ * viewport's is made with the real document whatever the option says (xterm 6 reads
+ * `this._document ?? typeof window …` as `(this._document ?? …) ? window.document : null`), so
+ * document.createElement is also shimmed while term.open() runs, and only then.
  */
-function cspSafeDocument(): Document {
-  const makeStyle = (): HTMLElement => {
-    const el = document.createElement('span');
-    el.hidden = true;
-    el.dataset.xtermStyle = '';
-    const sheet = new CSSStyleSheet();
-    let text = '';
-    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-    Object.defineProperty(el, 'textContent', {
-      get: () => text,
-      set: (v: string | null) => {
-        text = v ?? '';
-        sheet.replaceSync(text);
-      },
-    });
-    const remove = el.remove.bind(el);
-    el.remove = () => {
-      document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
-      remove();
-    };
-    return el;
+function makeStyle(): HTMLElement {
+  const el = document.createElement('span');
+  el.hidden = true;
+  el.dataset.xtermStyle = '';
+  const sheet = new CSSStyleSheet();
+  let text = '';
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  Object.defineProperty(el, 'textContent', {
+    get: () => text,
+    set: (v: string | null) => {
+      text = v ?? '';
+      sheet.replaceSync(text);
+    },
+  });
+  const remove = el.remove.bind(el);
+  el.remove = () => {
+    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
+    remove();
   };
+  return el;
+}
+
+const realCreateElement = document.createElement.bind(document);
+const shimmedCreateElement = (tag: string, opts?: ElementCreationOptions): HTMLElement =>
+  tag.toLowerCase() === 'style' ? makeStyle() : realCreateElement(tag, opts);
+
+function cspSafeDocument(): Document {
   return new Proxy(document, {
     get(target, prop) {
-      if (prop === 'createElement') return (tag: string, opts?: ElementCreationOptions) => (tag.toLowerCase() === 'style' ? makeStyle() : target.createElement(tag, opts));
+      if (prop === 'createElement') return shimmedCreateElement;
       const v = Reflect.get(target, prop, target) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+}
+
+function withStyleShim<T>(f: () => T): T {
+  const d = document as { createElement: unknown };
+  d.createElement = shimmedCreateElement;
+  try {
+    return f();
+  } finally {
+    delete d.createElement;
+  }
 }
 
 export interface TermView {
@@ -63,8 +81,10 @@ export function mountTerminal(parent: HTMLElement, onData: (data: string) => voi
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
-  term.open(parent);
-  fit.fit();
+  withStyleShim(() => {
+    term.open(parent);
+    fit.fit();
+  });
   term.onData(onData);
   term.onResize(({ cols, rows }) => onResize(cols, rows));
   let frame = 0;

@@ -36,7 +36,7 @@ export function ExecHistoryPage({ query }: { query: URLSearchParams }): JSX.Elem
       {sessions && sessions.length === 0 && <p class="empty">No exec sessions yet.</p>}
       {sessions && sessions.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">Started</th>
@@ -53,19 +53,19 @@ export function ExecHistoryPage({ query }: { query: URLSearchParams }): JSX.Elem
             <tbody>
               {sessions.map((s) => (
                 <tr key={s.id} data-session={s.id}>
-                  <td>{when(s.startedAt)}</td>
-                  <td>{s.app}</td>
-                  <td>
+                  <td data-label="Started">{when(s.startedAt)}</td>
+                  <td data-label="App">{s.app}</td>
+                  <td data-label="Instance">
                     <Id id={s.instanceId} />
                   </td>
-                  <td>
+                  <td data-label="Command">
                     <code>{s.args.length ? s.args.join(' ') : '$SHELL'}</code>
                   </td>
-                  <td>{s.tty ? 'yes' : 'no'}</td>
-                  <td>{s.state}</td>
-                  <td>{s.error ? <span class="error">{s.error}</span> : (s.exitCode ?? '—')}</td>
-                  <td>{when(s.endedAt)}</td>
-                  <td>{s.operatorAddress ?? '—'}</td>
+                  <td data-label="TTY">{s.tty ? 'yes' : 'no'}</td>
+                  <td data-label="State">{s.state}</td>
+                  <td data-label="Exit">{s.error ? <span class="error">{s.error}</span> : (s.exitCode ?? '—')}</td>
+                  <td data-label="Ended">{when(s.endedAt)}</td>
+                  <td data-label="From">{s.operatorAddress ?? '—'}</td>
                 </tr>
               ))}
             </tbody>

@@ -61,7 +61,7 @@ export function InstancesPage({ onSignedOut }: { onSignedOut: () => void }): JSX
           </h2>
           {deps.map(([dep, insts]) => (
             <div key={dep} class="table-wrap">
-              <table>
+              <table class="stack">
                 <caption>
                   Deployment <Id id={dep} />
                 </caption>
@@ -94,15 +94,15 @@ export function InstancesPage({ onSignedOut }: { onSignedOut: () => void }): JSX
 function InstanceRow({ i }: { i: Instance }): JSX.Element {
   return (
     <tr data-instance={i.id} data-state={i.state} class={i.state}>
-      <td>
+      <td data-label="Instance">
         <Id id={i.id} />
       </td>
-      <td>
+      <td data-label="State">
         <span class={`badge ${i.state}`}>{i.state}</span>
       </td>
-      <td>{i.execEnabled === null ? '—' : i.execEnabled ? 'yes' : 'no'}</td>
-      <td class="num">{i.logLines ?? '—'}</td>
-      <td>
+      <td data-label="Exec">{i.execEnabled === null ? '—' : i.execEnabled ? 'yes' : 'no'}</td>
+      <td data-label="Log lines" class="num">{i.logLines ?? '—'}</td>
+      <td data-label="URL">
         {i.url ? (
           <a href={i.url} target="_blank" rel="noopener noreferrer">
             {i.url}
@@ -111,9 +111,9 @@ function InstanceRow({ i }: { i: Instance }): JSX.Element {
           '—'
         )}
       </td>
-      <td>{when(i.connectedAt)}</td>
-      <td>{when(i.lastSeenAt)}</td>
-      <td class="actions">
+      <td data-label="Connected">{when(i.connectedAt)}</td>
+      <td data-label="Last seen">{when(i.lastSeenAt)}</td>
+      <td data-label="Open" class="actions">
         <Link href={href('logs', { app: i.app, instance: i.id })}>logs</Link>
         {i.state === 'connected' && i.execEnabled !== false && <Link href={href('terminal', { app: i.app, instance: i.id })}>terminal</Link>}
       </td>

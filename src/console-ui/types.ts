@@ -13,6 +13,9 @@ export interface Instance {
   logLines: number | null;
   url: string | null;
   config: { restartPending: boolean | null; restartedAt: number | null } | null;
+  /** What the instance last reported (RUNNING, CONFIG_REFUSED, RESTART_FAILED), and its message. */
+  status?: string | null;
+  statusMessage?: string | null;
 }
 
 export interface App {

@@ -80,6 +80,7 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
               <th scope="col">State</th>
               <th scope="col">Restart pending</th>
               <th scope="col">Restarted at</th>
+              <th scope="col">Reported</th>
             </tr>
           </thead>
           <tbody>
@@ -92,6 +93,10 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
                 <td>{i.state}</td>
                 <td>{i.config?.restartPending === null || !i.config ? '—' : i.config.restartPending ? 'yes' : 'no'}</td>
                 <td>{when(i.config?.restartedAt)}</td>
+                <td class={i.status && i.status !== 'RUNNING' ? 'error' : ''}>
+                  {i.status ?? '—'}
+                  {i.statusMessage && `: ${i.statusMessage}`}
+                </td>
               </tr>
             ))}
           </tbody>

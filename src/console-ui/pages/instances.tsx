@@ -99,6 +99,12 @@ function InstanceRow({ i }: { i: Instance }): JSX.Element {
       </td>
       <td data-label="State">
         <span class={`badge ${i.state}`}>{i.state}</span>
+        {i.status && i.status !== 'RUNNING' && (
+          <span class="error" title={i.statusMessage ?? undefined}>
+            {' '}
+            {i.status}
+          </span>
+        )}
       </td>
       <td data-label="Exec">{i.execEnabled === null ? '—' : i.execEnabled ? 'yes' : 'no'}</td>
       <td data-label="Log lines" class="num">{i.logLines ?? '—'}</td>

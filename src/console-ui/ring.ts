@@ -60,6 +60,8 @@ export class Ring<T> {
 export class FilteredView<T> {
   private seqs: number[] = [];
   private start = 0;
+  /** Items dropped from the front so far (a list that keeps its place subtracts them). */
+  dropped = 0;
 
   constructor(
     private readonly ring: Ring<T>,
@@ -80,7 +82,10 @@ export class FilteredView<T> {
   /** Forgets the sequence numbers the ring has evicted. */
   trim(): void {
     const first = this.ring.first;
-    while (this.start < this.seqs.length && this.seqs[this.start] < first) this.start++;
+    while (this.start < this.seqs.length && this.seqs[this.start] < first) {
+      this.start++;
+      this.dropped++;
+    }
     if (this.start > 4096 && this.start * 2 > this.seqs.length) {
       this.seqs = this.seqs.slice(this.start);
       this.start = 0;

@@ -22,10 +22,15 @@ export function LogView(props: { store: LogStore; version: number; follow: boole
     return () => ro.disconnect();
   }, []);
 
-  // Following: after each render the newest line is in sight.
+  // Following: after each render the newest line is in sight. Not following: the lines in
+  // sight stay in place while older ones fall out of the ring above them.
+  const seen = useRef({ view: store.view, dropped: store.view.dropped });
   useLayoutEffect(() => {
     const el = scroller.current!;
+    const gone = seen.current.view === store.view ? store.view.dropped - seen.current.dropped : 0;
+    seen.current = { view: store.view, dropped: store.view.dropped };
     if (follow) el.scrollTop = el.scrollHeight;
+    else if (gone > 0) el.scrollTop = Math.max(0, el.scrollTop - gone * ROW_PX);
   });
 
   const onScroll = () => {

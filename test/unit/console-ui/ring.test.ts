@@ -52,5 +52,6 @@ describe('Ring', () => {
     expect(v.length).toBe(50_000);
     expect(v.slice(0, 1)).toEqual([550_000]);
     expect(r.evicted).toBe(550_000);
+    expect(v.dropped).toBe(550_000);
   });
 });

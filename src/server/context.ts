@@ -6,6 +6,7 @@ import type { ExecBroker } from './exec/broker.js';
 import type { ExecHistory } from './store/store.js';
 import type { InstanceRegistry } from './instances/registry.js';
 import type { LogHub } from './logs/hub.js';
+import type { Revocations } from './auth/revocations.js';
 import type { ServerLog } from './log.js';
 import type { Store } from './store/store.js';
 import type { TokenSigner } from './auth/tokens.js';
@@ -15,6 +16,8 @@ export interface ServerContext {
   store: Store;
   signer: TokenSigner;
   auth: Authenticator;
+  /** Told of every token revoked (rotation, revoke), for what holds sessions made with them. */
+  revocations: Revocations;
   registry: InstanceRegistry;
   /** App config: stored, and pushed to live instances on change. */
   appConfig: AppConfig;

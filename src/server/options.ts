@@ -52,6 +52,8 @@ export interface ServerOptions {
   configStallMs?: number;
   /** Bytes of log lines kept in memory across all instances (default 512 MiB). */
   logMemoryBytes?: number;
+  /** The web console on the HTTP listener's bare host, its front end's files in `dir`; undefined: off. */
+  console?: { dir: string };
 }
 
 export interface HttpOptions {

@@ -8,12 +8,14 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_INVITE_TTL_SECONDS } from '../rules/invite-ttl.js';
 import path from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
+import { Revocations } from './auth/revocations.js';
 import type { ServerContext } from './context.js';
 import { ensureDataDir, loadOrCreateKey, STATE_FILE } from './store/data-dir.js';
 import { openDb } from './store/sqlite/db.js';
 import { controlServiceDefinition, statusServiceDefinition, tunnelServiceDefinition, waypointServiceDefinition } from './api/definition.js';
 import { controlHandlers, newDeployment } from './api/control/service.js';
 import { AppConfig } from './config/app-config.js';
+import { Console } from './console/console.js';
 import { SqliteConfigStore } from './store/sqlite/config-vars.js';
 import { DEFAULT_EXEC_OPEN_TIMEOUT_MS, ExecBroker } from './exec/broker.js';
 import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './rpc/first-message.js';
@@ -49,6 +51,8 @@ export interface RunningServer {
   address: string;
   /** host:port of the HTTP ingress; undefined when it is off. */
   httpAddress?: string;
+  /** The web console's address (http://localhost:<port>/); undefined when it or the HTTP listener is off. */
+  consoleUrl?: string;
   /** The URLs of the URL service; undefined when it is off. */
   urls?: UrlService;
   dataDir: string;
@@ -101,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     signer,
     auth: new Authenticator(signer, store),
+    revocations: new Revocations(),
     registry,
     appConfig,
     logs: new LogHub({ maxTotalBytes: options.logMemoryBytes ?? DEFAULT_LOG_MEMORY_BYTES }),
@@ -134,7 +139,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     db.close();
     throw err;
   }
-  if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log });
+  const webConsole = ingress && ctx.urls && options.console ? new Console(ctx, { dir: options.console.dir, domain: ctx.urls.settings.domain }) : undefined;
+  if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log }, webConsole);
 
   if (!options.tls && !isLoopback(listen.host)) {
     log.warn('gRPC without TLS on an address other machines can reach: every token (the operator token too) travels in clear; pass --tls-cert and --tls-key, or listen on 127.0.0.1', {
@@ -144,6 +150,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     address: formatAddress(listen.host, port),
     ...(ingress && { httpAddress: formatAddress(parseListen(options.http!.listen).host, ingress.port) }),
+    ...(ingress && webConsole && { consoleUrl: consoleUrl(parseListen(options.http!.listen).host, ingress.port) }),
     urls: ctx.urls,
     dataDir,
     firstStart,
@@ -155,6 +162,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stop(server, ctx, () => db.close());
     },
   };
+}
+
+/** Where a browser on this machine finds the console: localhost for a loopback or any-address listener. */
+function consoleUrl(host: string, port: number): string {
+  const local = isLoopback(host) || host === '0.0.0.0' || host === '[::]';
+  return `http://${local ? 'localhost' : host}:${port}/`;
 }
 
 /** Sessions left RUNNING by the last stop failed; a full disk must not keep the server down for it. */

@@ -16,7 +16,7 @@ import { CONTEXT_ENV, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { pinoServerLog } from '../log.js';
 import { commandLine } from '../output.js';
-import { httpListenOption, httpOptions } from './http-options.js';
+import { type ConsoleFlags, consoleOptions, httpListenOption, httpOptions, withConsoleOptions } from './http-options.js';
 import { collectLabel } from './options.js';
 import { ctlInvocation, entrypointPath } from './self.js';
 
@@ -24,7 +24,7 @@ declare const __VERSION__: string;
 
 const PREFIX = 'waypoint-ctl dev: ';
 
-interface DevOptions {
+interface DevOptions extends ConsoleFlags {
   listen: string;
   httpListen: string;
   app?: string;
@@ -32,7 +32,7 @@ interface DevOptions {
 }
 
 export function devCommand(program: Command): void {
-  program
+  const dev = program
     .command('dev')
     .description('run <command> under the entrypoint, connected to a throwaway server started here')
     .usage('[options] -- <command> [args...]')
@@ -40,7 +40,8 @@ export function devCommand(program: Command): void {
     .option('--listen <host:port>', 'where the throwaway server listens', '127.0.0.1:9701')
     .addOption(httpListenOption())
     .option('--app <name>', 'the app name (default: the name of the current directory)')
-    .option('-l, --label <key=value>', 'a label of the deployment (repeatable)', collectLabel)
+    .option('-l, --label <key=value>', 'a label of the deployment (repeatable)', collectLabel);
+  withConsoleOptions(dev)
     .passThroughOptions()
     .action(async (command: string[], opts: DevOptions) => {
       process.exitCode = await runDev(command, opts);
@@ -55,6 +56,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
     throw new UsageError((err as ListenError).message);
   }
   const http = httpOptions({ httpListen: opts.httpListen });
+  const webConsole = consoleOptions(opts, http);
   const app = opts.app ?? appNameFrom(process.cwd());
   if (!APP_NAME.test(app)) throw new UsageError(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-'`);
 
@@ -74,6 +76,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
       listen: listen.bind,
       dataDir: path.join(tmp, 'data'),
       http,
+      console: webConsole,
       version: __VERSION__,
       log: devLog,
     }).catch((err: Error) => {
@@ -85,7 +88,7 @@ async function runDev(command: string[], opts: DevOptions): Promise<number> {
       const contextFile = path.join(tmp, 'context.json');
       writeContext(contextFile, { server_addr: addr, token: server.operatorToken });
       const url = server.urls?.appUrl(app);
-      printInstructions({ addr, tmp, app, deploymentId: deployment.id, contextFile, token: server.operatorToken, command, url });
+      printInstructions({ addr, tmp, app, deploymentId: deployment.id, contextFile, token: server.operatorToken, command, url, consoleUrl: server.consoleUrl });
       started = true;
       return await runEntrypoint(command, {
         WAYPOINT_SERVER_ADDR: addr,
@@ -122,6 +125,8 @@ interface Instructions {
   command: string[];
   /** The app's URL; undefined with --http-listen off. */
   url?: string;
+  /** The web console's address; undefined when it is off. */
+  consoleUrl?: string;
 }
 
 function printInstructions(i: Instructions): void {
@@ -130,6 +135,7 @@ function printInstructions(i: Instructions): void {
     `server listening on ${i.addr}, state in ${i.tmp} (removed on exit)`,
     `app ${i.app}, deployment ${i.deploymentId}`,
     ...(i.url ? [`app URL ${i.url} (to the app on 127.0.0.1:$PORT, through its entrypoint)`] : []),
+    ...(i.consoleUrl ? [`console: ${i.consoleUrl} (sign in with the operator token ${i.token})`] : []),
     'inspect it from another terminal:',
     `    export ${CONTEXT_ENV}=${i.contextFile}`,
     `    ${ctl} instances`,

@@ -2,6 +2,7 @@
 // HTTP ingress listens (or off), the domain of app URLs, its timeouts and limits, and the
 // proxies in front of it whose forwarded headers are trusted.
 import { type Command, Option } from 'commander';
+import path from 'node:path';
 import { ListenError, parseListen } from '../../rules/listen.js';
 import { domainProblem, parseTrustedProxies, TrustedProxyError } from '../../rules/url.js';
 import {
@@ -59,6 +60,32 @@ export function withHttpOptions(cmd: Command): Command {
       '--trusted-proxy <cidr,...>',
       'proxies in front whose X-Forwarded-For/-Proto/-Host are kept (appended to); from anyone else they are replaced (default: none)',
     );
+}
+
+export interface ConsoleFlags {
+  console: string;
+  consoleDir?: string;
+}
+
+/** --console and --console-dir, for `server run` and `dev`. */
+export function withConsoleOptions(cmd: Command): Command {
+  return cmd
+    .option('--console <on|off>', "the web console on the HTTP listener's bare host (http://localhost:<port>/)", 'on')
+    .option('--console-dir <dir>', "the console's built front end (default: console/ beside this program's bundle, i.e. dist/console)");
+}
+
+/** The console's settings; undefined when off (or when there is no HTTP listener to serve it). Throws UsageError. */
+export function consoleOptions(flags: ConsoleFlags, http: HttpOptions | undefined): { dir: string } | undefined {
+  const value = flags.console.trim().toLowerCase();
+  if (value !== 'on' && value !== 'off') throw new UsageError(`--console must be on or off, got ${JSON.stringify(flags.console)}`);
+  if (value === 'off' || !http) return undefined;
+  return { dir: path.resolve(flags.consoleDir ?? defaultConsoleDir()) };
+}
+
+/** The bundle (dist/ctl.cjs) sits beside the front end's build (dist/console/). */
+function defaultConsoleDir(): string {
+  const here = typeof __dirname === 'string' ? __dirname : path.dirname(process.argv[1] ?? '.');
+  return path.join(here, 'console');
 }
 
 /** The ingress settings of the flags; undefined for `--http-listen off`. Throws UsageError. */

@@ -11,7 +11,7 @@ import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { parseInviteTtl } from '../invite-ttl.js';
 import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js';
-import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
+import { type ConsoleFlags, consoleOptions, type HttpFlags, httpOptions, withConsoleOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
 
 declare const __VERSION__: string;
@@ -28,7 +28,7 @@ const MIN_DURATION_MS = 10;
 /** Below this, one busy instance's newest lines would push out everyone else's. */
 const MIN_LOG_MEMORY_BYTES = 1024 * 1024;
 
-interface RunOptions extends HttpFlags {
+interface RunOptions extends HttpFlags, ConsoleFlags {
   listen: string;
   dataDir: string;
   tlsCert?: string;
@@ -68,7 +68,7 @@ export function serverCommand(program: Command): void {
     .option('--no-context', 'do not write the context file the other commands read')
     .option('--log-level <level>', 'trace, debug (every RPC with its duration), info (with the operator audit trail), warn or error', 'info')
     .option('--log-format <format>', 'json (one pino JSON line per record) or pretty (for a person); default: pretty on a terminal, else json');
-  withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
+  withConsoleOptions(withHttpOptions(run)).action((opts: RunOptions) => runServer(opts));
 }
 
 async function runServer(opts: RunOptions): Promise<void> {
@@ -84,6 +84,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   if (keepaliveTimeMs < MIN_DURATION_MS) throw new UsageError(`--keepalive-time must be at least ${MIN_DURATION_MS}ms`);
   const inviteTtlSeconds = parseInviteTtl('--invite-ttl', opts.inviteTtl);
   const http = httpOptions(opts);
+  const webConsole = consoleOptions(opts, http);
   const instanceLimits = {
     perDeployment: countFlag('--max-instances-per-deployment', opts.maxInstancesPerDeployment),
     perToken: countFlag('--max-instances-per-token', opts.maxInstancesPerToken),
@@ -112,6 +113,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     inviteTtlSeconds,
     instanceLimits,
     logMemoryBytes,
+    console: webConsole,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });
@@ -129,6 +131,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   if (server.httpAddress && server.urls) {
     out.push(`http listening on ${server.httpAddress} (URL service: ${server.urls.appUrl('<app>')})`);
   }
+  if (server.consoleUrl) out.push(`console: ${server.consoleUrl}`);
   out.push(`data dir ${server.dataDir}`);
   if (server.firstStart) out.push(`operator token ${server.operatorToken} (shown on first start only)`);
   if (opts.context) {

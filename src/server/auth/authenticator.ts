@@ -32,6 +32,11 @@ export class Authenticator {
   principal(metadata: Metadata, rpc: string): Principal {
     const token = tokenOf((key) => metadata.get(key));
     if (!token) throw unauthenticated(`${rpc} needs a token: send it in the "authorization" metadata`);
+    return this.principalOf(token, rpc);
+  }
+
+  /** The caller a token stands for, however it came (gRPC metadata, an HTTP header). */
+  principalOf(token: string, rpc: string): Principal {
     const claims = this.valid(token);
     switch (claims.kind) {
       case 'operator':

@@ -21,9 +21,17 @@ import { handleUpgrade } from './upgrade.js';
 
 export class IngressError extends Error {}
 
+/** What else answers on this listener: the web console, for the hosts it wants (server/console/). */
+export interface IngressTenant {
+  wants(req: IncomingMessage): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void;
+}
+
 export interface Ingress {
   port: number;
-  serve(ctx: IngressContext): void;
+  /** Requests go to `console` when it wants them (by Host), else to the apps' tunnels. */
+  serve(ctx: IngressContext, console?: IngressTenant): void;
   /** Stops accepting, and cuts every connection (tunnels are ending anyway). */
   close(): Promise<void>;
 }
@@ -81,7 +89,7 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
   server.on('error', (err) => log.warn('HTTP ingress error', { error: err.message }));
   return {
     port: (server.address() as AddressInfo).port,
-    serve(ctx) {
+    serve(ctx, console) {
       // Nothing a client sends may end the server: an unexpected error ends that request alone.
       const unexpected = (socket: { destroy(): void }, err: unknown) => {
         log.error('HTTP ingress: a request failed unexpectedly; its connection was closed', { error: (err as Error)?.message ?? String(err) });
@@ -90,12 +98,20 @@ export async function listenIngress(listen: ListenAddress, limits: IngressLimits
       server.on('request', (req, res) => {
         if (records) recordRequest(log, req, res);
         try {
-          handleRequest(ctx, req, res);
+          if (console?.wants(req)) console.handle(req, res);
+          else handleRequest(ctx, req, res);
         } catch (err) {
           unexpected(req.socket, err);
         }
       });
       server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+        if (console?.wants(req)) {
+          try {
+            return console.upgrade(req, socket, head);
+          } catch (err) {
+            return unexpected(socket, err);
+          }
+        }
         handleUpgrade(ctx, req, socket, head).catch((err: unknown) => unexpected(socket, err));
       });
     },

@@ -73,8 +73,18 @@ export interface InstanceFilter {
   deploymentId?: string;
 }
 
+/** A change of the live instances: one registered, its status changed, its stream gone. */
+export interface InstanceChange {
+  kind: 'added' | 'updated' | 'removed';
+  info: InstanceInfo;
+}
+
+export type InstanceListener = (change: InstanceChange) => void;
+
 export class InstanceRegistry {
   private readonly live = new Map<string, LiveInstance>();
+  /** Told synchronously of every change (the console's live view); must not throw or block. */
+  private readonly listeners = new Set<InstanceListener>();
 
   constructor(private readonly limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS) {}
 
@@ -96,9 +106,28 @@ export class InstanceRegistry {
     const entry: LiveInstance = { info, sink };
     this.live.set(info.id, entry);
     previous?.sink.close(new RpcError(Status.ABORTED, `instance ${info.id} registered again on a newer stream`));
+    this.emit({ kind: 'added', info });
     return () => {
-      if (this.live.get(info.id) === entry) this.live.delete(info.id);
+      if (this.live.get(info.id) !== entry) return;
+      this.live.delete(info.id);
+      this.emit({ kind: 'removed', info });
     };
+  }
+
+  /** Returns the removal. */
+  onChange(listener: InstanceListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Something of a live instance changed in place (its status). */
+  changed(id: string): void {
+    const entry = this.live.get(id);
+    if (entry) this.emit({ kind: 'updated', info: entry.info });
+  }
+
+  private emit(change: InstanceChange): void {
+    for (const listener of [...this.listeners]) listener(change);
   }
 
   private checkLimits(info: InstanceInfo): void {
@@ -138,7 +167,9 @@ export class InstanceRegistry {
 
   /** Server shutdown: every stream ends with UNAVAILABLE, which entrypoints retry. */
   closeAll(reason: string): void {
-    for (const entry of [...this.live.values()]) entry.sink.close(new RpcError(Status.UNAVAILABLE, reason));
+    const entries = [...this.live.values()];
+    for (const entry of entries) entry.sink.close(new RpcError(Status.UNAVAILABLE, reason));
     this.live.clear();
+    for (const entry of entries) this.emit({ kind: 'removed', info: entry.info });
   }
 }

@@ -19,6 +19,7 @@ export type { LogSource };
 export interface LogEntry {
   instanceId: string;
   app: string;
+  deploymentId: string;
   /** The entrypoint's timestamp (or the arrival time when it sent none). */
   seconds: number;
   nanos: number;
@@ -31,6 +32,7 @@ export interface LogEntry {
 
 export interface LogFilter {
   app?: string;
+  deploymentId?: string;
   instanceId?: string;
   source?: LogSource;
 }
@@ -190,6 +192,12 @@ export class LogHub {
     return this.instances.has(id);
   }
 
+  /** Every instance whose lines are kept, live or gone (those past their time forgotten first). */
+  kept(): InstanceLogs[] {
+    this.prune();
+    return [...this.instances.values()];
+  }
+
   /** The buffered lines that match, oldest first across instances. */
   recent(filter: LogFilter): LogEntry[] {
     this.prune();
@@ -268,7 +276,11 @@ export class LogHub {
 }
 
 function instanceMatches(instance: InstanceLogs, filter: LogFilter): boolean {
-  return (!filter.app || instance.app === filter.app) && (!filter.instanceId || instance.id === filter.instanceId);
+  return (
+    (!filter.app || instance.app === filter.app) &&
+    (!filter.deploymentId || instance.deploymentId === filter.deploymentId) &&
+    (!filter.instanceId || instance.id === filter.instanceId)
+  );
 }
 
 /** Line i of a batch as readers see it; a line sent without a timestamp has its arrival time. */
@@ -277,6 +289,7 @@ function toEntry(instance: InstanceLogs, batch: LogBatchLines, i: number, seq: n
   return {
     instanceId: instance.id,
     app: instance.app,
+    deploymentId: instance.deploymentId,
     seconds: stamped ? batch.seconds(i) : Math.floor(arrivedMs / 1000),
     nanos: stamped ? batch.nanos(i) : (arrivedMs % 1000) * 1_000_000,
     source: batch.source(i),

@@ -1,15 +1,16 @@
 // One GetLogs call's sending side: first the buffered lines (all of them, at the reader's pace),
 // then, when following, new lines from a bounded queue. A reader slower than the lines come
 // loses the oldest queued lines, never slows ingestion; the next message says how many it lost.
+// The messages are GetLogs's by default; the console's event stream gives its own encoding.
 import type { GetLogsResponse } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import type { LogLine } from '../../protocol/generated/waypoint_entrypoint/control/v1/LogLine.js';
 import type { LogEntry, LogSubscriber } from './hub.js';
 import { RingBuffer } from './ring.js';
 
-/** What the sender needs of a server-streaming call (grpc-js's ServerWritableStream). */
-export interface LogCall {
+/** What the sender needs of a server-streaming call (grpc-js's ServerWritableStream, an HTTP response). */
+export interface LogCall<M = GetLogsResponse> {
   /** False when the stream's buffer is full: wait for 'drain'. */
-  write(message: GetLogsResponse): boolean;
+  write(message: M): boolean;
   once(event: 'drain', listener: () => void): unknown;
   end(): void;
 }
@@ -23,7 +24,16 @@ export interface LogSenderOptions {
   maxBytesPerMessage?: number;
 }
 
-export class LogSender implements LogSubscriber {
+/** One message of up to maxLinesPerMessage lines, and how many were lost before them. */
+export type LogEncoder<M> = (entries: LogEntry[], dropped: number) => M;
+
+/** GetLogs's message. */
+export const grpcLogMessage: LogEncoder<GetLogsResponse> = (entries, dropped) => {
+  const lines = entries.map(toLine);
+  return dropped > 0 ? { lines, dropped: String(dropped) } : { lines };
+};
+
+export class LogSender<M = GetLogsResponse> implements LogSubscriber {
   private at = 0;
   private readonly queue: RingBuffer<LogEntry>;
   private dropped = 0;
@@ -33,9 +43,10 @@ export class LogSender implements LogSubscriber {
   private readonly opts: Required<LogSenderOptions>;
 
   constructor(
-    private readonly call: LogCall,
+    private readonly call: LogCall<M>,
     private readonly backlog: LogEntry[],
     opts: LogSenderOptions,
+    private readonly encode: LogEncoder<M> = grpcLogMessage as unknown as LogEncoder<M>,
   ) {
     this.opts = { maxQueuedLines: 10_000, maxQueuedBytes: 16 * 1024 * 1024, maxLinesPerMessage: 1000, maxBytesPerMessage: 1024 * 1024, ...opts };
     this.queue = new RingBuffer<LogEntry>(this.opts.maxQueuedLines, {
@@ -94,26 +105,26 @@ export class LogSender implements LogSubscriber {
   }
 
   /** The next message: backlog lines first, then queued ones with the count lost before them. */
-  private next(): GetLogsResponse | undefined {
-    const lines: LogLine[] = [];
+  private next(): M | undefined {
+    const lines: LogEntry[] = [];
     let bytes = 0;
     const room = () => lines.length < this.opts.maxLinesPerMessage && bytes < this.opts.maxBytesPerMessage;
     while (this.at < this.backlog.length && room()) {
       const e = this.backlog[this.at++];
-      lines.push(toLine(e));
+      lines.push(e);
       bytes += e.line.length;
     }
     if (this.at >= this.backlog.length && this.backlog.length > 0) this.backlog.length = 0; // let it be collected
-    if (lines.length > 0) return { lines };
+    if (lines.length > 0) return this.encode(lines, 0);
     const dropped = this.dropped;
     while (this.queue.length > 0 && room()) {
       const e = this.queue.shift()!;
-      lines.push(toLine(e));
+      lines.push(e);
       bytes += e.line.length;
     }
     if (lines.length === 0) return undefined;
     this.dropped = 0;
-    return dropped > 0 ? { lines, dropped: String(dropped) } : { lines };
+    return this.encode(lines, dropped);
   }
 }
 

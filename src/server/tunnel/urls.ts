@@ -29,6 +29,12 @@ export interface UrlSettings {
   trusted: TrustedProxies;
 }
 
+/** The URL service, or FAILED_PRECONDITION saying it is off (for every reader of URLs). */
+export function urlServiceOf(urls: UrlService | undefined): UrlService {
+  if (!urls) throw new RpcError(Status.FAILED_PRECONDITION, 'the URL service is off on this server (it runs with --http-listen off)');
+  return urls;
+}
+
 export class UrlService {
   readonly broker: TunnelBroker;
 

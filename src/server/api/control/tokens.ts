@@ -62,6 +62,7 @@ export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output,
     throw failedPrecondition(`token ${record.id} was already revoked at ${new Date(record.revokedAt! * 1000).toISOString()}`);
   }
   const dropped = dropInstances(ctx, new Set(revoked));
+  ctx.revocations.revoked(revoked);
   ctx.log.info('token revoked', {
     event: 'token.revoke',
     token_id: record.id,
@@ -76,6 +77,7 @@ export function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__Output,
 
 export function rotateOperatorToken(ctx: ServerContext, actor: Actor): RotateOperatorTokenResponse {
   const { claims, revoked } = ctx.store.rotateOperator();
+  ctx.revocations.revoked(revoked);
   ctx.log.info('operator token rotated', { event: 'token.rotate', token_id: claims.id, revoked_ids: revoked, ...actor });
   return { token: ctx.signer.sign(claims), id: claims.id, revoked_ids: revoked };
 }

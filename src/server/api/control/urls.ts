@@ -2,9 +2,8 @@
 import type { ListUrlsRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsRequest.js';
 import type { ListUrlsResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ListUrlsResponse.js';
 import type { ServerContext } from '../../context.js';
-import { failedPrecondition } from '../../rpc/status.js';
+import { urlServiceOf } from '../../tunnel/urls.js';
 
 export function listUrls(ctx: ServerContext, req: ListUrlsRequest__Output): ListUrlsResponse {
-  if (!ctx.urls) throw failedPrecondition('the URL service is off on this server (it runs with --http-listen off)');
-  return { urls: ctx.urls.list(req.app) };
+  return { urls: urlServiceOf(ctx.urls).list(req.app) };
 }

@@ -50,6 +50,7 @@ function report(ctx: StatusContext): handleUnaryCall<ReportStatusRequest__Output
       const status = checkStatusReport(call.request, Date.now());
       const changed = info.status?.state !== status.state || info.status.message !== status.message;
       info.status = status;
+      ctx.registry.changed(info.id);
       if (changed) {
         const fields = { instance: info.id, app: info.app, state: status.state, ...(status.message && { message: status.message }) };
         if (status.state === 'RUNNING') ctx.log.info('instance status', fields);

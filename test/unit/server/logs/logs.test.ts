@@ -332,7 +332,7 @@ class FakeCall extends EventEmitter implements LogCall {
   }
 }
 
-const entry = (text: string, seq = 0): LogEntry => ({ instanceId: 'i', app: 'web', seconds: 1, nanos: 0, source: 'app', line: text, seq });
+const entry = (text: string, seq = 0): LogEntry => ({ instanceId: 'i', app: 'web', deploymentId: 'd', seconds: 1, nanos: 0, source: 'app', line: text, seq });
 
 describe('LogSender', () => {
   it('sends the backlog in bounded messages, then ends when not following', () => {

@@ -1,0 +1,175 @@
+// The console's API on the real server: who may call what (no credentials 401, the operator
+// token or its session ok, entrypoint, invite and URL tokens 403), sign-in and sign-out, a
+// session ended by the rotation of its token, CSRF and Origin on writes, the body limit, and
+// which Host reaches the console at all.
+import { afterEach, describe, expect, it } from 'vitest';
+import { convertInviteToken, waypointClient } from '../../../helpers/grpc.js';
+import { api, closeEventReaders, openEvents, removeConsoleFixtures, signIn, startConsoleServer } from '../../../helpers/console.js';
+import { killAll } from '../../../helpers/run.js';
+import { stopServers, type TestServer } from '../../../helpers/server.js';
+
+afterEach(async () => {
+  closeEventReaders();
+  killAll();
+  await stopServers();
+  removeConsoleFixtures();
+});
+
+const READS = ['/api/v1/apps', '/api/v1/deployments', '/api/v1/instances', '/api/v1/exec-history', '/api/v1/urls', '/api/v1/config', '/api/v1/logs'];
+const STREAMS = ['/api/v1/instances/stream', '/api/v1/logs/stream'];
+
+/** Every token kind but the operator's: an invite, an entrypoint token, the deployment's URL token. */
+async function otherTokens(server: TestServer) {
+  const inst = await server.connectInstance('web');
+  const { inviteToken } = await server.createDeployment('web');
+  const urlToken = inst.config.messages[0].config!.url_service!.token;
+  return { invite: inviteToken, entrypoint: inst.token, url: urlToken };
+}
+
+async function globalVars(server: TestServer): Promise<string[]> {
+  const r = await api(server, 'GET', '/api/v1/config', { token: server.operatorToken });
+  return (r.json.vars as Array<{ name: string }>).map((v) => v.name);
+}
+
+describe('console API authentication', () => {
+  it('answers 401 without credentials, 200 with the operator token, 403 for entrypoint, invite and URL tokens', async () => {
+    const server = await startConsoleServer();
+    const tokens = await otherTokens(server);
+    for (const path of READS) {
+      const none = await api(server, 'GET', path);
+      expect([path, none.status]).toEqual([path, 401]);
+      expect(none.json.error).toMatch(/sign in first/);
+      expect(none.headers['content-security-policy']).toContain("default-src 'self'");
+      const ok = await api(server, 'GET', path, { token: server.operatorToken });
+      expect([path, ok.status]).toEqual([path, 200]);
+      for (const [kind, token] of Object.entries(tokens)) {
+        const r = await api(server, 'GET', path, { token });
+        expect([path, kind, r.status]).toEqual([path, kind, 403]);
+        expect(r.json.error).toMatch(/token/);
+      }
+    }
+    for (const path of STREAMS) {
+      expect((await openEvents(server, path)).status).toBe(401);
+      const ok = await openEvents(server, path, { token: server.operatorToken });
+      expect(ok.status).toBe(200);
+      expect(ok.headers['content-type']).toMatch(/^text\/event-stream/);
+      ok.close();
+      for (const token of Object.values(tokens)) expect((await openEvents(server, path, { token })).status).toBe(403);
+    }
+    const put = { body: { app: '', vars: [{ name: 'A', value: '1', kind: 'static' }] } };
+    expect((await api(server, 'PUT', '/api/v1/config', put)).status).toBe(401);
+    for (const token of Object.values(tokens)) expect((await api(server, 'PUT', '/api/v1/config', { ...put, token })).status).toBe(403);
+    expect((await api(server, 'DELETE', '/api/v1/config?name=A', { token: tokens.entrypoint })).status).toBe(403);
+    expect(await globalVars(server)).toEqual([]);
+    expect((await api(server, 'PUT', '/api/v1/config', { ...put, token: server.operatorToken })).json).toEqual({ changed: 1, instancesNotified: 1 });
+    expect(await globalVars(server)).toEqual(['A']);
+    expect((await api(server, 'DELETE', '/api/v1/config?name=A', { token: server.operatorToken })).json).toMatchObject({ changed: 1 });
+    expect(await globalVars(server)).toEqual([]);
+    // A bad token: 401; a malformed header: 401.
+    expect((await api(server, 'GET', '/api/v1/apps', { token: 'wp1.bad.token' })).status).toBe(401);
+    expect((await api(server, 'GET', '/api/v1/apps', { headers: { Authorization: 'Basic eDp5' } })).status).toBe(401);
+    // Unknown routes and methods.
+    expect((await api(server, 'GET', '/api/v1/nope', { token: server.operatorToken })).status).toBe(404);
+    const wrong = await api(server, 'POST', '/api/v1/apps', { token: server.operatorToken });
+    expect([wrong.status, wrong.headers.allow]).toEqual([405, 'GET']);
+  });
+
+  it('signs in with the operator token only, then the cookie works until sign-out; after it, 401', async () => {
+    const server = await startConsoleServer();
+    const tokens = await otherTokens(server);
+    expect((await api(server, 'POST', '/api/v1/session', { body: { token: 'wp1.x.y' } })).status).toBe(401);
+    for (const token of Object.values(tokens)) {
+      const r = await api(server, 'POST', '/api/v1/session', { body: { token } });
+      expect(r.status).toBe(403);
+      expect(r.headers['set-cookie']).toBeUndefined();
+    }
+    const s = await signIn(server);
+    expect(s.setCookie).toMatch(/^wp_console=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    expect(s.expiresAt).toBeGreaterThan(Date.now() + 11 * 3600_000);
+    const state = await api(server, 'GET', '/api/v1/session', { cookie: s.cookie });
+    expect(state.json).toEqual({ csrf: s.csrf, expiresAt: s.expiresAt });
+    expect((await api(server, 'GET', '/api/v1/apps', { cookie: s.cookie })).status).toBe(200);
+    expect((await api(server, 'GET', '/api/v1/session', { cookie: 'wp_console=forged' })).status).toBe(401);
+
+    // Sign-out is a write: the CSRF token is needed.
+    expect((await api(server, 'DELETE', '/api/v1/session', { cookie: s.cookie })).status).toBe(403);
+    const out = await api(server, 'DELETE', '/api/v1/session', { cookie: s.cookie, csrf: s.csrf });
+    expect(out.status).toBe(204);
+    expect(out.headers['set-cookie']?.[0]).toMatch(/^wp_console=; .*Max-Age=0/);
+    expect((await api(server, 'GET', '/api/v1/apps', { cookie: s.cookie })).status).toBe(401);
+    expect((await api(server, 'GET', '/api/v1/session', { cookie: s.cookie })).status).toBe(401);
+    const records = server.proc.stderr().toString();
+    expect(records).toMatch(/"event":"console.signin".*"actor_kind":"operator"/);
+    expect(records).toMatch(/"event":"console.signout"/);
+  });
+
+  it('ends the sessions and streams of an operator token when it is rotated', async () => {
+    const server = await startConsoleServer();
+    const s = await signIn(server);
+    const stream = await openEvents(server, '/api/v1/instances/stream', { cookie: s.cookie });
+    expect(stream.status).toBe(200);
+    const rotated = await server.ctl(['token', 'rotate-operator']);
+    expect(rotated.code).toBe(0);
+    await stream.ended;
+    const r = await api(server, 'GET', '/api/v1/apps', { cookie: s.cookie });
+    expect(r.status).toBe(401);
+    expect((await api(server, 'GET', '/api/v1/apps', { token: server.operatorToken })).status).toBe(401);
+  });
+
+  it('refuses cookie writes without the CSRF token, with a wrong one, or from another origin, and changes nothing', async () => {
+    const server = await startConsoleServer();
+    const s = await signIn(server);
+    const body = { app: '', vars: [{ name: 'A', value: '1' }] };
+    const origin = `http://localhost:${server.httpPort}`;
+    for (const opts of [{}, { csrf: 'wrong' }, { csrf: s.csrf, origin: 'http://evil.example' }, { csrf: s.csrf, origin: `http://localhost:${server.httpPort! + 1}` }]) {
+      const r = await api(server, 'PUT', '/api/v1/config', { cookie: s.cookie, body, ...opts });
+      expect([JSON.stringify(opts), r.status]).toEqual([JSON.stringify(opts), 403]);
+      expect(r.json.error).toMatch(/CSRF|another site/);
+    }
+    expect((await api(server, 'DELETE', '/api/v1/config?name=A', { cookie: s.cookie, csrf: 'nope' })).status).toBe(403);
+    expect(await globalVars(server)).toEqual([]);
+    // Sign-in from another site's page is refused too.
+    expect((await api(server, 'POST', '/api/v1/session', { body: { token: server.operatorToken }, origin: 'http://evil.example' })).status).toBe(403);
+    const ok = await api(server, 'PUT', '/api/v1/config', { cookie: s.cookie, csrf: s.csrf, origin, body });
+    expect(ok.status).toBe(200);
+    expect(await globalVars(server)).toEqual(['A']);
+    const audit = server.proc.stderr().toString();
+    expect(audit).toMatch(/"event":"config.set".*"names":\["A"\].*"actor_kind":"operator".*"peer":"127.0.0.1:\d+"/);
+  });
+
+  it('refuses a body over 1 MiB (413) and a config name the rules refuse (400), changing nothing', async () => {
+    const server = await startConsoleServer();
+    const huge = { app: '', vars: [{ name: 'BIG', value: 'x'.repeat(1024 * 1024 + 10) }] };
+    const big = await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, body: huge });
+    expect(big.status).toBe(413);
+    expect(big.json.error).toMatch(/over 1 MiB/);
+    const bad = await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, body: { app: '', vars: [{ name: 'OK', value: '1' }, { name: '1BAD-NAME', value: 'x' }] } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatch(/invalid env var name "1BAD-NAME"/);
+    const app = await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, body: { app: 'no/such', vars: [{ name: 'A', value: '1' }] } });
+    expect(app.status).toBe(400);
+    expect((await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, raw: '{not json' })).status).toBe(400);
+    expect(await globalVars(server)).toEqual([]);
+  });
+});
+
+describe('which host is the console', () => {
+  it('serves the bare host (localhost, an IP, the URL domain) and leaves <app>.<domain> to the apps; --console off: 404', async () => {
+    const server = await startConsoleServer({ args: ['--url-domain', 'apps.test'] });
+    for (const host of [`localhost:${server.httpPort}`, `127.0.0.1:${server.httpPort}`, 'apps.test', `[::1]:${server.httpPort}`]) {
+      const r = await api(server, 'GET', '/api/v1/apps', { host, token: server.operatorToken });
+      expect([host, r.status]).toEqual([host, 200]);
+    }
+    const app = await api(server, 'GET', '/api/v1/apps', { host: `web.apps.test:${server.httpPort}`, token: server.operatorToken });
+    expect(app.status).toBe(404);
+    expect(app.text).toMatch(/no app named web/);
+    expect(app.headers['content-security-policy']).toBeUndefined();
+
+    const off = await startConsoleServer({ args: ['--console', 'off'] });
+    expect(off.proc.stdout().toString()).not.toMatch(/console:/);
+    const r = await api(off, 'GET', '/', { token: off.operatorToken });
+    expect(r.status).toBe(404);
+    expect(r.text).toMatch(/no app at/);
+    expect(server.proc.stdout().toString()).toMatch(/^console: http:\/\/localhost:\d+\/$/m);
+  });
+});

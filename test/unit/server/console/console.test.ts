@@ -1,0 +1,142 @@
+// The console's pure parts: which Host is the console, the Origin check, cookie parsing, log
+// cursors, route matching, the choice of encoding, the shape of a config change, sessions.
+import { describe, expect, it } from 'vitest';
+import { changeOf } from '../../../../src/server/console/config-routes.js';
+import { parseCookies, sessionCookie } from '../../../../src/server/console/cookies.js';
+import { isConsoleHost } from '../../../../src/server/console/host.js';
+import { HttpError } from '../../../../src/server/console/http.js';
+import { cursorOf, parseCursor } from '../../../../src/server/console/logs.js';
+import { sameOrigin } from '../../../../src/server/console/origin.js';
+import { matchRoute, type Route } from '../../../../src/server/console/router.js';
+import { ConsoleSessions, csrfMatches } from '../../../../src/server/console/sessions.js';
+import { chooseEncoding } from '../../../../src/server/console/static.js';
+import type { LogEntry } from '../../../../src/server/logs/hub.js';
+
+describe('isConsoleHost', () => {
+  it('takes localhost, IP literals and the exact URL domain, any port; not <app>.<domain>', () => {
+    for (const host of ['localhost', 'localhost:9702', 'LOCALHOST.', '127.0.0.1:9702', '10.1.2.3', '[::1]:9702', '[::1]', 'apps.example.com', 'Apps.Example.com:80']) {
+      expect([host, isConsoleHost(host, 'apps.example.com')]).toEqual([host, true]);
+    }
+    for (const host of [undefined, '', 'web.localhost', 'web.localhost:9702', 'web.apps.example.com', 'example.com', 'apps.example.com.evil', '127.0.0.1.nip.io', '[::1']) {
+      expect([host, isConsoleHost(host, 'apps.example.com')]).toEqual([host, false]);
+    }
+    expect(isConsoleHost('localhost:9702', 'localhost')).toBe(true);
+    expect(isConsoleHost('web.localhost:9702', 'localhost')).toBe(false);
+  });
+});
+
+describe('sameOrigin', () => {
+  it('is the request host with http or https, default ports equal', () => {
+    expect(sameOrigin('http://localhost:9702', 'localhost:9702')).toBe(true);
+    expect(sameOrigin('http://LOCALHOST:9702', 'localhost:9702')).toBe(true);
+    expect(sameOrigin('http://localhost', 'localhost:80')).toBe(true);
+    expect(sameOrigin('https://console.example', 'console.example:443')).toBe(true);
+    expect(sameOrigin('http://[::1]:9702', '[::1]:9702')).toBe(true);
+    // The scheme is not in Host: a TLS proxy in front gives https pages for the same host and port.
+    expect(sameOrigin('https://localhost:9702', 'localhost:9702')).toBe(true);
+  });
+  it('refuses another host, port or scheme, null, and anything that is not an origin', () => {
+    for (const [origin, host] of [
+      ['http://evil.example', 'localhost:9702'],
+      ['http://localhost:9703', 'localhost:9702'],
+      ['null', 'localhost:9702'],
+      ['file://', 'localhost'],
+      ['http://localhost:9702/', 'localhost:9702'],
+      ['http://user@localhost:9702', 'localhost:9702'],
+      ['http://localhost:9702', undefined],
+      ['http://localhost:9702', 'localhost:9702/x'],
+      ['', 'localhost'],
+    ] as const) {
+      expect([origin, host, sameOrigin(origin, host)]).toEqual([origin, host, false]);
+    }
+  });
+});
+
+describe('cookies', () => {
+  it('parses pairs, the first of a name winning, quotes stripped, junk skipped', () => {
+    const c = parseCookies('a=1; wp_console=abc_-; a=2; junk; =x; q="v"');
+    expect([...c]).toEqual([['a', '1'], ['wp_console', 'abc_-'], ['q', 'v']]);
+    expect(parseCookies(undefined).size).toBe(0);
+  });
+  it('makes the session cookie HttpOnly, SameSite=Strict, Secure over TLS only', () => {
+    expect(sessionCookie('id', 43200, false)).toBe('wp_console=id; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200');
+    expect(sessionCookie('id', 43200, true)).toMatch(/; Secure$/);
+  });
+});
+
+describe('log cursors', () => {
+  const entry = { seq: 42 } as LogEntry;
+  it('round-trips within a run; another run means from the start; none is undefined', () => {
+    expect(parseCursor(cursorOf(entry, 'run1'), 'run1')).toBe(42);
+    expect(parseCursor(cursorOf(entry, 'run1'), 'run2')).toBe(-1);
+    expect(parseCursor(undefined)).toBeUndefined();
+    expect(parseCursor(' ')).toBeUndefined();
+  });
+  it('refuses a malformed one with 400', () => {
+    for (const bad of ['42', 'a.b', 'run.-1', 'r u n.1', `x.${'9'.repeat(16)}`]) {
+      expect(() => parseCursor(bad, 'run')).toThrow(HttpError);
+    }
+  });
+});
+
+describe('matchRoute', () => {
+  const h = async () => undefined;
+  const routes: Route[] = [
+    { method: 'GET', path: '/api/v1/config', auth: 'operator', handle: h },
+    { method: 'PUT', path: '/api/v1/config', auth: 'operator', handle: h },
+    { method: 'GET', path: '/api/v1/logs', auth: 'operator', handle: h },
+  ];
+  it('matches method and exact path (a trailing slash aside), else 404, or 405 with what is allowed', () => {
+    expect(matchRoute(routes, 'PUT', '/api/v1/config')).toEqual({ ok: true, route: routes[1] });
+    expect(matchRoute(routes, 'GET', '/api/v1/logs/')).toEqual({ ok: true, route: routes[2] });
+    expect(matchRoute(routes, 'DELETE', '/api/v1/config')).toEqual({ ok: false, status: 405, allow: ['GET', 'PUT'] });
+    expect(matchRoute(routes, 'GET', '/api/v1/logsx')).toEqual({ ok: false, status: 404 });
+    expect(matchRoute(routes, 'GET', '/api/v1/logs/stream')).toEqual({ ok: false, status: 404 });
+  });
+});
+
+describe('chooseEncoding', () => {
+  const all = ['identity', 'br', 'gzip'] as const;
+  it('prefers brotli, then gzip, as the client takes them', () => {
+    expect(chooseEncoding('gzip, deflate, br', all)).toBe('br');
+    expect(chooseEncoding('gzip', all)).toBe('gzip');
+    expect(chooseEncoding('br;q=0, gzip;q=0.8', all)).toBe('gzip');
+    expect(chooseEncoding('*', all)).toBe('br');
+    expect(chooseEncoding(undefined, all)).toBe('identity');
+    expect(chooseEncoding('gzip, br', ['identity'])).toBe('identity');
+  });
+});
+
+describe('changeOf (PUT /api/v1/config)', () => {
+  it('takes vars with a kind (default static) and an app', () => {
+    const { app, set } = changeOf({ app: 'web', vars: [{ name: 'A', value: 'é' }, { name: '/etc/x', value: 'y', kind: 'file' }] });
+    expect(app).toBe('web');
+    expect(set.map((v) => [v.name, v.kind, v.value.toString()])).toEqual([['A', 'static', 'é'], ['/etc/x', 'file', 'y']]);
+  });
+  it('refuses another shape with 400', () => {
+    for (const body of [null, [], { vars: [] }, { vars: [{ name: 'A' }] }, { vars: [{ name: 'A', value: 1 }] }, { vars: [{ name: 'A', value: '1', kind: 'secret' }] }, { app: 3, vars: [{ name: 'A', value: '1' }] }, { app: 'bad app', vars: [{ name: 'A', value: '1' }] }]) {
+      expect(() => changeOf(body)).toThrow();
+    }
+  });
+});
+
+describe('ConsoleSessions', () => {
+  it('finds a session by its id until it expires, ends, or its token is revoked; closes its streams', () => {
+    let now = 1_000;
+    const sessions = new ConsoleSessions(100, () => now);
+    const a = sessions.create('tok-a');
+    const b = sessions.create('tok-b');
+    expect(sessions.get(a.id)).toBe(a.session);
+    expect(csrfMatches(a.session, a.session.csrf)).toBe(true);
+    expect(csrfMatches(a.session, b.session.csrf)).toBe(false);
+    expect(csrfMatches(a.session, undefined)).toBe(false);
+    let closed = 0;
+    sessions.track(a.session, () => closed++);
+    expect(sessions.endTokens(['tok-a'])).toBe(1);
+    expect(closed).toBe(1);
+    expect(sessions.get(a.id)).toBeUndefined();
+    now += 100;
+    expect(sessions.get(b.id)).toBeUndefined();
+    expect(sessions.get('not-an-id')).toBeUndefined();
+  });
+});

@@ -51,7 +51,8 @@ export function LogView(props: { store: LogStore; version: number; follow: boole
       <div class="log-spacer" style={{ height: `${total * ROW_PX}px` }}>
         <div class="log-window" style={{ transform: `translateY(${first * ROW_PX}px)` }}>
           {rows.map((l, k) => (
-            <div key={first + k} class={`log-row ${l.source} ${l.stream ?? ''}`}>
+            // Keyed by slot, not by line: following, each frame's rows update in place.
+            <div key={k} class={`log-row ${l.source} ${l.stream ?? ''}`}>
               <span class="t">{timeOfDay(l.timestamp)}</span>
               {!props.oneInstance && (
                 <span class="i" title={`${l.app} ${l.instanceId}`}>

@@ -1,6 +1,6 @@
 // Small pieces the pages share: links that route without a reload, times, errors, the app list.
-import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren, JSX, RefObject } from 'preact';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { getJson } from './api.js';
 import type { App } from './types.js';
 
@@ -101,4 +101,29 @@ export function Choice(props: {
 /** An id (ULID/UUID) in full: its start is a timestamp that instances of one moment share. */
 export function Id({ id }: { id: string | null }): JSX.Element {
   return id ? <code class="id">{id}</code> : <span>—</span>;
+}
+
+/**
+ * Gives an element the height from where it starts to the bottom of the window (at least
+ * `min`), again whenever the window or the page above it changes: the logs list and the
+ * terminal fill the screen however tall the header and the filters wrap. Set through
+ * element.style, which the CSP allows.
+ */
+export function useFillHeight(ref: RefObject<HTMLElement | null>, min = 200): void {
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const fit = () => {
+      const top = el.getBoundingClientRect().top + window.scrollY;
+      el.style.height = `${Math.max(min, Math.floor(window.innerHeight - top - 12))}px`;
+    };
+    fit();
+    const ro = new ResizeObserver(fit);
+    ro.observe(document.body);
+    addEventListener('resize', fit);
+    return () => {
+      ro.disconnect();
+      removeEventListener('resize', fit);
+    };
+  }, []);
 }

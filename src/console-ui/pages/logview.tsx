@@ -3,6 +3,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { timeOfDay } from '../logfmt.js';
+import { useFillHeight } from '../ui.js';
 import type { LogStore } from '../logstore.js';
 
 /** Must match `.log-row { height }` in styles.css. */
@@ -14,6 +15,7 @@ export function LogView(props: { store: LogStore; version: number; follow: boole
   const scroller = useRef<HTMLDivElement>(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(600);
+  useFillHeight(scroller, 160);
 
   useEffect(() => {
     const el = scroller.current!;

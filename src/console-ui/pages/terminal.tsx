@@ -8,7 +8,7 @@ import { splitArgs } from '../args.js';
 import { openExec } from '../exec-client.js';
 import { href } from '../route.js';
 import type { Instance } from '../types.js';
-import { Choice, ErrorLine, message, navigate, useApps } from '../ui.js';
+import { Choice, ErrorLine, message, navigate, useApps, useFillHeight } from '../ui.js';
 
 interface Run {
   n: number;
@@ -103,6 +103,7 @@ function TtySession({ run }: { run: Run }): JSX.Element {
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useExecStatus();
   const stop = useRef<() => void>(() => {});
+  useFillHeight(box, 160);
 
   useEffect(() => {
     let disposed = false;

@@ -77,7 +77,12 @@ describe('the console in a browser', () => {
   it('signs in with the operator token pasted once: a wrong one is refused, the right one opens the instances page, nothing of it kept by the page', async () => {
     const server = await startServer();
     const p = await page();
-    await p.goto(consoleUrl(server));
+    const res = await p.goto(consoleUrl(server));
+    // The strict policy is what the pages run under (so "no violation" below means something).
+    const csp = res?.headers()['content-security-policy'] ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
     await p.getByLabel('Operator token').fill('wp1.not-a-token.at-all');
     await p.getByLabel('Operator token').press('Enter');
     await expect.poll(() => p.getByRole('alert').innerText()).toMatch(/\w/);

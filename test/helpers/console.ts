@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { WebSocket } from 'ws';
 import { startServer, type StartServerOptions, type TestServer } from './server.js';
 import { withDeadline } from './run.js';
 
@@ -207,4 +208,70 @@ export function openEvents(server: TestServer, urlPath: string, opts: ApiOptions
 export function closeEventReaders(): void {
   for (const r of readers) r.close();
   readers.clear();
+}
+
+/** A WebSocket to /api/v1/exec, recording what comes back: text messages, stdout and stderr apart, the close. */
+export interface ExecSocket {
+  ws: WebSocket;
+  /** The HTTP status when the upgrade was refused (then nothing else happens). */
+  refused?: number;
+  messages: Array<Record<string, any>>;
+  stdout(): string;
+  stderr(): string;
+  closed: Promise<{ code: number; reason: string }>;
+  send(message: Record<string, unknown>): void;
+  input(text: string): void;
+  waitFor(pick: (s: ExecSocket) => boolean, what: string, timeoutMs?: number): Promise<void>;
+}
+
+const sockets = new Set<WebSocket>();
+
+export async function openExec(server: TestServer, opts: { token?: string; cookie?: string; origin?: string } = {}): Promise<ExecSocket> {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
+  if (opts.cookie) headers.Cookie = opts.cookie;
+  const ws = new WebSocket(`ws://localhost:${server.httpPort}/api/v1/exec`, { headers, ...(opts.origin && { origin: opts.origin }) });
+  sockets.add(ws);
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const s: ExecSocket = {
+    ws,
+    messages: [],
+    stdout: () => Buffer.concat(out).toString(),
+    stderr: () => Buffer.concat(err).toString(),
+    closed: new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+    send: (m) => ws.send(JSON.stringify(m)),
+    input: (text) => ws.send(Buffer.from(text), { binary: true }),
+    async waitFor(pick, what, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pick(s)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; messages ${JSON.stringify(s.messages)}, stdout ${JSON.stringify(s.stdout().slice(-500))}, stderr ${JSON.stringify(s.stderr().slice(-300))}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (!isBinary) return void s.messages.push(JSON.parse(data.toString()) as Record<string, any>);
+    (data[0] === 2 ? err : out).push(data.subarray(1));
+  });
+  ws.on('error', () => undefined);
+  await withDeadline(
+    new Promise<void>((resolve) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => {
+        s.refused = res.statusCode;
+        res.resume();
+        resolve();
+      });
+      ws.once('close', () => resolve());
+    }),
+    10_000,
+    'the exec WebSocket to open',
+  );
+  return s;
+}
+
+export function closeExecSockets(): void {
+  for (const ws of sockets) ws.terminate();
+  sockets.clear();
 }

@@ -284,6 +284,16 @@ describe('dev', () => {
     expect(err).toMatch(/--server-addr 127\.0\.0\.1:\d+ --token wp1\./);
     expect(err).toMatch(/app URL http:\/\/demo\.localhost:\d+\/ /);
     expect(err).toMatch(/bin\/waypoint-ctl url /);
+    expect(err).toMatch(/console: http:\/\/localhost:\d+\/ \(sign in with the operator token wp1\./);
+  });
+
+  it('prints no console with --console off, and refuses another value', async () => {
+    const off = await run(['dev', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--console', 'off', '--', 'true'], { bin: CTL, env: cleanEnv() });
+    expect(off.code, off.stderr.toString()).toBe(0);
+    expect(off.stderr.toString()).not.toMatch(/console:/);
+    const bad = await run(['dev', '--console', 'maybe', '--', 'true'], { bin: CTL, env: cleanEnv() });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.toString()).toMatch(/--console must be on or off/);
   });
 
   it('prints the app\'s URL, where the app answers through its entrypoint', async () => {

@@ -55,6 +55,11 @@ export async function authenticate(parts: AuthParts, req: IncomingMessage): Prom
   return { principal, session, actor: actorOf(principal, peer) };
 }
 
+/** Closes a stream of the caller when its session ends or its token is revoked; returns the untrack. */
+export function trackCaller(sessions: ConsoleSessions, caller: Caller, close: () => void): () => void {
+  return caller.session ? sessions.track(caller.session, close) : sessions.trackToken(caller.principal.tokenId, close);
+}
+
 /** The operator's principal for a token, or 401 (bad, revoked) / 403 (another kind of token). */
 export async function operatorOf(parts: Pick<AuthParts, 'auth'>, token: string): Promise<Principal> {
   try {

@@ -14,7 +14,7 @@ import type { ExecStart__Output } from '../../protocol/generated/waypoint_entryp
 import { placeExec } from '../exec/operator.js';
 import type { OperatorExecCall } from '../exec/session.js';
 import { RpcError, Status, toRpcError } from '../rpc/status.js';
-import { authenticate, type Caller, peerOf } from './auth.js';
+import { authenticate, type Caller, peerOf, trackCaller } from './auth.js';
 import { refuseUpgrade, toHttpError } from './http.js';
 import { sameOrigin } from './origin.js';
 import type { ConsoleParts } from './router.js';
@@ -23,6 +23,8 @@ import type { ConsoleParts } from './router.js';
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Args empty: the instance's $SHELL when it has one that runs, else sh. */
 export const DEFAULT_SHELL = ['sh', '-c', 'if [ -n "$SHELL" ] && command -v "$SHELL" >/dev/null 2>&1; then exec "$SHELL"; fi; exec sh'];
+/** Between two pings to the browser. */
+const PING_MS = 30_000;
 const CLOSE_NORMAL = 1000;
 const CLOSE_POLICY = 1008;
 const CLOSE_ERROR = 1011;
@@ -49,8 +51,9 @@ export function handleExecUpgrade(parts: ConsoleParts, req: IncomingMessage, soc
 
 function run(parts: ConsoleParts, caller: Caller, ws: WebSocket, req: IncomingMessage): void {
   const { ctx } = parts;
-  const untrack = caller.session ? parts.sessions.track(caller.session, () => fail(ws, 'your console session ended: sign in again', CLOSE_POLICY)) : undefined;
-  ws.once('close', () => untrack?.());
+  const untrack = trackCaller(parts.sessions, caller, () => fail(ws, 'your console session ended (signed out, or its token revoked): sign in again', CLOSE_POLICY));
+  ws.once('close', untrack);
+  heartbeat(ws);
   const timer = setTimeout(() => fail(ws, `no start message within ${ctx.firstMessageTimeoutMs} ms: send {"type":"start",...} first`, CLOSE_ERROR), ctx.firstMessageTimeoutMs);
   ws.once('close', () => clearTimeout(timer));
   ws.once('message', (data, isBinary) => {
@@ -62,11 +65,8 @@ function run(parts: ConsoleParts, caller: Caller, ws: WebSocket, req: IncomingMe
       return fail(ws, toRpcError(err).message, CLOSE_ERROR);
     }
     const call = new WsExecCall(ws, peerOf(req));
-    try {
-      placeExec(ctx, call as unknown as OperatorExecCall, caller.principal, start);
-    } catch (err) {
-      call.refuse(toRpcError(err).message);
-    }
+    // Awaited: whether the operator throws or (once the store is async) rejects, the page is told.
+    (async () => placeExec(ctx, call as unknown as OperatorExecCall, caller.principal, start))().catch((err: unknown) => call.refuse(toRpcError(err).message));
   });
 }
 
@@ -98,6 +98,18 @@ export function startOf(parts: Pick<ConsoleParts, 'ctx'>, text: string | undefin
     term: typeof m.term === 'string' ? m.term : '',
     window_size: tty && (m.cols !== undefined || m.rows !== undefined) ? { rows: size(m.rows), cols: size(m.cols), width: 0, height: 0 } : null,
   };
+}
+
+/** A browser gone without a close (a laptop shut) is noticed: a ping each interval, cut if the last went unanswered. */
+function heartbeat(ws: WebSocket): void {
+  let alive = true;
+  ws.on('pong', () => (alive = true));
+  const timer = setInterval(() => {
+    if (!alive) return void ws.terminate();
+    alive = false;
+    ws.ping();
+  }, PING_MS);
+  ws.once('close', () => clearInterval(timer));
 }
 
 function bad(message: string): RpcError {

@@ -5,17 +5,20 @@
 // `<this run>.<arrival number>`; a stream given one (Last-Event-ID, or ?after=) starts with the
 // kept lines that arrived after it; a cursor of an earlier run of the server gives all kept lines.
 import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { checkLogFilter } from '../logs/filter.js';
 import type { LogEntry, LogFilter, LogSource } from '../logs/hub.js';
 import { LogSender } from '../logs/sender.js';
 import { HttpError, intParam, param } from './http.js';
-import type { RequestContext, Route } from './router.js';
+import { trackCaller } from './auth.js';
+import { operator, type RequestContext, type Route } from './router.js';
 import { EventStream, sseEvent } from './sse.js';
 
 /** This run of the server: a cursor of another run names nothing kept now. */
 const RUN = randomBytes(6).toString('base64url');
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 1_000_000;
+const HISTORY_CHUNK_LINES = 1000;
 
 export interface LogLineJson {
   id: string;
@@ -69,9 +72,27 @@ async function history(c: RequestContext): Promise<void> {
   const filter = await filterOf(c);
   const limit = intParam(c.url, 'limit', MAX_LIMIT) ?? DEFAULT_LIMIT;
   const lines = c.parts.ctx.logs.recent(filter);
-  const body = lines.slice(Math.max(0, lines.length - limit)).map((e) => `${JSON.stringify(lineJson(e))}\n`).join('');
-  c.res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
-  c.res.end(body);
+  const { res } = c;
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-store' });
+  // In pieces, each once the client took the one before: the kept lines may be hundreds of MiB.
+  for (let i = Math.max(0, lines.length - limit); i < lines.length && !res.destroyed; i += HISTORY_CHUNK_LINES) {
+    const chunk = lines.slice(i, i + HISTORY_CHUNK_LINES).map((e) => `${JSON.stringify(lineJson(e))}\n`).join('');
+    if (!res.write(chunk)) await drained(res);
+  }
+  res.end();
+}
+
+/** Resolves once the response's buffer drained, or it closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 async function stream(c: RequestContext): Promise<void> {
@@ -85,7 +106,7 @@ async function stream(c: RequestContext): Promise<void> {
   const sender = new LogSender(events, backlog, { follow: true }, encodeEvents);
   const unfollow = logs.follow(filter, sender);
   const untrack = logs.track(() => events.close());
-  const unsession = c.caller?.session ? c.parts.sessions.track(c.caller.session, () => events.close()) : () => undefined;
+  const unsession = trackCaller(c.parts.sessions, operator(c), () => events.close());
   events.onClose(() => {
     sender.close();
     unfollow();
@@ -96,7 +117,7 @@ async function stream(c: RequestContext): Promise<void> {
 }
 
 /** One write of the stream: the count lost before these lines, then the lines. */
-function encodeEvents(entries: LogEntry[], dropped: number): string {
+export function encodeEvents(entries: LogEntry[], dropped: number): string {
   let out = dropped > 0 ? sseEvent('skipped', { count: dropped }) : '';
   for (const e of entries) out += sseEvent('line', lineJson(e), cursorOf(e));
   return out;

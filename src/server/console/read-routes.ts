@@ -7,7 +7,8 @@ import { urlServiceOf } from '../tunnel/urls.js';
 import { APP_NAME } from '../../rules/names.js';
 import type { ExecRecord } from '../store/store.js';
 import { intParam, param, sendJson } from './http.js';
-import type { RequestContext, Route } from './router.js';
+import { trackCaller } from './auth.js';
+import { operator, type RequestContext, type Route } from './router.js';
 import { EventStream } from './sse.js';
 
 async function apps({ parts, res }: RequestContext): Promise<void> {
@@ -37,10 +38,11 @@ async function instances({ parts, url, res }: RequestContext): Promise<void> {
   sendJson(res, 200, { instances: parts.instances.list(filter) });
 }
 
-async function instanceStream({ parts, url, res, caller }: RequestContext): Promise<void> {
+async function instanceStream(c: RequestContext): Promise<void> {
+  const { parts, url, res } = c;
   const filter = { app: checkedApp(param(url, 'app')), deploymentId: param(url, 'deployment') };
   const events = new EventStream(res);
-  if (caller?.session) events.onClose(parts.sessions.track(caller.session, () => events.close()));
+  events.onClose(trackCaller(parts.sessions, operator(c), () => events.close()));
   const untrack = parts.ctx.logs.track(() => events.close()); // ends with the server
   events.onClose(untrack);
   parts.instances.stream(events, filter);
@@ -56,7 +58,7 @@ async function execHistory({ parts, url, res }: RequestContext): Promise<void> {
 async function urls({ parts, url, res }: RequestContext): Promise<void> {
   const service = urlServiceOf(parts.ctx.urls);
   // Per app and per deployment, as `waypoint-ctl url list`; instanceId stays null (no URL is an instance's own).
-  const rows = service.list(param(url, 'app'));
+  const rows = await service.list(param(url, 'app'));
   sendJson(res, 200, {
     urls: rows.map((r) => ({ app: r.app, deploymentId: r.deployment_id || null, instanceId: null, instances: r.instances, url: r.url })),
   });

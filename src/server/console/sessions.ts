@@ -19,8 +19,10 @@ export interface Session {
 
 export class ConsoleSessions {
   private readonly byKey = new Map<string, Session>();
-  /** What closes each session's open streams when it ends. */
+  /** What closes each session's open streams when it ends (by session key). */
   private readonly streams = new Map<string, Set<() => void>>();
+  /** What closes the open streams of Bearer callers, by token id: ended when the token is revoked. */
+  private readonly tokenStreams = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly ttlMs = SESSION_TTL_MS,
@@ -57,20 +59,27 @@ export class ConsoleSessions {
     for (const close of closers ?? []) close();
   }
 
-  /** Ends every session made with one of these tokens. */
+  /** Ends every session made with one of these tokens, and closes the Bearer streams of them. */
   endTokens(tokenIds: readonly string[]): number {
     const ids = new Set(tokenIds);
     const ended = [...this.byKey.values()].filter((s) => ids.has(s.tokenId));
     for (const s of ended) this.end(s.key);
+    for (const id of ids) {
+      const closers = this.tokenStreams.get(id);
+      this.tokenStreams.delete(id);
+      for (const close of closers ?? []) close();
+    }
     return ended.length;
   }
 
   /** A stream of the session, closed when the session ends; returns the untrack. */
   track(session: Session, close: () => void): () => void {
-    let set = this.streams.get(session.key);
-    if (!set) this.streams.set(session.key, (set = new Set()));
-    set.add(close);
-    return () => set.delete(close);
+    return add(this.streams, session.key, close);
+  }
+
+  /** A stream opened with a Bearer token, closed when that token is revoked; returns the untrack. */
+  trackToken(tokenId: string, close: () => void): () => void {
+    return add(this.tokenStreams, tokenId, close);
   }
 
   get size(): number {
@@ -89,6 +98,16 @@ export function csrfMatches(session: Session, given: string | undefined): boolea
   const a = Buffer.from(given);
   const b = Buffer.from(session.csrf);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function add(map: Map<string, Set<() => void>>, key: string, close: () => void): () => void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(close);
+  return () => {
+    set.delete(close);
+    if (set.size === 0 && map.get(key) === set) map.delete(key);
+  };
 }
 
 function keyOf(id: string): string {

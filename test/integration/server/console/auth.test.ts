@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { convertInviteToken, waypointClient } from '../../../helpers/grpc.js';
 import { api, closeEventReaders, openEvents, removeConsoleFixtures, signIn, startConsoleServer } from '../../../helpers/console.js';
-import { killAll } from '../../../helpers/run.js';
+import { killAll, withDeadline } from '../../../helpers/run.js';
 import { stopServers, type TestServer } from '../../../helpers/server.js';
 
 afterEach(async () => {
@@ -107,10 +107,11 @@ describe('console API authentication', () => {
     const server = await startConsoleServer();
     const s = await signIn(server);
     const stream = await openEvents(server, '/api/v1/instances/stream', { cookie: s.cookie });
-    expect(stream.status).toBe(200);
+    const bearer = await openEvents(server, '/api/v1/logs/stream', { token: server.operatorToken });
+    expect([stream.status, bearer.status]).toEqual([200, 200]);
     const rotated = await server.ctl(['token', 'rotate-operator']);
     expect(rotated.code).toBe(0);
-    await stream.ended;
+    await withDeadline(Promise.all([stream.ended, bearer.ended]), 5_000, 'both streams to end');
     const r = await api(server, 'GET', '/api/v1/apps', { cookie: s.cookie });
     expect(r.status).toBe(401);
     expect((await api(server, 'GET', '/api/v1/apps', { token: server.operatorToken })).status).toBe(401);

@@ -5,7 +5,7 @@ import { changeOf } from '../../../../src/server/console/config-routes.js';
 import { parseCookies, sessionCookie } from '../../../../src/server/console/cookies.js';
 import { isConsoleHost } from '../../../../src/server/console/host.js';
 import { HttpError } from '../../../../src/server/console/http.js';
-import { cursorOf, parseCursor } from '../../../../src/server/console/logs.js';
+import { cursorOf, encodeEvents, parseCursor } from '../../../../src/server/console/logs.js';
 import { sameOrigin } from '../../../../src/server/console/origin.js';
 import { matchRoute, type Route } from '../../../../src/server/console/router.js';
 import { ConsoleSessions, csrfMatches } from '../../../../src/server/console/sessions.js';
@@ -76,6 +76,22 @@ describe('log cursors', () => {
     for (const bad of ['42', 'a.b', 'run.-1', 'r u n.1', `x.${'9'.repeat(16)}`]) {
       expect(() => parseCursor(bad, 'run')).toThrow(HttpError);
     }
+  });
+});
+
+describe('encodeEvents (the logs stream)', () => {
+  it('says how many lines were skipped before the lines, each line with its cursor as id', () => {
+    const e: LogEntry = { instanceId: 'i1', app: 'web', deploymentId: 'd1', seconds: 2, nanos: 5_000_000, source: 'app', line: 'hi\nthere', seq: 9 };
+    const text = encodeEvents([e], 3);
+    const [skipped, line] = text.split('\n\n');
+    expect(skipped).toBe('event: skipped\ndata: {"count":3}');
+    const [id, event, data] = line.split('\n');
+    expect(id).toMatch(/^id: [A-Za-z0-9_-]+\.9$/);
+    expect(event).toBe('event: line');
+    expect(JSON.parse(data.slice('data: '.length))).toEqual({
+      id: id.slice(4), app: 'web', deploymentId: 'd1', instanceId: 'i1', source: 'app', stream: null, timestamp: 2005, line: 'hi\nthere',
+    });
+    expect(encodeEvents([e], 0)).not.toMatch(/skipped/);
   });
 });
 

@@ -3,7 +3,7 @@
 // terminal, sign-out. Every page is checked for CSP violations (the server sends the strict
 // policy; the page must need nothing it forbids). Screenshots: test-artifacts/console/.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -115,6 +115,10 @@ describe('the console in a browser', () => {
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 15_000 }).toMatch(/^(gone|disconnected)$/);
     expect(await p.evaluate<boolean>('window.__noReload === true')).toBe(true);
     await shot(p, 'instances-gone');
+    // A phone-sized window: one card per instance, nothing wider than the screen.
+    await p.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => p.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await shot(p, 'instances-phone');
   });
 
   it('shows a line the app writes on the logs page within a second, and keeps it there from the history once the instance is gone', async () => {
@@ -136,6 +140,10 @@ describe('the console in a browser', () => {
     await p.getByLabel('Text').fill(marker);
     await expect.poll(() => p.locator('.log-row').count()).toBe(1);
     await shot(p, 'logs-history-filtered');
+    // Download: what the filter shows, as text.
+    const [download] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Download' }).click()]);
+    const file = await download.path();
+    expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^\\S+Z ${ep.app} \\S+ app(/stdout)? ${marker}\\n$`));
   });
 
   it('a config change made on the page restarts the app with the new value', async () => {
@@ -227,6 +235,35 @@ describe('the console in a browser', () => {
     expect(await p.getByTestId('stdout').innerText()).toBe('to-out\n');
     expect(await p.getByTestId('stderr').innerText()).toBe('to-err\n');
     await shot(p, 'oneshot-phone');
+  });
+
+  it('works with the keyboard: Tab goes skip link, then the pages in order, each focus visible; Enter follows a link', async () => {
+    const server = await startServer();
+    const p = await page();
+    await p.goto(consoleUrl(server));
+    // The token field has the focus at once; Enter submits.
+    await p.keyboard.type(server.operatorToken);
+    await p.keyboard.press('Enter');
+    await p.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 10_000 });
+    const focused = () =>
+      p.evaluate<{ text: string; outline: string }>(
+        '({ text: document.activeElement.textContent.trim(), outline: getComputedStyle(document.activeElement).outlineStyle })',
+      );
+    const order: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await p.keyboard.press('Tab');
+      const f = await focused();
+      expect(f.outline, `focus ring on ${f.text}`).not.toBe('none');
+      order.push(f.text);
+    }
+    expect(order).toEqual(['Skip to content', 'Instances', 'Logs', 'Terminal', 'Config', 'Exec history', 'URLs', 'Sign out']);
+    await p.keyboard.press('Shift+Tab');
+    await p.keyboard.press('Shift+Tab');
+    await p.keyboard.press('Shift+Tab');
+    await shot(p, 'keyboard-focus');
+    await p.keyboard.press('Enter');
+    await p.getByRole('heading', { name: 'Config' }).waitFor();
+    expect(new URL(p.url()).pathname).toBe('/config');
   });
 
   it('signs out: a reload shows the sign-in page, and the old session cookie is refused', async () => {

@@ -1,6 +1,7 @@
 // The instances the server knows, kept up to date by /api/v1/instances/stream (an `instance`
 // event whenever one changes, and each current one at connect; `removed` when forgotten).
 import { useEffect, useState } from 'preact/hooks';
+import { getJson } from './api.js';
 import { openEvents, type StreamState } from './events.js';
 import type { Instance } from './types.js';
 
@@ -28,6 +29,20 @@ export function useLiveInstances(onSignedOut: () => void): { instances: Map<stri
       pending.set(id, inst);
       if (!frame) frame = requestAnimationFrame(flush);
     };
+    // After a reconnect, instances the server forgot meanwhile would linger (no `removed` came
+    // while we were away): the list is taken anew, and the stream goes on from there.
+    let dropped = false;
+    const onState = (st: StreamState) => {
+      setState(st);
+      if (st === 'retrying') dropped = true;
+      else if (st === 'live' && dropped) {
+        dropped = false;
+        getJson<{ instances: Instance[] }>('/api/v1/instances').then(
+          (r) => setInstances(new Map(r.instances.map((i) => [i.id, i]))),
+          () => undefined,
+        );
+      }
+    };
     const close = openEvents(
       '/api/v1/instances/stream',
       {
@@ -37,7 +52,7 @@ export function useLiveInstances(onSignedOut: () => void): { instances: Map<stri
         },
         removed: (data) => change((JSON.parse(data) as { id: string }).id, null),
       },
-      setState,
+      onState,
       onSignedOut,
     );
     return () => {

@@ -60,17 +60,17 @@ export function ErrorLine({ error }: { error: string | null }): JSX.Element | nu
 
 export const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** The apps the server knows, for filters and pickers. */
-export function useApps(): { apps: App[]; error: string | null } {
+/** The apps the server knows, for filters and pickers; `refresh` when one may have come since. */
+export function useApps(): { apps: App[]; error: string | null; refresh: () => void } {
   const [apps, setApps] = useState<App[]>([]);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    getJson<{ apps: App[] }>('/api/v1/apps').then(
+  const refresh = () =>
+    void getJson<{ apps: App[] }>('/api/v1/apps').then(
       (r) => setApps(r.apps),
       (e: unknown) => setError(message(e)),
     );
-  }, []);
-  return { apps, error };
+  useEffect(refresh, []);
+  return { apps, error, refresh };
 }
 
 /** A <select> of options with an empty first choice. */
@@ -81,11 +81,13 @@ export function Choice(props: {
   empty: string;
   options: { value: string; label?: string }[];
   onChange: (v: string) => void;
+  /** Called when the list gets the focus (to fetch it anew). */
+  onFocus?: () => void;
 }): JSX.Element {
   return (
     <label for={props.id}>
       <span>{props.label}</span>
-      <select id={props.id} name={props.id} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+      <select id={props.id} name={props.id} value={props.value} onFocus={props.onFocus} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
         <option value="">{props.empty}</option>
         {props.options.map((o) => (
           <option key={o.value} value={o.value}>

@@ -11,7 +11,7 @@ import { Choice, ErrorLine, Id, message, navigate, useApps, when } from '../ui.j
 
 export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onSignedOut: () => void }): JSX.Element {
   const app = query.get('app') ?? '';
-  const { apps } = useApps();
+  const { apps, refresh: refreshApps } = useApps();
   const [scope, setScope] = useState<ConfigScope | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -41,7 +41,7 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
   return (
     <section>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <Choice id="config-scope" label="Scope" value={app} empty="Global (every app)" options={apps.map((a) => ({ value: a.name }))} onChange={(a) => navigate(href('config', { app: a }), true)} />
+        <Choice id="config-scope" onFocus={refreshApps} label="Scope" value={app} empty="Global (every app)" options={apps.map((a) => ({ value: a.name }))} onChange={(a) => navigate(href('config', { app: a }), true)} />
       </form>
       {scope?.fileChangeSignal && (
         <p>

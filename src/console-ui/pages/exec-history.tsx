@@ -10,7 +10,7 @@ export function ExecHistoryPage({ query }: { query: URLSearchParams }): JSX.Elem
   const app = query.get('app') ?? '';
   const instance = query.get('instance') ?? '';
   const limit = query.get('limit') ?? '100';
-  const { apps } = useApps();
+  const { apps, refresh: refreshApps } = useApps();
   const [sessions, setSessions] = useState<ExecSession[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -28,7 +28,7 @@ export function ExecHistoryPage({ query }: { query: URLSearchParams }): JSX.Elem
   return (
     <section>
       <form class="filters" onSubmit={(e) => (e.preventDefault(), load())}>
-        <Choice id="hist-app" label="App" value={app} empty="All apps" options={apps.map((a) => ({ value: a.name }))} onChange={(a) => navigate(href('exec-history', { app: a, limit }), true)} />
+        <Choice id="hist-app" onFocus={refreshApps} label="App" value={app} empty="All apps" options={apps.map((a) => ({ value: a.name }))} onChange={(a) => navigate(href('exec-history', { app: a, limit }), true)} />
         <Choice id="hist-limit" label="Show" value={limit} empty="100" options={['20', '500', '1000'].map((v) => ({ value: v }))} onChange={(l) => navigate(href('exec-history', { app, instance, limit: l }), true)} />
         <button type="submit">Refresh</button>
       </form>

@@ -43,7 +43,7 @@ function useFrameTick(): [number, () => void] {
 export function LogsPage({ query, onSignedOut }: { query: URLSearchParams; onSignedOut: () => void }): JSX.Element {
   const filter = filterOf(query);
   const serverPart = serverQuery(filter);
-  const { apps } = useApps();
+  const { apps, refresh: refreshApps } = useApps();
   const [deployments, setDeployments] = useState<Deployment[]>([]);
   const [instances, setInstances] = useState<Instance[]>([]);
   const [state, setState] = useState<StreamState>('connecting');
@@ -113,7 +113,7 @@ export function LogsPage({ query, onSignedOut }: { query: URLSearchParams; onSig
   return (
     <section class="logs">
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
-        <Choice id="log-app" label="App" value={filter.app} empty="All apps" options={apps.map((a) => ({ value: a.name }))} onChange={(app) => set({ app, deployment: '', instance: '' })} />
+        <Choice id="log-app" onFocus={refreshApps} label="App" value={filter.app} empty="All apps" options={apps.map((a) => ({ value: a.name }))} onChange={(app) => set({ app, deployment: '', instance: '' })} />
         <Choice id="log-deployment" label="Deployment" value={filter.deployment} empty="All deployments" options={deps.map((d) => ({ value: d.id }))} onChange={(deployment) => set({ deployment, instance: '' })} />
         <Choice id="log-instance" label="Instance" value={filter.instance} empty="All instances" options={insts.map((i) => ({ value: i.id, label: `${i.id} (${i.state})` }))} onChange={(instance) => set({ instance })} />
         <Choice id="log-source" label="Source" value={filter.source} empty="App and entrypoint" options={[{ value: 'app' }, { value: 'entrypoint' }]} onChange={(s) => set({ source: s as LogFilter['source'] })} />

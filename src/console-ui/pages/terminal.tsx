@@ -20,7 +20,7 @@ interface Run {
 }
 
 export function TerminalPage({ query }: { query: URLSearchParams }): JSX.Element {
-  const { apps } = useApps();
+  const { apps, refresh: refreshApps } = useApps();
   const app = query.get('app') ?? (apps.length === 1 ? apps[0].name : '');
   const instance = query.get('instance') ?? '';
   const [instances, setInstances] = useState<Instance[]>([]);
@@ -56,7 +56,7 @@ export function TerminalPage({ query }: { query: URLSearchParams }): JSX.Element
   return (
     <section class="terminal-page">
       <form class="filters" onSubmit={submit}>
-        <Choice id="exec-app" label="App" value={app} empty="Choose an app" options={apps.map((a) => ({ value: a.name, label: `${a.name} (${a.connected} connected)` }))} onChange={(a) => choose({ app: a, instance: '' })} />
+        <Choice id="exec-app" onFocus={refreshApps} label="App" value={app} empty="Choose an app" options={apps.map((a) => ({ value: a.name, label: `${a.name} (${a.connected} connected)` }))} onChange={(a) => choose({ app: a, instance: '' })} />
         <Choice id="exec-instance" label="Instance" value={instance} empty="Least busy instance" options={instances.map((i) => ({ value: i.id }))} onChange={(i) => choose({ instance: i })} />
         <label for="exec-command" class="grow">
           <span>Command</span>

@@ -241,7 +241,8 @@ describe('the console in a browser', () => {
     const server = await startServer();
     const p = await page();
     await p.goto(consoleUrl(server));
-    // The token field has the focus at once; Enter submits.
+    // The token field has the focus as soon as the page shows it; Enter submits.
+    await expect.poll(() => p.evaluate<string>('document.activeElement.id')).toBe('token');
     await p.keyboard.type(server.operatorToken);
     await p.keyboard.press('Enter');
     await p.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 10_000 });

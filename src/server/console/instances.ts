@@ -10,7 +10,11 @@ import type { LogHub } from '../logs/hub.js';
 import type { UrlService } from '../tunnel/urls.js';
 import type { EventStream } from './sse.js';
 
-/** How long an instance whose stream closed shows as disconnected before it is gone. */
+/**
+ * How long an instance whose stream closed shows as disconnected before it is gone: an
+ * entrypoint whose connection dropped retries after 0.5 s, then 1 s, 2 s (connection/backoff.ts),
+ * so one that is still alive is mostly back within it; one that stopped turns gone soon after.
+ */
 export const DISCONNECTED_MS = 5_000;
 /** How often a stream looks for changes no event tells of. */
 const POLL_MS = 1_000;

@@ -163,6 +163,25 @@ describe('console exec WebSocket', () => {
     expect((await sock.closed).code).toBe(1000);
   });
 
+  it('carries bytes exactly both ways, a large output included', async () => {
+    const server = await startConsoleServer();
+    await launch(server, 'web', 'while :; do sleep 1; done');
+    const input = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    const echo = await openExec(server, { token: server.operatorToken });
+    echo.send({ type: 'start', app: 'web', args: ['sh', '-c', 'cat | od -An -v -tx1 | tr -d " \\n"'], tty: false });
+    await echo.waitFor((x) => x.messages.some((m) => m.type === 'started'), 'started');
+    for (let i = 0; i < input.length; i += 16_384) echo.ws.send(input.subarray(i, i + 16_384), { binary: true });
+    echo.send({ type: 'eof' });
+    await echo.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');
+    expect(echo.stdout()).toBe(input.toString('hex'));
+
+    const big = await openExec(server, { token: server.operatorToken });
+    big.send({ type: 'start', app: 'web', args: ['sh', '-c', 'head -c 4000000 /dev/zero | tr "\\0" a'], tty: false });
+    await big.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit', 30_000);
+    expect(big.stdout().length).toBe(4_000_000);
+    expect(/^a+$/.test(big.stdout())).toBe(true);
+  });
+
   it('refuses another origin, a cookie without Origin, no credentials, and a wrong kind of token', async () => {
     const server = await startConsoleServer();
     const inst = await server.connectInstance('web');

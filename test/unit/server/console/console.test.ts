@@ -1,6 +1,8 @@
 // The console's pure parts: which Host is the console, the Origin check, cookie parsing, log
 // cursors, route matching, the choice of encoding, the shape of a config change, sessions.
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { cameOverTls } from '../../../../src/server/console/auth.js';
 import { changeOf } from '../../../../src/server/console/config-routes.js';
 import { parseCookies, sessionCookie } from '../../../../src/server/console/cookies.js';
 import { isConsoleHost } from '../../../../src/server/console/host.js';
@@ -133,6 +135,20 @@ describe('changeOf (PUT /api/v1/config)', () => {
     for (const body of [null, [], { vars: [] }, { vars: [{ name: 'A' }] }, { vars: [{ name: 'A', value: 1 }] }, { vars: [{ name: 'A', value: '1', kind: 'secret' }] }, { app: 3, vars: [{ name: 'A', value: '1' }] }, { app: 'bad app', vars: [{ name: 'A', value: '1' }] }]) {
       expect(() => changeOf(body)).toThrow();
     }
+  });
+});
+
+describe('cameOverTls (the cookie\'s Secure)', () => {
+  const req = (encrypted: boolean, remoteAddress: string, proto?: string) =>
+    ({ socket: { encrypted, remoteAddress }, headers: proto ? { 'x-forwarded-proto': proto } : {} }) as unknown as IncomingMessage;
+  const trusted = (a: string | undefined) => a === '10.0.0.1';
+  it('is TLS here, or https said by a trusted proxy only', () => {
+    expect(cameOverTls(req(true, '127.0.0.1'), trusted)).toBe(true);
+    expect(cameOverTls(req(false, '10.0.0.1', 'https'), trusted)).toBe(true);
+    expect(cameOverTls(req(false, '10.0.0.1', 'HTTPS, http'), trusted)).toBe(true);
+    expect(cameOverTls(req(false, '10.0.0.1', 'http'), trusted)).toBe(false);
+    expect(cameOverTls(req(false, '127.0.0.1', 'https'), trusted)).toBe(false);
+    expect(cameOverTls(req(false, '127.0.0.1'), trusted)).toBe(false);
   });
 });
 

@@ -77,6 +77,12 @@ describe('the console in a browser', () => {
   it('signs in with the operator token pasted once: a wrong one is refused, the right one opens the instances page, nothing of it kept by the page', async () => {
     const server = await startServer();
     const p = await page();
+    const scripts: { url: string; encoding?: string; cache?: string; bytes: number }[] = [];
+    p.on('response', async (r) => {
+      if (!r.url().endsWith('.js')) return;
+      const sizes = await r.request().sizes();
+      scripts.push({ url: new URL(r.url()).pathname, encoding: r.headers()['content-encoding'], cache: r.headers()['cache-control'], bytes: sizes.responseBodySize });
+    });
     const res = await p.goto(consoleUrl(server));
     // The strict policy is what the pages run under (so "no violation" below means something).
     const csp = res?.headers()['content-security-policy'] ?? '';
@@ -98,6 +104,12 @@ describe('the console in a browser', () => {
     expect(cookie).toMatchObject({ name: 'wp_console', httpOnly: true, sameSite: 'Strict' });
     expect(await p.evaluate<string>('document.cookie')).toBe('');
     await shot(p, 'signed-in');
+    // The first page's JavaScript: one hashed module (fetched on each of the two visits; the
+    // terminal's chunk waits for the terminal), brotli-compressed, cached for good, < 250 KB.
+    expect(new Set(scripts.map((x) => x.url)).size).toBe(1);
+    expect(scripts[0].url).toMatch(/^\/assets\/main-[A-Z0-9]+\.js$/);
+    expect(scripts[0]).toMatchObject({ encoding: 'br', cache: 'public, max-age=31536000, immutable' });
+    expect(scripts[0].bytes).toBeLessThan(250 * 1024);
   });
 
   it('shows an entrypoint that connects on the instances page without a reload, and as gone after it stops', async () => {

@@ -1,6 +1,8 @@
 // Server-Sent Events with the session cookie (EventSource sends it, same origin). EventSource
 // reconnects by itself after a network error (sending Last-Event-ID); after an HTTP error it
 // gives up, so we ask whether the session is still alive and, if so, open a new one shortly.
+// (A reader on fetch with the parser in JS was tried: at 10 000 lines/s it fell further behind,
+// one JS stream read per event the server writes; scripts/bench/console-logs.mjs measures it.)
 import { currentSession } from './api.js';
 
 export type StreamState = 'connecting' | 'live' | 'retrying';

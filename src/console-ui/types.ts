@@ -67,7 +67,11 @@ export interface ExecSession {
 
 export interface UrlEntry {
   app: string;
+  /** null: the app's URL (its newest live deployment); else this deployment's own. */
+  deploymentId?: string | null;
   instanceId: string | null;
+  /** How many instances serve it now. */
+  instances?: number;
   url: string;
 }
 

@@ -1,4 +1,5 @@
-// URLs: the public addresses of the apps and their instances, as links.
+// URLs: the public addresses of the apps and their deployments (as `waypoint-ctl url list`),
+// with how many instances serve each, as links.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getJson } from '../api.js';
@@ -25,20 +26,36 @@ export function UrlsPage(): JSX.Element {
       {urls && urls.length === 0 && <p class="empty">No URLs: the server gives apps URLs when it runs with --url-domain.</p>}
       {urls && urls.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="stack">
             <thead>
               <tr>
                 <th scope="col">App</th>
-                <th scope="col">Instance</th>
+                <th scope="col">For</th>
+                <th scope="col">Serving</th>
                 <th scope="col">URL</th>
               </tr>
             </thead>
             <tbody>
               {urls.map((u) => (
                 <tr key={u.url}>
-                  <td>{u.app}</td>
-                  <td>{u.instanceId ? <Id id={u.instanceId} /> : 'the app (any instance)'}</td>
-                  <td>
+                  <td data-label="App">{u.app}</td>
+                  <td data-label="For">
+                    {u.instanceId ? (
+                      <>
+                        instance <Id id={u.instanceId} />
+                      </>
+                    ) : u.deploymentId ? (
+                      <>
+                        deployment <Id id={u.deploymentId} />
+                      </>
+                    ) : (
+                      'the app (its newest live deployment)'
+                    )}
+                  </td>
+                  <td data-label="Serving" class="num">
+                    {u.instances === undefined ? '—' : `${u.instances} instance${u.instances === 1 ? '' : 's'}`}
+                  </td>
+                  <td data-label="URL" class="url">
                     <a href={u.url} target="_blank" rel="noopener noreferrer">
                       {u.url}
                     </a>

@@ -235,7 +235,7 @@ describe('the console in a browser', () => {
     await shot(p, 'terminal-exited');
   });
 
-  it('runs a one-shot command with stdout and stderr apart and its exit status', async () => {
+  it('runs a one-shot command with stdout and stderr apart and its exit status, then finds it in the exec history; the URLs page links the app', async () => {
     const server = await startServer();
     const ep = await launch(server);
     const p = await page({ width: 390, height: 844 });
@@ -247,6 +247,18 @@ describe('the console in a browser', () => {
     expect(await p.getByTestId('stdout').innerText()).toBe('to-out\n');
     expect(await p.getByTestId('stderr').innerText()).toBe('to-err\n');
     await shot(p, 'oneshot-phone');
+    // It is in the exec history (the audit trail), and the app's URL is on the URLs page.
+    await p.getByRole('link', { name: 'Exec history' }).click();
+    const row = p.locator('tr[data-session]', { hasText: 'echo to-out; echo to-err >&2; exit 4' });
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('td[data-label="Exit"]').innerText()).toBe('4');
+    expect(await row.locator('td[data-label="TTY"]').innerText()).toBe('no');
+    await shot(p, 'exec-history-phone');
+    await p.getByRole('link', { name: 'URLs' }).click();
+    const link = p.locator('a', { hasText: new RegExp(`^http://${ep.app}\\.localhost:\\d+/$`) });
+    await link.waitFor({ timeout: 10_000 });
+    expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+    await shot(p, 'urls-phone');
   });
 
   it('works with the keyboard: Tab goes skip link, then the pages in order, each focus visible; Enter follows a link', async () => {

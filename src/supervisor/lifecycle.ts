@@ -22,7 +22,7 @@ import type { Supervisor } from './supervisor.js';
 export interface AppStatus {
   state: 'RUNNING' | 'CONFIG_REFUSED' | 'RESTART_FAILED';
   message: string;
-  /** ms since the epoch */
+  /** ms since the epoch: when it entered the state, or (RUNNING) when the app last restarted into it */
   since: number;
 }
 
@@ -154,7 +154,8 @@ export class AppLifecycle {
       return;
     }
     this.refusedEnv = undefined;
-    this.setStatus('RUNNING');
+    // A new status even after RUNNING: the server (and the console) learn when it restarted.
+    this.setStatus('RUNNING', '', { restarted: true });
     if (this.stopSignal) void this.supervisor.stop(this.stopSignal);
   }
 
@@ -172,8 +173,8 @@ export class AppLifecycle {
   }
 
   /** A new status, told to the listeners when it differs from the current one. */
-  private setStatus(state: AppStatus['state'], message = ''): void {
-    if (this.current?.state === state && this.current.message === message) return;
+  private setStatus(state: AppStatus['state'], message = '', { restarted = false } = {}): void {
+    if (!restarted && this.current?.state === state && this.current.message === message) return;
     const status: AppStatus = { state, message, since: Date.now() };
     this.current = status;
     for (const listener of this.statusListeners) this.tell(listener, status);

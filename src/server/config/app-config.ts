@@ -151,7 +151,8 @@ function fingerprint(settings: AppSettings): string {
   return JSON.stringify([settings.fileChangeSignal, settings.vars.map((v) => [v.name, v.kind, v.value.toString('base64')])]);
 }
 
-function checkScope(app: string): void {
+/** '' (the global scope) or a valid app name; INVALID_ARGUMENT otherwise (the console's app filters too). */
+export function checkScope(app: string): void {
   if (app !== '' && !APP_NAME.test(app)) {
     throw invalidArgument(`invalid app name ${JSON.stringify(app)}: use letters, digits, '.', '_' or '-' (at most 63)`);
   }

@@ -57,7 +57,9 @@ export class Console {
     setSecurityHeaders(res);
     this.respond(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
-      if (e.status >= 500) this.parts.ctx.log.error('console: a request failed', { path: pathOf(req), error: e.message });
+      // Our bugs as errors; refusals at debug, as the gRPC side logs them.
+      if (e.status >= 500) this.parts.ctx.log.error('console: a request failed', { path: pathOf(req), status: e.status, error: e.message });
+      else this.parts.ctx.log.debug('console: request refused', { path: pathOf(req), status: e.status, reason: e.message });
       sendError(res, e);
     });
   }

@@ -50,6 +50,7 @@ export function handleExecUpgrade(parts: ConsoleParts, req: IncomingMessage, soc
 }
 
 function run(parts: ConsoleParts, caller: Caller, ws: WebSocket, req: IncomingMessage): void {
+  if (ws.readyState !== WebSocket.OPEN) return; // gone while it was authenticated
   const { ctx } = parts;
   const untrack = trackCaller(parts.sessions, caller, () => fail(ws, 'your console session ended (signed out, or its token revoked): sign in again', CLOSE_POLICY));
   ws.once('close', untrack);
@@ -105,6 +106,7 @@ function heartbeat(ws: WebSocket): void {
   let alive = true;
   ws.on('pong', () => (alive = true));
   const timer = setInterval(() => {
+    if (ws.readyState !== WebSocket.OPEN) return; // closing: ping would throw
     if (!alive) return void ws.terminate();
     alive = false;
     ws.ping();

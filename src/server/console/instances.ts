@@ -16,6 +16,8 @@ import type { EventStream } from './sse.js';
  * so one that is still alive is mostly back within it; one that stopped turns gone soon after.
  */
 export const DISCONNECTED_MS = 5_000;
+/** What a stream may hold unread by its client before it is closed. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** How often a stream looks for changes no event tells of. */
 const POLL_MS = 1_000;
 
@@ -80,6 +82,9 @@ export class InstanceView {
   stream(events: EventStream, filter: { app?: string; deploymentId?: string } = {}): void {
     const sent = new Map<string, string>();
     const diff = () => {
+      // A client that stopped reading gets no unbounded backlog: closed, its EventSource comes
+      // back for a fresh snapshot once it reads again.
+      if (events.res.writableLength > MAX_BUFFERED_BYTES) return events.close();
       const now = new Map(this.list(filter).map((i) => [i.id, i]));
       for (const [id, instance] of now) {
         const json = JSON.stringify(instance);
@@ -120,6 +125,7 @@ export class InstanceView {
       config: {
         // Its word that it does not run the latest config: refused, or the restart failed.
         restartPending: status ? status.state !== 'RUNNING' : null,
+        // When its app started running the config it runs (a start, a restart), by its clock.
         restartedAt: status?.state === 'RUNNING' ? status.since : null,
       },
       status: status?.state ?? null,

@@ -2,9 +2,8 @@
 // the same parts the gRPC Control API reads (the store, the registry, the log hub, the exec
 // history through exec/operator.ts's listSessions, the URL service).
 import { listSessions } from '../exec/operator.js';
-import { invalidArgument } from '../rpc/status.js';
 import { urlServiceOf } from '../tunnel/urls.js';
-import { APP_NAME } from '../../rules/names.js';
+import { checkScope } from '../config/app-config.js';
 import type { ExecRecord } from '../store/store.js';
 import { intParam, param, sendJson } from './http.js';
 import { trackCaller } from './auth.js';
@@ -82,9 +81,9 @@ function sessionJson(r: ExecRecord) {
   };
 }
 
-/** '' (every app) or a valid app name; 400 otherwise. */
+/** '' (every app) or a valid app name, by config's rule; 400 otherwise. */
 export function checkedApp(app: string): string {
-  if (app !== '' && !APP_NAME.test(app)) throw invalidArgument(`invalid app name ${JSON.stringify(app.slice(0, 80))}: use letters, digits, '.', '_' or '-' (at most 63)`);
+  checkScope(app);
   return app;
 }
 

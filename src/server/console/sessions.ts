@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 12 hours, as the cookie's Max-Age says. */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const SWEEP_MS = 60_000;
 /** Sessions at most; past it the one expiring first goes (each needs the operator token anyway). */
 const MAX_SESSIONS = 10_000;
 
@@ -27,7 +28,10 @@ export class ConsoleSessions {
   constructor(
     private readonly ttlMs = SESSION_TTL_MS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // Expired sessions end within a minute, with their streams, even if nothing asks for them.
+    setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
 
   /** A new session of the operator token `tokenId`; its id goes in the cookie and nowhere else. */
   create(tokenId: string): { id: string; session: Session } {
@@ -86,7 +90,8 @@ export class ConsoleSessions {
     return this.byKey.size;
   }
 
-  private sweep(): void {
+  /** Ends the expired sessions (and closes their streams). */
+  sweep(): void {
     const now = this.now();
     for (const s of [...this.byKey.values()]) if (now >= s.expiresAt) this.end(s.key);
   }

@@ -29,6 +29,8 @@ export class EventStream {
     res.write(': stream open\n\n');
     this.heartbeat = setInterval(() => this.write(': keepalive\n\n'), heartbeatMs);
     res.once('close', () => this.close());
+    // Gone while the request was checked (an await ago): its 'close' has been and will not come again.
+    if (!res.socket || res.socket.destroyed) this.close();
   }
 
   /** False when the client's buffer is full (wait for 'drain') or the stream is closed. */

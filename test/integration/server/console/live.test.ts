@@ -103,12 +103,25 @@ describe('console instances stream', () => {
   });
 });
 
+describe('console exec WebSocket start', () => {
+  it('ends a socket that sends no start in time, saying so', async () => {
+    const server = await startConsoleServer({ env: { WAYPOINT_SERVER_FIRST_MESSAGE_TIMEOUT: '300ms' } });
+    const sock = await openExec(server, { token: server.operatorToken });
+    expect((await sock.closed).code).toBe(1011);
+    expect(sock.messages).toEqual([{ type: 'error', error: expect.stringMatching(/no start message within 300 ms/) }]);
+  });
+});
+
 describe('console config', () => {
   it('a change made with the cookie restarts the app with the new value, seen through exec', async () => {
     const server = await startConsoleServer();
     const { ep } = await launch(server, 'web', 'trap "exit 0" TERM; echo "MODE=${MODE:-unset}"; while :; do sleep 0.05; done');
     await ep.waitForOutput('MODE=unset');
     const s = await signIn(server);
+    const configOf = async () => (await api(server, 'GET', '/api/v1/instances?app=web', { cookie: s.cookie })).json.instances[0].config;
+    let before: { restartPending: boolean; restartedAt: number } = { restartPending: true, restartedAt: 0 };
+    await waitFor(async () => (before = await configOf()).restartedAt !== null, { what: () => 'the instance to report RUNNING' });
+    expect(before.restartPending).toBe(false);
     const put = await api(server, 'PUT', '/api/v1/config', {
       cookie: s.cookie,
       csrf: s.csrf,
@@ -117,6 +130,9 @@ describe('console config', () => {
     });
     expect(put.json).toEqual({ changed: 1, instancesNotified: 1 });
     await ep.waitForOutput('MODE=fast');
+    // The restart is reported: restartedAt moves on, nothing pending.
+    await waitFor(async () => (await configOf()).restartedAt > before.restartedAt, { what: () => 'restartedAt to move on after the restart' });
+    expect((await configOf()).restartPending).toBe(false);
     const sock = await openExec(server, { token: server.operatorToken });
     sock.send({ type: 'start', app: 'web', args: ['sh', '-c', 'echo "$MODE"'], tty: false });
     await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');
@@ -197,6 +213,13 @@ describe('console exec WebSocket', () => {
       const closed = await sock.closed;
       expect(closed.code).toBe(1008);
       expect(sock.messages[0].type).toBe('error');
+    }
+    // Not JSON, or not a start: an error message, then 1011.
+    for (const first of ['hello', JSON.stringify({ type: 'resize', cols: 1, rows: 1 })]) {
+      const wrong = await openExec(server, { token: server.operatorToken });
+      wrong.ws.send(first);
+      expect((await wrong.closed).code).toBe(1011);
+      expect(wrong.messages[0]).toMatchObject({ type: 'error', error: expect.stringMatching(/first message/) });
     }
     // A start that names no instance that exists: an error message, then 1011.
     const sock = await openExec(server, { token: server.operatorToken });

@@ -167,7 +167,11 @@ describe('ConsoleSessions', () => {
     expect(sessions.endTokens(['tok-a'])).toBe(1);
     expect(closed).toBe(1);
     expect(sessions.get(a.id)).toBeUndefined();
+    let bClosed = 0;
+    sessions.track(b.session, () => bClosed++);
     now += 100;
+    sessions.sweep();
+    expect(bClosed).toBe(1); // its stream ends at its expiry, asked or not
     expect(sessions.get(b.id)).toBeUndefined();
     expect(sessions.get('not-an-id')).toBeUndefined();
   });

@@ -65,6 +65,7 @@ describe('InstanceView', () => {
     const written: string[] = [];
     let onClose = () => {};
     const events = {
+      res: { writableLength: 0 },
       write: (chunk: string) => written.push(chunk) > 0,
       send: (event: string, data: unknown) => written.push(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`) > 0,
       onClose: (fn: () => void) => (onClose = fn),

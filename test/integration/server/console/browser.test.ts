@@ -291,13 +291,18 @@ describe('the console in a browser', () => {
     expect(new URL(p.url()).pathname).toBe('/config');
   });
 
-  it('signs out: a reload shows the sign-in page, and the old session cookie is refused', async () => {
+  it('signs out: another tab shows the sign-in page at once, a reload too, and the old session cookie is refused', async () => {
     const server = await startServer();
     const p = await page();
     await signIn(p, consoleUrl(server, '/urls'), server.operatorToken);
     const [cookie] = await p.context().cookies();
+    // A second tab of the same browser, following the instances: it is signed out too, at once.
+    const other = await p.context().newPage();
+    await other.goto(consoleUrl(server, '/instances'));
+    await other.getByText('Live ·').waitFor({ timeout: 10_000 });
     await p.getByRole('button', { name: 'Sign out' }).click();
     await p.getByLabel('Operator token').waitFor();
+    await other.getByLabel('Operator token').waitFor({ timeout: 10_000 });
     await p.reload();
     await p.getByLabel('Operator token').waitFor();
     await shot(p, 'signed-out');

@@ -174,7 +174,7 @@ describe('the console in a browser', () => {
     await shot(p, 'config-set');
   });
 
-  it('the terminal: a real shell with raw keys — 42, arrow-up, Ctrl-C, resize, exit status', async () => {
+  it('the terminal: a real shell with raw keys — 42, arrow-up, Tab completion, Ctrl-C, resize, exit status', async () => {
     const server = await startServer();
     const ep = await launch(server);
     const p = await page();
@@ -193,6 +193,13 @@ describe('the console in a browser', () => {
     await p.keyboard.press('Enter');
     await expect.poll(() => lines(/^42$/), { timeout: 10_000 }).toBe(2);
     await shot(p, 'terminal-42');
+
+    // Tab completes (the shell's cwd is the app's: dir).
+    writeFileSync(path.join(dir, 'tab-completion-target.txt'), '');
+    await p.keyboard.type('echo tab-comp');
+    await p.keyboard.press('Tab');
+    await p.keyboard.press('Enter');
+    await expect.poll(() => lines(/^tab-completion-target\.txt$/), { timeout: 10_000 }).toBe(1);
 
     await p.keyboard.type('sleep 100; echo not-interrupted');
     await p.keyboard.press('Enter');

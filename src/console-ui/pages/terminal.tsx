@@ -88,8 +88,9 @@ export function TerminalPage({ query }: { query: URLSearchParams }): JSX.Element
 }
 
 function statusText(s: { started?: string; exit?: number; error?: string }): string {
-  if (s.error) return `Failed: ${s.error}`;
-  if (s.exit !== undefined) return `Exited with status ${s.exit}`;
+  const where = s.started ? ` · instance ${s.started}` : '';
+  if (s.error) return `Failed: ${s.error}${where}`;
+  if (s.exit !== undefined) return `Exited with status ${s.exit}${where}`;
   if (s.started) return `Running on instance ${s.started}`;
   return 'Starting…';
 }

@@ -238,28 +238,41 @@ describe('the console in a browser', () => {
 
     await p.keyboard.type('exit 3');
     await p.keyboard.press('Enter');
-    await expect.poll(() => p.getByTestId('exec-status').innerText(), { timeout: 10_000 }).toBe('Exited with status 3');
+    await expect.poll(() => p.getByTestId('exec-status').innerText(), { timeout: 10_000 }).toMatch(/^Exited with status 3 · instance \w+$/);
     await shot(p, 'terminal-exited');
   });
 
-  it('runs a one-shot command with stdout and stderr apart and its exit status, then finds it in the exec history; the URLs page links the app', async () => {
+  it('runs a one-shot command in the chosen instance with stdout and stderr apart and its exit status, then finds it in the exec history; the URLs page links the app', async () => {
     const server = await startServer();
     const ep = await launch(server);
+    // A second instance of the app: the one chosen on the page is the one that runs it (each
+    // in turn, so that the server's own pick cannot pass for the choice).
+    await launch(server);
+    const ids = (await server.instances(ep.app)).map((i) => i.id);
+    expect(ids).toHaveLength(2);
     const p = await page({ width: 390, height: 844 });
     await signIn(p, consoleUrl(server, `/terminal?app=${ep.app}`), server.operatorToken);
-    await p.getByLabel('One-shot').check();
-    await p.getByLabel('Command').fill(`sh -c 'echo to-out; echo to-err >&2; exit 4'`);
-    await p.getByLabel('Command').press('Enter');
-    await expect.poll(() => p.getByTestId('exec-status').innerText(), { timeout: 10_000 }).toBe('Exited with status 4');
+    for (const chosen of ids) {
+      await p.locator('#exec-instance option', { hasText: chosen }).waitFor({ state: 'attached', timeout: 10_000 });
+      await p.getByLabel('Instance').selectOption(chosen);
+      await p.getByLabel('One-shot').check();
+      await p.getByLabel('Command').fill(`sh -c 'echo to-out; echo to-err >&2; exit 4'`);
+      await p.getByLabel('Command').press('Enter');
+      await expect.poll(() => p.getByTestId('exec-status').innerText(), { timeout: 10_000 }).toBe(`Exited with status 4 · instance ${chosen}`);
+    }
     expect(await p.getByTestId('stdout').innerText()).toBe('to-out\n');
     expect(await p.getByTestId('stderr').innerText()).toBe('to-err\n');
     await shot(p, 'oneshot-phone');
     // It is in the exec history (the audit trail), and the app's URL is on the URLs page.
     await p.getByRole('link', { name: 'Exec history' }).click();
-    const row = p.locator('tr[data-session]', { hasText: 'echo to-out; echo to-err >&2; exit 4' });
-    await row.waitFor({ timeout: 10_000 });
-    expect(await row.locator('td[data-label="Exit"]').innerText()).toBe('4');
-    expect(await row.locator('td[data-label="TTY"]').innerText()).toBe('no');
+    const rows = p.locator('tr[data-session]', { hasText: 'echo to-out; echo to-err >&2; exit 4' });
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+    for (const row of await rows.all()) {
+      expect(await row.locator('td[data-label="Exit"]').innerText()).toBe('4');
+      expect(await row.locator('td[data-label="TTY"]').innerText()).toBe('no');
+    }
+    // Newest first: the second choice, then the first.
+    expect(await rows.locator('td[data-label="Instance"]').allInnerTexts()).toEqual([...ids].reverse());
     await shot(p, 'exec-history-phone');
     await p.getByRole('link', { name: 'URLs' }).click();
     const link = p.locator('a', { hasText: new RegExp(`^http://${ep.app}\\.localhost:\\d+/$`) });

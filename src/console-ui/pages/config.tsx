@@ -28,6 +28,7 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
 
   const unset = async (name: string) => {
     setError(null);
+    setDone(null);
     try {
       const r = await sendJson<{ changed: number }>('DELETE', `/api/v1/config?app=${encodeURIComponent(app)}&name=${encodeURIComponent(name)}`);
       setDone(`Unset ${name} (${r.changed} changed).`);
@@ -59,6 +60,7 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
         app={app}
         onSet={async (v) => {
           setError(null);
+          setDone(null);
           try {
             const r = await sendJson<{ changed: number }>('PUT', '/api/v1/config', { app, vars: [v] });
             setDone(`Set ${v.name} (${r.changed} changed).`);

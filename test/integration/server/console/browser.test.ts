@@ -158,7 +158,7 @@ describe('the console in a browser', () => {
     expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^\\S+Z ${ep.app} \\S+ app(/stdout)? ${marker}\\n$`));
   });
 
-  it('a config change made on the page restarts the app with the new value', async () => {
+  it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset', async () => {
     const server = await startServer();
     const ep = await launch(server);
     expect(ep.r.stdout().toString()).toContain('GREETING=\n');
@@ -172,6 +172,26 @@ describe('the console in a browser', () => {
     const exec = await server.ctl(['exec', '--app', ep.app, '-T', '--', 'sh', '-c', 'echo "$GREETING"']);
     expect(exec.stdout.toString()).toBe('hello from the page\n');
     await shot(p, 'config-set');
+
+    // A name the rules refuse: the server's reason on the page, nothing set.
+    await p.getByLabel('Name').fill('1-BAD NAME');
+    await p.getByLabel('Value').fill('x');
+    await p.getByLabel('Value').press('Enter');
+    await expect.poll(() => p.getByRole('alert').innerText(), { timeout: 10_000 }).toMatch(/1-BAD NAME/);
+    expect(await p.locator('tr[data-var]').count()).toBe(1);
+    await shot(p, 'config-refused');
+
+    // Internal: set, shown masked; then unset from the page.
+    await p.getByLabel('Kind').selectOption('internal');
+    await p.getByLabel('Name').fill('DB_PASS');
+    await p.getByLabel('Value').fill('s3cret');
+    await p.getByRole('button', { name: 'Set', exact: true }).click();
+    const secret = p.locator('tr[data-var="DB_PASS"]');
+    await expect.poll(() => secret.locator('td.value').innerText(), { timeout: 10_000 }).toBe('hidden (internal)');
+    expect(await p.content()).not.toContain('s3cret');
+    await shot(p, 'config-internal');
+    await p.getByRole('button', { name: 'Unset DB_PASS' }).click();
+    await expect.poll(() => secret.count(), { timeout: 10_000 }).toBe(0);
   });
 
   it('the terminal: a real shell with raw keys — 42, arrow-up, Tab completion, Ctrl-C, resize, exit status', async () => {

@@ -73,7 +73,8 @@ async function launch(server: TestServer, app = 'shop'): Promise<Entrypoint> {
   return { r, app, fifo, say: (line) => writeFileSync(fifo, `${line}\n`) };
 }
 
-describe('the console in a browser', () => {
+// Real processes and a real browser on a machine that may be busy: room beyond the default 30 s.
+describe('the console in a browser', { timeout: 60_000 }, () => {
   it('signs in with the operator token pasted once: a wrong one is refused, the right one opens the instances page, nothing of it kept by the page', async () => {
     const server = await startServer();
     const p = await page();

@@ -332,6 +332,19 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect(new URL(p.url()).pathname).toBe('/config');
   });
 
+  it('a server restart (sessions live in its memory) brings the open page back to the sign-in page, and signing in again works', async () => {
+    const server = await startServer();
+    const p = await page();
+    await signIn(p, consoleUrl(server, '/instances'), server.operatorToken);
+    await p.getByText('Live ·').waitFor({ timeout: 10_000 });
+    await server.restart();
+    await p.getByLabel('Operator token').waitFor({ timeout: 20_000 });
+    await shot(p, 'server-restarted');
+    await p.getByLabel('Operator token').fill(server.operatorToken);
+    await p.getByLabel('Operator token').press('Enter');
+    await p.getByText('Live ·').waitFor({ timeout: 10_000 });
+  });
+
   it('signs out: another tab shows the sign-in page at once, a reload too, and the old session cookie is refused', async () => {
     const server = await startServer();
     const p = await page();

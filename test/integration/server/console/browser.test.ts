@@ -284,10 +284,17 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect(await p.getByTestId('stdout').innerText()).toBe('to-out\n');
     expect(await p.getByTestId('stderr').innerText()).toBe('to-err\n');
     await shot(p, 'oneshot-phone');
+    // Standard input, then its end: the command reads it all and exits.
+    await p.getByLabel('Command').fill('tr a-z A-Z');
+    await p.getByLabel('Standard input').fill('piped in\n');
+    await p.getByRole('button', { name: 'Run again' }).click();
+    await expect.poll(() => p.getByTestId('exec-status').innerText(), { timeout: 10_000 }).toMatch(/^Exited with status 0 · /);
+    expect(await p.getByTestId('stdout').innerText()).toBe('PIPED IN\n');
     // It is in the exec history (the audit trail), and the app's URL is on the URLs page.
     await p.getByRole('link', { name: 'Exec history' }).click();
     const rows = p.locator('tr[data-session]', { hasText: 'echo to-out; echo to-err >&2; exit 4' });
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+    await p.locator('tr[data-session]', { hasText: 'tr a-z A-Z' }).waitFor();
     for (const row of await rows.all()) {
       expect(await row.locator('td[data-label="Exit"]').innerText()).toBe('4');
       expect(await row.locator('td[data-label="TTY"]').innerText()).toBe('no');

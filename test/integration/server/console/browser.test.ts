@@ -159,7 +159,7 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^\\S+Z ${ep.app} \\S+ app(/stdout)? ${marker}\\n$`));
   });
 
-  it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset', async () => {
+  it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset; a file var shows its content', async () => {
     const server = await startServer();
     const ep = await launch(server);
     expect(ep.r.stdout().toString()).toContain('GREETING=\n');
@@ -193,6 +193,14 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     await shot(p, 'config-internal');
     await p.getByRole('button', { name: 'Unset DB_PASS' }).click();
     await expect.poll(() => secret.count(), { timeout: 10_000 }).toBe(0);
+
+    // A file: a path and its content (several lines), shown as they are.
+    await p.getByLabel('Kind').selectOption('file');
+    await p.getByLabel('Path').fill('conf/app.ini');
+    await p.getByLabel('Content').fill('[main]\nkey=value\n');
+    await p.getByRole('button', { name: 'Set', exact: true }).click();
+    await expect.poll(() => p.locator('tr[data-var="conf/app.ini"] td.value pre').textContent(), { timeout: 10_000 }).toBe('[main]\nkey=value\n');
+    expect(await p.locator('tr[data-var="conf/app.ini"] td').nth(1).innerText()).toBe('file');
   });
 
   it('the terminal: a real shell with raw keys — 42, arrow-up, Tab completion, Ctrl-C, resize, exit status', async () => {

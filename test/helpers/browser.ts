@@ -20,7 +20,8 @@ const contexts = new Set<BrowserContext>();
 
 export async function launchBrowser(): Promise<Browser> {
   // As root, chromium's sandbox cannot start: --no-sandbox (the pages are our own, on 127.0.0.1).
-  const args = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
+  // Shared memory in /tmp, not /dev/shm, which containers often keep small.
+  const args = ['--disable-dev-shm-usage', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 

@@ -79,3 +79,7 @@ await Promise.all([
     build({ ...common, entryPoints: [path.join(root, entry)], outfile: path.join(root, 'dist', `${name}.cjs`), plugins: [lazyChunks] }),
   ),
 ]);
+
+// The web console's front end (dist/console/), built in a module of its own.
+const { buildConsole } = await import('./build-console.mjs');
+await buildConsole();

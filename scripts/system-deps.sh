@@ -47,6 +47,11 @@ need htpasswd apache2-utils
 need systemd-analyze systemd
 # --- end container rig
 
+# --- The web console's browser tests (test/integration/server/console/): Debian's chromium,
+# driven by playwright-core at /usr/bin/chromium (no browser is ever downloaded).
+need_file /usr/bin/chromium chromium
+# --- end console
+
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" -ne 0 ]; then

@@ -243,7 +243,7 @@ describe('several servers (replicas)', () => {
     const instance = a.openInstances()[0];
     const pid = appPid(r);
     await a.stop();
-    await waitFor(() => b.openInstances().length === 1, { timeoutMs: 10_000, what: () => 'the registration at the second server' });
+    await waitFor(() => b.openInstances().length === 1, { timeoutMs: 20_000, what: () => 'the registration at the second server' });
     expect(b.openInstances()).toEqual([instance]);
     await r.waitForOutput(`connected to the server server=${b.addr}`, { stream: 'stderr' });
     expect(appPid(r)).toBe(pid);
@@ -251,7 +251,7 @@ describe('several servers (replicas)', () => {
     // And back: the second one gone too, the first one up again.
     await a.start();
     await b.stop();
-    await waitFor(() => a.openInstances().length === 1, { timeoutMs: 15_000, what: () => 'the registration back at the first server' });
+    await waitFor(() => a.openInstances().length === 1, { timeoutMs: 20_000, what: () => 'the registration back at the first server' });
     expect(a.openInstances()).toEqual([instance]);
     expect(appPid(r)).toBe(pid);
   });

@@ -5,11 +5,14 @@
 // var), the app's source settings win over the global ones, a changed value restarts the app
 // once, failures are one log line each and show in `config status` while the app runs on, a
 // source whose module does not load is such a failure, and a source's secret is printed masked
-// and is in no log line of either program.
-import { mkdtempSync, rmSync } from 'node:fs';
+// and is in no log line of either program. With Vault (the loopback fake of its HTTP API): the
+// backend going down keeps the app on its last value with no restart, a new value restarts it
+// once, and the values are in no log line and not in the server's database.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeVault } from '../helpers/fake-vault.js';
 import { childPids, killDescendants } from '../helpers/proc.js';
 import { cleanEnv, killAll, type Running, start, waitFor } from '../helpers/run.js';
 import { startServer, stopServers, type TestServer } from '../helpers/server.js';
@@ -18,6 +21,7 @@ const APP = ['echo "start $$"', 'env | sort | sed "s/^/env: /"', 'echo "ready $$
 const SECRET = 'hvs.CAESIdynamicSourceSecret0123456789';
 
 const entrypoints: Running[] = [];
+const vaults: FakeVault[] = [];
 let dir: string;
 
 beforeAll(() => {
@@ -28,6 +32,7 @@ afterEach(async () => {
   for (const r of entrypoints.splice(0)) killDescendants(r.pid);
   killAll();
   await stopServers();
+  for (const v of vaults.splice(0)) await v.close();
 });
 
 function launch(server: TestServer, deploymentId: string, inviteToken: string): Running {
@@ -175,4 +180,59 @@ describe('dynamic config with the null source', () => {
     const second = await startCount(r, 2);
     expect(second.env.LATE).toBe('here');
   });
+});
+
+describe('dynamic config with Vault (a loopback fake of its HTTP API)', () => {
+  it('the value reaches the app; Vault down: the app keeps it with no restart and the status says why; a new value restarts once; the value is in no log line and not in the server\'s database', async () => {
+    const PASSWORD = 'first-Pa55word-from-vault';
+    const NEXT = 'second-Pa55word-from-vault';
+    const VAULT_TOKEN = 'hvs.e2eVaultTokenNotForLogs0123';
+    const vault = await new FakeVault().start();
+    vaults.push(vault);
+    vault.addToken(VAULT_TOKEN);
+    vault.kv2.set('db', { password: PASSWORD });
+    const server = await startServer({ args: ['--log-level', 'debug'] });
+    await ctl(server, 'config', 'source', 'set', 'vault', `addr=${vault.url}`, `token=${VAULT_TOKEN}`);
+    await ctl(server, 'config', 'set', '--app', 'shop', '--dynamic', 'vault', 'DB_PASSWORD', 'path=secret/data/db', 'key=/data/password');
+    const { deploymentId, inviteToken } = await server.createDeployment('shop');
+    const r = launch(server, deploymentId, inviteToken);
+
+    const first = await startCount(r, 1);
+    expect(first.env.DB_PASSWORD).toBe(PASSWORD);
+    await waitFor(async () => (await status(server)).some((v) => v.name === 'DB_PASSWORD' && v.ok), { what: () => 'the status: ok' });
+
+    // Vault goes away: the next refresh (every 15 s ± 3) fails; the app keeps its value and runs on.
+    await vault.down();
+    await waitFor(async () => (await status(server)).some((v) => v.name === 'DB_PASSWORD' && !v.ok), {
+      timeoutMs: 30_000,
+      what: () => `a failed refresh in the status; stderr: ${r.stderr().toString().slice(-600)}`,
+    });
+    const failed = (await status(server)).find((v) => v.name === 'DB_PASSWORD')!;
+    expect(failed.source).toBe('vault');
+    expect(failed.message).toMatch(/127\.0\.0\.1/);
+    expect(failed.resolved_at).not.toBeNull(); // the last good value's time
+    expect(lines(r.stderr().toString(), 'dynamic config var DB_PASSWORD from the vault source failed')).toHaveLength(1);
+    expect(starts(r)).toHaveLength(1);
+    expect(childPids(r.pid)).toEqual([first.pid]);
+
+    // Back with a new value: one restart with it, and the status ok again.
+    vault.kv2.set('db', { password: NEXT });
+    await vault.up();
+    const second = await startCount(r, 2);
+    expect(second.env.DB_PASSWORD).toBe(NEXT);
+    await waitFor(async () => (await status(server)).some((v) => v.name === 'DB_PASSWORD' && v.ok), { what: () => 'the status: ok again' });
+    expect(starts(r)).toHaveLength(2);
+
+    // The values went from Vault to the instance only: in no log line of either program (both at
+    // debug), and nowhere in the server's data dir (the database, its journal, the key).
+    for (const secret of [PASSWORD, NEXT, VAULT_TOKEN.slice(4)]) {
+      expect(r.stderr().toString()).not.toContain(secret);
+      expect(server.proc.stderr().toString()).not.toContain(secret);
+    }
+    for (const file of readdirSync(server.dataDir)) {
+      const bytes = readFileSync(path.join(server.dataDir, file));
+      expect(bytes.includes(PASSWORD), file).toBe(false);
+      expect(bytes.includes(NEXT), file).toBe(false);
+    }
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import { parseInviteTtl } from '../invite-ttl.js';
 import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js';
 import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
+import { DATABASE_URL_ENV, databaseUrl } from '../database-url.js';
 
 declare const __VERSION__: string;
 
@@ -31,6 +32,7 @@ const MIN_LOG_MEMORY_BYTES = 1024 * 1024;
 interface RunOptions extends HttpFlags {
   listen: string;
   dataDir: string;
+  database?: string;
   tlsCert?: string;
   tlsKey?: string;
   inlineKeepaliveInterval?: string;
@@ -53,7 +55,8 @@ export function serverCommand(program: Command): void {
     .command('run')
     .description('run the server in the foreground until Ctrl-C or SIGTERM')
     .option('--listen <host:port>', 'where to listen for gRPC (port 0: any free port)', DEFAULT_LISTEN)
-    .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live', './.waypoint')
+    .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live, without --database', './.waypoint')
+    .option('--database <url>', `keep the state and the signing key in PostgreSQL instead (postgres://user:password@host:5432/db; default: $${DATABASE_URL_ENV})`)
     .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
@@ -99,6 +102,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const server = await startServer({
     listen: listen.bind,
     dataDir: opts.dataDir,
+    databaseUrl: databaseUrl(opts.database),
     tls: tls && { cert: tls.cert, key: tls.key },
     version: __VERSION__,
     log,

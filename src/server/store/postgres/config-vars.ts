@@ -1,0 +1,71 @@
+// App config in PostgreSQL, with SQLite's semantics (sqlite/config-vars.ts): the vars of each
+// scope ('' global, or an app) and each app's file change signal; a change is one transaction.
+import type { ConfigKind } from '../../../rules/config.js';
+import type { StoredVar } from '../../config/resolve.js';
+import { type ConfigStore, StoreError, type VarChange } from '../store.js';
+import { type Pool, query, transaction } from './pool.js';
+
+interface VarRow {
+  app: string;
+  name: string;
+  kind: ConfigKind;
+  value: Buffer;
+  updated_at: number;
+}
+
+const INSERT_APP = 'INSERT INTO apps (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING';
+
+export class PgConfigStore implements ConfigStore {
+  constructor(private readonly pool: Pool) {}
+
+  async vars(app: string): Promise<StoredVar[]> {
+    const { rows } = await query<VarRow>(this.pool, 'SELECT * FROM config_vars WHERE app = $1 ORDER BY name', [app]);
+    return rows.map((r) => ({ app: r.app, name: r.name, kind: r.kind, value: r.value, updatedAt: r.updated_at }));
+  }
+
+  /** All or nothing; an app named here is created when new; unsetting a name not set is an error. */
+  async apply(app: string, set: VarChange[], unset: string[]): Promise<void> {
+    const now = Date.now();
+    await transaction(this.pool, async (db) => {
+      if (app !== '') await query(db, INSERT_APP, [app, now]);
+      for (const name of unset) {
+        const removed = await query(db, 'DELETE FROM config_vars WHERE app = $1 AND name = $2', [app, name]);
+        if (removed.rowCount === 0) {
+          throw new StoreError(`${JSON.stringify(name)} is not set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+        }
+      }
+      for (const v of set) {
+        await query(
+          db,
+          `INSERT INTO config_vars (app, name, kind, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (app, name) DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at`,
+          [app, v.name, v.kind, v.value, now],
+        );
+      }
+    });
+  }
+
+  async apps(): Promise<string[]> {
+    const { rows } = await query<{ name: string }>(this.pool, 'SELECT name FROM apps ORDER BY name');
+    return rows.map((r) => r.name);
+  }
+
+  async appExists(app: string): Promise<boolean> {
+    const { rows } = await query(this.pool, 'SELECT 1 FROM apps WHERE name = $1', [app]);
+    return rows.length > 0;
+  }
+
+  async fileChangeSignal(app: string): Promise<string> {
+    const { rows } = await query<{ file_change_signal: string }>(this.pool, 'SELECT file_change_signal FROM apps WHERE name = $1', [app]);
+    return rows[0]?.file_change_signal ?? '';
+  }
+
+  async setFileChangeSignal(app: string, signal: string): Promise<void> {
+    await query(
+      this.pool,
+      `INSERT INTO apps (name, created_at, file_change_signal) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET file_change_signal = excluded.file_change_signal`,
+      [app, Date.now(), signal],
+    );
+  }
+}

@@ -13,6 +13,7 @@ import { parseInviteTtl } from '../invite-ttl.js';
 import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js';
 import { type HttpFlags, httpOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
+import { serverMigrateCommand } from './server-migrate.js';
 import { DATABASE_URL_ENV, databaseUrl } from '../database-url.js';
 
 declare const __VERSION__: string;
@@ -72,6 +73,7 @@ export function serverCommand(program: Command): void {
     .option('--log-level <level>', 'trace, debug (every RPC with its duration), info (with the operator audit trail), warn or error', 'info')
     .option('--log-format <format>', 'json (one pino JSON line per record) or pretty (for a person); default: pretty on a terminal, else json');
   withHttpOptions(run).action((opts: RunOptions) => runServer(opts));
+  serverMigrateCommand(server);
 }
 
 async function runServer(opts: RunOptions): Promise<void> {

@@ -23,23 +23,29 @@ export class PgConfigStore implements ConfigStore {
     return rows.map((r) => ({ app: r.app, name: r.name, kind: r.kind, value: r.value, updatedAt: r.updated_at }));
   }
 
-  /** All or nothing; an app named here is created when new; unsetting a name not set is an error. */
+  /**
+   * All or nothing; an app named here is created when new; unsetting a name not set is an error.
+   * One statement for the unsets and one for the sets, however many (a change may hold thousands).
+   */
   async apply(app: string, set: VarChange[], unset: string[]): Promise<void> {
     const now = Date.now();
     await transaction(this.pool, async (db) => {
       if (app !== '') await query(db, INSERT_APP, [app, now]);
-      for (const name of unset) {
-        const removed = await query(db, 'DELETE FROM config_vars WHERE app = $1 AND name = $2', [app, name]);
-        if (removed.rowCount === 0) {
-          throw new StoreError(`${JSON.stringify(name)} is not set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
+      if (unset.length > 0) {
+        const { rows } = await query<{ name: string }>(db, 'DELETE FROM config_vars WHERE app = $1 AND name = ANY($2::text[]) RETURNING name', [app, unset]);
+        const removed = new Set(rows.map((r) => r.name));
+        const missing = unset.find((name) => !removed.has(name));
+        if (missing !== undefined) {
+          throw new StoreError(`${JSON.stringify(missing)} is not set ${app === '' ? 'globally' : `for app ${app}`}: nothing to unset`);
         }
       }
-      for (const v of set) {
+      if (set.length > 0) {
         await query(
           db,
-          `INSERT INTO config_vars (app, name, kind, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+          `INSERT INTO config_vars (app, name, kind, value, updated_at)
+           SELECT $1, v.name, v.kind, v.value, $2 FROM unnest($3::text[], $4::text[], $5::bytea[]) AS v(name, kind, value)
            ON CONFLICT (app, name) DO UPDATE SET kind = excluded.kind, value = excluded.value, updated_at = excluded.updated_at`,
-          [app, v.name, v.kind, v.value, now],
+          [app, now, set.map((v) => v.name), set.map((v) => v.kind), set.map((v) => v.value)],
         );
       }
     });

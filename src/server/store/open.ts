@@ -16,7 +16,7 @@ import { SqliteConfigStore } from './sqlite/config-vars.js';
 import { openDb } from './sqlite/db.js';
 import { SqliteExecHistory } from './sqlite/exec-history.js';
 import { SqliteStore } from './sqlite/store.js';
-import type { ConfigStore, ExecHistory, Store } from './store.js';
+import { type ConfigStore, type ExecHistory, type Store, StoreUnavailable } from './store.js';
 
 export interface OpenedStore {
   store: Store;
@@ -71,7 +71,9 @@ async function openPostgres(url: string, log: ServerLog): Promise<OpenedStore> {
     if (applied > 0) log.info('database schema migrated', { database: shown, migrations: applied });
   } catch (err) {
     await pool.end();
-    throw new DataDirError(`cannot open the database ${shown}: ${(err as Error).message}`);
+    // At start nothing reconnects: the server does not start.
+    const why = err instanceof StoreUnavailable ? `it is unavailable (${err.reason}): check that PostgreSQL is running there and the URL is right` : (err as Error).message;
+    throw new DataDirError(`cannot open the database ${shown}: ${why}`);
   }
   return {
     store: new PgStore(pool),

@@ -43,7 +43,7 @@ export const STORE_UNAVAILABLE = 'the database is unavailable';
 
 /** The database cannot be reached (PostgreSQL down, the connection lost): one line, retry later. */
 export class StoreUnavailable extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: string) {
     super(`${STORE_UNAVAILABLE} (${reason}): check that PostgreSQL is running and reachable; the server reconnects by itself`);
   }
 }

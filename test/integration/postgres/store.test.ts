@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeEntrypoint } from '../../helpers/fake-entrypoint.js';
 import { convertInviteToken, grpc, rpcError, waypointClient } from '../../helpers/grpc.js';
 import { type PgCluster, startPostgres } from '../../helpers/postgres.js';
-import { killAll, waitFor } from '../../helpers/run.js';
-import { startServer, stopServers, type TestServer } from '../../helpers/server.js';
+import { cleanEnv, killAll, run, waitFor } from '../../helpers/run.js';
+import { CTL, freePort, startServer, stopServers, type TestServer } from '../../helpers/server.js';
 
 let cluster: PgCluster;
 beforeAll(async () => {
@@ -123,5 +123,25 @@ describe('PostgreSQL restarted under a running server', () => {
     // The instance stayed connected all along, and its token still works.
     expect((await server.instances('web')).map((i) => i.id)).toEqual([ep.id]);
     ep.close();
+  });
+});
+
+describe('server run --database', () => {
+  it('refuses what is no PostgreSQL URL (usage, exit 2) and a database it cannot reach (one line, exit 1, no password shown)', async () => {
+    const serve = (url: string, env: NodeJS.ProcessEnv = {}) =>
+      run(['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', 'off', '--no-context', ...(url ? ['--database', url] : [])], {
+        bin: CTL,
+        env: cleanEnv(env),
+      });
+    const mysql = await serve('mysql://root@127.0.0.1/x');
+    expect(mysql.code).toBe(2);
+    expect(mysql.stderr.toString()).toMatch(/--database must be a PostgreSQL URL: postgres:\/\/user:password@host:5432\/db/);
+    const port = await freePort();
+    const down = await serve('', { WAYPOINT_DATABASE_URL: `postgres://wp:hunter2@127.0.0.1:${port}/waypoint` });
+    expect(down.code).toBe(1);
+    expect(down.stderr.toString()).toBe(
+      `waypoint-ctl: cannot open the database postgres://wp:***@127.0.0.1:${port}/waypoint: it is unavailable (connect ECONNREFUSED 127.0.0.1:${port}): ` +
+        'check that PostgreSQL is running there and the URL is right\n',
+    );
   });
 });

@@ -17,6 +17,9 @@ need g++ g++
 need python3 python3
 need openssl openssl     # the TLS tests make a self-signed certificate
 need tini tini           # npm run bench: the baseline a PID 1 is measured against
+# The server's PostgreSQL store is tested on a throwaway cluster (test/helpers/postgres.ts):
+# initdb and pg_ctl of Debian's postgresql, under /usr/lib/postgresql/<major>/bin.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 
 # --- Release addons (scripts/release/addons.mjs) and their tests: readelf reads symbol
 # versions; the arm64 cross compilers and their C library build linux-arm64; qemu runs arm64

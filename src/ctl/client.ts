@@ -26,6 +26,7 @@ import type { SetConfigResponse__Output } from '../protocol/generated/waypoint_e
 import { CtlError } from './errors.js';
 import { type ExecCall, openExec } from './exec-wire.js';
 import type { Target, TlsSettings } from './target.js';
+import { STORE_UNAVAILABLE } from '../server/store/store.js';
 
 declare const __VERSION__: string;
 
@@ -132,6 +133,8 @@ export function explain(err: grpc.ServiceError, target: Target): CtlError {
   const at = `the server at ${target.addr}`;
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
+      // The server answered: it is its database it cannot reach.
+      if (details.startsWith(STORE_UNAVAILABLE)) return new CtlError(`${at} cannot serve this now: ${details}`);
       if (/certificate|self[- ]signed|SSL|TLS/i.test(details)) {
         return new CtlError(
           `TLS with ${at} failed: ${details}; pass --tls-ca-file <ca.pem> for a private CA (or --tls-skip-verify for a test server)`,

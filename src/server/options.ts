@@ -24,7 +24,10 @@ export const DEFAULT_URL_MAX_CONNECTIONS_PER_CLIENT = 256;
 export interface ServerOptions {
   /** host:port; port 0 picks a free port (see RunningServer.address). */
   listen: string;
+  /** SQLite's state and the signing key; unused with databaseUrl. */
   dataDir: string;
+  /** postgres://…: the state (and the signing key) in PostgreSQL, shared by replicas. */
+  databaseUrl?: string;
   /** PEM certificate chain and key: TLS instead of plaintext. */
   tls?: { cert: Buffer; key: Buffer };
   /** Reported by GetVersionInfo. */

@@ -71,17 +71,13 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? silentLog;
   const listen = parseListen(options.listen);
-  const opened = await openStore({ dataDir: options.dataDir, log });
+  const opened = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, log });
   const { store, key } = opened;
   const signer = new TokenSigner(key.key);
-  let claims;
-  let firstStart: boolean;
-  try {
-    ({ claims, created: firstStart } = await store.ensureOperator());
-  } catch (err) {
+  const { claims, created: firstStart } = await store.ensureOperator().catch(async (err: unknown) => {
     await opened.close();
     throw err;
-  }
+  });
   if (!firstStart && key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
   let ingress: Ingress | undefined;

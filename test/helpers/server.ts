@@ -1,6 +1,8 @@
 // The real reference server as a process for tests: `waypoint-ctl server run` on 127.0.0.1
 // (a free port), a temp data dir and a temp XDG_CONFIG_HOME, optionally TLS with a self-signed
 // certificate made here. Call `stopServers()` in afterEach: it kills them and removes their dirs.
+// With WAYPOINT_TEST_STORE=postgres (vitest.postgres.config.ts) each server keeps its state in a
+// database of its own (`--database`, store.ts) instead of the data dir.
 //
 //   const server = await startServer();
 //   const { deploymentId, inviteToken } = await server.createDeployment('app');
@@ -32,6 +34,7 @@ import {
   waypointClient,
 } from './grpc.js';
 import { cleanEnv, type Exit, ROOT, run, type Running, start, withDeadline } from './run.js';
+import { newStoreLocation } from './store.js';
 
 export const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
@@ -59,6 +62,10 @@ export interface StartServerOptions {
   http?: boolean;
   /** Runs the server under this open-file limit (soft and hard, set by the shell's ulimit). */
   nofile?: number;
+  /** This PostgreSQL database (e.g. one `server migrate` filled) instead of the run's store. */
+  databaseUrl?: string;
+  /** The operator token of state made before (a start on it prints none). */
+  operatorToken?: string;
 }
 
 /** A raw gRPC client registered as an instance: what the server sees of an entrypoint. */
@@ -92,7 +99,10 @@ export interface TestServer {
   httpAddr?: string;
   httpPort?: number;
   operatorToken: string;
+  /** Its --data-dir: the state and the signing key on SQLite (unused on PostgreSQL). */
   dataDir: string;
+  /** Its --database on PostgreSQL (WAYPOINT_TEST_STORE=postgres); undefined on SQLite. */
+  databaseUrl?: string;
   /** XDG_CONFIG_HOME of the server, where it wrote its context file. */
   configHome: string;
   contextFile: string;
@@ -153,7 +163,8 @@ export function selfSignedCert(dir: string): TestTls {
 export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'wp-server-test-'));
   dirs.add(root);
-  const dataDir = path.join(root, 'data');
+  const location = opts.databaseUrl ? { dataDir: path.join(root, 'data'), databaseUrl: opts.databaseUrl } : await newStoreLocation(root);
+  const { dataDir, databaseUrl } = location;
   const configHome = path.join(root, 'config');
   mkdirSync(configHome);
   const tls = opts.tls ? selfSignedCert(root) : undefined;
@@ -161,7 +172,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const env = (extra: NodeJS.ProcessEnv = {}) => cleanEnv({ XDG_CONFIG_HOME: configHome, ...extra });
 
   const launch = async (port: number, httpPort: number) => {
-    const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+    const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(databaseUrl ? ['--database', databaseUrl] : [])];
     args.push('--http-listen', opts.http === false ? 'off' : `127.0.0.1:${httpPort}`, ...(opts.args ?? []));
     if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
     if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
@@ -187,7 +198,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(proc.stdout().toString())![1]);
   const http = /http listening on (127\.0\.0\.1:(\d+))/.exec(proc.stdout().toString());
   const httpPort = http ? Number(http[2]) : undefined;
-  const token = /operator token (\S+)/.exec(proc.stdout().toString());
+  const token = opts.operatorToken ? [opts.operatorToken, opts.operatorToken] : /operator token (\S+)/.exec(proc.stdout().toString());
   if (!token) throw new Error(`the server printed no operator token: ${proc.stdout().toString()}`);
   const addr = `127.0.0.1:${port}`;
   const contextFile = path.join(configHome, 'waypoint-ctl', 'context.json');
@@ -205,6 +216,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     httpPort,
     operatorToken: token[1],
     dataDir,
+    databaseUrl,
     configHome,
     contextFile,
     tls,
@@ -272,6 +284,20 @@ export async function stopServers(): Promise<void> {
   servers.clear();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
+}
+
+/** The server's token signing key: its data dir's file on SQLite, its database's row on PostgreSQL. */
+export async function serverSigningKey(server: TestServer): Promise<Buffer> {
+  if (!server.databaseUrl) return Buffer.from(readFileSync(path.join(server.dataDir, 'signing.key'), 'utf8').trim(), 'hex');
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: server.databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ key: Buffer }>("SELECT key FROM server_keys WHERE name = 'signing'");
+    return rows[0].key;
+  } finally {
+    await client.end();
+  }
 }
 
 /** The context file the server wrote. */

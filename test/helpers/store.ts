@@ -1,20 +1,30 @@
-// The store the tests run on: SQLite in a temp data dir.
+// The store the tests run on: SQLite in a temp data dir (the default), or, when
+// WAYPOINT_TEST_STORE=postgres (vitest.postgres.config.ts sets it), a fresh database of the run's
+// PostgreSQL cluster. Test servers (server.ts) and store tests (openTestStore) both use it: one
+// suite, two stores.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { inject } from 'vitest';
 import { silentLog } from '../../src/server/log.js';
-import { type OpenedStore, openStore } from '../../src/server/store/open.js';
+import type { OpenedStore } from '../../src/server/store/open.js';
+import { createDatabase } from './postgres.js';
 
-export const TEST_STORE = 'sqlite';
+export type TestStoreKind = 'sqlite' | 'postgres';
 
-/** Where a store lives: a temp dir (a server's data dir). */
+export const TEST_STORE: TestStoreKind = process.env.WAYPOINT_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** Where a store lives: always a temp dir (a server's data dir), and a database on PostgreSQL. */
 export interface StoreLocation {
   dataDir: string;
+  databaseUrl?: string;
 }
 
 /** A new, empty place for a store of the run's kind, in `root` (a temp dir the caller removes). */
 export async function newStoreLocation(root: string): Promise<StoreLocation> {
-  return { dataDir: path.join(root, 'data') };
+  const dataDir = path.join(root, 'data');
+  if (TEST_STORE === 'sqlite') return { dataDir };
+  return { dataDir, databaseUrl: await createDatabase(inject('pgAdminUrl')) };
 }
 
 const opened = new Set<OpenedStore>();
@@ -28,6 +38,8 @@ export async function openTestStore(at?: StoreLocation): Promise<OpenedStore & {
     roots.add(root);
     location = await newStoreLocation(root);
   }
+  // Loaded here, not at the top: every test that starts a server imports this module, and only store tests open one.
+  const { openStore } = await import('../../src/server/store/open.js');
   const store = await openStore({ ...location, log: silentLog });
   opened.add(store);
   return { ...store, at: location, close: async () => closeOne(store) };

@@ -13,6 +13,8 @@ import { parseInviteTtl } from '../invite-ttl.js';
 import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js';
 import { type ConsoleFlags, consoleOptions, type HttpFlags, httpOptions, withConsoleOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
+import { serverMigrateCommand } from './server-migrate.js';
+import { DATABASE_URL_ENV, databaseUrl } from '../database-url.js';
 
 declare const __VERSION__: string;
 
@@ -31,6 +33,7 @@ const MIN_LOG_MEMORY_BYTES = 1024 * 1024;
 interface RunOptions extends HttpFlags, ConsoleFlags {
   listen: string;
   dataDir: string;
+  database?: string;
   tlsCert?: string;
   tlsKey?: string;
   inlineKeepaliveInterval?: string;
@@ -53,7 +56,8 @@ export function serverCommand(program: Command): void {
     .command('run')
     .description('run the server in the foreground until Ctrl-C or SIGTERM')
     .option('--listen <host:port>', 'where to listen for gRPC (port 0: any free port)', DEFAULT_LISTEN)
-    .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live', './.waypoint')
+    .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live, without --database', './.waypoint')
+    .option('--database <url>', `keep the state and the signing key in PostgreSQL instead (postgres://user:password@host:5432/db; default: $${DATABASE_URL_ENV})`)
     .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
@@ -69,6 +73,7 @@ export function serverCommand(program: Command): void {
     .option('--log-level <level>', 'trace, debug (every RPC with its duration), info (with the operator audit trail), warn or error', 'info')
     .option('--log-format <format>', 'json (one pino JSON line per record) or pretty (for a person); default: pretty on a terminal, else json');
   withConsoleOptions(withHttpOptions(run)).action((opts: RunOptions) => runServer(opts));
+  serverMigrateCommand(server);
 }
 
 async function runServer(opts: RunOptions): Promise<void> {
@@ -100,6 +105,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const server = await startServer({
     listen: listen.bind,
     dataDir: opts.dataDir,
+    databaseUrl: databaseUrl(opts.database),
     tls: tls && { cert: tls.cert, key: tls.key },
     version: __VERSION__,
     log,

@@ -1,32 +1,44 @@
-// Opening the server's store: SQLite in a data dir. It gives the three interfaces of store.ts,
-// the token signing key (a file in the data dir), and a close.
+// Opening the server's store: SQLite in a data dir (the default: nothing to install, one server)
+// or PostgreSQL at a URL (replicas share it). Either gives the same three interfaces, the token
+// signing key (a file in the data dir; a row in the database, so that every replica signs
+// alike), and a close.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { MIN_KEY_BYTES } from '../auth/tokens.js';
 import type { ServerLog } from '../log.js';
-import { ensureDataDir, loadOrCreateKey, STATE_FILE, type SigningKey } from './data-dir.js';
+import { DataDirError, ensureDataDir, loadOrCreateKey, STATE_FILE, type SigningKey } from './data-dir.js';
+import { PgConfigStore } from './postgres/config-vars.js';
+import { PgExecHistory } from './postgres/exec-history.js';
+import { migrate } from './postgres/migrations.js';
+import { createPool, query, type Queryable } from './postgres/pool.js';
+import { PgStore } from './postgres/store.js';
 import { SqliteConfigStore } from './sqlite/config-vars.js';
 import { openDb } from './sqlite/db.js';
 import { SqliteExecHistory } from './sqlite/exec-history.js';
 import { SqliteStore } from './sqlite/store.js';
-import type { ConfigStore, ExecHistory, Store } from './store.js';
+import { type ConfigStore, type ExecHistory, type Store, StoreUnavailable } from './store.js';
 
 export interface OpenedStore {
   store: Store;
   config: ConfigStore;
   execHistory: ExecHistory;
   key: SigningKey;
-  /** Where the state is, for the start banner. */
+  /** Where the state is, for the start banner: the data dir, or the database URL without its password. */
   location: string;
+  /** Set for SQLite only. */
   dataDir?: string;
   close(): Promise<void>;
 }
 
 export interface StoreOptions {
   dataDir: string;
+  /** postgres://…: PostgreSQL instead of SQLite in the data dir. */
+  databaseUrl?: string;
   log: ServerLog;
 }
 
 export async function openStore(opts: StoreOptions): Promise<OpenedStore> {
-  return openSqlite(opts.dataDir, opts.log);
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.log) : openSqlite(opts.dataDir, opts.log);
 }
 
 function openSqlite(dir: string, log: ServerLog): OpenedStore {
@@ -44,4 +56,54 @@ function openSqlite(dir: string, log: ServerLog): OpenedStore {
     dataDir,
     close: async () => void db.close(),
   };
+}
+
+const SIGNING_KEY = 'signing';
+
+async function openPostgres(url: string, log: ServerLog): Promise<OpenedStore> {
+  const shown = redactUrl(url);
+  const pool = createPool(url, (message) => log.warn('a PostgreSQL connection was lost; the next query opens a new one', { error: message }));
+  let key: SigningKey | undefined;
+  try {
+    const applied = await migrate(pool, async (db) => {
+      key = await loadOrCreateDbKey(db);
+    });
+    if (applied > 0) log.info('database schema migrated', { database: shown, migrations: applied });
+  } catch (err) {
+    await pool.end();
+    // At start nothing reconnects: the server does not start.
+    const why = err instanceof StoreUnavailable ? `it is unavailable (${err.reason}): check that PostgreSQL is running there and the URL is right` : (err as Error).message;
+    throw new DataDirError(`cannot open the database ${shown}: ${why}`);
+  }
+  return {
+    store: new PgStore(pool),
+    config: new PgConfigStore(pool),
+    execHistory: new PgExecHistory(pool),
+    key: key!,
+    location: `database ${shown}`,
+    close: () => pool.end(),
+  };
+}
+
+/** The signing key shared by every replica: made by the first start, under the migration lock. */
+async function loadOrCreateDbKey(db: Queryable): Promise<SigningKey> {
+  const { rows } = await query<{ key: Buffer }>(db, 'SELECT key FROM server_keys WHERE name = $1', [SIGNING_KEY]);
+  if (rows[0]) {
+    if (rows[0].key.length < MIN_KEY_BYTES) throw new Error(`its signing key is damaged (${rows[0].key.length} bytes): restore the database from a backup`);
+    return { key: rows[0].key, created: false };
+  }
+  const key = randomBytes(MIN_KEY_BYTES);
+  await query(db, 'INSERT INTO server_keys (name, key, created_at) VALUES ($1, $2, $3)', [SIGNING_KEY, key, Date.now()]);
+  return { key, created: true };
+}
+
+/** The URL without its password, for logs and banners. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable database URL)';
+  }
 }

@@ -38,8 +38,15 @@ export interface TokenFilter {
 
 export class StoreError extends Error {}
 
+/** How a StoreUnavailable's message starts: the ctl tells it from a server it cannot reach. */
+export const STORE_UNAVAILABLE = 'the database is unavailable';
+
 /** The database cannot be reached (PostgreSQL down, the connection lost): one line, retry later. */
-export class StoreUnavailable extends Error {}
+export class StoreUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(`${STORE_UNAVAILABLE} (${reason}): check that PostgreSQL is running and reachable; the server reconnects by itself`);
+  }
+}
 
 export interface TokenOptions {
   deploymentId?: string;

@@ -1,7 +1,7 @@
 // The reference server (`waypoint-ctl server run`) as a real process on 127.0.0.1, driven by
 // gRPC clients built from our protocol layer: version info, invites and tokens, who may call
 // what, instance registration, inline keepalives, version checks, TLS and restarts.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import {
   waypointClient,
 } from '../../helpers/grpc.js';
 import { killAll, ROOT, run, waitFor } from '../../helpers/run.js';
-import { CTL, startServer, stopServers, type TestServer } from '../../helpers/server.js';
+import { CTL, serverSigningKey, startServer, stopServers, type TestServer } from '../../helpers/server.js';
 
 const VERSION: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
 const { status } = grpc;
@@ -55,8 +55,14 @@ function configRequest(deploymentId: string, extra: { instance_id?: string; disa
 describe('server run', () => {
   it('keeps its signing key private and answers GetVersionInfo without a token', async () => {
     const server = await startServer();
-    expect(statSync(path.join(server.dataDir, 'signing.key')).mode & 0o777).toBe(0o600);
-    expect(statSync(server.dataDir).mode & 0o777).toBe(0o700);
+    if (server.databaseUrl) {
+      // PostgreSQL: the key is the database's (every replica signs with it); nothing goes on disk.
+      expect(await serverSigningKey(server)).toHaveLength(32);
+      expect(existsSync(server.dataDir)).toBe(false);
+    } else {
+      expect(statSync(path.join(server.dataDir, 'signing.key')).mode & 0o777).toBe(0o600);
+      expect(statSync(server.dataDir).mode & 0o777).toBe(0o700);
+    }
     const wp = track(waypointClient(server.addr));
     const res = await getVersionInfo(wp);
     expect(res.info).toEqual({ api: { current: 1, minimum: 1 }, entrypoint: { current: 1, minimum: 1 }, version: VERSION });
@@ -95,7 +101,7 @@ describe('tokens', () => {
     const server = await startServer();
     const { deploymentId, wp } = await enrolled(server);
     // Signed with the server's own key, so only the missing record can refuse it.
-    const key = Buffer.from(readFileSync(path.join(server.dataDir, 'signing.key'), 'utf8').trim(), 'hex');
+    const key = await serverSigningKey(server);
     const unknown = new TokenSigner(key).sign({ kind: 'invite', id: ulid(), deployment: deploymentId, iat: 1 });
     const err = await rpcError(convertInviteToken(wp, unknown));
     expect(err.code).toBe(status.UNAUTHENTICATED);
@@ -295,11 +301,22 @@ describe('restart', () => {
     expect(server.proc.stdout().toString()).not.toMatch(/operator token wp1/); // shown on first start only
   });
 
-  it('refuses a second server on the same data dir', async () => {
+  it('refuses a second server on the same data dir; on PostgreSQL a second one shares the state', async () => {
     const server = await startServer();
-    const r = await run(['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', server.dataDir], { bin: CTL, env: server.env() });
-    expect(r.code).toBe(1);
-    expect(r.stderr.toString()).toMatch(/^waypoint-ctl: .*in use by another server.*\n$/);
+    if (!server.databaseUrl) {
+      const r = await run(['server', 'run', '--listen', '127.0.0.1:0', '--data-dir', server.dataDir], { bin: CTL, env: server.env() });
+      expect(r.code).toBe(1);
+      expect(r.stderr.toString()).toMatch(/^waypoint-ctl: .*in use by another server.*\n$/);
+      return;
+    }
+    const { deploymentId } = await server.createDeployment('shared');
+    const second = server.startCtl(['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', 'off', '--no-context', '--database', server.databaseUrl]);
+    await second.waitForOutput(/listening on 127\.0\.0\.1:\d+/);
+    const addr = /listening on (127\.0\.0\.1:\d+)/.exec(second.stdout().toString())![1];
+    expect(second.stdout().toString()).not.toMatch(/operator token/); // made once, by the first
+    const control = track(controlClient(addr));
+    const { deployments } = await listDeployments(control, md({ token: server.operatorToken }));
+    expect(deployments.map((d) => d.id)).toEqual([deploymentId]);
   });
 });
 

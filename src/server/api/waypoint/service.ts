@@ -166,8 +166,13 @@ function openConfigStream(
   // Raw bytes, not a message: our service definition's serializer passes a Buffer through.
   const rawKeepalive = INLINE_KEEPALIVE_BYTES as unknown as EntrypointConfigResponse;
   // None while a config is in flight: it shows the stream alive when it goes, and keepalives
-  // would pile up behind it for a reader that does not read.
-  const keepalive = wantsInlineKeepalives(call.metadata) ? setInterval(() => open() && sender.sendIfIdle(rawKeepalive), ctx.inlineKeepaliveMs) : undefined;
+  // would pile up behind it for a reader that does not read. None before the first config
+  // either (it is read from the store first): the config comes first on the stream.
+  let keepalive: NodeJS.Timeout | undefined;
+  const startKeepalives = () => {
+    if (gone || !wantsInlineKeepalives(call.metadata)) return;
+    keepalive = setInterval(() => open() && sender.sendIfIdle(rawKeepalive), ctx.inlineKeepaliveMs);
+  };
 
   let gone = false;
   const unregister = () => {
@@ -199,7 +204,7 @@ function openConfigStream(
   call.on('finish', unregister); // we ended the stream (shutdown, replaced)
   call.on('close', unregister);
   if (call.cancelled) unregister();
-  else void ctx.appConfig.sendConfig(deployment, sink);
+  else void ctx.appConfig.sendConfig(deployment, sink).then(startKeepalives);
 }
 
 /**

@@ -12,6 +12,7 @@ import { exitStatus } from '../supervisor/signals.js';
 import { errnoCode } from './errors.js';
 import { SessionLeader } from './kill.js';
 import { type ExecHost, type ExecProcess, type ExecSpec, ExecStartError } from './process.js';
+import { MAX_OUTPUT_CHUNK, OUTPUT_HEADROOM } from './wire.js';
 
 export function spawnPipes(spec: ExecSpec, host: ExecHost): ExecProcess {
   let native: PosixAddon | undefined;
@@ -57,7 +58,10 @@ function spawnNative(native: PosixAddon, spec: ExecSpec, host: ExecHost): ExecPr
   const stdin = new Socket({ fd: input[1], readable: false, writable: true });
   // Until we reap it (gone) it is certainly unreaped.
   const kill = () => leader.killSession(!gone);
-  return processOn(pid, stdin, pipeReader(out[0], out[2]), pipeReader(err[0], err[2]), exited, kill);
+  // Each read is one output message: its header goes in front of it, the bytes are not copied.
+  const framed = { maxRead: MAX_OUTPUT_CHUNK, headroom: OUTPUT_HEADROOM };
+  const proc = processOn(pid, stdin, pipeReader(out[0], out[2], framed), pipeReader(err[0], err[2], framed), exited, kill);
+  return { ...proc, framedOutput: true };
 }
 
 /** posix_spawn, with execvp's fallback for a script without a #! line. */
@@ -113,7 +117,7 @@ function spawnChildProcess(spec: ExecSpec, host: ExecHost): ExecProcess {
       resolve(exitStatus(code, signal));
     });
   });
-  return processOn(pid, cp.stdin!, cp.stdout!, cp.stderr!, exited, () => leader.killSession());
+  return { ...processOn(pid, cp.stdin!, cp.stdout!, cp.stderr!, exited, () => leader.killSession()), framedOutput: false };
 }
 
 function processOn(
@@ -123,7 +127,7 @@ function processOn(
   stderr: Readable,
   exited: Promise<number>,
   killSession: () => void,
-): ExecProcess {
+): Omit<ExecProcess, 'framedOutput'> {
   // A process that stopped reading (exited, closed its stdin): what is still sent is dropped.
   stdin.on('error', () => stdin.destroy());
   // Once it exited (and the rest of its session was killed) no one reads it: close our end.

@@ -42,6 +42,11 @@ export interface ExecProcess {
   readonly stdout: Readable;
   /** Pipes only. */
   readonly stderr?: Readable;
+  /**
+   * Each chunk of stdout and stderr is at most MAX_OUTPUT_CHUNK with OUTPUT_HEADROOM free bytes
+   * before it in its buffer (wire.ts encodeOutputInPlace); false: chunks of any size, no room.
+   */
+  readonly framedOutput: boolean;
   /** The exit status: its code, or 128+N for signal N. */
   readonly exited: Promise<number>;
   /** Input for the process; false when it is congested: wait for `onceDrain`. */

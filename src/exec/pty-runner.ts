@@ -92,6 +92,7 @@ export function spawnPty(spec: ExecSpec, options: PtyOptions, host: ExecHost): E
   return {
     pid,
     stdout: output.stream,
+    framedOutput: false,
     exited,
     write: (data) => {
       if (output.isGone) return true; // dropped: nothing reads it any more

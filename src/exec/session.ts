@@ -18,7 +18,7 @@ import { DISABLED_MESSAGE, failure, lookupFailure, requestProblem, SHUTDOWN_MESS
 import { spawnPipes } from './pipe-runner.js';
 import { type ExecHost, type ExecProcess, ExecStartError } from './process.js';
 import { DEFAULT_TERM, spawnPty, windowSize } from './pty-runner.js';
-import { type Channel, outputMessages } from './wire.js';
+import { type Channel, encodeOutputInPlace, MAX_OUTPUT_CHUNK, OUTPUT_HEADROOM, outputMessages } from './wire.js';
 
 export type { ExecRequest };
 
@@ -202,8 +202,11 @@ export class ExecSession {
     reader.on('data', (chunk: Buffer) => {
       if (this.state !== 'running') return;
       this.lastOutputAt = Date.now();
+      // Framed reads leave room for the header before the bytes: one message, no copy.
+      const framed = this.process!.framedOutput && chunk.byteOffset >= OUTPUT_HEADROOM && chunk.length <= MAX_OUTPUT_CHUNK;
       let ok = true;
-      for (const message of outputMessages(channel, chunk)) ok = this.call.write(message);
+      if (framed) ok = this.call.write(encodeOutputInPlace(channel, chunk));
+      else for (const message of outputMessages(channel, chunk)) ok = this.call.write(message);
       if (ok) return;
       reader.pause();
       this.pausedReaders++;

@@ -38,6 +38,28 @@ export function encodeOutput(channel: Channel, data: Buffer): Buffer {
   return message;
 }
 
+/** The most encodeOutputInPlace writes before the data: tags, channel and two varints. */
+export const OUTPUT_HEADROOM = 10;
+
+/**
+ * The output message carrying `data`, its header written into the OUTPUT_HEADROOM bytes before
+ * `data` in its buffer, which must be free (pipeReader's framed reads): no copy of the data.
+ * `data` must be ≤ MAX_OUTPUT_CHUNK.
+ */
+export function encodeOutputInPlace(channel: Channel, data: Buffer): Buffer {
+  const inner = 2 + 1 + varintLength(data.length) + data.length;
+  const start = data.byteOffset - (1 + varintLength(inner) + 3 + varintLength(data.length));
+  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
+  let at = 0;
+  message[at++] = TAG_OUTPUT;
+  at = writeVarint(message, at, inner);
+  message[at++] = TAG_CHANNEL;
+  message[at++] = CHANNEL[channel];
+  message[at++] = TAG_DATA;
+  writeVarint(message, at, data.length);
+  return message;
+}
+
 /** The output messages carrying `data`, in order. */
 export function outputMessages(channel: Channel, data: Buffer): Buffer[] {
   return splitChunks(data).map((piece) => encodeOutput(channel, piece));

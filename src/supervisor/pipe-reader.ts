@@ -14,8 +14,20 @@ const READ_BYTES = 1024 * 1024;
 /** A slab is replaced when less than this is left of it for the next read. */
 const MIN_READ_BYTES = 64 * 1024;
 
-export function pipeReader(fd: number, capacity: number): Readable {
+export interface FramedReads {
+  /** The most one read takes (one chunk). */
+  maxRead: number;
+  /**
+   * Bytes left free before each chunk in its buffer, for the reader of the chunk to write a
+   * message header into: the chunk and its header are then one message, without a copy.
+   */
+  headroom: number;
+}
+
+export function pipeReader(fd: number, capacity: number, framed?: FramedReads): Readable {
   const paced = capacity >= PACED_PIPE_BYTES;
+  const headroom = framed?.headroom ?? 0;
+  const maxRead = framed?.maxRead ?? READ_BYTES;
   // Reads land in a slab, one after the other, and what goes on is a view of it: no copy. The
   // slab is made at the first read, not before: start-up (a budget) does not pay for it.
   let slab: Buffer | undefined;
@@ -42,15 +54,15 @@ export function pipeReader(fd: number, capacity: number): Readable {
     writable: false,
     onread: {
       buffer: () => {
-        if (!slab || slab.length - used < MIN_READ_BYTES) {
+        if (!slab || slab.length - used < headroom + Math.min(MIN_READ_BYTES, maxRead)) {
           slab = Buffer.allocUnsafe(READ_BYTES);
           used = 0;
         }
-        return slab.subarray(used);
+        return slab.subarray(used + headroom, used + headroom + maxRead);
       },
       callback(n: number, buf: Uint8Array) {
         const chunk = (buf as Buffer).subarray(0, n);
-        used += n;
+        used += headroom + n;
         if (!readable.push(chunk)) {
           wanted = false;
           return false; // paused until the relay reads again

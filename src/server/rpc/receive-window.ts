@@ -16,10 +16,15 @@
 export const STREAM_WINDOW = 256 * 1024;
 /** The session's own window: bounds what all its streams together may have in flight. */
 export const SESSION_WINDOW = 1024 * 1024;
+/**
+ * The largest DATA frame the client may send us (HTTP/2's default is 16 KiB): a 64 KiB message
+ * then comes in one frame, not four, each of which costs a turn through Node and grpc-js.
+ */
+export const MAX_FRAME = 128 * 1024;
 
 interface SessionLike {
   destroyed: boolean;
-  settings(settings: { initialWindowSize: number }): void;
+  settings(settings: { initialWindowSize: number; maxFrameSize: number }): void;
   setLocalWindowSize(size: number): void;
 }
 
@@ -50,7 +55,7 @@ export function widenReceiveWindow(call: object): boolean {
     widened.add(session);
     session.setLocalWindowSize(SESSION_WINDOW);
     // Applies to the session's open streams too (RFC 9113 §6.9.2), this one included.
-    session.settings({ initialWindowSize: STREAM_WINDOW });
+    session.settings({ initialWindowSize: STREAM_WINDOW, maxFrameSize: MAX_FRAME });
     return true;
   } catch {
     // A session closing meanwhile, or a Node that refuses: the default window still works.

@@ -2,7 +2,7 @@
 // are EntrypointExecRequest.output with the channel and the bytes, cut at 64 KiB.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeOutput, MAX_OUTPUT_CHUNK, outputMessages, splitChunks } from '../../../src/exec/wire.js';
+import { encodeOutput, encodeOutputInPlace, MAX_OUTPUT_CHUNK, OUTPUT_HEADROOM, outputMessages, splitChunks } from '../../../src/exec/wire.js';
 import type { EntrypointExecRequest__Output } from '../../../src/protocol/generated/hashicorp/waypoint/EntrypointExecRequest.js';
 import { protocol } from '../../../src/protocol/load.js';
 
@@ -43,5 +43,23 @@ describe('exec output messages', () => {
     expect(messages).toHaveLength(4);
     const joined = Buffer.concat(messages.map((m) => Buffer.from(decode(m).output!.data)));
     expect(joined.equals(data)).toBe(true);
+  });
+
+  it('in place: the same message, its header in the room before the data, the data not copied, nothing before the header touched', () => {
+    for (const length of [0, 1, 127, 128, 16_383, 16_384, 65_535, MAX_OUTPUT_CHUNK]) {
+      for (const channel of ['STDOUT', 'STDERR'] as const) {
+        const slab = Buffer.alloc(64 + OUTPUT_HEADROOM + length, 0xee);
+        const data = slab.subarray(64 + OUTPUT_HEADROOM, 64 + OUTPUT_HEADROOM + length);
+        randomBytes(length).copy(data);
+        const copy = Buffer.from(data);
+        const message = encodeOutputInPlace(channel, data);
+        expect(message.equals(encodeOutput(channel, copy))).toBe(true);
+        expect(message.buffer).toBe(slab.buffer);
+        expect(message.byteOffset + message.length).toBe(data.byteOffset + data.length);
+        expect(message.byteOffset).toBeGreaterThanOrEqual(64);
+        expect(slab.subarray(0, message.byteOffset - slab.byteOffset).every((b) => b === 0xee)).toBe(true);
+        expect(data.equals(copy)).toBe(true);
+      }
+    }
   });
 });

@@ -1,9 +1,10 @@
 // The tunnel's receive window (src/server/tunnel/window.ts): found through the grpc-js version
-// we ship (a real server call), widened once per session, and harmless when not found.
+// we ship (a real server call), widened once per session (with frames of up to MAX_FRAME), and
+// harmless when not found.
 import * as grpc from '@grpc/grpc-js';
 import type http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SESSION_WINDOW, sessionOf, STREAM_WINDOW, widenReceiveWindow } from '../../../../src/server/rpc/receive-window.js';
+import { MAX_FRAME, SESSION_WINDOW, sessionOf, STREAM_WINDOW, widenReceiveWindow } from '../../../../src/server/rpc/receive-window.js';
 
 const raw = (b: Buffer) => b;
 const ECHO = {
@@ -68,6 +69,7 @@ describe('widenReceiveWindow', () => {
     // The client acknowledges the new settings; then they are the session's own.
     if (session.localSettings.initialWindowSize !== STREAM_WINDOW) await new Promise((r) => session.once('localSettings', r));
     expect(session.localSettings.initialWindowSize).toBe(STREAM_WINDOW);
+    expect(session.localSettings.maxFrameSize).toBe(MAX_FRAME);
   });
 
   it('leaves a call it cannot see through alone, without throwing', () => {

@@ -29,6 +29,8 @@ export class AppConfig {
   /** Numbers each read of an app's settings: an instance never gets a read older than one it got. */
   private reads = 0;
   private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse }>();
+  /** Per deployment id: the first config its last instance got, and the settings it came from. */
+  private readonly lastFirst = new Map<string, { print: string; message: EntrypointConfigResponse }>();
 
   constructor(
     private readonly store: Store,
@@ -44,7 +46,7 @@ export class AppConfig {
   async sendConfig(deployment: Deployment, sink: ConfigSink): Promise<void> {
     try {
       const read = ++this.reads;
-      this.deliver(sink, read, configFor(deployment, await this.settings(deployment.app)));
+      this.deliver(sink, read, this.firstMessage(deployment, await this.settings(deployment.app)));
     } catch (err) {
       this.log.warn('config not sent: the store could not be read', { app: deployment.app, error: (err as Error).message });
       sink.close(new RpcError(Status.UNAVAILABLE, `the server could not read the config of app ${deployment.app}: reconnect`));
@@ -109,6 +111,19 @@ export class AppConfig {
     return { vars: resolve(globals, own), fileChangeSignal };
   }
 
+  /**
+   * The config message of a deployment with these settings: the one its instances got last when
+   * the settings are the same, so that a fleet registering holds (and encodes) one, not one each.
+   */
+  private firstMessage(deployment: Deployment, settings: AppSettings): EntrypointConfigResponse {
+    const print = fingerprint(settings);
+    const last = this.lastFirst.get(deployment.id);
+    if (last?.print === print) return last.message;
+    const message = configFor(deployment, settings);
+    this.lastFirst.set(deployment.id, { print, message });
+    return message;
+  }
+
   /** Sends `message` (from read number `read`) unless the instance already got a later read. */
   private deliver(sink: ConfigSink, read: number, message: EntrypointConfigResponse): void {
     const last = this.sent.get(sink);
@@ -134,12 +149,16 @@ export class AppConfig {
         const read = ++this.reads;
         const settings = await this.settings(a);
         if (fingerprint(settings) === before.get(a)) continue;
-        const deployments = new Map<string, Deployment | undefined>();
+        // One message per deployment, shared by its instances (and encoded once: service.ts).
+        const messages = new Map<string, EntrypointConfigResponse | undefined>();
         for (const { info, sink } of this.registry.ofApp(a)) {
-          if (!deployments.has(info.deploymentId)) deployments.set(info.deploymentId, await this.store.deployment(info.deploymentId));
-          const deployment = deployments.get(info.deploymentId);
-          if (!deployment) continue;
-          this.deliver(sink, read, configFor(deployment, settings));
+          if (!messages.has(info.deploymentId)) {
+            const deployment = await this.store.deployment(info.deploymentId);
+            messages.set(info.deploymentId, deployment && configFor(deployment, settings));
+          }
+          const message = messages.get(info.deploymentId);
+          if (!message) continue;
+          this.deliver(sink, read, message);
           pushed++;
         }
       }

@@ -104,7 +104,10 @@ async function main() {
     const simulatorCpuMs = workers.reduce((ms, w) => ms + cpuMs(w.pid), 0);
     const registered = ready.reduce((n, r) => n + r.registered, 0);
     const failures = ready.flatMap((r) => Object.entries(r.errors));
+    const idleFrom = { cpu: cpuMs(server.pid), at: Date.now() };
     await settle(3_000);
+    // Idle is not free: pings, and inline keepalives on every stream.
+    const idleCpuShare = (cpuMs(server.pid) - idleFrom.cpu) / (Date.now() - idleFrom.at);
     const rssAfter = rssKiB(server.pid);
     const kibPer = (rssAfter - rssBefore) / Math.max(1, registered);
 
@@ -151,7 +154,8 @@ async function main() {
     );
     console.log(
       `server CPU: ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
-        `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out; simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
+        `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
+        `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
     );
     for (const [what, n] of failures) console.log(`registration failures: ${n} × ${what}`);
     const verdict = (ok) => (ok ? 'ok' : 'FAIL');

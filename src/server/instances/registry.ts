@@ -75,6 +75,8 @@ export interface InstanceFilter {
 
 export class InstanceRegistry {
   private readonly live = new Map<string, LiveInstance>();
+  /** Live instances per deployment id and per token id: the limits, without walking a fleet. */
+  private readonly counts = { deployment: new Map<string, number>(), token: new Map<string, number>() };
 
   constructor(private readonly limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS) {}
 
@@ -95,19 +97,27 @@ export class InstanceRegistry {
     if (!previous) this.checkLimits(info);
     const entry: LiveInstance = { info, sink };
     this.live.set(info.id, entry);
+    if (previous) this.count(previous.info, -1);
+    this.count(info, +1);
     previous?.sink.close(new RpcError(Status.ABORTED, `instance ${info.id} registered again on a newer stream`));
     return () => {
-      if (this.live.get(info.id) === entry) this.live.delete(info.id);
+      if (this.live.get(info.id) !== entry) return;
+      this.live.delete(info.id);
+      this.count(info, -1);
     };
   }
 
-  private checkLimits(info: InstanceInfo): void {
-    let ofDeployment = 0;
-    let ofToken = 0;
-    for (const { info: i } of this.live.values()) {
-      if (i.deploymentId === info.deploymentId) ofDeployment++;
-      if (i.tokenId === info.tokenId) ofToken++;
+  private count(info: InstanceInfo, by: 1 | -1): void {
+    for (const [counts, key] of [[this.counts.deployment, info.deploymentId], [this.counts.token, info.tokenId]] as const) {
+      const n = (counts.get(key) ?? 0) + by;
+      if (n > 0) counts.set(key, n);
+      else counts.delete(key);
     }
+  }
+
+  private checkLimits(info: InstanceInfo): void {
+    const ofDeployment = this.counts.deployment.get(info.deploymentId) ?? 0;
+    const ofToken = this.counts.token.get(info.tokenId) ?? 0;
     const full = (count: number, what: string, flag: string) =>
       new RpcError(
         Status.RESOURCE_EXHAUSTED,
@@ -140,5 +150,7 @@ export class InstanceRegistry {
   closeAll(reason: string): void {
     for (const entry of [...this.live.values()]) entry.sink.close(new RpcError(Status.UNAVAILABLE, reason));
     this.live.clear();
+    this.counts.deployment.clear();
+    this.counts.token.clear();
   }
 }

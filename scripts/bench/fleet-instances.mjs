@@ -1,42 +1,37 @@
 // One process of the fleet simulator (fleet.mjs): FLEET_WORKER's `count` instances of one
-// deployment, each as an entrypoint is on the wire: a channel (HTTP/2 connection) of its own,
-// the invite exchanged for a token of its own, then one EntrypointConfig stream held open. What
-// it sees goes to the parent over IPC: when every instance has its first config (registered),
-// and, asked for a round, when each instance got the config carrying FLEET_ROUND=<round>.
+// deployment, each as an entrypoint is on the wire: an HTTP/2 connection of its own, pinged when
+// idle, GetVersionInfo, the invite exchanged for a token of its own, then one EntrypointConfig
+// stream held open. What it sees goes to the parent over IPC: when every instance has its first
+// config (registered), and, asked for a round, when each instance got the config carrying
+// FLEET_ROUND=<round>.
+//
+// Lighter than a grpc-js client per instance (a channel, resolver, balancer and subchannel each,
+// which cost the simulator more CPU than the server it measures), yet the same on the wire:
+// grpc-js's own HTTP/2 settings, request headers and message framing (wire.mjs), the
+// entrypoint's metadata, keepalive pings, and inline keepalives asked for and dropped.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ROOT } from './lib.mjs';
+import { openCall, unaryCall, wireSession } from './wire.mjs';
 
 const require = createRequire(path.join(ROOT, 'package.json'));
-const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
 const { addr, deployment, invite, count, first, concurrency } = JSON.parse(process.env.FLEET_WORKER);
 const descriptor = JSON.parse(readFileSync(path.join(ROOT, 'src/protocol/generated/descriptor.json'), 'utf8'));
 const definition = protoLoader.fromJSON(descriptor, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-const { Waypoint } = grpc.loadPackageDefinition(definition).hashicorp.waypoint;
+const waypoint = definition['hashicorp.waypoint.Waypoint'];
 
-// As the entrypoint dials (src/connection/dial.ts): a connection per instance, pings on idle.
-const CHANNEL_OPTIONS = {
-  'grpc.use_local_subchannel_pool': 1,
-  'grpc.keepalive_time_ms': 30_000,
-  'grpc.keepalive_timeout_ms': 10_000,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.service_config_disable_resolution': 1,
-  'grpc.enable_retries': 0,
-};
-
+/** The entrypoint's metadata (src/connection/call-metadata.ts), with its token once it has one. */
 function metadata(token) {
-  const m = new grpc.Metadata();
-  m.set('client-api-protocol', '1,1');
-  m.set('client-entrypoint-protocol', '1,1');
-  m.set('client-version', 'fleet-simulator');
-  if (token) {
-    m.set('authorization', token);
-    m.set('waypoint-token', token);
-  }
-  return m;
+  const m = {
+    'client-api-protocol': '1,1',
+    'client-entrypoint-protocol': '1,1',
+    'client-version': 'fleet-simulator',
+    'wp-inline-keepalives': 'true',
+  };
+  return token ? { ...m, authorization: token, 'waypoint-token': token } : m;
 }
 
 /** round → Date.now() at which each instance got that round's config. */
@@ -46,7 +41,7 @@ let registered = 0;
 let lost = 0;
 
 function noteError(what, err) {
-  const key = `${what}: ${err.details || err.message}`;
+  const key = `${what}: ${err.message}`;
   errors.set(key, (errors.get(key) ?? 0) + 1);
 }
 
@@ -55,45 +50,50 @@ function roundOf(config) {
   return v?.static ? Number(v.static) : undefined;
 }
 
+const UNARY_DEADLINE_MS = 60_000;
+
 /** Resolves once the instance has its first config; false when it could not register. */
-function instance(index) {
-  return new Promise((resolve) => {
-    const client = new Waypoint(addr, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    client.ConvertInviteToken({ token: invite }, metadata(), { deadline: Date.now() + 60_000 }, (err, res) => {
-      if (err) {
-        noteError('ConvertInviteToken', err);
-        client.close();
-        resolve(false);
-        return;
-      }
-      const call = client.EntrypointConfig(
-        { deployment_id: deployment, instance_id: `fleet-${index}`, type: 'LONG_RUNNING' },
-        metadata(res.token),
-      );
-      let first = true;
-      let lastRound;
-      call.on('data', (msg) => {
+async function instance(index) {
+  const session = wireSession(addr);
+  let step = 'GetVersionInfo';
+  try {
+    await unaryCall(session, waypoint.GetVersionInfo, {}, metadata(), UNARY_DEADLINE_MS);
+    step = 'ConvertInviteToken';
+    const { token } = await unaryCall(session, waypoint.ConvertInviteToken, { token: invite }, metadata(), UNARY_DEADLINE_MS);
+    step = 'EntrypointConfig';
+    await configStream(session, index, token);
+    registered++;
+    return true;
+  } catch (err) {
+    noteError(step, err);
+    session.destroy();
+    return false;
+  }
+}
+
+/** Opens the config stream; resolves at its first config, then keeps noting the rounds. */
+function configStream(session, index, token) {
+  return new Promise((resolve, reject) => {
+    let first = true;
+    let lastRound;
+    openCall(session, waypoint.EntrypointConfig, { deployment_id: deployment, instance_id: `fleet-${index}`, type: 'LONG_RUNNING' }, metadata(token), {
+      onMessage(config) {
         const at = Date.now();
         if (first) {
           first = false;
-          registered++;
-          resolve(true);
+          resolve();
         }
-        const round = roundOf(msg.config);
+        const round = roundOf(config.config);
         if (round !== undefined && round !== lastRound) {
           lastRound = round;
           if (!arrivals.has(round)) arrivals.set(round, []);
           arrivals.get(round).push(at);
         }
-      });
-      call.on('error', (e) => {
-        if (first) {
-          noteError('EntrypointConfig', e);
-          resolve(false);
-        } else {
-          lost++;
-        }
-      });
+      },
+      onEnd(err) {
+        if (first) reject(err ?? new Error('the stream ended before its first config'));
+        else lost++;
+      },
     });
   });
 }

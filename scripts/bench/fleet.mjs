@@ -24,6 +24,14 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
+/** CPU time (user + system) `pid` has used so far, in ms: solid where wall times are noisy. */
+function cpuMs(pid) {
+  // Fields after the command's ')' (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
 /** The open-files limit of `pid` (soft), from /proc. */
 function openFilesLimit(pid) {
   return Number(/Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))[1]);
@@ -86,21 +94,29 @@ async function main() {
     raiseOpenFiles(server.pid, INSTANCES + 256);
     await settle(1_000);
     const rssBefore = rssKiB(server.pid);
+    const cpu0 = cpuMs(server.pid);
     const t0 = Date.now();
     workers = startWorkers(server);
     for (const w of workers) raiseOpenFiles(w.pid, w.needsFiles);
     const ready = await Promise.all(workers.map((w) => next(w, 'ready')));
     const registrationMs = Date.now() - t0;
+    const registrationCpuMs = cpuMs(server.pid) - cpu0;
+    const simulatorCpuMs = workers.reduce((ms, w) => ms + cpuMs(w.pid), 0);
     const registered = ready.reduce((n, r) => n + r.registered, 0);
     const failures = ready.flatMap((r) => Object.entries(r.errors));
+    const idleFrom = { cpu: cpuMs(server.pid), at: Date.now() };
     await settle(3_000);
+    // Idle is not free: pings, and inline keepalives on every stream.
+    const idleCpuShare = (cpuMs(server.pid) - idleFrom.cpu) / (Date.now() - idleFrom.at);
     const rssAfter = rssKiB(server.pid);
     const kibPer = (rssAfter - rssBefore) / Math.max(1, registered);
 
     const latencies = [];
     const notified = [];
     let missing = 0;
+    let fanOutCpuMs = 0;
     for (let round = 1; round <= ROUNDS; round++) {
+      const cpuStart = cpuMs(server.pid);
       const start = Date.now();
       notified.push(await setConfig(control.raw, control.metadata(), round));
       const answers = await Promise.all(
@@ -113,6 +129,7 @@ async function main() {
       const times = answers.flatMap((a) => a.times);
       missing += registered - times.length;
       for (const at of times) latencies.push(at - start);
+      fanOutCpuMs += cpuMs(server.pid) - cpuStart;
       await settle(1_000);
     }
     latencies.sort((a, b) => a - b);
@@ -134,6 +151,11 @@ async function main() {
           ],
         ],
       ),
+    );
+    console.log(
+      `server CPU: ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
+        `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
+        `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
     );
     for (const [what, n] of failures) console.log(`registration failures: ${n} × ${what}`);
     const verdict = (ok) => (ok ? 'ok' : 'FAIL');

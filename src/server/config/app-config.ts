@@ -30,6 +30,8 @@ export class AppConfig {
   /** Numbers each read of an app's settings: an instance never gets a read older than one it got. */
   private reads = 0;
   private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse }>();
+  /** Per deployment id: the first config its last instance got, and the settings it came from. */
+  private readonly lastFirst = new Map<string, { print: string; message: EntrypointConfigResponse }>();
 
   constructor(
     private readonly store: Store,
@@ -54,7 +56,7 @@ export class AppConfig {
 
   /** The config an instance of `deployment` gets, as stored now. */
   async messageFor(deployment: Deployment): Promise<EntrypointConfigResponse> {
-    return configFor(deployment, await this.settings(deployment.app));
+    return this.firstMessage(deployment, await this.settings(deployment.app));
   }
 
   /**
@@ -154,6 +156,19 @@ export class AppConfig {
     return { vars, fileChangeSignal, sources };
   }
 
+  /**
+   * The config message of a deployment with these settings: the one its instances got last when
+   * the settings are the same, so that a fleet registering holds (and encodes) one, not one each.
+   */
+  private firstMessage(deployment: Deployment, settings: AppSettings): EntrypointConfigResponse {
+    const print = fingerprint(settings);
+    const last = this.lastFirst.get(deployment.id);
+    if (last?.print === print) return last.message;
+    const message = configFor(deployment, settings);
+    this.lastFirst.set(deployment.id, { print, message });
+    return message;
+  }
+
   /** Sends `message` (from read number `read`) unless the instance already got a later read. */
   private deliver(sink: ConfigSink, read: number, message: EntrypointConfigResponse): void {
     const last = this.sent.get(sink);
@@ -179,12 +194,16 @@ export class AppConfig {
         const read = ++this.reads;
         const settings = await this.settings(a);
         if (fingerprint(settings) === before.get(a)) continue;
-        const deployments = new Map<string, Deployment | undefined>();
+        // One message per deployment, shared by its instances (and encoded once: service.ts).
+        const messages = new Map<string, EntrypointConfigResponse | undefined>();
         for (const { info, sink } of this.registry.ofApp(a)) {
-          if (!deployments.has(info.deploymentId)) deployments.set(info.deploymentId, await this.store.deployment(info.deploymentId));
-          const deployment = deployments.get(info.deploymentId);
-          if (!deployment) continue;
-          this.deliver(sink, read, configFor(deployment, settings));
+          if (!messages.has(info.deploymentId)) {
+            const deployment = await this.store.deployment(info.deploymentId);
+            messages.set(info.deploymentId, deployment && configFor(deployment, settings));
+          }
+          const message = messages.get(info.deploymentId);
+          if (!message) continue;
+          this.deliver(sink, read, message);
           pushed++;
         }
       }

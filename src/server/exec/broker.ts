@@ -143,6 +143,11 @@ export class ExecBroker {
     waiting.pending.opened(call);
   }
 
+  /** Whether an exec request waits for the instance to open it (its config lists it). */
+  hasPending(instanceId: string): boolean {
+    return (this.pending.get(instanceId)?.size ?? 0) > 0;
+  }
+
   /** Adds the instance's pending requests to a config message bound for it. */
   withPending(instanceId: string, response: EntrypointConfigResponse): EntrypointConfigResponse {
     const list = this.pending.get(instanceId);

@@ -97,6 +97,8 @@ export class InstanceRegistry {
   private readonly live = new Map<string, LiveInstance>();
   /** Told synchronously of every change (the console's live view); must not throw or block. */
   private readonly listeners = new Set<InstanceListener>();
+  /** Live instances per deployment id and per token id: the limits, without walking a fleet. */
+  private readonly counts = { deployment: new Map<string, number>(), token: new Map<string, number>() };
 
   constructor(private readonly limits: InstanceLimits = DEFAULT_INSTANCE_LIMITS) {}
 
@@ -117,11 +119,14 @@ export class InstanceRegistry {
     if (!previous) this.checkLimits(info);
     const entry: LiveInstance = { info, sink };
     this.live.set(info.id, entry);
+    if (previous) this.count(previous.info, -1);
+    this.count(info, +1);
     previous?.sink.close(new RpcError(Status.ABORTED, `instance ${info.id} registered again on a newer stream`));
     this.emit({ kind: 'added', info });
     return () => {
       if (this.live.get(info.id) !== entry) return;
       this.live.delete(info.id);
+      this.count(info, -1);
       this.emit({ kind: 'removed', info });
     };
   }
@@ -142,13 +147,17 @@ export class InstanceRegistry {
     for (const listener of [...this.listeners]) listener(change);
   }
 
-  private checkLimits(info: InstanceInfo): void {
-    let ofDeployment = 0;
-    let ofToken = 0;
-    for (const { info: i } of this.live.values()) {
-      if (i.deploymentId === info.deploymentId) ofDeployment++;
-      if (i.tokenId === info.tokenId) ofToken++;
+  private count(info: InstanceInfo, by: 1 | -1): void {
+    for (const [counts, key] of [[this.counts.deployment, info.deploymentId], [this.counts.token, info.tokenId]] as const) {
+      const n = (counts.get(key) ?? 0) + by;
+      if (n > 0) counts.set(key, n);
+      else counts.delete(key);
     }
+  }
+
+  private checkLimits(info: InstanceInfo): void {
+    const ofDeployment = this.counts.deployment.get(info.deploymentId) ?? 0;
+    const ofToken = this.counts.token.get(info.tokenId) ?? 0;
     const full = (count: number, what: string, flag: string) =>
       new RpcError(
         Status.RESOURCE_EXHAUSTED,
@@ -182,6 +191,8 @@ export class InstanceRegistry {
     const entries = [...this.live.values()];
     for (const entry of entries) entry.sink.close(new RpcError(Status.UNAVAILABLE, reason));
     this.live.clear();
+    this.counts.deployment.clear();
+    this.counts.token.clear();
     for (const entry of entries) this.emit({ kind: 'removed', info: entry.info });
   }
 }

@@ -68,6 +68,8 @@ export const DEFAULT_LOG_MEMORY_BYTES = 512 * 1024 * 1024;
 
 export class LogHub {
   private readonly instances = new Map<string, InstanceLogs>();
+  /** The instances gone (goneAt set): what prune looks at, without walking a fleet's live ones. */
+  private readonly goneOnes = new Set<InstanceLogs>();
   private readonly subscribers = new Map<LogSubscriber, LogFilter>();
   /** Every open log call (ingestion or follower), ended at shutdown. */
   private readonly openCalls = new Set<(reason: string) => void>();
@@ -95,6 +97,7 @@ export class LogHub {
     if (known) {
       known.ownerTokenId = info.tokenId;
       known.goneAt = undefined;
+      this.goneOnes.delete(known);
       return;
     }
     this.instances.set(info.id, {
@@ -125,7 +128,10 @@ export class LogHub {
   /** Its config stream closed: keep its lines for a while. */
   gone(id: string): void {
     const known = this.instances.get(id);
-    if (known) known.goneAt = this.opts.now();
+    if (known) {
+      known.goneAt = this.opts.now();
+      this.goneOnes.add(known);
+    }
     this.prune();
   }
 
@@ -234,9 +240,8 @@ export class LogHub {
   private prune(): void {
     const now = this.opts.now();
     const goneByApp = new Map<string, InstanceLogs[]>();
-    for (const instance of this.instances.values()) {
-      if (instance.goneAt === undefined) continue;
-      if (now - instance.goneAt > this.opts.keepGoneMs) this.forget(instance);
+    for (const instance of this.goneOnes) {
+      if (now - instance.goneAt! > this.opts.keepGoneMs) this.forget(instance);
       else if (goneByApp.has(instance.app)) goneByApp.get(instance.app)!.push(instance);
       else goneByApp.set(instance.app, [instance]);
     }
@@ -253,7 +258,7 @@ export class LogHub {
    */
   private shed(): void {
     const target = this.opts.maxTotalBytes - Math.floor(this.opts.maxTotalBytes / 16);
-    const gone = [...this.instances.values()].filter((i) => i.goneAt !== undefined).sort((a, b) => a.goneAt! - b.goneAt!);
+    const gone = [...this.goneOnes].sort((a, b) => a.goneAt! - b.goneAt!);
     for (const instance of gone) {
       if (this.totalBytes <= target) return;
       this.forget(instance);
@@ -272,6 +277,7 @@ export class LogHub {
   private forget(instance: InstanceLogs): void {
     this.totalBytes -= instance.ring.weight;
     this.instances.delete(instance.id);
+    this.goneOnes.delete(instance);
   }
 }
 

@@ -1,8 +1,10 @@
 // What one entrypoint token can make the reference server hold, against the real server: log
 // memory from padded batches (H5), live instances per deployment and per token, instance ids,
 // config streams nobody reads, retention of gone instances per app (M4), a gone instance's id
-// taken by another deployment (L2), log timestamps no reader can show (M6).
+// taken by another deployment (L2), log timestamps no reader can show (M6); no HPACK table per
+// connection (issue 16).
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { convertInviteToken, getLogs, grpc, logEntry, md, openConfig, rpcError, setConfig } from '../../helpers/grpc.js';
@@ -98,6 +100,24 @@ describe('log memory (H5)', () => {
       expect(r.stderr.toString()).toContain(flag);
       expect(r.stderr.toString()).not.toMatch(/unknown option/);
     }
+  });
+});
+
+describe('connections (issue 16)', () => {
+  it('advertises no HPACK dynamic table (memory each of a fleet\'s connections would hold), and entrypoints work as before', async () => {
+    const server = await startServer();
+    const session = http2.connect(`http://${server.addr}`);
+    try {
+      const settings = await new Promise<http2.Settings>((resolve, reject) => {
+        session.once('remoteSettings', resolve);
+        session.once('error', reject);
+      });
+      expect(settings.headerTableSize).toBe(0);
+    } finally {
+      session.destroy();
+    }
+    const instance = await server.connectInstance('web');
+    expect((await server.instances('web')).map((i) => i.id)).toEqual([instance.id]);
   });
 });
 

@@ -23,6 +23,7 @@ import { checkInstanceId, type InstanceInfo } from '../../instances/registry.js'
 import type { Deployment } from '../../store/store.js';
 import { formatPeer } from '../../../rules/listen.js';
 import { ConfigSender } from '../../config/sender.js';
+import { protocol } from '../../../protocol/load.js';
 import { entrypointExecStream } from './exec-stream.js';
 import { entrypointLogStream } from './log-stream.js';
 import { invalidArgument, reported, RpcError, Status } from '../../rpc/status.js';
@@ -136,8 +137,12 @@ function openConfigStream(
     send: (response: EntrypointConfigResponse) => {
       if (!open()) return;
       sender.send(() => {
-        const message = ctx.exec.withPending(info.id, response);
-        return urlService ? { ...message, config: { ...message.config, url_service: urlService } } : message;
+        const full = () => {
+          const message = ctx.exec.withPending(info.id, response);
+          return urlService ? { ...message, config: { ...message.config, url_service: urlService } } : message;
+        };
+        // Most have no exec pending: the same bytes for every instance of the deployment.
+        return ctx.exec.hasPending(info.id) ? full() : encodedOnce(response, urlService?.token ?? '', full);
       });
     },
     close: (error: RpcError) => {
@@ -205,6 +210,27 @@ function openConfigStream(
   call.on('close', unregister);
   if (call.cancelled) unregister();
   else void ctx.appConfig.sendConfig(deployment, sink).then(startKeepalives);
+}
+
+/**
+ * `full()` (made from `response` for one instance) encoded, once for every instance given the same
+ * `response` object: a push to a fleet is one message per deployment (config/app-config.ts), and
+ * what an instance adds to it (its URL token) is the same for the whole deployment. The bytes go
+ * out as they are (api/definition.ts passes a Buffer through).
+ */
+function encodedOnce(response: EntrypointConfigResponse, urlToken: string, full: () => EntrypointConfigResponse): EntrypointConfigResponse {
+  const cached = encoded.get(response);
+  if (cached?.urlToken === urlToken) return cached.bytes as unknown as EntrypointConfigResponse;
+  const bytes = encodeConfig(full());
+  encoded.set(response, { urlToken, bytes });
+  return bytes as unknown as EntrypointConfigResponse;
+}
+
+const encoded = new WeakMap<EntrypointConfigResponse, { urlToken: string; bytes: Buffer }>();
+
+function encodeConfig(message: EntrypointConfigResponse): Buffer {
+  const method = protocol().hashicorp.waypoint.Waypoint.service.EntrypointConfig;
+  return method.responseSerialize(message);
 }
 
 /**

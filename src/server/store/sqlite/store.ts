@@ -29,6 +29,12 @@ interface TokenRow {
 
 export class SqliteStore implements Store {
   private readonly q: Record<string, Statement>;
+  /**
+   * Exchanges per invite, counted once and then kept (this process alone writes the data dir,
+   * and only a new entrypoint token adds to them): a fleet's registrations would otherwise count
+   * every earlier one of their invite, twice each, 10 000 instances making 10^8 row visits.
+   */
+  private readonly exchangeCounts = new Map<string, number>();
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -86,6 +92,8 @@ export class SqliteStore implements Store {
     const claims: TokenClaims = { kind, id: ulid(), iat: nowSeconds(), ...(opts.deploymentId && { deployment: opts.deploymentId }) };
     const expiresAt = opts.ttlSeconds === undefined ? null : claims.iat + opts.ttlSeconds;
     this.q.insertToken.run(claims.id, kind, opts.deploymentId ?? null, opts.parentId ?? null, claims.iat, expiresAt);
+    const counted = kind === 'entrypoint' && opts.parentId !== undefined ? this.exchangeCounts.get(opts.parentId) : undefined;
+    if (counted !== undefined) this.exchangeCounts.set(opts.parentId!, counted + 1);
     return claims;
   }
 
@@ -100,7 +108,12 @@ export class SqliteStore implements Store {
   }
 
   private countExchanges(inviteId: string): number {
-    return (this.q.exchanges.get(inviteId) as { n: number }).n;
+    let n = this.exchangeCounts.get(inviteId);
+    if (n === undefined) {
+      n = (this.q.exchanges.get(inviteId) as { n: number }).n;
+      this.exchangeCounts.set(inviteId, n);
+    }
+    return n;
   }
 
   /** Revokes a token and the tokens exchanged from it; returns the ids revoked now (the token's first). */
@@ -141,13 +154,19 @@ export class SqliteStore implements Store {
 
   /** Checks the invite and counts its exchanges in the transaction that records the new token. */
   async exchangeInvite(inviteId: string, maxExchanges: number): Promise<Exchange> {
-    return this.db.transaction((): Exchange => {
+    const exchange = this.db.transaction((): Exchange => {
       const row = this.q.token.get(inviteId) as TokenRow | undefined;
       const refused = inviteRefusal(row && toToken(row), nowSeconds());
       if (refused) return { ok: false, reason: refused };
       if (this.countExchanges(inviteId) >= maxExchanges) return { ok: false, reason: 'exhausted' };
       return { ok: true, claims: this.insertToken('entrypoint', { deploymentId: row!.deployment_id!, parentId: inviteId }) };
-    })();
+    });
+    try {
+      return exchange();
+    } catch (err) {
+      this.exchangeCounts.delete(inviteId); // rolled back: counted again from the rows next time
+      throw err;
+    }
   }
 
   private currentOperator(): TokenClaims | undefined {

@@ -109,6 +109,22 @@ describe(`invites (${TEST_STORE})`, () => {
     expect(children).toHaveLength(late.ok ? 6 : 5);
     expect(children.every((t) => t.revokedAt !== undefined)).toBe(true);
   });
+
+  it('counts every exchange of an invite, and an entrypoint token issued from it, the same before and after a restart', async () => {
+    const first = await setup();
+    const invite = await first.store.issueToken('invite', { deploymentId: first.deployment.id });
+    expect(await first.store.exchanges(invite.id)).toBe(0);
+    for (const _ of [1, 2, 3]) expect((await first.store.exchangeInvite(invite.id, 5)).ok).toBe(true);
+    await first.store.issueToken('entrypoint', { deploymentId: first.deployment.id, parentId: invite.id });
+    expect(await first.store.exchanges(invite.id)).toBe(4);
+    expect((await first.store.exchangeInvite(invite.id, 5)).ok).toBe(true);
+    expect(await first.store.exchangeInvite(invite.id, 5)).toEqual({ ok: false, reason: 'exhausted' });
+    await first.close();
+    const { store } = await setup(first.at);
+    expect(await store.exchanges(invite.id)).toBe(5);
+    expect(await store.exchangeInvite(invite.id, 5)).toEqual({ ok: false, reason: 'exhausted' });
+    expect((await store.exchangeInvite(invite.id, 6)).ok).toBe(true);
+  });
 });
 
 describe(`revocation and rotation (${TEST_STORE})`, () => {

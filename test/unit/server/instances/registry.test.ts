@@ -73,6 +73,21 @@ describe('InstanceRegistry', () => {
     expect(r.list({ deploymentId: 'D1' }).map((i) => i.id).sort()).toEqual(['a', 'c', 'd']);
   });
 
+  it('M4: an instance registering again with a new token counts for that token, no longer the old one; shutdown frees every place', () => {
+    const r = new InstanceRegistry({ perDeployment: 2, perToken: 1 });
+    r.add(info('a', 'web', 'D1', 1, 'T1'), sink());
+    const removeA = r.add(info('a', 'web', 'D1', 2, 'T2'), sink()); // the entrypoint exchanged its invite again
+    expect(() => r.add(info('b', 'web', 'D1', 1, 'T2'), sink())).toThrow(/this token has 1 live instances/);
+    r.add(info('b', 'web', 'D1', 1, 'T1'), sink());
+    expect(() => r.add(info('c', 'web', 'D1', 1, 'T3'), sink())).toThrow(/deployment D1 has 2 live instances/);
+    removeA();
+    r.add(info('c', 'web', 'D1', 1, 'T2'), sink());
+    r.closeAll('stopping');
+    r.add(info('d', 'web', 'D1', 1, 'T1'), sink());
+    r.add(info('e', 'web', 'D1', 1, 'T2'), sink());
+    expect(r.list().map((i) => i.id)).toEqual(['d', 'e']);
+  });
+
   it('M4: instance ids are bounded in length and charset (INVALID_ARGUMENT, never echoed whole)', () => {
     checkInstanceId('01HQZX7Y8K9M2N3P4Q5R6S7T8V', 'test');
     checkInstanceId('web-7f9c5d.host:1@x+y=z_', 'test');

@@ -118,7 +118,9 @@ describe('an env the app cannot start with is refused before the app is stopped'
     expect(second.path).toBe(`/etc/hosts:${process.env.PATH}`);
     // The fake has no instance status service (as Waypoint's own): asked once, at debug, never again
     // on that connection, whatever the states since (RUNNING, refused twice, RUNNING).
-    expect(count(stderr(r), 'debug: the server has no instance status service; not reporting the app status on this connection')).toBe(1);
+    const noService = 'debug: the server has no instance status service; not reporting the app status on this connection';
+    await waitFor(() => count(stderr(r), noService) >= 1, { what: () => 'the first report\'s answer' });
+    expect(count(stderr(r), noService)).toBe(1);
     expect(stderr(r)).not.toMatch(/(warn|error): .*instance status/);
   });
 

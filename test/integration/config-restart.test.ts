@@ -118,8 +118,8 @@ describe('an env the app cannot start with is refused before the app is stopped'
     expect(second.path).toBe(`/etc/hosts:${process.env.PATH}`);
     // The fake has no instance status service (as Waypoint's own): asked once, at debug, never again
     // on that connection, whatever the states since (RUNNING, refused twice, RUNNING).
-    const noService = 'debug: the server has no instance status service; not reporting the app status on this connection';
-    await waitFor(() => count(stderr(r), noService) >= 1, { what: () => 'the first report\'s answer' });
+    const noService = 'debug: the server has no instance status service; not reporting the instance status on this connection';
+    await waitFor(() => count(stderr(r), noService) >= 1, { what: () => "the first report's answer" });
     expect(count(stderr(r), noService)).toBe(1);
     expect(stderr(r)).not.toMatch(/(warn|error): .*instance status/);
   });

@@ -42,8 +42,17 @@ export function handleExecUpgrade(parts: ConsoleParts, req: IncomingMessage, soc
     return refuseUpgrade(socket, 403, `refused: ${why}`);
   }
   wss.handleUpgrade(req, socket, head, (ws) => {
+    // A browser sends its start as soon as the socket opens, while the caller is still being
+    // checked (a store query): what comes meanwhile is held, then handed over in order.
+    const early: Array<[RawData, boolean]> = [];
+    const hold = (data: RawData, isBinary: boolean) => early.push([data, isBinary]);
+    ws.on('message', hold);
     authenticate({ auth: parts.ctx.auth, store: parts.ctx.store, sessions: parts.sessions }, req).then(
-      (caller) => run(parts, caller, ws, req),
+      (caller) => {
+        ws.off('message', hold);
+        run(parts, caller, ws, req);
+        for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
+      },
       (err: unknown) => fail(ws, toHttpError(err).message, CLOSE_POLICY),
     );
   });

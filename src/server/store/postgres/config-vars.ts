@@ -1,26 +1,12 @@
 // App config in PostgreSQL, with SQLite's semantics (sqlite/config-vars.ts): the vars of each
 // scope ('' global, or an app), each app's file change signal, and the config sources' settings
 // of each scope; a change is one transaction.
-import type { ConfigKind } from '../../../rules/config.js';
 import type { StoredVar } from '../../config/resolve.js';
 import { type ConfigStore, StoreError, type StoredSource, type VarChange } from '../store.js';
+import { type SourceRow, toStoredSource, toStoredVar, type VarRow } from '../rows.js';
 import { type Pool, query, transaction } from './pool.js';
 
-interface VarRow {
-  app: string;
-  name: string;
-  kind: ConfigKind;
-  value: Buffer;
-  updated_at: number;
-  dynamic_from: string | null;
-}
 
-interface SourceRow {
-  app: string;
-  type: string;
-  settings: string;
-  updated_at: number;
-}
 
 const INSERT_APP = 'INSERT INTO apps (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING';
 
@@ -29,19 +15,12 @@ export class PgConfigStore implements ConfigStore {
 
   async vars(app: string): Promise<StoredVar[]> {
     const { rows } = await query<VarRow>(this.pool, 'SELECT * FROM config_vars WHERE app = $1 ORDER BY name', [app]);
-    return rows.map((r) => ({
-      app: r.app,
-      name: r.name,
-      kind: r.kind,
-      value: r.value,
-      updatedAt: r.updated_at,
-      ...(r.dynamic_from !== null && { dynamicFrom: r.dynamic_from }),
-    }));
+    return rows.map(toStoredVar);
   }
 
   async sources(app: string): Promise<StoredSource[]> {
     const { rows } = await query<SourceRow>(this.pool, 'SELECT * FROM config_sources WHERE app = $1 ORDER BY type', [app]);
-    return rows.map((r) => ({ app: r.app, type: r.type, settings: JSON.parse(r.settings) as Record<string, string>, updatedAt: r.updated_at }));
+    return rows.map(toStoredSource);
   }
 
   async setSource(app: string, type: string, settings: Record<string, string>): Promise<void> {

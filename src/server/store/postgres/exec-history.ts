@@ -1,24 +1,10 @@
 // The record of every exec session in PostgreSQL, with SQLite's semantics
 // (sqlite/exec-history.ts): written when a session starts (its id is the exec index, from a
 // sequence that never hands one out again) and once more when it ends.
-import type { ExecFilter, ExecHistory, ExecRecord, ExecState, NewExecSession } from '../store.js';
+import type { ExecFilter, ExecHistory, ExecRecord, NewExecSession } from '../store.js';
+import { type ExecRow, toExecRecord } from '../rows.js';
 import { type Pool, query } from './pool.js';
 
-interface Row {
-  id: number;
-  app: string;
-  deployment_id: string;
-  instance_id: string;
-  args: string;
-  tty: boolean;
-  operator_token_id: string;
-  operator_address: string;
-  started_at: number;
-  ended_at: number | null;
-  state: ExecState;
-  exit_code: number | null;
-  error: string;
-}
 
 const END = "UPDATE exec_sessions SET ended_at = $1, state = $2, exit_code = $3, error = $4 WHERE id = $5 AND state = 'RUNNING'";
 
@@ -45,18 +31,18 @@ export class PgExecHistory implements ExecHistory {
   }
 
   async get(id: number): Promise<ExecRecord | undefined> {
-    const { rows } = await query<Row>(this.pool, 'SELECT * FROM exec_sessions WHERE id = $1', [id]);
-    return rows[0] && toRecord(rows[0]);
+    const { rows } = await query<ExecRow>(this.pool, 'SELECT * FROM exec_sessions WHERE id = $1', [id]);
+    return rows[0] && toExecRecord(rows[0]);
   }
 
   /** Newest first. */
   async list(filter: ExecFilter): Promise<ExecRecord[]> {
-    const { rows } = await query<Row>(
+    const { rows } = await query<ExecRow>(
       this.pool,
       `SELECT * FROM exec_sessions WHERE ($1 = '' OR app = $1) AND ($2 = '' OR instance_id = $2) ORDER BY id DESC LIMIT $3`,
       [filter.app ?? '', filter.instanceId ?? '', filter.limit],
     );
-    return rows.map(toRecord);
+    return rows.map(toExecRecord);
   }
 
   async failRunning(reason: string, now = Date.now()): Promise<number> {
@@ -65,20 +51,3 @@ export class PgExecHistory implements ExecHistory {
   }
 }
 
-function toRecord(row: Row): ExecRecord {
-  return {
-    id: row.id,
-    app: row.app,
-    deploymentId: row.deployment_id,
-    instanceId: row.instance_id,
-    args: JSON.parse(row.args) as string[],
-    tty: row.tty,
-    operatorTokenId: row.operator_token_id,
-    operatorAddress: row.operator_address,
-    startedAt: row.started_at,
-    ...(row.ended_at !== null && { endedAt: row.ended_at }),
-    state: row.state,
-    ...(row.exit_code !== null && { exitCode: row.exit_code }),
-    error: row.error,
-  };
-}

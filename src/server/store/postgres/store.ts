@@ -3,6 +3,7 @@
 // locks its invite's row (so it sees every earlier exchange and any revocation), a revocation
 // locks the token's, and the operator token is made and rotated under an advisory lock.
 import { ulid } from '../../../ids.js';
+import { type DeploymentRow, toDeployment, toToken, type TokenRow } from '../rows.js';
 import { APP_NAME } from '../../../rules/names.js';
 import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
 import {
@@ -18,23 +19,7 @@ import {
 } from '../store.js';
 import { LockKey, type Pool, query, type Queryable, transaction } from './pool.js';
 
-interface DeploymentRow {
-  id: string;
-  app: string;
-  labels: string;
-  created_at: number;
-}
 
-interface TokenRow {
-  id: string;
-  kind: TokenKind;
-  deployment_id: string | null;
-  parent_id: string | null;
-  issued_at: number;
-  revoked_at: number | null;
-  expires_at: number | null;
-  app?: string | null;
-}
 
 export class PgStore implements Store {
   constructor(private readonly pool: Pool) {}
@@ -173,18 +158,4 @@ async function currentOperator(db: Queryable): Promise<TokenClaims | undefined> 
   return rows[0] && { kind: 'operator', id: rows[0].id, iat: rows[0].issued_at };
 }
 
-function toDeployment(row: DeploymentRow): Deployment {
-  return { id: row.id, app: row.app, labels: JSON.parse(row.labels) as Record<string, string>, createdAt: row.created_at };
-}
 
-function toToken(row: TokenRow): TokenRecord {
-  return {
-    id: row.id,
-    kind: row.kind,
-    issuedAt: row.issued_at,
-    ...(row.deployment_id !== null && { deploymentId: row.deployment_id }),
-    ...(row.parent_id !== null && { parentId: row.parent_id }),
-    ...(row.revoked_at !== null && { revokedAt: row.revoked_at }),
-    ...(row.expires_at !== null && { expiresAt: row.expires_at }),
-  };
-}

@@ -3,25 +3,11 @@
 // its sets and unsets, or none.
 import type { Statement } from 'better-sqlite3';
 import type { StoredVar } from '../../config/resolve.js';
-import type { ConfigKind } from '../../../rules/config.js';
 import type { Db } from './db.js';
 import { type ConfigStore, StoreError, type StoredSource, type VarChange } from '../store.js';
+import { type SourceRow, toStoredSource, toStoredVar, type VarRow } from '../rows.js';
 
-interface VarRow {
-  app: string;
-  name: string;
-  kind: ConfigKind;
-  value: Buffer;
-  updated_at: number;
-  dynamic_from: string | null;
-}
 
-interface SourceRow {
-  app: string;
-  type: string;
-  settings: string;
-  updated_at: number;
-}
 
 export class SqliteConfigStore implements ConfigStore {
   private readonly q: Record<string, Statement>;
@@ -50,23 +36,11 @@ export class SqliteConfigStore implements ConfigStore {
 
   /** The vars of one scope ('' global), by name. */
   async vars(app: string): Promise<StoredVar[]> {
-    return (this.q.vars.all(app) as VarRow[]).map((r) => ({
-      app: r.app,
-      name: r.name,
-      kind: r.kind,
-      value: r.value,
-      updatedAt: r.updated_at,
-      ...(r.dynamic_from !== null && { dynamicFrom: r.dynamic_from }),
-    }));
+    return (this.q.vars.all(app) as VarRow[]).map(toStoredVar);
   }
 
   async sources(app: string): Promise<StoredSource[]> {
-    return (this.q.sources.all(app) as SourceRow[]).map((r) => ({
-      app: r.app,
-      type: r.type,
-      settings: JSON.parse(r.settings) as Record<string, string>,
-      updatedAt: r.updated_at,
-    }));
+    return (this.q.sources.all(app) as SourceRow[]).map(toStoredSource);
   }
 
   async setSource(app: string, type: string, settings: Record<string, string>): Promise<void> {

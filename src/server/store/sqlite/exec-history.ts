@@ -3,23 +3,9 @@
 // when it ends; a session still RUNNING when the server starts was cut by a crash.
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import type { ExecFilter, ExecHistory, ExecRecord, ExecState, NewExecSession } from '../store.js';
+import type { ExecFilter, ExecHistory, ExecRecord, NewExecSession } from '../store.js';
+import { type ExecRow, toExecRecord } from '../rows.js';
 
-interface Row {
-  id: number;
-  app: string;
-  deployment_id: string;
-  instance_id: string;
-  args: string;
-  tty: number;
-  operator_token_id: string;
-  operator_address: string;
-  started_at: number;
-  ended_at: number | null;
-  state: ExecState;
-  exit_code: number | null;
-  error: string;
-}
 
 export class SqliteExecHistory implements ExecHistory {
   private readonly q: Record<string, Statement>;
@@ -67,8 +53,8 @@ export class SqliteExecHistory implements ExecHistory {
   }
 
   async get(id: number): Promise<ExecRecord | undefined> {
-    const row = this.q.get.get(id) as Row | undefined;
-    return row && toRecord(row);
+    const row = this.q.get.get(id) as ExecRow | undefined;
+    return row && toExecRecord(row);
   }
 
   /** Newest first. */
@@ -79,7 +65,7 @@ export class SqliteExecHistory implements ExecHistory {
     else if (app) rows = this.q.app.all(app, limit);
     else if (instanceId) rows = this.q.instance.all(instanceId, limit);
     else rows = this.q.all.all(limit);
-    return (rows as Row[]).map(toRecord);
+    return (rows as ExecRow[]).map(toExecRecord);
   }
 
   /** At start: sessions a previous run left RUNNING died with it. Returns how many. */
@@ -88,20 +74,3 @@ export class SqliteExecHistory implements ExecHistory {
   }
 }
 
-function toRecord(row: Row): ExecRecord {
-  return {
-    id: row.id,
-    app: row.app,
-    deploymentId: row.deployment_id,
-    instanceId: row.instance_id,
-    args: JSON.parse(row.args) as string[],
-    tty: row.tty === 1,
-    operatorTokenId: row.operator_token_id,
-    operatorAddress: row.operator_address,
-    startedAt: row.started_at,
-    ...(row.ended_at !== null && { endedAt: row.ended_at }),
-    state: row.state,
-    ...(row.exit_code !== null && { exitCode: row.exit_code }),
-    error: row.error,
-  };
-}

@@ -4,28 +4,13 @@
 // atomic against every other call of this process.
 import type { Statement } from 'better-sqlite3';
 import { ulid } from '../../../ids.js';
+import { type DeploymentRow, toDeployment, toToken, type TokenRow } from '../rows.js';
 import { APP_NAME } from '../../../rules/names.js';
 import type { Db } from './db.js';
 import { type Deployment, type Exchange, inviteRefusal, type Store, StoreError, type TokenFilter, type TokenListing, type TokenOptions, type TokenRecord } from '../store.js';
 import { nowSeconds, type TokenClaims, type TokenKind } from '../../auth/tokens.js';
 
-interface DeploymentRow {
-  id: string;
-  app: string;
-  labels: string;
-  created_at: number;
-}
 
-interface TokenRow {
-  id: string;
-  kind: TokenKind;
-  deployment_id: string | null;
-  parent_id: string | null;
-  issued_at: number;
-  revoked_at: number | null;
-  expires_at: number | null;
-  app?: string | null;
-}
 
 export class SqliteStore implements Store {
   private readonly q: Record<string, Statement>;
@@ -175,18 +160,4 @@ export class SqliteStore implements Store {
   }
 }
 
-function toDeployment(row: DeploymentRow): Deployment {
-  return { id: row.id, app: row.app, labels: JSON.parse(row.labels) as Record<string, string>, createdAt: row.created_at };
-}
 
-function toToken(row: TokenRow): TokenRecord {
-  return {
-    id: row.id,
-    kind: row.kind,
-    issuedAt: row.issued_at,
-    ...(row.deployment_id !== null && { deploymentId: row.deployment_id }),
-    ...(row.parent_id !== null && { parentId: row.parent_id }),
-    ...(row.revoked_at !== null && { revokedAt: row.revoked_at }),
-    ...(row.expires_at !== null && { expiresAt: row.expires_at }),
-  };
-}

@@ -134,8 +134,10 @@ describe('tokens', () => {
 
     const control = track(controlClient(server.addr));
     const m = md({ token: a.token });
-    for (const call of [listDeployments(control, m), listInstances(control, m), createDeployment(control, 'x', {}, m)]) {
-      const err = await rpcError(call);
+    // One call at a time: a call started early would reject with nobody yet awaiting it.
+    const calls = [() => listDeployments(control, m), () => listInstances(control, m), () => createDeployment(control, 'x', {}, m)];
+    for (const call of calls) {
+      const err = await rpcError(call());
       expect(err.code).toBe(status.PERMISSION_DENIED);
       expect(err.details).toMatch(/operator token/);
     }

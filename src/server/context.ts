@@ -6,6 +6,7 @@ import type { ExecBroker } from './exec/broker.js';
 import type { ExecHistory } from './store/store.js';
 import type { InstanceRegistry } from './instances/registry.js';
 import type { LogHub } from './logs/hub.js';
+import type { Replicas } from './replicas/replicas.js';
 import type { Revocations } from './auth/revocations.js';
 import type { ServerLog } from './log.js';
 import type { Store } from './store/store.js';
@@ -19,6 +20,8 @@ export interface ServerContext {
   /** Told of every token revoked (rotation, revoke), for what holds sessions made with them. */
   revocations: Revocations;
   registry: InstanceRegistry;
+  /** The other replicas of the database (none on SQLite): where instances not here are. */
+  replicas: Replicas;
   /** App config: stored, and pushed to live instances on change. */
   appConfig: AppConfig;
   /** Log lines per instance, and their followers. */

@@ -13,6 +13,7 @@ import type { RevokeTokenResponse__Output } from '../protocol/generated/waypoint
 import type { RotateOperatorTokenResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/RotateOperatorTokenResponse.js';
 import type { ListDeploymentsResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesResponse.js';
+import type { ListReplicasResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ListReplicasResponse.js';
 import type { GetConfigResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigResponse.js';
 import type { GetConfigSourcesResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesResponse.js';
 import type { GetConfigStatusResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/GetConfigStatusResponse.js';
@@ -44,6 +45,7 @@ export interface ControlApi {
   rotateOperatorToken(): Promise<RotateOperatorTokenResponse__Output>;
   listDeployments(app?: string): Promise<ListDeploymentsResponse__Output>;
   listInstances(app?: string): Promise<ListInstancesResponse__Output>;
+  listReplicas(): Promise<ListReplicasResponse__Output>;
   setConfig(req: SetConfigRequest): Promise<SetConfigResponse__Output>;
   getConfig(app?: string): Promise<GetConfigResponse__Output>;
   setFileChangeSignal(app: string, signal: string): Promise<SetConfigResponse__Output>;
@@ -94,6 +96,7 @@ export function connect(target: Target): ControlApi {
     rotateOperatorToken: () => unary(client.RotateOperatorToken, {}),
     listDeployments: (app = '') => unary(client.ListDeployments, { app }),
     listInstances: (app = '') => unary(client.ListInstances, { app }),
+    listReplicas: () => unary(client.ListReplicas, {}),
     setConfig: (req) => unary(client.SetConfig, req),
     getConfig: (app = '') => unary(client.GetConfig, { app }),
     setFileChangeSignal: (app, signal) => unary(client.SetFileChangeSignal, { app, signal }),

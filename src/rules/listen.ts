@@ -21,6 +21,15 @@ export function parseListen(text: string): ListenAddress {
   return { bind: `${host}:${port}`, host, port };
 }
 
+/** An address others dial (--advertise): host:port with a real host and port, never 0 or "every interface". */
+export function parseAdvertise(text: string): string {
+  const a = parseListen(text);
+  if (a.port === 0 || a.host === '0.0.0.0' || a.host === '[::]') {
+    throw new ListenError(`invalid --advertise ${JSON.stringify(text)}: give the host:port other replicas reach this one at, such as 10.0.0.5:9701`);
+  }
+  return a.bind;
+}
+
 export function formatAddress(host: string, port: number): string {
   return `${host}:${port}`;
 }

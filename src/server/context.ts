@@ -22,7 +22,7 @@ export interface ServerContext {
   revocations: Revocations;
   registry: InstanceRegistry;
   /** The other replicas of the database (none on SQLite): where instances not here are. */
-  replicas?: Replicas;
+  replicas: Replicas;
   /** App config: stored, and pushed to live instances on change. */
   appConfig: AppConfig;
   /** Log lines per instance, and their followers. */

@@ -57,6 +57,19 @@ export interface ServerOptions {
   logMemoryBytes?: number;
   /** The web console on the HTTP listener's bare host, its front end's files in `dir`; undefined: off. */
   console?: { dir: string };
+  /** How this server meets the other replicas of its database (PostgreSQL only). */
+  replica?: ReplicaOptions;
+}
+
+export const DEFAULT_REPLICA_HEARTBEAT_MS = 2_000;
+/** A replica this long without a heartbeat is taken as gone: not forwarded to, its instances disconnected. */
+export const DEFAULT_REPLICA_TIMEOUT_MS = 10_000;
+
+export interface ReplicaOptions {
+  /** host:port the other replicas reach this one's gRPC listener at; default: the listen address (its host when it is specific, else this machine's name). */
+  advertise?: string;
+  heartbeatMs?: number;
+  timeoutMs?: number;
 }
 
 export interface HttpOptions {

@@ -24,7 +24,12 @@ import { ReplicaIngress } from './ingress/elsewhere.js';
 import { Peers } from './replicas/peers.js';
 import { statusHandlers } from './api/status/service.js';
 import { InstanceRegistry } from './instances/registry.js';
-import { formatAddress, isLoopback, parseListen } from '../rules/listen.js';
+import { formatAddress, isLoopback, ListenError, parseListen } from '../rules/listen.js';
+import { ulid } from '../ids.js';
+import { advertisedAddress, joinReplicas, withPort } from './replicas/join.js';
+import { PgReplicas } from './replicas/postgres.js';
+import type { Replicas } from './replicas/replicas.js';
+import { SoloReplicas } from './replicas/solo.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { rpcRecords } from './rpc/records.js';
@@ -39,6 +44,8 @@ import {
   DEFAULT_INLINE_KEEPALIVE_MS,
   DEFAULT_INSTANCE_LIMITS,
   DEFAULT_KEEPALIVE_TIME_MS,
+  DEFAULT_REPLICA_HEARTBEAT_MS,
+  DEFAULT_REPLICA_TIMEOUT_MS,
   DEFAULT_URL_MAX_CONNECTIONS,
   type HttpOptions,
   type ServerOptions,
@@ -61,6 +68,8 @@ export interface RunningServer {
   firstStart: boolean;
   operatorToken: string;
   registry: InstanceRegistry;
+  /** This server among the replicas of its database (alone on SQLite). */
+  replicas: Replicas;
   /** The control API's CreateDeployment, in process (for `waypoint-ctl dev`). */
   createDeployment(app: string, labels?: Record<string, string>): Promise<{ deployment: Deployment; inviteToken: string }>;
   stop(): Promise<void>;
@@ -74,7 +83,9 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = options.log ?? silentLog;
   const listen = parseListen(options.listen);
-  const opened = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, log });
+  const replicaId = ulid();
+  const replicaTimeoutMs = options.replica?.timeoutMs ?? DEFAULT_REPLICA_TIMEOUT_MS;
+  const opened = await openStore({ dataDir: options.dataDir, databaseUrl: options.databaseUrl, log, replica: { id: replicaId, timeoutMs: replicaTimeoutMs } });
   const { store, key } = opened;
   const signer = new TokenSigner(key.key);
   const { claims, created: firstStart } = await store.ensureOperator().catch(async (err: unknown) => {
@@ -98,12 +109,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const appConfig = new AppConfig(store, opened.config, registry, log);
   const { execHistory } = opened;
   await recordCutSessions(execHistory, log);
+  const replicas = opened.database
+    ? new PgReplicas({
+        id: replicaId,
+        version: options.version,
+        heartbeatMs: options.replica?.heartbeatMs ?? DEFAULT_REPLICA_HEARTBEAT_MS,
+        timeoutMs: replicaTimeoutMs,
+        ...opened.database,
+        store,
+        execHistory,
+        signer,
+        registry,
+        log,
+      })
+    : new SoloReplicas({ id: replicaId, grpcAddress: '', version: options.version, startedAt: Date.now(), heartbeatAt: Date.now(), alive: true }, () => registry.list().length);
   const ctx: ServerContext = {
     store,
     signer,
     auth: new Authenticator(signer, store),
     revocations: new Revocations(),
     registry,
+    replicas,
     appConfig,
     logs: new LogHub({ maxTotalBytes: options.logMemoryBytes ?? DEFAULT_LOG_MEMORY_BYTES }),
     exec: new ExecBroker(registry, appConfig, options.execOpenTimeoutMs ?? DEFAULT_EXEC_OPEN_TIMEOUT_MS),
@@ -120,7 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted });
   }
   // Forwarding to the other replicas (exec, logs, URLs): only where there are others.
-  if (ctx.replicas?.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));
+  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));
   const server = new grpc.Server({
     ...serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS),
     ...(options.rpcRecords && { interceptors: [rpcRecords(log, signer)] }),
@@ -134,14 +160,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let port: number;
   try {
     port = await bind(server, listen.bind, options.tls);
+    const grpcAddress = advertisedAddress(options.replica?.advertise, listen.host, port);
+    const addresses = { grpcAddress, ...(ingress && { httpAddress: withPort(grpcAddress, ingress.port) }) };
+    if (replicas instanceof PgReplicas) await joinReplicas(ctx, replicas, opened.database!.pool, addresses);
+    else Object.assign(replicas.self, addresses);
   } catch (err) {
+    server.forceShutdown();
+    await replicas.close();
     await ingress?.close();
     await opened.close();
-    throw err;
+    throw err instanceof ListenError ? new ServerStartError(err.message) : err;
   }
   const webConsole = ingress && ctx.urls && options.console ? new Console(ctx, { dir: options.console.dir, domain: ctx.urls.settings.domain }) : undefined;
   if (ingress && ctx.urls) {
-    const elsewhere = ctx.replicas?.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
+    const elsewhere = ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
     ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log, elsewhere }, webConsole);
   }
 
@@ -160,6 +192,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     firstStart,
     operatorToken: signer.sign(claims),
     registry: ctx.registry,
+    replicas,
     createDeployment: (app, labels = {}) => newDeployment(ctx, app, labels),
     stop: async () => {
       await ingress?.close(); // no new requests; the tunnels end with the instances below
@@ -277,6 +310,7 @@ async function stop(server: grpc.Server, ctx: ServerContext, closeStore: () => P
   ctx.registry.closeAll('the server is shutting down');
   ctx.logs.shutdown('the server is shutting down');
   ctx.peers?.close();
+  await ctx.replicas.close();
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => {
       server.forceShutdown();

@@ -17,21 +17,27 @@ export function instancesCommand(program: Command): void {
   ).action(async (opts: Record<string, unknown>) => {
     const api = connect(resolveTarget(connectionFlags(opts)));
     try {
-      const { instances } = await api.listInstances(opts.app as string | undefined);
+      const { instances, replica_id: answering } = await api.listInstances(opts.app as string | undefined);
       if (opts.json) printJson(instances.map(instanceJson));
       else {
+        // Replicas (PostgreSQL): which one each instance is on, once they are on more than one
+        // (or one is gone: its instances are disconnected).
+        const replicated = new Set(instances.map((i) => i.replica_id)).size > 1 || instances.some((i) => i.disconnected);
+        const replica = (i: InstanceInfo__Output) => (replicated ? [`${shortId(i.replica_id)}${i.disconnected ? ' (gone)' : ''}`] : []);
         printTable(
-          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'STATE', 'CONNECTED', 'LINES', 'REMOTE', 'MESSAGE'],
+          ['INSTANCE', 'APP', 'DEPLOYMENT', 'TYPE', 'EXEC', 'STATE', 'CONNECTED', 'LINES', 'REMOTE', ...(replicated ? ['REPLICA'] : []), 'MESSAGE'],
           instances.map((i) => [
             i.id,
             i.app,
             i.deployment_id,
             i.type,
             i.exec_disabled ? 'disabled' : 'enabled',
-            i.state || '-',
+            i.disconnected ? 'DISCONNECTED' : i.state || '-',
             formatTime(fromTimestamp(i.connected_since)),
-            i.log_lines_received,
+            // Lines reach the replica an instance is on: another's count is not known here.
+            i.replica_id !== answering ? '-' : i.log_lines_received,
             i.remote_address,
+            ...replica(i),
             // Last: the one long cell; printTable escapes control characters in every cell.
             i.state_message || '-',
           ]),
@@ -58,5 +64,11 @@ function instanceJson(i: InstanceInfo__Output) {
     state: i.state || null,
     state_message: i.state_message,
     state_since: isoTime(fromTimestamp(i.state_since)),
+    ...(i.replica_id !== '' && { replica_id: i.replica_id, replica_address: i.replica_address, disconnected: i.disconnected }),
   };
+}
+
+/** A replica id (a ULID) by its last 8 characters: the part that differs between replicas started together. */
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(-8) : id;
 }

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isatty } from 'node:tty';
 import { writeLine } from '../../log.js';
-import { DEFAULT_LISTEN, ListenError, localAddress, parseListen } from '../../rules/listen.js';
+import { DEFAULT_LISTEN, ListenError, localAddress, parseAdvertise, parseListen } from '../../rules/listen.js';
 import { parseDuration, parseLogLevel, parseSize, SettingsError } from '../../settings.js';
-import { DEFAULT_INSTANCE_LIMITS } from '../../server/options.js';
+import { DEFAULT_INSTANCE_LIMITS, type ReplicaOptions } from '../../server/options.js';
 import { type Context, contextPath, writeContext } from '../context.js';
 import { CtlError, UsageError } from '../errors.js';
 import { parseInviteTtl } from '../invite-ttl.js';
@@ -14,6 +14,7 @@ import { defaultLogFormat, parseServerLogFormat, pinoServerLog } from '../log.js
 import { type ConsoleFlags, consoleOptions, type HttpFlags, httpOptions, withConsoleOptions, withHttpOptions } from './http-options.js';
 import { isSelfSigned } from '../tls.js';
 import { serverMigrateCommand } from './server-migrate.js';
+import { serverReplicasCommand } from './server-replicas.js';
 import { DATABASE_URL_ENV, databaseUrl } from '../database-url.js';
 
 declare const __VERSION__: string;
@@ -34,6 +35,8 @@ interface RunOptions extends HttpFlags, ConsoleFlags {
   listen: string;
   dataDir: string;
   database?: string;
+  advertise?: string;
+  replicaTimeout: string;
   tlsCert?: string;
   tlsKey?: string;
   inlineKeepaliveInterval?: string;
@@ -58,6 +61,8 @@ export function serverCommand(program: Command): void {
     .option('--listen <host:port>', 'where to listen for gRPC (port 0: any free port)', DEFAULT_LISTEN)
     .option('--data-dir <dir>', 'where the state (SQLite) and the token signing key live, without --database', './.waypoint')
     .option('--database <url>', `keep the state and the signing key in PostgreSQL instead (postgres://user:password@host:5432/db; default: $${DATABASE_URL_ENV})`)
+    .option('--advertise <host:port>', 'with --database: where the other replicas reach this one\'s gRPC listener (default: the listen address, or this machine\'s name when it listens on every interface)')
+    .option('--replica-timeout <duration>', 'with --database: a replica this long without a heartbeat is taken as gone (heartbeats every fifth of it)', '10s')
     .option('--tls-cert <file>', 'serve TLS with this PEM certificate chain (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--inline-keepalive-interval <duration>', `inline keepalives for clients that ask (default: $${INLINE_KEEPALIVE_ENV}, else 5s)`)
@@ -74,6 +79,7 @@ export function serverCommand(program: Command): void {
     .option('--log-format <format>', 'json (one pino JSON line per record) or pretty (for a person); default: pretty on a terminal, else json');
   withConsoleOptions(withHttpOptions(run)).action((opts: RunOptions) => runServer(opts));
   serverMigrateCommand(server);
+  serverReplicasCommand(server);
 }
 
 async function runServer(opts: RunOptions): Promise<void> {
@@ -97,6 +103,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   const logMemoryBytes = checked(() => parseSize('--log-memory', opts.logMemory));
   if (logMemoryBytes < MIN_LOG_MEMORY_BYTES) throw new UsageError(`--log-memory must be at least ${MIN_LOG_MEMORY_BYTES / 1024 / 1024}MiB`);
   const tls = readTls(opts.tlsCert, opts.tlsKey);
+  const replica = replicaOptions(opts);
   // Handlers first: whoever reads "listening on" may signal us at once, and a signal that
   // arrives before a handler exists kills the process without a clean stop.
   const stopSignal = untilStopSignal();
@@ -120,6 +127,7 @@ async function runServer(opts: RunOptions): Promise<void> {
     instanceLimits,
     logMemoryBytes,
     console: webConsole,
+    replica,
   }).catch((err: Error) => {
     throw new CtlError(err.message);
   });
@@ -139,6 +147,7 @@ async function runServer(opts: RunOptions): Promise<void> {
   }
   if (server.consoleUrl) out.push(`console: ${server.consoleUrl}`);
   out.push(server.storeLocation);
+  if (server.replicas.shared) out.push(`replica ${server.replicas.self.id} (the others reach it at ${server.replicas.self.grpcAddress})`);
   if (server.firstStart) out.push(`operator token ${server.operatorToken} (shown on first start only)`);
   if (opts.context) {
     writeContext(file, context);
@@ -163,6 +172,14 @@ function untilStopSignal(): Promise<void> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/** --advertise checked now (a typo is a usage error, not a failed start); the heartbeat a fifth of the timeout. */
+function replicaOptions(opts: RunOptions): ReplicaOptions {
+  if (opts.advertise !== undefined) checked(() => parseAdvertise(opts.advertise!));
+  const timeoutMs = checked(() => parseDuration('--replica-timeout', opts.replicaTimeout));
+  if (timeoutMs < 500) throw new UsageError('--replica-timeout must be at least 500ms');
+  return { advertise: opts.advertise, timeoutMs, heartbeatMs: Math.max(100, Math.floor(timeoutMs / 5)) };
 }
 
 function keepaliveInterval(flag: string | undefined): number | undefined {

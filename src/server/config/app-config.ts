@@ -29,9 +29,11 @@ export class AppConfig {
   private serial: Promise<unknown> = Promise.resolve();
   /** Numbers each read of an app's settings: an instance never gets a read older than one it got. */
   private reads = 0;
-  private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse }>();
+  private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse; print: string }>();
   /** Per deployment id: the first config its last instance got, and the settings it came from. */
   private readonly lastFirst = new Map<string, { print: string; message: EntrypointConfigResponse }>();
+  /** Told of every change made here, after its push: the other replicas push it to theirs. */
+  onChanged: ((app: string | undefined) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -47,7 +49,8 @@ export class AppConfig {
   async sendConfig(deployment: Deployment, sink: ConfigSink): Promise<void> {
     try {
       const read = ++this.reads;
-      this.deliver(sink, read, await this.messageFor(deployment));
+      const { message, print } = await this.firstFor(deployment);
+      this.deliver(sink, read, message, print);
     } catch (err) {
       this.log.warn('config not sent: the store could not be read', { app: deployment.app, error: (err as Error).message });
       sink.close(new RpcError(Status.UNAVAILABLE, `the server could not read the config of app ${deployment.app}: reconnect`));
@@ -56,7 +59,20 @@ export class AppConfig {
 
   /** The config an instance of `deployment` gets, as stored now. */
   async messageFor(deployment: Deployment): Promise<EntrypointConfigResponse> {
-    return this.firstMessage(deployment, await this.settings(deployment.app));
+    return (await this.firstFor(deployment)).message;
+  }
+
+  private async firstFor(deployment: Deployment): Promise<{ message: EntrypointConfigResponse; print: string }> {
+    const settings = await this.settings(deployment.app);
+    return { message: this.firstMessage(deployment, settings), print: fingerprint(settings) };
+  }
+
+  /**
+   * A change made by another replica (`app` undefined: a global one, or a resync): pushed to the
+   * instances here whose config it changed, in turn with the changes made here.
+   */
+  refresh(app: string | undefined): Promise<number> {
+    return this.serially(() => this.pushChanged(app));
   }
 
   /**
@@ -170,48 +186,60 @@ export class AppConfig {
   }
 
   /** Sends `message` (from read number `read`) unless the instance already got a later read. */
-  private deliver(sink: ConfigSink, read: number, message: EntrypointConfigResponse): void {
+  private deliver(sink: ConfigSink, read: number, message: EntrypointConfigResponse, print: string): void {
     const last = this.sent.get(sink);
     if (last && last.read > read) return;
-    this.sent.set(sink, { read, message });
+    this.sent.set(sink, { read, message, print });
     sink.send(message);
   }
 
   /**
-   * Runs `mutate` (after the changes of this server before it) and pushes to the live instances
-   * of `app` (undefined: of every app) whose config it changed. An instance that registers
-   * meanwhile is pushed to when its app had none before (its first read may predate the change);
-   * every read is numbered, so a push never loses to an older read sent late.
+   * Runs `mutate` (after the changes of this server before it), pushes to the live instances of
+   * `app` (undefined: of every app) whose config it changed, then tells the other replicas.
    */
   private pushing(app: string | undefined, mutate: () => Promise<void>): Promise<number> {
-    const run = async () => {
-      const liveApps = () => new Set((app === undefined ? this.registry.list() : this.registry.list({ app })).map((i) => i.app));
-      const before = new Map<string, string>();
-      for (const a of liveApps()) before.set(a, fingerprint(await this.settings(a)));
+    return this.serially(async () => {
       await mutate();
-      let pushed = 0;
-      for (const a of new Set([...before.keys(), ...liveApps()])) {
-        const read = ++this.reads;
-        const settings = await this.settings(a);
-        if (fingerprint(settings) === before.get(a)) continue;
-        // One message per deployment, shared by its instances (and encoded once: service.ts).
-        const messages = new Map<string, EntrypointConfigResponse | undefined>();
-        for (const { info, sink } of this.registry.ofApp(a)) {
-          if (!messages.has(info.deploymentId)) {
-            const deployment = await this.store.deployment(info.deploymentId);
-            messages.set(info.deploymentId, deployment && configFor(deployment, settings));
-          }
-          const message = messages.get(info.deploymentId);
-          if (!message) continue;
-          this.deliver(sink, read, message);
-          pushed++;
-        }
-      }
+      const pushed = await this.pushChanged(app);
+      this.onChanged?.(app);
       return pushed;
-    };
+    });
+  }
+
+  private serially<T>(run: () => Promise<T>): Promise<T> {
     const result = this.serial.then(run);
     this.serial = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * Sends the config as stored now to every live instance of `app` (undefined: of every app)
+   * whose last config came from other settings. An instance that registered meanwhile gets it
+   * too (its first read may predate the change); every read is numbered, so a push never loses
+   * to an older read sent late.
+   */
+  private async pushChanged(app: string | undefined): Promise<number> {
+    const apps = new Set((app === undefined ? this.registry.list() : this.registry.list({ app })).map((i) => i.app));
+    let pushed = 0;
+    for (const a of apps) {
+      const read = ++this.reads;
+      const settings = await this.settings(a);
+      const print = fingerprint(settings);
+      // One message per deployment, shared by its instances (and encoded once: service.ts).
+      const messages = new Map<string, EntrypointConfigResponse | undefined>();
+      for (const { info, sink } of this.registry.ofApp(a)) {
+        if (this.sent.get(sink)?.print === print) continue;
+        if (!messages.has(info.deploymentId)) {
+          const deployment = await this.store.deployment(info.deploymentId);
+          messages.set(info.deploymentId, deployment && configFor(deployment, settings));
+        }
+        const message = messages.get(info.deploymentId);
+        if (!message) continue;
+        this.deliver(sink, read, message, print);
+        pushed++;
+      }
+    }
+    return pushed;
   }
 
   /**

@@ -4,6 +4,7 @@
 // forwarded. On PostgreSQL every `server run` is a replica (postgres.ts).
 import type { Metadata } from '@grpc/grpc-js';
 import type { InstanceFilter, InstanceInfo } from '../instances/registry.js';
+import type { ReplicaChange } from './changes.js';
 
 export interface ReplicaInfo {
   /** A ULID made at each start: a restarted replica is a new one. */
@@ -19,6 +20,8 @@ export interface ReplicaInfo {
   heartbeatAt: number;
   /** Its last heartbeat is within the timeout: it is forwarded to, its instances are connected. */
   alive: boolean;
+  /** Instances connected to it, as written in the database (list() only). */
+  instances?: number;
 }
 
 /** An instance connected to another replica, as that replica last wrote it. */
@@ -56,6 +59,8 @@ export interface Replicas {
    * operator's authority, signed with the shared key, and the hop marks.
    */
   peerMetadata(caller: { tokenId: string; address: string }): Promise<Metadata>;
+  /** Tells the other replicas of a change made here (config, revocations); never throws. */
+  announce(change: ReplicaChange): Promise<void>;
   /** Stops the heartbeat and removes this replica's rows (a clean stop). */
   close(): Promise<void>;
 }

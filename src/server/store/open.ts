@@ -8,9 +8,11 @@ import { MIN_KEY_BYTES } from '../auth/tokens.js';
 import type { ServerLog } from '../log.js';
 import { DataDirError, ensureDataDir, loadOrCreateKey, STATE_FILE, type SigningKey } from './data-dir.js';
 import { PgConfigStore } from './postgres/config-vars.js';
-import { PgExecHistory } from './postgres/exec-history.js';
+import { type ExecReplica, PgExecHistory } from './postgres/exec-history.js';
 import { migrate } from './postgres/migrations.js';
-import { createPool, query, type Queryable } from './postgres/pool.js';
+import { createPool, type Pool, query, type Queryable } from './postgres/pool.js';
+import { ulid } from '../../ids.js';
+import { DEFAULT_REPLICA_TIMEOUT_MS } from '../options.js';
 import { PgStore } from './postgres/store.js';
 import { SqliteConfigStore } from './sqlite/config-vars.js';
 import { openDb } from './sqlite/db.js';
@@ -27,6 +29,8 @@ export interface OpenedStore {
   location: string;
   /** Set for SQLite only. */
   dataDir?: string;
+  /** Set for PostgreSQL only: what the replicas share (server/replicas/). */
+  database?: { pool: Pool; url: string };
   close(): Promise<void>;
 }
 
@@ -35,10 +39,13 @@ export interface StoreOptions {
   /** postgres://…: PostgreSQL instead of SQLite in the data dir. */
   databaseUrl?: string;
   log: ServerLog;
+  /** PostgreSQL: the replica this server is, for the exec sessions it records. */
+  replica?: ExecReplica;
 }
 
 export async function openStore(opts: StoreOptions): Promise<OpenedStore> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.log) : openSqlite(opts.dataDir, opts.log);
+  if (!opts.databaseUrl) return openSqlite(opts.dataDir, opts.log);
+  return openPostgres(opts.databaseUrl, opts.log, opts.replica ?? { id: ulid(), timeoutMs: DEFAULT_REPLICA_TIMEOUT_MS });
 }
 
 function openSqlite(dir: string, log: ServerLog): OpenedStore {
@@ -60,7 +67,7 @@ function openSqlite(dir: string, log: ServerLog): OpenedStore {
 
 const SIGNING_KEY = 'signing';
 
-async function openPostgres(url: string, log: ServerLog): Promise<OpenedStore> {
+async function openPostgres(url: string, log: ServerLog, replica: ExecReplica): Promise<OpenedStore> {
   const shown = redactUrl(url);
   const pool = createPool(url, (message) => log.warn('a PostgreSQL connection was lost; the next query opens a new one', { error: message }));
   let key: SigningKey | undefined;
@@ -78,9 +85,10 @@ async function openPostgres(url: string, log: ServerLog): Promise<OpenedStore> {
   return {
     store: new PgStore(pool),
     config: new PgConfigStore(pool),
-    execHistory: new PgExecHistory(pool),
+    execHistory: new PgExecHistory(pool, replica),
     key: key!,
     location: `database ${shown}`,
+    database: { pool, url },
     close: () => pool.end(),
   };
 }

@@ -29,7 +29,7 @@ export function getLogs(
       call.emit('error', reported(ctx.log, err, 'GetLogs'));
       return;
     }
-    const forward = ctx.replicas?.shared === true && ctx.peers !== undefined && !origin.hop;
+    const forward = ctx.replicas.shared && ctx.peers !== undefined && !origin.hop;
     filterOf(ctx, query(call.request), forward).then(
       ({ filter, knownHere }) => {
         if (call.cancelled) return;
@@ -81,7 +81,7 @@ async function streamAll(ctx: ServerContext, call: LogsCall, filter: LogFilter, 
   const stop = followFor(ctx, call, filter, sender);
   let remote: RemoteLogs | undefined;
   call.on('cancelled', () => remote?.close());
-  remote = await remoteLogs({ replicas: ctx.replicas!, peers: ctx.peers!, log: ctx.log }, { tokenId: origin.principal.tokenId, address: origin.peer }, call.request);
+  remote = await remoteLogs({ replicas: ctx.replicas, peers: ctx.peers!, log: ctx.log }, { tokenId: origin.principal.tokenId, address: origin.peer }, call.request);
   if (call.cancelled || call.writableEnded) return remote.close();
   if (!knownHere && remote.found === 0) {
     stop();

@@ -4,7 +4,6 @@ import type { handleUnaryCall, Metadata, UntypedServiceImplementation } from '@g
 import type { CreateDeploymentRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentRequest.js';
 import type { CreateDeploymentResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/CreateDeploymentResponse.js';
 import type { Deployment as DeploymentMessage } from '../../../protocol/generated/waypoint_entrypoint/control/v1/Deployment.js';
-import type { InstanceInfo as InstanceMessage } from '../../../protocol/generated/waypoint_entrypoint/control/v1/InstanceInfo.js';
 import type { ListDeploymentsRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsRequest.js';
 import type { ListDeploymentsResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ListDeploymentsResponse.js';
 import type { ListInstancesRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/ListInstancesRequest.js';
@@ -31,7 +30,7 @@ import { execCall, listExecSessions } from './exec.js';
 import { getLogs } from './logs.js';
 import { createInvite, issueInvite, listTokens, revokeToken, rotateOperatorToken } from './tokens.js';
 import { listUrls } from './urls.js';
-import type { InstanceInfo } from '../../instances/registry.js';
+import { listInstances, listReplicas } from './replicas.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
 import { type Deployment, StoreError } from '../../store/store.js';
 
@@ -51,9 +50,8 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
     ListDeployments: operatorCall(ctx, 'ListDeployments', async (req: ListDeploymentsRequest__Output): Promise<ListDeploymentsResponse> => ({
       deployments: (await ctx.store.deployments(req.app)).map(deploymentMessage),
     })),
-    ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): ListInstancesResponse => ({
-      instances: ctx.registry.list({ app: req.app }).map((i) => instanceMessage(i, ctx.logs.received(i.id))),
-    })),
+    ListInstances: operatorCall(ctx, 'ListInstances', (req: ListInstancesRequest__Output): Promise<ListInstancesResponse> => listInstances(ctx, req.app)),
+    ListReplicas: operatorCall(ctx, 'ListReplicas', () => listReplicas(ctx)),
     SetConfig: operatorCall(ctx, 'SetConfig', (req: SetConfigRequest__Output, actor) => setConfig(ctx.appConfig, req, actor)),
     GetConfig: operatorCall(ctx, 'GetConfig', (req: GetConfigRequest__Output) => getConfig(ctx.appConfig, req)),
     SetFileChangeSignal: operatorCall(ctx, 'SetFileChangeSignal', (req: SetFileChangeSignalRequest__Output, actor) =>
@@ -129,20 +127,4 @@ function validateLabels(labels: Record<string, string>): void {
 
 function deploymentMessage(d: Deployment): DeploymentMessage {
   return { id: d.id, app: d.app, labels: d.labels, created_at: toTimestamp(d.createdAt) };
-}
-
-function instanceMessage(i: InstanceInfo, logLinesReceived: number): InstanceMessage {
-  return {
-    id: i.id,
-    deployment_id: i.deploymentId,
-    app: i.app,
-    type: i.type,
-    exec_disabled: i.execDisabled,
-    connected_since: toTimestamp(i.connectedSince),
-    remote_address: i.remoteAddress,
-    log_lines_received: String(logLinesReceived),
-    state: i.status?.state ?? '',
-    state_message: i.status?.message ?? '',
-    state_since: i.status ? toTimestamp(i.status.since) : null,
-  };
 }

@@ -63,6 +63,7 @@ export async function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__O
   }
   const dropped = dropInstances(ctx, new Set(revoked));
   ctx.revocations.revoked(revoked);
+  void ctx.replicas.announce({ kind: 'revoked', ids: revoked });
   ctx.log.info('token revoked', {
     event: 'token.revoke',
     token_id: record.id,
@@ -78,12 +79,13 @@ export async function revokeToken(ctx: ServerContext, req: RevokeTokenRequest__O
 export async function rotateOperatorToken(ctx: ServerContext, actor: Actor): Promise<RotateOperatorTokenResponse> {
   const { claims, revoked } = await ctx.store.rotateOperator();
   ctx.revocations.revoked(revoked);
+  void ctx.replicas.announce({ kind: 'revoked', ids: revoked });
   ctx.log.info('operator token rotated', { event: 'token.rotate', token_id: claims.id, revoked_ids: revoked, ...actor });
   return { token: ctx.signer.sign(claims), id: claims.id, revoked_ids: revoked };
 }
 
-/** Ends the config stream of every live instance registered with one of `tokenIds`. */
-function dropInstances(ctx: ServerContext, tokenIds: ReadonlySet<string>): number {
+/** Ends the config stream of every live instance registered with one of `tokenIds` (here). */
+export function dropInstances(ctx: ServerContext, tokenIds: ReadonlySet<string>): number {
   let dropped = 0;
   for (const info of ctx.registry.list()) {
     if (!tokenIds.has(info.tokenId)) continue;

@@ -3,20 +3,29 @@
 // sequence that never hands one out again) and once more when it ends.
 import type { ExecFilter, ExecHistory, ExecRecord, NewExecSession } from '../store.js';
 import { type ExecRow, toExecRecord } from '../rows.js';
-import { type Pool, query } from './pool.js';
+import { DB_NOW_MS, type Pool, query } from './pool.js';
 
 
 const END = "UPDATE exec_sessions SET ended_at = $1, state = $2, exit_code = $3, error = $4 WHERE id = $5 AND state = 'RUNNING'";
 
+/** This replica, and how long another may miss its heartbeats before its sessions are failed. */
+export interface ExecReplica {
+  id: string;
+  timeoutMs: number;
+}
+
 export class PgExecHistory implements ExecHistory {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly replica: ExecReplica,
+  ) {}
 
   async begin(session: NewExecSession, now = Date.now()): Promise<ExecRecord> {
     const { rows } = await query<{ id: number }>(
       this.pool,
-      `INSERT INTO exec_sessions (app, deployment_id, instance_id, args, tty, operator_token_id, operator_address, started_at, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'RUNNING') RETURNING id`,
-      [session.app, session.deploymentId, session.instanceId, JSON.stringify(session.args), session.tty, session.operatorTokenId, session.operatorAddress, now],
+      `INSERT INTO exec_sessions (app, deployment_id, instance_id, args, tty, operator_token_id, operator_address, started_at, state, replica_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'RUNNING', $9) RETURNING id`,
+      [session.app, session.deploymentId, session.instanceId, JSON.stringify(session.args), session.tty, session.operatorTokenId, session.operatorAddress, now, this.replica.id],
     );
     return { ...session, id: rows[0].id, startedAt: now, state: 'RUNNING', error: '' };
   }
@@ -45,8 +54,18 @@ export class PgExecHistory implements ExecHistory {
     return rows.map(toExecRecord);
   }
 
+  /**
+   * The sessions of replicas that are gone (stopped, or missing their heartbeats): a live
+   * replica's sessions are its own to end. At start, and on every replica's heartbeat.
+   */
   async failRunning(reason: string, now = Date.now()): Promise<number> {
-    const result = await query(this.pool, "UPDATE exec_sessions SET ended_at = $1, state = 'FAILED', error = $2 WHERE state = 'RUNNING'", [now, reason]);
+    const result = await query(
+      this.pool,
+      `UPDATE exec_sessions SET ended_at = $1, state = 'FAILED', error = $2
+       WHERE state = 'RUNNING' AND replica_id IS DISTINCT FROM $3
+         AND (replica_id IS NULL OR replica_id NOT IN (SELECT id FROM replicas WHERE heartbeat_at > ${DB_NOW_MS} - $4))`,
+      [now, reason, this.replica.id, this.replica.timeoutMs],
+    );
     return result.rowCount ?? 0;
   }
 }

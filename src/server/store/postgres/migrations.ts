@@ -82,6 +82,32 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (app, type)
   );
   `,
+  // 3: replicas (issue 16). Each running server is a row, kept fresh by its heartbeat (times on
+  // the database's clock, so that the replicas' clocks need not agree); each writes its live
+  // instances, so that any replica finds where one is connected. Instance rows outlive their
+  // replica (no foreign key): they show as disconnected until the instance connects elsewhere.
+  `
+  CREATE TABLE replicas (
+    id           TEXT COLLATE "C" PRIMARY KEY,       -- ulid, new at each start
+    grpc_address TEXT NOT NULL,                      -- host:port the others dial
+    http_address TEXT,                               -- host:port of its ingress; NULL: off
+    version      TEXT NOT NULL,
+    started_at   BIGINT NOT NULL,                    -- ms, the database's clock
+    heartbeat_at BIGINT NOT NULL
+  );
+  CREATE TABLE live_instances (
+    id            TEXT COLLATE "C" PRIMARY KEY,
+    replica_id    TEXT COLLATE "C" NOT NULL,
+    app           TEXT COLLATE "C" NOT NULL,
+    deployment_id TEXT COLLATE "C" NOT NULL,
+    info          TEXT NOT NULL,                     -- JSON: the replica's InstanceInfo
+    updated_at    BIGINT NOT NULL
+  );
+  CREATE INDEX live_instances_app ON live_instances(app, id);
+  CREATE INDEX live_instances_replica ON live_instances(replica_id);
+  -- The replica a session runs through: only its end (or its replica's) fails it.
+  ALTER TABLE exec_sessions ADD COLUMN replica_id TEXT COLLATE "C";
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

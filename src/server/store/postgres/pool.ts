@@ -89,6 +89,9 @@ export const LockKey = {
 } as const;
 export type LockKey = (typeof LockKey)[keyof typeof LockKey];
 
+/** Now in ms on the database's clock: replicas compare heartbeats on one clock, not on theirs. */
+export const DB_NOW_MS = '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT';
+
 /** SQLSTATE classes of a database that cannot be reached or is going away (08, 57P0x). */
 const UNAVAILABLE_STATES = /^(08|57P0[1-3])/;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT']);

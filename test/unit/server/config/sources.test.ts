@@ -54,10 +54,14 @@ const dynamicVar = (name: string, from: string, cfg: Record<string, string>, kin
 async function live(app: string): Promise<EntrypointConfigResponse[]> {
   const deployment = await store.createDeployment(app, {});
   const pushed: EntrypointConfigResponse[] = [];
+  const sink = { send: (m: EntrypointConfigResponse) => pushed.push(m), close: () => {} };
   registry.add(
     { id: `01INSTANCE${app.toUpperCase().padEnd(16, 'X')}`, deploymentId: deployment.id, app, type: 'LONG_RUNNING', execDisabled: false, connectedSince: 0, remoteAddress: '', tokenId: 't' },
-    { send: (m) => pushed.push(m), close: () => {} },
+    sink,
   );
+  // As the server does: its first config at once (what a later push is compared with).
+  await config.sendConfig(deployment, sink);
+  pushed.length = 0;
   return pushed;
 }
 

@@ -59,6 +59,8 @@ class ReplicaFeed {
   private early: LogEntry[] = [];
   private readonly call: ClientReadableStream<GetLogsResponse__Output>;
   private closed = false;
+  /** Lines received: each one's place in this replica's order. */
+  private received = 0;
 
   constructor(
     private readonly parts: RemoteLogsParts,
@@ -82,7 +84,7 @@ class ReplicaFeed {
       endBacklog();
     };
     this.call.on('data', (msg: GetLogsResponse__Output) => {
-      const entries = msg.lines.map((l, i) => entryOf(l, this.backlog.length + i));
+      const entries = msg.lines.map((l) => entryOf(l, this.received++));
       if (this.inBacklog) this.backlog.push(...entries);
       else if (this.subscriber) this.subscriber.offer(entries);
       else this.early.push(...entries);
@@ -122,12 +124,17 @@ function entryOf(l: LogLine__Output, seq: number): LogEntry {
   return {
     instanceId: l.instance_id,
     app: l.app,
-    // Not on the wire (GetLogs's readers filter by app and instance only).
-    deploymentId: '',
+    deploymentId: l.deployment_id,
     seconds: Number(l.timestamp?.seconds ?? 0),
     nanos: l.timestamp?.nanos ?? 0,
     source: l.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
     line: l.line,
     seq,
+    ...(l.cursor && { id: l.cursor }),
   };
+}
+
+/** Lines of several servers in time order; equal times keep each server's own order (a stable sort). */
+export function mergeByTime(...lists: LogEntry[][]): LogEntry[] {
+  return lists.flat().sort((a, b) => a.seconds - b.seconds || a.nanos - b.nanos);
 }

@@ -12,13 +12,17 @@ import { REPLICAS, startReplicas } from '../../../helpers/replicas.js';
 import { cleanEnv, FIXTURES, isAlive, killAll, run, type Running, start, waitFor, withDeadline } from '../../../helpers/run.js';
 import { CTL, freePort, logRecords, stopServers, type TestServer } from '../../../helpers/server.js';
 import { closeTerminals, openTerminal } from '../../../helpers/terminal.js';
+import { api, closeEventReaders, closeExecSockets, consoleFixture, openEvents, openExec, removeConsoleFixtures } from '../../../helpers/console.js';
 
 const APP = path.join(FIXTURES, 'replica-app.mjs');
 
 afterEach(async () => {
   closeTerminals();
+  closeExecSockets();
+  closeEventReaders();
   killAll();
   await stopServers();
+  removeConsoleFixtures();
 });
 
 interface Launched {
@@ -42,8 +46,8 @@ async function launch(server: TestServer, deployment: { deploymentId: string; in
 }
 
 /** Two replicas, the app's one instance connected to B; A lists it (its row is written). */
-async function appOnB(app = 'web'): Promise<{ a: TestServer; b: TestServer; onB: Launched; instanceId: string }> {
-  const [a, b] = await startReplicas(2);
+async function appOnB(app = 'web', args: string[] = []): Promise<{ a: TestServer; b: TestServer; onB: Launched; instanceId: string }> {
+  const [a, b] = await startReplicas(2, { args });
   const onB = await launch(b, await a.createDeployment(app));
   let instanceId = '';
   await waitFor(
@@ -251,5 +255,36 @@ describe.skipIf(!REPLICAS)('URLs through one replica\'s ingress', () => {
     await a.createDeployment('idle');
     const r = await request(a, `idle.localhost:${a.httpPort}`);
     expect(r).toEqual({ status: 503, body: 'no instance of app idle is connected with its tunnel\n' });
+  });
+});
+
+describe.skipIf(!REPLICAS)('the console of one replica', () => {
+  it('runs exec in an instance on another replica, and shows its logs in the history and the stream', async () => {
+    const { a, onB, instanceId } = await appOnB('web', ['--console-dir', consoleFixture()]);
+    const token = a.operatorToken;
+    const sock = await openExec(a, { token });
+    sock.send({ type: 'start', app: 'web', args: ['sh', '-c', 'read x; echo "out $x"; echo "err $x" >&2; exit 5'], tty: false });
+    await sock.waitFor((x) => x.messages.some((m) => m.type === 'started'), 'started');
+    expect(sock.messages.find((m) => m.type === 'started')).toMatchObject({ instanceId });
+    sock.input('hello\n');
+    sock.send({ type: 'eof' });
+    await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');
+    expect([sock.stdout(), sock.stderr()]).toEqual(['out hello\n', 'err hello\n']);
+    expect(sock.messages.find((m) => m.type === 'exit')).toEqual({ type: 'exit', code: 5 });
+
+    const fromB = (e: { event: string; data?: { line?: string } }) => e.event === 'line' && (e.data?.line ?? '').endsWith(`from ${onB.appPid}`);
+    const live = await openEvents(a, '/api/v1/logs/stream?app=web&source=app', { token });
+    expect(live.status).toBe(200);
+    const streamed = await live.waitFor(fromB, 3);
+    // B's lines keep their ids there, without an event id (a stream resumes from A's own lines).
+    expect(streamed[0].id).toBeUndefined();
+    expect(streamed[0].data).toMatchObject({ app: 'web', instanceId, source: 'app' });
+    const history = await api(a, 'GET', '/api/v1/logs?app=web&source=app', { token });
+    const lines = history.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string; line: string; deploymentId: string });
+    expect(lines.filter((l) => l.line.endsWith(`from ${onB.appPid}`)).length).toBeGreaterThan(0);
+    // The same line has the same id in both (the page drops the stream's copies of history lines).
+    expect(lines.map((l) => l.id)).toContain(streamed[0].data.id);
+    expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
+    expect((await api(a, 'GET', '/api/v1/logs?instance=01NOPE', { token })).status).toBe(404);
   });
 });

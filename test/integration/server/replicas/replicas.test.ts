@@ -79,6 +79,14 @@ describe.skipIf(!REPLICAS)('replicas of one database', () => {
     const table = (await a.ctl(['instances'])).stdout.toString();
     expect(table).toMatch(/REPLICA/);
     expect(table).toContain(onB.id);
+
+    // The console's API too: B's instance connected, on B, its line count B's to know.
+    const res = await fetch(`http://${a.httpAddr}/api/v1/instances?app=web`, { headers: { authorization: `Bearer ${a.operatorToken}` } });
+    expect(res.status).toBe(200);
+    const { instances } = (await res.json()) as { instances: Array<{ id: string; state: string; logLines: number | null; replica: { address: string } | null }> };
+    const viaConsole = new Map(instances.map((i) => [i.id, i]));
+    expect(viaConsole.get(onB.id)).toMatchObject({ state: 'connected', logLines: null, replica: { address: b.addr } });
+    expect(viaConsole.get(onA.id)).toMatchObject({ state: 'connected', logLines: 0, replica: { address: a.addr } });
   });
 
   it('push a config change made on one replica to the instances on the other', async () => {

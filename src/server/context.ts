@@ -6,6 +6,7 @@ import type { ExecBroker } from './exec/broker.js';
 import type { ExecHistory } from './store/store.js';
 import type { InstanceRegistry } from './instances/registry.js';
 import type { LogHub } from './logs/hub.js';
+import type { Peers } from './replicas/peers.js';
 import type { Replicas } from './replicas/replicas.js';
 import type { Revocations } from './auth/revocations.js';
 import type { ServerLog } from './log.js';
@@ -26,6 +27,8 @@ export interface ServerContext {
   appConfig: AppConfig;
   /** Log lines per instance, and their followers. */
   logs: LogHub;
+  /** Clients to the other replicas, for what is forwarded to them; undefined on SQLite (none). */
+  peers?: Peers;
   /** Exec requests waiting for their instance, and the sessions running. */
   exec: ExecBroker;
   /** Every exec session, recorded in SQLite. */

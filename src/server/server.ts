@@ -20,6 +20,8 @@ import { DEFAULT_FIRST_MESSAGE_TIMEOUT_MS } from './rpc/first-message.js';
 import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-budget.js';
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
+import { ReplicaIngress } from './ingress/elsewhere.js';
+import { Peers } from './replicas/peers.js';
 import { statusHandlers } from './api/status/service.js';
 import { InstanceRegistry } from './instances/registry.js';
 import { formatAddress, isLoopback, ListenError, parseListen } from '../rules/listen.js';
@@ -144,6 +146,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { domain, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs } = options.http!;
     ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted });
   }
+  // Forwarding to the other replicas (exec, logs, URLs): only where there are others.
+  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));
   const server = new grpc.Server({
     ...serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS),
     ...(options.rpcRecords && { interceptors: [rpcRecords(log, signer)] }),
@@ -177,7 +181,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           ...(opened.database && { sessionRecords: new PgSessionRecords(opened.database.pool) }),
         })
       : undefined;
-  if (ingress && ctx.urls) ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log }, webConsole);
+  if (ingress && ctx.urls) {
+    const elsewhere = ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
+    ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log, elsewhere }, webConsole);
+  }
 
   if (!options.tls && !isLoopback(listen.host)) {
     log.warn('gRPC without TLS on an address other machines can reach: every token (the operator token too) travels in clear; pass --tls-cert and --tls-key, or listen on 127.0.0.1', {
@@ -201,6 +208,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await stop(server, ctx, () => opened.close());
     },
   };
+}
+
+/**
+ * How this replica dials the others: as it serves itself. With TLS it trusts its own certificate
+ * (replicas share one, made for every name they are advertised under).
+ */
+function peerCredentials(tls: ServerOptions['tls']): grpc.ChannelCredentials {
+  return tls ? grpc.credentials.createSsl(tls.cert) : grpc.credentials.createInsecure();
 }
 
 /** Where a browser on this machine finds the console: localhost for a loopback or any-address listener. */
@@ -303,6 +318,7 @@ async function stop(server: grpc.Server, ctx: ServerContext, closeStore: () => P
   ctx.urls?.broker.shutdown('the server is shutting down');
   ctx.registry.closeAll('the server is shutting down');
   ctx.logs.shutdown('the server is shutting down');
+  ctx.peers?.close();
   await ctx.replicas.close();
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => {

@@ -11,6 +11,7 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ExecRequest__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
 import type { ExecResponse } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
 import type { ExecStart__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecStart.js';
+import { formatPeer } from '../../rules/listen.js';
 import { placeExec } from '../exec/operator.js';
 import type { OperatorExecCall } from '../exec/session.js';
 import { RpcError, Status, toRpcError } from '../rpc/status.js';
@@ -76,7 +77,7 @@ function run(parts: ConsoleParts, caller: Caller, ws: WebSocket, req: IncomingMe
     }
     const call = new WsExecCall(ws, peerOf(req));
     // Awaited: whether the operator throws or (once the store is async) rejects, the page is told.
-    (async () => placeExec(ctx, call as unknown as OperatorExecCall, caller.principal, start))().catch((err: unknown) => call.refuse(toRpcError(err).message));
+    (async () => placeExec(ctx, call as unknown as OperatorExecCall, { principal: caller.principal, peer: formatPeer(peerOf(req)) }, start))().catch((err: unknown) => call.refuse(toRpcError(err).message));
   });
 }
 

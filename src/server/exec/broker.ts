@@ -18,8 +18,9 @@ import type { AppConfig } from '../config/app-config.js';
 import { MAX_PENDING_EXEC_BYTES, pendingExecBytes } from '../config/limits.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { ExecRecord } from '../store/store.js';
-import { chooseForApp, chooseInstance, type InstanceLoad } from './placement.js';
-import type { InstanceInfo, InstanceRegistry } from '../instances/registry.js';
+import { chooseAcross, chooseInstance, type InstanceLoad, type Placement } from './placement.js';
+import type { InstanceRegistry } from '../instances/registry.js';
+import type { Replicas } from '../replicas/replicas.js';
 import { failedPrecondition, permissionDenied, RpcError, Status } from '../rpc/status.js';
 
 export const DEFAULT_EXEC_OPEN_TIMEOUT_MS = 10_000;
@@ -67,19 +68,40 @@ export class ExecBroker {
     private readonly openTimeoutMs = DEFAULT_EXEC_OPEN_TIMEOUT_MS,
   ) {}
 
-  /** The instance a request goes to: the named one, or the best of the app's. Throws a status. */
-  async choose(target: { app?: string; instanceId?: string }): Promise<InstanceInfo> {
-    let chosen: InstanceInfo;
-    if (target.instanceId) chosen = chooseInstance(target.instanceId, this.registry.get(target.instanceId)?.info);
+  /**
+   * The instance a request goes to: the named one, or the best of the app's. With `elsewhere`
+   * (replicas sharing the database, a call not forwarded already) the instances connected to the
+   * other alive replicas count too. Throws a status.
+   */
+  async choose(target: { app?: string; instanceId?: string }, elsewhere?: Pick<Replicas, 'locate' | 'remoteInstances'>): Promise<Placement> {
+    let chosen: Placement;
+    if (target.instanceId) chosen = await this.named(target.instanceId, elsewhere);
     else {
       const app = target.app!;
       if (!(await this.appConfig.appExists(app))) {
         throw new RpcError(Status.NOT_FOUND, `there is no app named ${JSON.stringify(app)} (waypoint-ctl deployment list shows them)`);
       }
-      chosen = chooseForApp(app, this.registry.list({ app }), (id) => this.load(id));
+      const remote = elsewhere ? (await elsewhere.remoteInstances({ app })).filter((r) => r.replica.alive) : [];
+      // Asked after the await: the local list is as fresh as can be.
+      chosen = chooseAcross(app, this.registry.list({ app }), remote, (id) => this.load(id));
     }
-    this.lastChosen.set(chosen.id, ++this.choices);
+    this.lastChosen.set('local' in chosen ? chosen.local.id : chosen.remote.info.id, ++this.choices);
     return chosen;
+  }
+
+  /** A named instance: connected here, else where another replica says it is connected. */
+  private async named(id: string, elsewhere?: Pick<Replicas, 'locate'>): Promise<Placement> {
+    const here = this.registry.get(id);
+    if (here || !elsewhere) return { local: chooseInstance(id, here?.info) };
+    const there = await elsewhere.locate(id);
+    if (!there) return { local: chooseInstance(id, this.registry.get(id)?.info) };
+    if (!there.replica.alive) {
+      throw new RpcError(
+        Status.UNAVAILABLE,
+        `instance ${id} is connected to replica ${there.replica.grpcAddress}, which stopped answering: retry once the instance has reconnected to another replica`,
+      );
+    }
+    return { remote: { ...there, info: chooseInstance(id, there.info) } };
   }
 
   /**

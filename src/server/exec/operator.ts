@@ -7,12 +7,14 @@ import { Metadata } from '@grpc/grpc-js';
 import type { ExecStart__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/ExecStart.js';
 import { wantsInlineKeepalives } from '../../protocol/metadata.js';
 import { actorOf } from '../audit.js';
-import type { Principal } from '../auth/authenticator.js';
 import type { ServerLog } from '../log.js';
+import type { CallOrigin } from '../replicas/origin.js';
+import type { Peers } from '../replicas/peers.js';
+import type { Replicas } from '../replicas/replicas.js';
 import { invalidArgument } from '../rpc/status.js';
-import { formatPeer } from '../../rules/listen.js';
 import type { ExecHistory, ExecRecord } from '../store/store.js';
 import type { ExecBroker } from './broker.js';
+import { forwardExec } from './forward.js';
 import { type ExecOutcome, ExecSession, type OperatorExecCall } from './session.js';
 import { checkStart, ptyFor } from './start.js';
 
@@ -26,12 +28,24 @@ export interface ExecParts {
   log: ServerLog;
   /** Interval of inline keepalives to an entrypoint that asked for them. */
   inlineKeepaliveMs: number;
+  /** The other replicas on a shared database: a session for an instance connected to one goes there. */
+  replicas?: Replicas;
+  peers?: Peers;
 }
 
-/** Checks the start, chooses the instance, records the session, and lists it there until it is opened. */
-export async function placeExec(parts: ExecParts, call: OperatorExecCall, principal: Principal, start: ExecStart__Output): Promise<void> {
+/**
+ * Checks the start, chooses the instance, records the session, and lists it there until it is
+ * opened; or, for an instance connected to another replica, forwards the call there (a call
+ * forwarded here already is never forwarded again).
+ */
+export async function placeExec(parts: ExecParts, call: OperatorExecCall, origin: CallOrigin, start: ExecStart__Output): Promise<void> {
   checkStart(start);
-  const instance = await parts.exec.choose({ app: start.app, instanceId: start.instance_id });
+  const { principal } = origin;
+  const { replicas, peers } = parts;
+  const elsewhere = replicas?.shared && peers && !origin.hop ? replicas : undefined;
+  const placement = await parts.exec.choose({ app: start.app, instanceId: start.instance_id }, elsewhere);
+  if ('remote' in placement) return forwardExec({ ...parts, peers: peers! }, call, origin, start, placement.remote);
+  const instance = placement.local;
   const record = await parts.execHistory.begin({
     app: instance.app,
     deploymentId: instance.deploymentId,
@@ -39,7 +53,7 @@ export async function placeExec(parts: ExecParts, call: OperatorExecCall, princi
     args: start.args,
     tty: start.tty,
     operatorTokenId: principal.tokenId,
-    operatorAddress: formatPeer(call.getPeer()),
+    operatorAddress: origin.peer,
   });
   parts.log.info('exec started', {
     event: 'exec.start',
@@ -49,7 +63,8 @@ export async function placeExec(parts: ExecParts, call: OperatorExecCall, princi
     instance: instance.id,
     tty: start.tty,
     args: start.args,
-    ...actorOf(principal, call.getPeer()),
+    ...actorOf(principal, origin.peer),
+    ...(origin.hop && { forwarded_by: origin.hop }),
   });
 
   // Headers now: the ctl tells "placed, then failed" (the instance left, the open timed out)

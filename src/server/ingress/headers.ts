@@ -14,6 +14,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Between replicas only (elsewhere.ts): never an app's, in either direction.
+  'x-waypoint-replica-hop',
 ]);
 
 /**
@@ -93,11 +95,15 @@ function withHost(raw: readonly string[], host: string): string[] {
   return out;
 }
 
-/** The request headers for the app's HTTP leg. */
-export function requestHeaders(raw: readonly string[], client: ClientInfo, framing: Framing): string[] {
+/**
+ * The request headers for the app's HTTP leg. `forwarded` false: for another replica's ingress,
+ * which sets the forwarded headers itself from the mark (elsewhere.ts).
+ */
+export function requestHeaders(raw: readonly string[], client: ClientInfo, framing: Framing, forwarded = true): string[] {
   // Expect: 100-continue was answered by our server already; the body follows regardless.
   // Content-Length and Transfer-Encoding are the client's framing: ours replaces them.
-  const out = withForwarded(endToEnd(withHost(raw, client.host), ['expect', 'content-length']), client);
+  const kept = endToEnd(withHost(raw, client.host), ['expect', 'content-length']);
+  const out = forwarded ? withForwarded(kept, client) : kept;
   if (framing.kind === 'length') out.push('Content-Length', String(framing.length));
   if (framing.kind === 'chunked') out.push('Transfer-Encoding', 'chunked');
   return out;
@@ -108,12 +114,12 @@ export function requestHeaders(raw: readonly string[], client: ClientInfo, frami
  * and the other headers it named, which the app's side of the upgrade needs, e.g. HTTP2-Settings)
  * and Upgrade. An upgrade carries no body here (see strict.ts), so no framing either.
  */
-export function upgradeHeaders(raw: readonly string[], client: ClientInfo, upgrade: string): string[] {
+export function upgradeHeaders(raw: readonly string[], client: ClientInfo, upgrade: string, forwarded = true): string[] {
   const named = [...connectionTokens(raw)].filter((n) => !HOP_BY_HOP.has(n) && n !== 'expect' && !FORWARDED.has(n));
   const drop = new Set([...HOP_BY_HOP, 'expect', 'content-length']);
   const kept: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (!drop.has(raw[i].toLowerCase())) kept.push(raw[i], raw[i + 1]);
-  const out = withForwarded(withHost(kept, client.host), client);
+  const out = forwarded ? withForwarded(withHost(kept, client.host), client) : withHost(kept, client.host);
   out.push('Connection', ['Upgrade', ...named].join(', '), 'Upgrade', upgrade);
   return out;
 }

@@ -17,6 +17,7 @@ import type { TunnelBroker, TunnelEndpoint } from '../tunnel/broker.js';
 import { TunnelError } from '../tunnel/connection.js';
 import { gotStaleConnection, neverReuse, type TunnelRequestOptions } from '../tunnel/pool.js';
 import type { UrlSettings } from '../tunnel/urls.js';
+import { type ForwardTarget, HOP_HEADER, type ReplicaIngress } from './elsewhere.js';
 import { clientAddress, type ClientInfo, endToEnd, type Framing, requestHeaders } from './headers.js';
 import { route } from './route.js';
 import { type CheckedRequest, checkRequest } from './strict.js';
@@ -26,6 +27,21 @@ export interface IngressContext {
   store: Store;
   settings: UrlSettings;
   log: ServerLog;
+  /** The other replicas' tunnels (undefined on one server): where a request goes when none is here. */
+  elsewhere?: ReplicaIngress;
+}
+
+/** The client as this replica takes it: the one another replica saw, when it forwarded the request. */
+export function clientOf(ctx: IngressContext, req: IncomingMessage, host: string): { client: ClientInfo; forwarded: boolean } {
+  const hop = ctx.elsewhere?.verify(req);
+  if (hop) return { client: { remoteAddress: hop.remoteAddress, host, trusted: hop.trusted }, forwarded: true };
+  return { client: { remoteAddress: clientAddress(req.socket.remoteAddress), host, trusted: ctx.settings.trusted.has(req.socket.remoteAddress) }, forwarded: false };
+}
+
+/** host and port of a host:port ([v6]:port too). */
+export function hostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(address.slice(i + 1)) };
 }
 
 /** Requests that may be sent again when they have no body (RFC 9110 idempotent methods). */
@@ -58,6 +74,8 @@ export function handleRequest(ctx: IngressContext, req: IncomingMessage, res: Se
 
 class ProxiedRequest {
   private readonly client: ClientInfo;
+  /** Another replica forwarded it: it is served from here or not at all. */
+  private readonly forwarded: boolean;
   private readonly checked: CheckedRequest;
   private readonly framing: Framing;
   private readonly aborter = new AbortController();
@@ -78,7 +96,7 @@ class ProxiedRequest {
   ) {
     this.checked = checkRequest(req);
     const host = this.checked.ok ? this.checked.host : '';
-    this.client = { remoteAddress: clientAddress(req.socket.remoteAddress), host, trusted: ctx.settings.trusted.has(req.socket.remoteAddress) };
+    ({ client: this.client, forwarded: this.forwarded } = clientOf(ctx, req, host));
     this.framing = this.checked.ok ? this.checked.framing : { kind: 'none' };
     this.hasBody = this.framing.kind === 'chunked' || (this.framing.kind === 'length' && this.framing.length > 0);
   }
@@ -86,9 +104,17 @@ class ProxiedRequest {
   start(): void {
     const { settings } = this.ctx;
     if (!this.checked.ok) return this.fail(this.checked.failure);
-    const r = route(this.checked.host, { ...this.ctx, domain: settings.domain, port: settings.port });
-    if (!r.ok) return void r.failure.then((f) => this.fail(f));
-    this.app = r.app;
+    const elsewhere = this.forwarded ? undefined : this.ctx.elsewhere;
+    const r = route(this.checked.host, { ...this.ctx, domain: settings.domain, port: settings.port, elsewhere });
+    if (!r.ok) return void r.failure.then((f) => ('forward' in f ? this.toReplica(f.forward) : this.fail(f)));
+    this.begin(r.app);
+    this.next(r.deploymentId, undefined);
+  }
+
+  /** The request is under way to `app`: its timeout, and the client's going away. */
+  private begin(app: string): void {
+    const { settings } = this.ctx;
+    this.app = app;
     this.timer = setTimeout(() => this.fail(timedOut(this.app, settings.requestTimeoutMs)), settings.requestTimeoutMs);
     this.res.on('close', () => {
       if (this.res.writableFinished) return;
@@ -102,7 +128,43 @@ class ProxiedRequest {
         if (!this.req.complete && this.current && !this.current.leg.writableFinished) this.current.leg.destroy();
       });
     }
-    this.next(r.deploymentId, undefined);
+  }
+
+  /**
+   * To the ingress of a replica where the app has a live tunnel, marked (never forwarded again),
+   * on a connection of its own; its answer, whatever it is, is the client's.
+   */
+  private toReplica(target: ForwardTarget): void {
+    if (this.over || this.res.destroyed) return; // the client left while the replicas were asked
+    this.begin(target.app);
+    const { req, res } = this;
+    const headers = requestHeaders(req.rawHeaders, this.client, this.framing, false);
+    headers.push(HOP_HEADER, this.ctx.elsewhere!.mark(this.client));
+    const leg = http.request({
+      ...hostPort(target.replica.httpAddress),
+      method: req.method,
+      path: this.checked.ok ? this.checked.path : '/',
+      headers,
+      setHost: false,
+      agent: false,
+    });
+    this.current = { leg, release: () => undefined };
+    leg.on('response', (answer) => {
+      clearTimeout(this.timer);
+      if (this.over) return;
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders));
+      answer.pipe(res);
+      answer.on('aborted', () => res.destroy());
+      answer.on('error', () => res.destroy());
+    });
+    leg.on('error', (err) => {
+      if (this.over) return;
+      if (res.headersSent) return void res.destroy();
+      this.current = undefined;
+      this.fail(notAnswering(this.app, `replica ${target.replica.httpAddress}, where it is connected, cannot be reached (${err.message})`));
+    });
+    if (this.hasBody) req.pipe(leg);
+    else leg.end();
   }
 
   /** Tries the next endpoint of the deployment; `lastFailure` says why the previous one did not do. */

@@ -7,11 +7,13 @@
 // as the app's side ends, whatever the client does with its own. Errors before the app answered
 // are one plain-text line on the socket, as a normal request would get.
 import http, { type IncomingMessage, STATUS_CODES } from 'node:http';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TunnelEndpoint } from '../tunnel/broker.js';
 import type { TunnelConnection } from '../tunnel/connection.js';
-import { clientAddress, type ClientInfo, endToEnd, upgradeHeaders } from './headers.js';
-import { busy, type Failure, failureAnswer, type IngressContext, logFailure, noInstance, notAnswering, timedOut } from './proxy.js';
+import { type ForwardTarget, HOP_HEADER } from './elsewhere.js';
+import { type ClientInfo, endToEnd, upgradeHeaders } from './headers.js';
+import { busy, clientOf, type Failure, failureAnswer, hostPort, type IngressContext, logFailure, noInstance, notAnswering, timedOut } from './proxy.js';
 import { route } from './route.js';
 import { checkRequest } from './strict.js';
 
@@ -31,8 +33,14 @@ export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, s
   if (checked.framing.kind === 'chunked' || (checked.framing.kind === 'length' && checked.framing.length > 0)) {
     return fail({ status: 400, message: 'bad request: an Upgrade request with a body is not supported; send it without Upgrade' });
   }
-  const r = route(checked.host, { broker, store: ctx.store, domain: settings.domain, port: settings.port });
-  if (!r.ok) return fail(await r.failure);
+  const { client, forwarded } = clientOf(ctx, req, checked.host);
+  const elsewhere = forwarded ? undefined : ctx.elsewhere;
+  const r = route(checked.host, { broker, store: ctx.store, domain: settings.domain, port: settings.port, elsewhere });
+  if (!r.ok) {
+    const f = await r.failure;
+    if ('forward' in f) return toReplica({ ctx, req, socket, head, fail }, f.forward, checked.path, client);
+    return fail(f);
+  }
 
   const aborter = new AbortController();
   let gone = false;
@@ -70,8 +78,21 @@ export async function handleUpgrade(ctx: IngressContext, req: IncomingMessage, s
     tunnel.destroy(new Error('the client went away'));
     return;
   }
-  const client: ClientInfo = { remoteAddress: clientAddress(req.socket.remoteAddress), host: checked.host, trusted: settings.trusted.has(req.socket.remoteAddress) };
   new UpgradeLeg({ ctx, req, socket, head, tunnel, app: r.app, release, fail }).send(checked.path, upgradeHeaders(req.rawHeaders, client, req.headers.upgrade ?? ''));
+}
+
+/**
+ * To the ingress of a replica where the app has a live tunnel, marked (never forwarded again),
+ * on a connection of its own: from there on it is an upgrade like any other, its connection in
+ * place of a tunnel's.
+ */
+function toReplica(o: Pick<LegOptions, 'ctx' | 'req' | 'socket' | 'head' | 'fail'>, target: ForwardTarget, path: string, client: ClientInfo): void {
+  if (o.socket.destroyed) return; // the client left while the replicas were asked
+  const connection = net.connect(hostPort(target.replica.httpAddress));
+  connection.on('error', () => undefined); // said by the leg's error
+  const headers = upgradeHeaders(o.req.rawHeaders, client, o.req.headers.upgrade ?? '', false);
+  headers.push(HOP_HEADER, o.ctx.elsewhere!.mark(client));
+  new UpgradeLeg({ ...o, tunnel: connection, app: target.app, release: () => undefined }).send(path, headers);
 }
 
 interface LegOptions {
@@ -80,7 +101,8 @@ interface LegOptions {
   socket: Duplex;
   /** Bytes the client sent after its head: the new protocol's, sent on only after a 101. */
   head: Buffer;
-  tunnel: TunnelConnection;
+  /** A tunnel connection to the app, or a connection to another replica's ingress. */
+  tunnel: TunnelConnection | net.Socket;
   app: string;
   release(): void;
   fail(f: Failure): void;

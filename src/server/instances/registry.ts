@@ -48,6 +48,8 @@ export interface InstanceInfo {
   status?: InstanceStatus;
   /** How its dynamic config vars resolve, as it last reported (never values). */
   configStatus?: { vars: DynamicVarState[]; reportedAt: number };
+  /** Its URL tunnel is registered: the ingress of any replica can send it requests (through this one's). */
+  urlTunnel?: boolean;
 }
 
 export interface DynamicVarState {

@@ -40,14 +40,18 @@ export class LogSender<M = GetLogsResponse> implements LogSubscriber {
   private waiting = false;
   private scheduled = false;
   private closed = false;
+  /** Sent once after the backlog (`backlogEnd`); undefined when there is none to send or it went. */
+  private marker?: M;
   private readonly opts: Required<LogSenderOptions>;
 
   constructor(
     private readonly call: LogCall<M>,
-    private readonly backlog: LogEntry[],
+    private backlog: LogEntry[],
     opts: LogSenderOptions,
     private readonly encode: LogEncoder<M> = grpcLogMessage as unknown as LogEncoder<M>,
+    backlogEnd?: M,
   ) {
+    this.marker = backlogEnd;
     this.opts = { maxQueuedLines: 10_000, maxQueuedBytes: 16 * 1024 * 1024, maxLinesPerMessage: 1000, maxBytesPerMessage: 1024 * 1024, ...opts };
     this.queue = new RingBuffer<LogEntry>(this.opts.maxQueuedLines, {
       maxWeight: this.opts.maxQueuedBytes,
@@ -55,9 +59,22 @@ export class LogSender<M = GetLogsResponse> implements LogSubscriber {
     });
   }
 
-  /** Sends the backlog; ends the call after it unless following. */
-  start(): void {
+  /**
+   * Sends the backlog (`backlog`, when given, instead of the constructor's); ends the call after
+   * it unless following.
+   */
+  start(backlog?: LogEntry[]): void {
+    if (backlog) this.backlog = backlog;
+    this.waiting = false;
     this.flush();
+  }
+
+  /**
+   * Until `start`, offered lines wait in the queue (bounded, those lost counted): for a backlog
+   * that other replicas are still sending.
+   */
+  hold(): void {
+    this.waiting = true;
   }
 
   /** Called by ingestion: queue and return at once; sending happens on a later tick. */
@@ -116,6 +133,11 @@ export class LogSender<M = GetLogsResponse> implements LogSubscriber {
     }
     if (this.at >= this.backlog.length && this.backlog.length > 0) this.backlog.length = 0; // let it be collected
     if (lines.length > 0) return this.encode(lines, 0);
+    if (this.marker !== undefined) {
+      const marker = this.marker;
+      this.marker = undefined;
+      return marker;
+    }
     const dropped = this.dropped;
     while (this.queue.length > 0 && room()) {
       const e = this.queue.shift()!;

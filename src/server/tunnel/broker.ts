@@ -60,6 +60,7 @@ export class TunnelBroker {
 
   add(endpoint: TunnelEndpoint): void {
     const replaced = this.endpoints.add(endpoint);
+    this.markTunnel(endpoint.instanceId, true);
     if (replaced) {
       this.closePool(replaced);
       this.failPendingOf(replaced, 'the instance registered its tunnel again');
@@ -70,6 +71,7 @@ export class TunnelBroker {
   /** Its Register stream ended: its connections not yet accepted fail (and are tried elsewhere). */
   remove(endpoint: TunnelEndpoint): void {
     if (!this.endpoints.remove(endpoint)) return;
+    this.markTunnel(endpoint.instanceId, false);
     this.closePool(endpoint);
     this.failPendingOf(endpoint, 'the instance\'s tunnel closed');
   }
@@ -173,6 +175,14 @@ export class TunnelBroker {
       this.closePool(e);
       e.close(new RpcError(Status.UNAVAILABLE, reason));
     }
+  }
+
+  /** Said in the instance's info, which the other replicas read (replicas/): their ingress forwards to ours. */
+  private markTunnel(instanceId: string, on: boolean): void {
+    const live = this.registry.get(instanceId);
+    if (!live || live.info.urlTunnel === on) return;
+    live.info.urlTunnel = on;
+    this.registry.changed(instanceId);
   }
 
   private closePool(endpoint: TunnelEndpoint): void {

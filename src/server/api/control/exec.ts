@@ -11,6 +11,7 @@ import type { Principal } from '../../auth/authenticator.js';
 import type { ServerContext } from '../../context.js';
 import { listSessions, placeExec } from '../../exec/operator.js';
 import { acceptsRawResponses } from '../../exec/relay-wire.js';
+import { originOf } from '../../replicas/origin.js';
 import { firstMessage } from '../../rpc/first-message.js';
 import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
@@ -35,7 +36,7 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
     firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, async (req) => {
       try {
         if (req.event !== 'start' || !req.start) throw invalidArgument('the first Exec message must be start');
-        await placeExec(ctx, call, principal, req.start);
+        await placeExec(ctx, call, originOf(principal, call.metadata, call.getPeer()), req.start);
       } catch (err) {
         refuse(err);
       }

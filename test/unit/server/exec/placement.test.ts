@@ -2,7 +2,8 @@
 // never one with exec disabled, the newest deployment first, then the least busy, then the one
 // chosen least recently; and a clear refusal when nothing fits.
 import { describe, expect, it } from 'vitest';
-import { chooseForApp, chooseInstance, type InstanceLoad } from '../../../../src/server/exec/placement.js';
+import { chooseAcross, chooseForApp, chooseInstance, type InstanceLoad } from '../../../../src/server/exec/placement.js';
+import type { ReplicaInfo } from '../../../../src/server/replicas/replicas.js';
 import type { InstanceInfo } from '../../../../src/server/instances/registry.js';
 import { type RpcError, Status } from '../../../../src/server/rpc/status.js';
 
@@ -79,5 +80,36 @@ describe('chooseForApp', () => {
       return id;
     });
     expect(picks).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+});
+
+describe('chooseAcross (replicas)', () => {
+  const b: ReplicaInfo = { id: 'B', grpcAddress: 'b:9701', version: '1', startedAt: 1, heartbeatAt: 1, alive: true };
+  const there = (i: InstanceInfo) => ({ replica: b, info: i });
+  const chosenId = (p: ReturnType<typeof chooseAcross>) => ('local' in p ? `here:${p.local.id}` : `there:${p.remote.info.id}`);
+
+  it('takes the newest deployment wherever it is connected', () => {
+    expect(chosenId(chooseAcross('web', [inst('a', '01A')], [there(inst('b', '01B'))], idle))).toBe('there:b');
+    expect(chosenId(chooseAcross('web', [inst('a', '01B')], [there(inst('b', '01A'))], idle))).toBe('here:a');
+  });
+
+  it('prefers an instance here among the newest deployment\'s, even a busier one', () => {
+    const load = (id: string): InstanceLoad => ({ busy: id === 'a' ? 3 : 0, lastChosen: 0 });
+    expect(chosenId(chooseAcross('web', [inst('a')], [there(inst('b'))], load))).toBe('here:a');
+  });
+
+  it('spreads over the other replicas\' instances by the same rules, and never picks one with exec disabled', () => {
+    const load = (id: string): InstanceLoad => ({ busy: 0, lastChosen: id === 'b' ? 5 : 0 });
+    const remote = [there(inst('b')), there(inst('c')), there(inst('d', '01A', { execDisabled: true }))];
+    expect(chosenId(chooseAcross('web', [], remote, load))).toBe('there:c');
+  });
+
+  it('counts every replica\'s instances in its refusals', () => {
+    expect(refusal(() => chooseAcross('web', [], [], idle))).toMatchObject({ message: 'app web has no connected instance' });
+    const off = { execDisabled: true };
+    expect(refusal(() => chooseAcross('web', [inst('a', '01A', off)], [there(inst('b', '01A', off))], idle))).toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      message: 'exec is disabled on all 2 connected instances of app web (they run with WAYPOINT_CEB_DISABLE_EXEC)',
+    });
   });
 });

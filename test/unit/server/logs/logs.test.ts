@@ -387,4 +387,29 @@ describe('LogSender', () => {
     await new Promise((r) => setImmediate(r));
     expect(call.written).toHaveLength(0);
   });
+
+  it('holds offered lines until started with a backlog (other replicas\' kept lines), which goes first', async () => {
+    const call = new FakeCall();
+    const sender = new LogSender(call, [], { follow: true });
+    sender.hold();
+    sender.offer([entry('new')]);
+    await new Promise((r) => setImmediate(r));
+    expect(call.written).toHaveLength(0);
+    sender.start([entry('kept-1'), entry('kept-2')]);
+    await waitFor(() => call.lines().length === 3);
+    expect(call.lines()).toEqual(['kept-1', 'kept-2', 'new']);
+  });
+
+  it('sends the end-of-backlog marker once, after the backlog and before new lines', async () => {
+    const call = new FakeCall();
+    const sender = new LogSender(call, [entry('kept')], { follow: true }, undefined, { lines: [], backlog_end: true });
+    sender.start();
+    sender.offer([entry('new')]);
+    await waitFor(() => call.written.length === 3);
+    expect(call.written).toEqual([
+      { lines: [expect.objectContaining({ line: 'kept' })] },
+      { lines: [], backlog_end: true },
+      { lines: [expect.objectContaining({ line: 'new' })] },
+    ]);
+  });
 });

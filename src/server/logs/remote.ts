@@ -1,0 +1,133 @@
+// The lines other replicas hold, for a reader on this one: GetLogs on every alive replica,
+// forwarded (each answers from its own rings and never forwards again), their kept lines
+// gathered until each said it sent them all (`backlog_end`, or the end of a call that does not
+// follow), then their new lines as they come. A replica that fails or does not answer in time is
+// left out with a warning: the lines of the others still come.
+import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
+import type { GetLogsRequest } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
+import type { GetLogsResponse__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
+import type { LogLine__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/LogLine.js';
+import { protocol } from '../../protocol/load.js';
+import type { ServerLog } from '../log.js';
+import type { PeerCaller, Peers } from '../replicas/peers.js';
+import type { ReplicaInfo, Replicas } from '../replicas/replicas.js';
+import { Status } from '../rpc/status.js';
+import type { LogEntry, LogSubscriber } from './hub.js';
+
+/** How long a replica may take to send its kept lines before the reader goes on without them. */
+export const REMOTE_BACKLOG_TIMEOUT_MS = 10_000;
+
+export interface RemoteLogsParts {
+  replicas: Replicas;
+  peers: Peers;
+  log: ServerLog;
+}
+
+export interface RemoteLogs {
+  /** The kept lines of every replica that answered, each replica's in its order. */
+  backlog: LogEntry[];
+  /** Replicas that know the instance asked for (or all that answered, without one). */
+  found: number;
+  /** Their new lines from now on (following): to `subscriber`. */
+  follow(subscriber: LogSubscriber): void;
+  /** Ends every call. */
+  close(): void;
+}
+
+/** Asks every other alive replica for its lines matching `req`; resolves once each has sent its kept ones (or failed). */
+export async function remoteLogs(parts: RemoteLogsParts, caller: PeerCaller, req: GetLogsRequest): Promise<RemoteLogs> {
+  const others = (await parts.replicas.list()).filter((r) => r.alive && r.id !== parts.replicas.self.id);
+  const metadata = others.length > 0 ? await parts.peers.metadata(caller) : undefined;
+  const feeds = others.map((replica) => new ReplicaFeed(parts, replica, metadata!, req));
+  await Promise.all(feeds.map((f) => f.backlogDone));
+  return {
+    backlog: feeds.flatMap((f) => f.backlog),
+    found: feeds.filter((f) => f.found).length,
+    follow: (subscriber) => feeds.forEach((f) => f.follow(subscriber)),
+    close: () => feeds.forEach((f) => f.close()),
+  };
+}
+
+class ReplicaFeed {
+  readonly backlog: LogEntry[] = [];
+  readonly backlogDone: Promise<void>;
+  /** False when the replica answered NOT_FOUND (it does not know the instance) or failed. */
+  found = true;
+  private inBacklog = true;
+  private subscriber?: LogSubscriber;
+  /** Lines after the backlog, before a subscriber was given. */
+  private early: LogEntry[] = [];
+  private readonly call: ClientReadableStream<GetLogsResponse__Output>;
+  private closed = false;
+
+  constructor(
+    private readonly parts: RemoteLogsParts,
+    private readonly replica: ReplicaInfo,
+    metadata: Metadata,
+    req: GetLogsRequest,
+  ) {
+    const m = protocol().waypoint_entrypoint.control.v1.Control.service.GetLogs;
+    this.call = parts.peers.client(replica).makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, req, metadata, {});
+    let endBacklog: () => void = () => undefined;
+    this.backlogDone = new Promise<void>((resolve) => (endBacklog = resolve));
+    const timer = setTimeout(() => {
+      if (!this.inBacklog) return;
+      this.warn(`sent no end of its kept lines within ${REMOTE_BACKLOG_TIMEOUT_MS / 1000} s`);
+      this.found = false;
+      this.close();
+    }, REMOTE_BACKLOG_TIMEOUT_MS);
+    this.backlogDone.then(() => clearTimeout(timer));
+    const backlogOver = () => {
+      this.inBacklog = false;
+      endBacklog();
+    };
+    this.call.on('data', (msg: GetLogsResponse__Output) => {
+      const entries = msg.lines.map((l, i) => entryOf(l, this.backlog.length + i));
+      if (this.inBacklog) this.backlog.push(...entries);
+      else if (this.subscriber) this.subscriber.offer(entries);
+      else this.early.push(...entries);
+      if (msg.backlog_end) backlogOver();
+    });
+    this.call.on('end', backlogOver);
+    this.call.on('error', (err: ServiceError) => {
+      if (err.code === Status.NOT_FOUND) this.found = false;
+      else if (!this.closed) {
+        this.found = false;
+        this.warn(`failed: ${err.details}`);
+      }
+      backlogOver();
+    });
+    // Settled at once when closed before the end of the backlog (the timeout, the reader gone).
+    this.call.on('close', backlogOver);
+  }
+
+  follow(subscriber: LogSubscriber): void {
+    this.subscriber = subscriber;
+    if (this.early.length > 0) subscriber.offer(this.early.splice(0));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call.cancel();
+  }
+
+  private warn(what: string): void {
+    this.parts.log.warn(`logs of replica ${this.replica.grpcAddress} left out: it ${what}`, { replica: this.replica.id });
+  }
+}
+
+/** A line another replica sent, as this one's readers take it; `seq`: its place in that replica's order. */
+function entryOf(l: LogLine__Output, seq: number): LogEntry {
+  return {
+    instanceId: l.instance_id,
+    app: l.app,
+    // Not on the wire (GetLogs's readers filter by app and instance only).
+    deploymentId: '',
+    seconds: Number(l.timestamp?.seconds ?? 0),
+    nanos: l.timestamp?.nanos ?? 0,
+    source: l.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
+    line: l.line,
+    seq,
+  };
+}

@@ -16,6 +16,8 @@ export interface Instance {
   /** What the instance last reported (RUNNING, CONFIG_REFUSED, RESTART_FAILED), and its message. */
   status?: string | null;
   statusMessage?: string | null;
+  /** Replicas (PostgreSQL): the replica the instance is connected to; null on SQLite. */
+  replica?: { id: string; address: string; alive: boolean } | null;
 }
 
 export interface App {

@@ -30,6 +30,7 @@ import { advertisedAddress, joinReplicas, withPort } from './replicas/join.js';
 import { PgReplicas } from './replicas/postgres.js';
 import type { Replicas } from './replicas/replicas.js';
 import { SoloReplicas } from './replicas/solo.js';
+import { PgSessionRecords } from './store/postgres/console-sessions.js';
 import { DEFAULT_LOG_MEMORY_BYTES, LogHub } from './logs/hub.js';
 import { type ServerLog, silentLog } from './log.js';
 import { rpcRecords } from './rpc/records.js';
@@ -171,7 +172,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await opened.close();
     throw err instanceof ListenError ? new ServerStartError(err.message) : err;
   }
-  const webConsole = ingress && ctx.urls && options.console ? new Console(ctx, { dir: options.console.dir, domain: ctx.urls.settings.domain }) : undefined;
+  const webConsole =
+    ingress && ctx.urls && options.console
+      ? new Console(ctx, {
+          dir: options.console.dir,
+          domain: ctx.urls.settings.domain,
+          // Replicas: sessions in the database, so any replica behind a balancer serves a signed-in browser.
+          ...(opened.database && { sessionRecords: new PgSessionRecords(opened.database.pool) }),
+        })
+      : undefined;
   if (ingress && ctx.urls) {
     const elsewhere = ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
     ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log, elsewhere }, webConsole);

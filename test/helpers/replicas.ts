@@ -13,8 +13,9 @@ export const REPLICAS = TEST_STORE === 'postgres';
 /** A short timeout, so that a killed replica is taken as gone within a test's patience. */
 export const TEST_REPLICA_TIMEOUT = '2s';
 
+/** `opts.databaseUrl`: an empty database of a cluster of the test's own; default: a new one of the run's. */
 export async function startReplicas(n: number, opts: StartServerOptions = {}): Promise<TestServer[]> {
-  const { databaseUrl } = await newStoreLocation(mkdtempSync(path.join(os.tmpdir(), 'wp-replicas-')));
+  const databaseUrl = opts.databaseUrl ?? (await newStoreLocation(mkdtempSync(path.join(os.tmpdir(), 'wp-replicas-')))).databaseUrl;
   if (!databaseUrl) throw new Error('replicas need the PostgreSQL run (vitest.postgres.config.ts)');
   const args = ['--replica-timeout', TEST_REPLICA_TIMEOUT, ...(opts.args ?? [])];
   const first = await startServer({ ...opts, databaseUrl, args });

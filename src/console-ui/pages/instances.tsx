@@ -59,39 +59,44 @@ export function InstancesPage({ onSignedOut }: { onSignedOut: () => void }): JSX
               config
             </Link>
           </h2>
-          {deps.map(([dep, insts]) => (
-            <div key={dep} class="table-wrap">
-              <table class="stack">
-                <caption>
-                  Deployment <Id id={dep} />
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Instance</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Exec</th>
-                    <th scope="col">Log lines</th>
-                    <th scope="col">URL</th>
-                    <th scope="col">Connected</th>
-                    <th scope="col">Last seen</th>
-                    <th scope="col">Open</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {insts.map((i) => (
-                    <InstanceRow key={i.id} i={i} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          ))}
+          {deps.map(([dep, insts]) => {
+            // The replica column once the instances are on more than one (replicas on PostgreSQL).
+            const replicated = new Set(insts.map((i) => i.replica?.id ?? '')).size > 1 || insts.some((i) => i.replica && !i.replica.alive);
+            return (
+              <div key={dep} class="table-wrap">
+                <table class="stack">
+                  <caption>
+                    Deployment <Id id={dep} />
+                  </caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Instance</th>
+                      <th scope="col">State</th>
+                      <th scope="col">Exec</th>
+                      <th scope="col">Log lines</th>
+                      <th scope="col">URL</th>
+                      <th scope="col">Connected</th>
+                      <th scope="col">Last seen</th>
+                      {replicated && <th scope="col">Replica</th>}
+                      <th scope="col">Open</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {insts.map((i) => (
+                      <InstanceRow key={i.id} i={i} replicated={replicated} />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            );
+          })}
         </section>
       ))}
     </section>
   );
 }
 
-function InstanceRow({ i }: { i: Instance }): JSX.Element {
+function InstanceRow({ i, replicated }: { i: Instance; replicated: boolean }): JSX.Element {
   return (
     <tr data-instance={i.id} data-state={i.state} class={i.state}>
       <td data-label="Instance">
@@ -119,6 +124,11 @@ function InstanceRow({ i }: { i: Instance }): JSX.Element {
       </td>
       <td data-label="Connected">{when(i.connectedAt)}</td>
       <td data-label="Last seen">{when(i.lastSeenAt)}</td>
+      {replicated && (
+        <td data-label="Replica" title={i.replica?.id}>
+          {i.replica ? `${i.replica.address}${i.replica.alive ? '' : ' (gone)'}` : '—'}
+        </td>
+      )}
       <td data-label="Open" class="actions">
         <Link href={href('logs', { app: i.app, instance: i.id })}>logs</Link>
         {i.state === 'connected' && i.execEnabled !== false && <Link href={href('terminal', { app: i.app, instance: i.id })}>terminal</Link>}

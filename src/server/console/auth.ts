@@ -37,7 +37,7 @@ export async function authenticate(parts: AuthParts, req: IncomingMessage): Prom
     return { principal, actor: actorOf(principal, peer) };
   }
   const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
-  const session = parts.sessions.get(id);
+  const session = await parts.sessions.get(id);
   if (!session) {
     throw new HttpError(
       401,
@@ -48,7 +48,7 @@ export async function authenticate(parts: AuthParts, req: IncomingMessage): Prom
   }
   const record = await parts.store.token(session.tokenId);
   if (!record || record.revokedAt !== undefined) {
-    parts.sessions.end(session.key);
+    await parts.sessions.end(session.key);
     throw new HttpError(401, 'the operator token this session was signed in with was revoked or rotated: sign in again with the current one');
   }
   const principal: Principal = { kind: 'operator', tokenId: session.tokenId };

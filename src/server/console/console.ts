@@ -18,6 +18,7 @@ import { readRoutes } from './read-routes.js';
 import { type ConsoleParts, isWrite, matchRoute, type Route } from './router.js';
 import { sessionRoutes } from './session-routes.js';
 import { ConsoleSessions } from './sessions.js';
+import type { SessionRecords } from './session-records.js';
 import { StaticFiles } from './static.js';
 
 export const ROUTES: readonly Route[] = [...sessionRoutes, ...readRoutes, ...configRoutes, ...logRoutes];
@@ -28,6 +29,8 @@ export interface ConsoleOptions {
   dir: string;
   /** The URL domain: its bare name is the console's too. */
   domain: string;
+  /** Where sessions are kept (default: this process; the database for replicas). */
+  sessionRecords?: SessionRecords;
 }
 
 export class Console {
@@ -38,14 +41,21 @@ export class Console {
     ctx: ServerContext,
     private readonly opts: ConsoleOptions,
   ) {
-    const sessions = new ConsoleSessions();
+    const sessions = new ConsoleSessions(opts.sessionRecords);
     this.parts = { ctx, sessions, instances: new InstanceView(ctx) };
     this.files = new StaticFiles(opts.dir);
     // A revoked or rotated operator token ends its sessions (and their streams) at once.
     ctx.revocations.on((ids) => {
-      const ended = sessions.endTokens(ids);
-      if (ended > 0) ctx.log.info('console sessions ended: their operator token was revoked', { event: 'console.signout', sessions: ended, revoked_ids: ids });
+      sessions.endTokens(ids).then(
+        (ended) => {
+          if (ended > 0) ctx.log.info('console sessions ended: their operator token was revoked', { event: 'console.signout', sessions: ended, revoked_ids: ids });
+        },
+        (err: Error) => ctx.log.warn('console sessions of a revoked token not removed: they end at their next request', { error: err.message }),
+      );
     });
+    // Sign-outs reach the streams on every replica.
+    sessions.onEnded = (keys) => void ctx.replicas.announce({ kind: 'sessions-ended', keys });
+    ctx.revocations.onSessionsEnded((keys) => sessions.endedElsewhere(keys));
   }
 
   /** Whether a request (by its Host) is the console's. */

@@ -7,6 +7,7 @@
 // (line counts, URLs, the turn to `gone`, forgetting).
 import type { InstanceInfo, InstanceRegistry } from '../instances/registry.js';
 import type { LogHub } from '../logs/hub.js';
+import type { RemoteInstance, Replicas } from '../replicas/replicas.js';
 import type { UrlService } from '../tunnel/urls.js';
 import type { EventStream } from './sse.js';
 
@@ -29,18 +30,22 @@ export interface InstanceJson {
   connectedAt: number | null;
   lastSeenAt: number | null;
   execEnabled: boolean | null;
-  logLines: number;
+  /** null: unknown here (an instance on another replica). */
+  logLines: number | null;
   url: string | null;
   config: { restartPending: boolean | null; restartedAt: number | null };
   /** What the instance last reported (RUNNING, CONFIG_REFUSED, RESTART_FAILED), and its message. */
   status: string | null;
   statusMessage: string | null;
+  /** Replicas (PostgreSQL): the replica it is connected to; null on SQLite. */
+  replica: { id: string; address: string; alive: boolean } | null;
 }
 
 export interface InstanceViewParts {
   registry: InstanceRegistry;
   logs: LogHub;
   urls?: UrlService;
+  replicas: Replicas;
 }
 
 export class InstanceView {
@@ -48,6 +53,9 @@ export class InstanceView {
   private readonly seen = new Map<string, InstanceInfo>();
   private readonly closedAt = new Map<string, number>();
   private readonly listeners = new Set<() => void>();
+  /** The other replicas' instances, as last read (at most once per POLL_MS, shared by every reader). */
+  private remote: RemoteInstance[] = [];
+  private remoteRead: { at: number; done: Promise<void> } | undefined;
 
   constructor(
     private readonly parts: InstanceViewParts,
@@ -71,11 +79,32 @@ export class InstanceView {
       ids.add(info.id);
       out.push(this.live(info));
     }
+    for (const { info, replica } of this.remote) {
+      if (ids.has(info.id)) continue;
+      ids.add(info.id);
+      out.push(elsewhere(info, replica));
+    }
     for (const kept of this.parts.logs.kept()) {
       if (ids.has(kept.id)) continue;
       out.push(this.left(kept.id, kept.app, kept.deploymentId, kept.goneAt));
     }
     return out.filter((i) => (!filter.app || i.app === filter.app) && (!filter.deploymentId || i.deploymentId === filter.deploymentId));
+  }
+
+  /**
+   * Reads the other replicas' instances again, unless read within the last poll interval. A
+   * failed read keeps the last one (the console shows them a little late, not an error).
+   */
+  refreshRemote(): Promise<void> {
+    if (!this.parts.replicas.shared) return Promise.resolve();
+    const now = this.now();
+    if (this.remoteRead && now - this.remoteRead.at < POLL_MS) return this.remoteRead.done;
+    const done = this.parts.replicas.remoteInstances().then(
+      (remote) => void (this.remote = remote),
+      () => undefined,
+    );
+    this.remoteRead = { at: now, done };
+    return done;
   }
 
   /** Sends every instance, then each change, until the stream closes. */
@@ -101,7 +130,7 @@ export class InstanceView {
     diff();
     const listener = () => diff();
     this.listeners.add(listener);
-    const poll = setInterval(diff, POLL_MS);
+    const poll = setInterval(() => void this.refreshRemote().then(diff), POLL_MS);
     events.onClose(() => {
       this.listeners.delete(listener);
       clearInterval(poll);
@@ -130,7 +159,13 @@ export class InstanceView {
       },
       status: status?.state ?? null,
       statusMessage: status ? status.message : null,
+      replica: this.selfReplica(),
     };
+  }
+
+  private selfReplica(): InstanceJson['replica'] {
+    const { replicas } = this.parts;
+    return replicas.shared ? { id: replicas.self.id, address: replicas.self.grpcAddress, alive: true } : null;
   }
 
   private left(id: string, app: string, deploymentId: string, goneAt: number | undefined): InstanceJson {
@@ -150,6 +185,7 @@ export class InstanceView {
       config: { restartPending: null, restartedAt: null },
       status: null,
       statusMessage: null,
+      replica: this.selfReplica(),
     };
   }
 
@@ -161,4 +197,24 @@ export class InstanceView {
       this.closedAt.delete(id);
     }
   }
+}
+
+/** An instance on another replica, as it last wrote it: its line count and URL are that replica's to know. */
+function elsewhere(info: InstanceInfo, replica: RemoteInstance['replica']): InstanceJson {
+  const status = info.status;
+  return {
+    id: info.id,
+    app: info.app,
+    deploymentId: info.deploymentId,
+    state: replica.alive ? 'connected' : 'disconnected',
+    connectedAt: info.connectedSince,
+    lastSeenAt: replica.alive ? null : replica.heartbeatAt || null,
+    execEnabled: !info.execDisabled,
+    logLines: null,
+    url: null,
+    config: { restartPending: status ? status.state !== 'RUNNING' : null, restartedAt: status?.state === 'RUNNING' ? status.since : null },
+    status: status?.state ?? null,
+    statusMessage: status ? status.message : null,
+    replica: { id: replica.id, address: replica.grpcAddress, alive: replica.alive },
+  };
 }

@@ -18,6 +18,7 @@ async function apps({ parts, res }: RequestContext): Promise<void> {
     return e;
   };
   for (const d of await parts.ctx.store.deployments()) entry(d.app).deployments++;
+  await parts.instances.refreshRemote();
   for (const i of parts.instances.list()) {
     const e = entry(i.app);
     e.instances++;
@@ -34,6 +35,7 @@ async function deployments({ parts, url, res }: RequestContext): Promise<void> {
 
 async function instances({ parts, url, res }: RequestContext): Promise<void> {
   const filter = { app: checkedApp(param(url, 'app')), deploymentId: param(url, 'deployment') };
+  await parts.instances.refreshRemote();
   sendJson(res, 200, { instances: parts.instances.list(filter) });
 }
 
@@ -44,7 +46,8 @@ async function instanceStream(c: RequestContext): Promise<void> {
   events.onClose(trackCaller(parts.sessions, operator(c), () => events.close()));
   const untrack = parts.ctx.logs.track(() => events.close()); // ends with the server
   events.onClose(untrack);
-  parts.instances.stream(events, filter);
+  await parts.instances.refreshRemote(); // the first snapshot holds the other replicas' too
+  if (!res.writableEnded) parts.instances.stream(events, filter);
 }
 
 async function execHistory({ parts, url, res }: RequestContext): Promise<void> {

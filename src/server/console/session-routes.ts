@@ -14,7 +14,7 @@ async function signIn({ parts, req, res }: RequestContext): Promise<void> {
   const token = (body as { token?: unknown } | null)?.token;
   if (typeof token !== 'string' || token.trim() === '') throw new HttpError(400, 'send {"token": "<operator token>"}');
   const principal = await operatorOf(parts.ctx, token.trim());
-  const { id, session } = parts.sessions.create(principal.tokenId);
+  const { id, session } = await parts.sessions.create(principal.tokenId);
   parts.ctx.log.info('console sign-in', { event: 'console.signin', expires_at: new Date(session.expiresAt).toISOString(), ...actorOf(principal, peerOf(req)) });
   const secure = cameOverTls(req, (a) => parts.ctx.urls?.settings.trusted.has(a) ?? false);
   sendJson(res, 200, { csrf: session.csrf, expiresAt: session.expiresAt }, { 'Set-Cookie': sessionCookie(id, SESSION_TTL_MS / 1000, secure) });
@@ -31,7 +31,7 @@ async function signOut(c: RequestContext): Promise<void> {
   const caller = operator(c);
   const secure = cameOverTls(req, (a) => parts.ctx.urls?.settings.trusted.has(a) ?? false);
   if (!caller.session) throw new HttpError(400, 'no console session to end: sign-out is for the cookie');
-  parts.sessions.end(caller.session.key);
+  await parts.sessions.end(caller.session.key);
   parts.ctx.log.info('console sign-out', { event: 'console.signout', ...caller.actor });
   res.writeHead(204, { 'Set-Cookie': clearedSessionCookie(secure), 'Cache-Control': 'no-store' });
   res.end();

@@ -7,7 +7,11 @@ import pg from 'pg';
 import type { ServerLog } from '../log.js';
 import { type Pool, query } from '../store/postgres/pool.js';
 
-export type ReplicaChange = { kind: 'config'; app: string | null } | { kind: 'revoked'; ids: string[] };
+export type ReplicaChange =
+  | { kind: 'config'; app: string | null }
+  | { kind: 'revoked'; ids: string[] }
+  /** Console sessions signed out (their keys, hashes of the cookie): their streams close. */
+  | { kind: 'sessions-ended'; keys: string[] };
 
 export interface ChangeHandlers {
   change(change: ReplicaChange): void;
@@ -17,7 +21,8 @@ export interface ChangeHandlers {
 
 const CHANNEL = 'waypoint_changes';
 /** PostgreSQL's payload limit is 8000 bytes: revocations go in chunks of ids well under it. */
-const IDS_PER_NOTICE = 200;
+const IDS_PER_NOTICE = 200; // ULIDs: 26 characters
+const KEYS_PER_NOTICE = 100; // session keys: 43
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
@@ -46,7 +51,9 @@ export class ChangeFeed {
     const payloads =
       change.kind === 'revoked'
         ? chunks(change.ids, IDS_PER_NOTICE).map((ids) => JSON.stringify({ from: this.self, kind: 'revoked', ids }))
-        : [JSON.stringify({ from: this.self, ...change })];
+        : change.kind === 'sessions-ended'
+          ? chunks(change.keys, KEYS_PER_NOTICE).map((keys) => JSON.stringify({ from: this.self, kind: 'sessions-ended', keys }))
+          : [JSON.stringify({ from: this.self, ...change })];
     for (const payload of payloads) {
       try {
         await query(this.pool, 'SELECT pg_notify($1, $2)', [CHANNEL, payload]);
@@ -100,7 +107,7 @@ export class ChangeFeed {
   }
 
   private received(payload: string): void {
-    let message: { from?: unknown; kind?: unknown; app?: unknown; ids?: unknown };
+    let message: { from?: unknown; kind?: unknown; app?: unknown; ids?: unknown; keys?: unknown };
     try {
       message = JSON.parse(payload) as typeof message;
     } catch {
@@ -111,6 +118,8 @@ export class ChangeFeed {
       this.handlers.change({ kind: 'config', app: message.app });
     } else if (message.kind === 'revoked' && Array.isArray(message.ids) && message.ids.every((id) => typeof id === 'string')) {
       this.handlers.change({ kind: 'revoked', ids: message.ids as string[] });
+    } else if (message.kind === 'sessions-ended' && Array.isArray(message.keys) && message.keys.every((k) => typeof k === 'string')) {
+      this.handlers.change({ kind: 'sessions-ended', keys: message.keys as string[] });
     } else {
       this.log.warn('replica changes: a notification of an unknown kind was ignored (a newer replica?)', { kind: String(message.kind) });
     }

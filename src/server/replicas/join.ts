@@ -40,7 +40,8 @@ function handlers(ctx: ServerContext, pool: Pool): ChangeHandlers {
   return {
     change(change: ReplicaChange) {
       if (change.kind === 'config') void refresh(change.app ?? undefined);
-      else revoked(change.ids);
+      else if (change.kind === 'revoked') revoked(change.ids);
+      else ctx.revocations.sessionsEnded(change.keys);
     },
     resync() {
       void refresh(undefined);

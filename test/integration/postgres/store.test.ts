@@ -8,6 +8,7 @@ import { convertInviteToken, grpc, rpcError, waypointClient } from '../../helper
 import { type PgCluster, startPostgres } from '../../helpers/postgres.js';
 import { cleanEnv, killAll, run, waitFor } from '../../helpers/run.js';
 import { CTL, freePort, startServer, stopServers, type TestServer } from '../../helpers/server.js';
+import { startReplicas } from '../../helpers/replicas.js';
 
 let cluster: PgCluster;
 beforeAll(async () => {
@@ -127,6 +128,38 @@ describe('PostgreSQL restarted under a running server', () => {
     // The instance stayed connected all along, and its token still works.
     expect((await server.instances('web')).map((i) => i.id)).toEqual([ep.id]);
     ep.close();
+  });
+});
+
+describe('PostgreSQL restarted under two replicas', () => {
+  it('both reconnect and resync: a change made on one after the restart reaches the instance on the other; no acknowledged write lost', { timeout: 120_000 }, async () => {
+    const url = await cluster.createDatabase();
+    const [a, b] = await startReplicas(2, { databaseUrl: url });
+    const onB = await FakeEntrypoint.connect(b, 'web');
+    const got = (name: string) => onB.configs.some((c) => c.config?.env_vars?.some((v) => v.name === name));
+    await ok(a, ['config', 'set', '--app', 'web', 'BEFORE=1']);
+    await waitFor(() => got('BEFORE'), { what: () => "the push of BEFORE to B's instance" });
+
+    const restartedAt = Date.now();
+    cluster.restart();
+    await waitFor(async () => (await a.ctl(['config', 'set', '--app', 'web', 'AFTER=1'])).code === 0, { what: () => 'a config set on A after the restart' });
+    const writableMs = Date.now() - restartedAt;
+    // B listens again (or resyncs, if the notification came before it did): the change reaches its instance.
+    await waitFor(() => got('AFTER'), { timeoutMs: 15_000, what: () => "the push of AFTER to B's instance" });
+    const pushedMs = Date.now() - restartedAt;
+    const names = (JSON.parse(await ok(b, ['config', 'get', '--app', 'web', '--json'])) as { vars: Array<{ name: string }> }).vars.map((v) => v.name);
+    expect(names).toEqual(expect.arrayContaining(['BEFORE', 'AFTER']));
+    // Both replicas heartbeat again, and B's instance is still connected to it.
+    await waitFor(
+      async () => {
+        const r = JSON.parse(await ok(a, ['server', 'replicas', '--json'])) as { replicas: Array<{ alive: boolean }> };
+        return r.replicas.length === 2 && r.replicas.every((x) => x.alive);
+      },
+      { timeoutMs: 15_000, what: () => 'both replicas alive after the restart' },
+    );
+    expect((await a.instances('web')).map((i) => i.id)).toEqual([onB.id]);
+    console.info(`PostgreSQL restart under two replicas: writes accepted again after ${(writableMs / 1000).toFixed(2)} s, the change on A reached B's instance after ${(pushedMs / 1000).toFixed(2)} s`);
+    onB.close();
   });
 });
 

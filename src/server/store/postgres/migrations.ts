@@ -108,6 +108,18 @@ const MIGRATIONS: string[] = [
   -- The replica a session runs through: only its end (or its replica's) fails it.
   ALTER TABLE exec_sessions ADD COLUMN replica_id TEXT COLLATE "C";
   `,
+  // 4: the web console's sessions, so that any replica behind a balancer serves a signed-in
+  // browser. The key is the hash of the cookie's value; the cookie itself is never stored.
+  `
+  CREATE TABLE console_sessions (
+    key        TEXT COLLATE "C" PRIMARY KEY,
+    token_id   TEXT COLLATE "C" NOT NULL,
+    csrf       TEXT NOT NULL,
+    expires_at BIGINT NOT NULL                           -- ms since the epoch
+  );
+  CREATE INDEX console_sessions_token ON console_sessions(token_id);
+  CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -79,6 +79,14 @@ describe.skipIf(!REPLICAS)('replicas of one database', () => {
     const table = (await a.ctl(['instances'])).stdout.toString();
     expect(table).toMatch(/REPLICA/);
     expect(table).toContain(onB.id);
+
+    // The console's API too: B's instance connected, on B, its line count B's to know.
+    const res = await fetch(`http://${a.httpAddr}/api/v1/instances?app=web`, { headers: { authorization: `Bearer ${a.operatorToken}` } });
+    expect(res.status).toBe(200);
+    const { instances } = (await res.json()) as { instances: Array<{ id: string; state: string; logLines: number | null; replica: { address: string } | null }> };
+    const viaConsole = new Map(instances.map((i) => [i.id, i]));
+    expect(viaConsole.get(onB.id)).toMatchObject({ state: 'connected', logLines: null, replica: { address: b.addr } });
+    expect(viaConsole.get(onA.id)).toMatchObject({ state: 'connected', logLines: 0, replica: { address: a.addr } });
   });
 
   it('push a config change made on one replica to the instances on the other', async () => {
@@ -142,5 +150,40 @@ describe.skipIf(!REPLICAS)('replicas of one database', () => {
     );
     const gone = (await replicasOf(b)).filter((r) => !r.alive);
     expect(gone).toHaveLength(1);
+  });
+
+  it('share console sessions: signed in through one, served by the other; signed out through one, ended on both with their streams', async () => {
+    const [a, b] = await startReplicas(2);
+    const signIn = await fetch(`http://${a.httpAddr}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: a.operatorToken }),
+    });
+    expect(signIn.status).toBe(200);
+    const { csrf } = (await signIn.json()) as { csrf: string };
+    const cookie = /wp_console=[^;]+/.exec(signIn.headers.get('set-cookie') ?? '')![0];
+    const get = (server: TestServer, route: string) => fetch(`http://${server.httpAddr}${route}`, { headers: { cookie } });
+    expect((await get(b, '/api/v1/session')).status).toBe(200);
+    expect((await get(b, '/api/v1/instances')).status).toBe(200);
+
+    // A live stream of the session on A, then a sign-out through B.
+    const controller = new AbortController();
+    const stream = await fetch(`http://${a.httpAddr}/api/v1/instances/stream`, { headers: { cookie }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    const streamEnded = (async () => {
+      const reader = stream.body!.getReader();
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+    const signOut = await fetch(`http://${b.httpAddr}/api/v1/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrf } });
+    expect(signOut.status).toBe(204);
+    expect((await get(a, '/api/v1/instances')).status).toBe(401);
+    expect((await get(b, '/api/v1/instances')).status).toBe(401);
+    let ended = false;
+    void streamEnded.then(() => (ended = true), () => (ended = true));
+    try {
+      await waitFor(() => ended, { timeoutMs: 5_000, what: () => "the session's stream on A to end" });
+    } finally {
+      controller.abort();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { HttpError } from '../../../../src/server/console/http.js';
 import { cursorOf, encodeEvents, parseCursor } from '../../../../src/server/console/logs.js';
 import { sameOrigin } from '../../../../src/server/console/origin.js';
 import { matchRoute, type Route } from '../../../../src/server/console/router.js';
+import { MemorySessionRecords } from '../../../../src/server/console/session-records.js';
 import { ConsoleSessions, csrfMatches } from '../../../../src/server/console/sessions.js';
 import { chooseEncoding } from '../../../../src/server/console/static.js';
 import type { LogEntry } from '../../../../src/server/logs/hub.js';
@@ -153,26 +154,47 @@ describe('cameOverTls (the cookie\'s Secure)', () => {
 });
 
 describe('ConsoleSessions', () => {
-  it('finds a session by its id until it expires, ends, or its token is revoked; closes its streams', () => {
+  it('finds a session by its id until it expires, ends, or its token is revoked; closes its streams', async () => {
     let now = 1_000;
-    const sessions = new ConsoleSessions(100, () => now);
-    const a = sessions.create('tok-a');
-    const b = sessions.create('tok-b');
-    expect(sessions.get(a.id)).toBe(a.session);
+    const sessions = new ConsoleSessions(new MemorySessionRecords(), 100, () => now);
+    const ended: string[][] = [];
+    sessions.onEnded = (keys) => ended.push(keys);
+    const a = await sessions.create('tok-a');
+    const b = await sessions.create('tok-b');
+    expect(await sessions.get(a.id)).toEqual(a.session);
     expect(csrfMatches(a.session, a.session.csrf)).toBe(true);
     expect(csrfMatches(a.session, b.session.csrf)).toBe(false);
     expect(csrfMatches(a.session, undefined)).toBe(false);
     let closed = 0;
     sessions.track(a.session, () => closed++);
-    expect(sessions.endTokens(['tok-a'])).toBe(1);
+    expect(await sessions.endTokens(['tok-a'])).toBe(1);
     expect(closed).toBe(1);
-    expect(sessions.get(a.id)).toBeUndefined();
+    expect(await sessions.get(a.id)).toBeUndefined();
     let bClosed = 0;
     sessions.track(b.session, () => bClosed++);
     now += 100;
-    sessions.sweep();
+    await sessions.sweep();
     expect(bClosed).toBe(1); // its stream ends at its expiry, asked or not
-    expect(sessions.get(b.id)).toBeUndefined();
-    expect(sessions.get('not-an-id')).toBeUndefined();
+    expect(await sessions.get(b.id)).toBeUndefined();
+    expect(await sessions.get('not-an-id')).toBeUndefined();
+
+    // A sign-out is told to the other replicas; one told by them closes the streams here.
+    const c = await sessions.create('tok-c');
+    await sessions.end(c.session.key);
+    expect(ended).toEqual([[c.session.key]]);
+    const d = await sessions.create('tok-d');
+    let dClosed = 0;
+    sessions.track(d.session, () => dClosed++);
+    sessions.endedElsewhere([d.session.key]);
+    expect(dClosed).toBe(1);
+  });
+
+  it('keeps at most MAX_SESSIONS, those expiring first going', async () => {
+    const records = new MemorySessionRecords();
+    const s = (key: string, expiresAt: number) => ({ key, tokenId: 't', csrf: 'c', expiresAt });
+    expect(await records.add(s('late', 300), 2)).toEqual([]);
+    expect(await records.add(s('early', 100), 2)).toEqual([]);
+    expect(await records.add(s('new', 400), 2)).toEqual(['early']);
+    expect(await records.get('late')).toBeDefined();
   });
 });

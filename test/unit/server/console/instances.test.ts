@@ -6,8 +6,11 @@ import { DISCONNECTED_MS, InstanceView } from '../../../../src/server/console/in
 import type { EventStream } from '../../../../src/server/console/sse.js';
 import { type InstanceInfo, InstanceRegistry } from '../../../../src/server/instances/registry.js';
 import { LogHub } from '../../../../src/server/logs/hub.js';
+import type { RemoteInstance, ReplicaInfo, Replicas } from '../../../../src/server/replicas/replicas.js';
+import { SoloReplicas } from '../../../../src/server/replicas/solo.js';
 
 const sink = { send() {}, close() {} };
+const SELF: ReplicaInfo = { id: 'R-SELF', grpcAddress: '10.0.0.1:9701', version: 'test', startedAt: 0, heartbeatAt: 0, alive: true };
 
 function info(id: string, over: Partial<InstanceInfo> = {}): InstanceInfo {
   return { id, deploymentId: 'D1', app: 'web', type: 'LONG_RUNNING', execDisabled: false, connectedSince: 1000, remoteAddress: '127.0.0.1:1', tokenId: 'T1', ...over };
@@ -18,7 +21,7 @@ function setup() {
   const clock = () => now;
   const registry = new InstanceRegistry();
   const logs = new LogHub({ keepGoneMs: 60_000, now: clock });
-  const view = new InstanceView({ registry, logs }, clock);
+  const view = new InstanceView({ registry, logs, replicas: new SoloReplicas(SELF, () => registry.list().length) }, clock);
   const connect = (i: InstanceInfo) => {
     const remove = registry.add(i, sink);
     logs.registered(i);
@@ -37,7 +40,7 @@ describe('InstanceView', () => {
     expect(view.list()).toEqual([
       {
         id: 'a', app: 'web', deploymentId: 'D1', state: 'connected', connectedAt: 1000, lastSeenAt: null, execEnabled: false, logLines: 0, url: null,
-        config: { restartPending: true, restartedAt: null }, status: 'CONFIG_REFUSED', statusMessage: 'A too big',
+        config: { restartPending: true, restartedAt: null }, status: 'CONFIG_REFUSED', statusMessage: 'A too big', replica: null,
       },
     ]);
     advance(100);
@@ -85,5 +88,52 @@ describe('InstanceView', () => {
     const before = written.length;
     connect(info('d'));
     expect(written).toHaveLength(before);
+  });
+});
+
+describe('the instances of other replicas', () => {
+  /** Replicas whose other members hold `remote`; counts the reads of the database. */
+  function shared(remote: RemoteInstance[]) {
+    const replicas = {
+      self: SELF,
+      shared: true,
+      reads: 0,
+      async remoteInstances() {
+        replicas.reads++;
+        return remote;
+      },
+    };
+    return replicas as unknown as Replicas & { reads: number };
+  }
+
+  it('lists them after the local ones with their replica; a gone replica\'s as disconnected; one that moved here once, as local', async () => {
+    let now = 10_000;
+    const registry = new InstanceRegistry();
+    const logs = new LogHub({ keepGoneMs: 60_000, now: () => now });
+    const alive: ReplicaInfo = { ...SELF, id: 'R-B', grpcAddress: '10.0.0.2:9701', heartbeatAt: 9_000 };
+    const gone: ReplicaInfo = { ...SELF, id: 'R-C', grpcAddress: '10.0.0.3:9701', heartbeatAt: 2_000, alive: false };
+    const replicas = shared([
+      { replica: alive, info: info('ON-B', { status: { state: 'RUNNING', message: '', since: 500 } }) },
+      { replica: gone, info: info('ON-C', { execDisabled: true }) },
+      { replica: gone, info: info('MOVED') },
+    ]);
+    const view = new InstanceView({ registry, logs, replicas }, () => now);
+    registry.add(info('MOVED'), sink);
+    await view.refreshRemote();
+    const list = view.list();
+    expect(list.map((i) => [i.id, i.state, i.replica?.id, i.logLines])).toEqual([
+      ['MOVED', 'connected', 'R-SELF', 0],
+      ['ON-B', 'connected', 'R-B', null],
+      ['ON-C', 'disconnected', 'R-C', null],
+    ]);
+    expect(list[1].status).toBe('RUNNING');
+    expect(list[2]).toMatchObject({ execEnabled: false, lastSeenAt: 2_000, replica: { address: '10.0.0.3:9701', alive: false } });
+
+    // Readers within a poll interval share one read of the database.
+    await view.refreshRemote();
+    expect(replicas.reads).toBe(1);
+    now += 1_000;
+    await view.refreshRemote();
+    expect(replicas.reads).toBe(2);
   });
 });

@@ -136,6 +136,29 @@ describe.skipIf(!REPLICAS)('exec through one replica into an instance connected 
     await waitFor(() => !isAlive(pid), { what: () => `the command (pid ${pid}) on B to end` });
     expect(isAlive(onB.appPid)).toBe(true);
   });
+
+  it('a replica that dies mid-session: the operator is told in one line; its instance is then refused with one line', async () => {
+    const { a, b, instanceId } = await appOnB();
+    const ctl = start(['exec', '--instance', instanceId, '-T', '--', 'sh', '-c', 'echo started; exec sleep 100'], { bin: CTL, env: a.env() });
+    await ctl.waitForOutput('started');
+    await b.stop({ signal: 'SIGKILL' });
+    const exit = await withDeadline(ctl.exited, 10_000, 'the ctl to exit');
+    expect(exit.code).toBe(1);
+    expect(ctl.stderr().toString()).toMatch(new RegExp(`^waypoint-ctl: the session ended: replica ${b.addr}, where instance ${instanceId} is connected, lost it: .+\n$`));
+    // Once A takes B as gone (--replica-timeout), the instance's replica is named, not "no instance".
+    let refused: Result | undefined;
+    await waitFor(
+      async () => {
+        refused = await exec(a, ['--instance', instanceId, '--', 'true']);
+        return /stopped answering/.test(refused.stderr.toString());
+      },
+      { what: () => `the refusal naming B: ${refused?.stderr.toString()}` },
+    );
+    expect(refused!.code).not.toBe(0);
+    expect(refused!.stderr.toString()).toBe(
+      `waypoint-ctl: instance ${instanceId} is connected to replica ${b.addr}, which stopped answering: retry once the instance has reconnected to another replica\n`,
+    );
+  });
 });
 
 describe.skipIf(!REPLICAS)('logs through one replica', () => {

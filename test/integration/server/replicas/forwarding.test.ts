@@ -8,9 +8,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { REPLICAS, startReplicas } from '../../../helpers/replicas.js';
+import { REPLICAS, startReplicas, TEST_REPLICA_TIMEOUT } from '../../../helpers/replicas.js';
 import { cleanEnv, FIXTURES, isAlive, killAll, run, type Running, start, waitFor, withDeadline } from '../../../helpers/run.js';
-import { CTL, freePort, logRecords, stopServers, type TestServer } from '../../../helpers/server.js';
+import { CTL, freePort, logRecords, startServer, stopServers, type TestServer } from '../../../helpers/server.js';
 import { closeTerminals, openTerminal } from '../../../helpers/terminal.js';
 import { api, closeEventReaders, closeExecSockets, consoleFixture, openEvents, openExec, removeConsoleFixtures } from '../../../helpers/console.js';
 
@@ -31,10 +31,10 @@ interface Launched {
 }
 
 /** The app under the real entrypoint, an instance of `app` connected to `server`. */
-async function launch(server: TestServer, deployment: { deploymentId: string; inviteToken: string }): Promise<Launched> {
+async function launch(server: TestServer, deployment: { deploymentId: string; inviteToken: string }, addrs = server.addr): Promise<Launched> {
   const entrypoint = start(['node', APP], {
     env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: server.addr,
+      WAYPOINT_SERVER_ADDR: addrs,
       WAYPOINT_DEPLOYMENT_ID: deployment.deploymentId,
       WAYPOINT_CEB_INVITE_TOKEN: deployment.inviteToken,
       WAYPOINT_CEB_STOP_TIMEOUT: '2s',
@@ -190,6 +190,36 @@ describe.skipIf(!REPLICAS)('logs through one replica', () => {
     await waitFor(() => lastOf(follow.stdout().toString(), onB.appPid) > keptB + 5, { what: () => `new lines of B's app through A: ${follow.stdout().toString().slice(-300)}` });
     await waitFor(() => lastOf(follow.stdout().toString(), onA.appPid) > keptB, { what: () => 'A\'s own app too' });
     follow.proc.kill('SIGTERM');
+  });
+
+  it('-f follows a replica that joins after it began, and an instance that moves to another replica', async () => {
+    const [a, b] = await startReplicas(2);
+    const deployment = await a.createDeployment('web');
+    const joinC = () => startServer({ databaseUrl: a.databaseUrl, operatorToken: a.operatorToken, args: ['--replica-timeout', TEST_REPLICA_TIMEOUT] });
+    const c = await joinC();
+    // The instance on B, which moves to C when B dies; its lines followed through A by id.
+    const moving = await launch(b, deployment, `${b.addr},${c.addr}`);
+    let instanceId = '';
+    await waitFor(async () => (instanceId = (await a.instances('web'))[0]?.id ?? '') !== '', { what: () => 'A to list the instance' });
+    const byInstance = a.startCtl(['logs', '-f', '--instance', instanceId, '--source', 'app']);
+    const byApp = a.startCtl(['logs', '-f', '--app', 'web', '--source', 'app']);
+    await byInstance.waitForOutput(`from ${moving.appPid}`);
+    await byApp.waitForOutput(`from ${moving.appPid}`);
+
+    // A replica that joins after the follow began: its instance's lines come too.
+    const d = await joinC();
+    const onD = await launch(d, deployment);
+    await byApp.waitForOutput(`from ${onD.appPid}`, { timeoutMs: 15_000 });
+
+    // B dies: the instance registers on C (asked before, when it did not know it), its app untouched.
+    const seen = (text: string) => Math.max(0, ...[...text.matchAll(new RegExp(`tick (\\d+) from ${moving.appPid}`, 'g'))].map((m) => Number(m[1])));
+    await b.stop({ signal: 'SIGKILL' });
+    const before = seen(byInstance.stdout().toString());
+    await waitFor(() => seen(byInstance.stdout().toString()) > before + 10, {
+      timeoutMs: 20_000,
+      what: () => `lines of the moved instance through A after tick ${before}: ${byInstance.stdout().toString().slice(-300)}`,
+    });
+    expect(isAlive(moving.appPid)).toBe(true);
   });
 
   it('of one instance on another replica, and NOT_FOUND for one no replica knows', async () => {

@@ -118,7 +118,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         timeoutMs: replicaTimeoutMs,
         ...opened.database,
         store,
-        execHistory,
         signer,
         registry,
         log,

@@ -118,7 +118,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         timeoutMs: replicaTimeoutMs,
         ...opened.database,
         store,
-        execHistory,
         signer,
         registry,
         log,
@@ -144,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   if (ingress) {
     const { domain, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs } = options.http!;
-    ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted });
+    ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted }, replicas);
   }
   // Forwarding to the other replicas (exec, logs, URLs): only where there are others.
   if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));

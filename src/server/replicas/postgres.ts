@@ -15,10 +15,12 @@ import {
   listReplicas,
   otherInstances,
   removeReplica,
+  replaceSameAddress,
   type ReplicaRow,
   upsertReplica,
 } from '../store/postgres/replica-rows.js';
-import type { ExecHistory, Store } from '../store/store.js';
+import type { PgExecHistory } from '../store/postgres/exec-history.js';
+import type { Store } from '../store/store.js';
 import { ChangeFeed, type ChangeHandlers, type ReplicaChange } from './changes.js';
 import { InstanceRows } from './instance-rows.js';
 import { REPLICA_METADATA, type RemoteInstance, type ReplicaInfo, type Replicas } from './replicas.js';
@@ -34,7 +36,7 @@ export interface PgReplicaOptions {
   pool: Pool;
   url: string;
   store: Store;
-  execHistory: ExecHistory;
+  execHistory: PgExecHistory;
   signer: TokenSigner;
   registry: InstanceRegistry;
   log: ServerLog;
@@ -57,6 +59,11 @@ export class PgReplicas implements Replicas {
   /** Joins: the row, the instance rows, the change feed, the heartbeat. After the listeners are bound. */
   async start(addresses: { grpcAddress: string; httpAddress?: string }, handlers: ChangeHandlers): Promise<void> {
     Object.assign(this.self, addresses);
+    // This server's earlier run at the same address died (or it would still hold the address):
+    // its sessions end now, as on SQLite, rather than after the timeout.
+    const earlier = await replaceSameAddress(this.o.pool, this.o.id, addresses.grpcAddress);
+    const cut = await this.o.execHistory.failRunningOf(earlier, 'server restarted');
+    if (cut > 0) this.o.log.warn('exec sessions cut short by the last stop of the server recorded as failed', { sessions: cut });
     await upsertReplica(this.o.pool, { id: this.o.id, grpcAddress: addresses.grpcAddress, httpAddress: addresses.httpAddress, version: this.o.version });
     this.rows = new InstanceRows(this.o.pool, this.o.id, this.o.registry, this.o.log);
     this.feed = new ChangeFeed(this.o.url, this.o.pool, this.o.id, handlers, this.o.log);

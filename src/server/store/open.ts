@@ -30,7 +30,7 @@ export interface OpenedStore {
   /** Set for SQLite only. */
   dataDir?: string;
   /** Set for PostgreSQL only: what the replicas share (server/replicas/). */
-  database?: { pool: Pool; url: string };
+  database?: { pool: Pool; url: string; execHistory: PgExecHistory };
   close(): Promise<void>;
 }
 
@@ -82,13 +82,14 @@ async function openPostgres(url: string, log: ServerLog, replica: ExecReplica): 
     const why = err instanceof StoreUnavailable ? `it is unavailable (${err.reason}): check that PostgreSQL is running there and the URL is right` : (err as Error).message;
     throw new DataDirError(`cannot open the database ${shown}: ${why}`);
   }
+  const execHistory = new PgExecHistory(pool, replica);
   return {
     store: new PgStore(pool),
     config: new PgConfigStore(pool),
-    execHistory: new PgExecHistory(pool, replica),
+    execHistory,
     key: key!,
     location: `database ${shown}`,
-    database: { pool, url },
+    database: { pool, url, execHistory },
     close: () => pool.end(),
   };
 }

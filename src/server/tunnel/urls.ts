@@ -8,6 +8,7 @@ import type { _hashicorp_waypoint_EntrypointConfig_URLService as URLServiceMessa
 import type { UrlInfo } from '../../protocol/generated/waypoint_entrypoint/control/v1/UrlInfo.js';
 import type { TrustedProxies } from '../ingress/trusted.js';
 import type { InstanceRegistry } from '../instances/registry.js';
+import type { Replicas } from '../replicas/replicas.js';
 import { RpcError, Status } from '../rpc/status.js';
 import type { Deployment, Store } from '../store/store.js';
 import type { TokenSigner } from '../auth/tokens.js';
@@ -43,6 +44,8 @@ export class UrlService {
     private readonly signer: TokenSigner,
     private readonly registry: InstanceRegistry,
     readonly settings: UrlSettings,
+    /** Replicas (PostgreSQL): the tunnels of instances on the others count too (the ingress forwards to them). */
+    private readonly replicas?: Replicas,
   ) {
     this.broker = new TunnelBroker(registry, settings.maxConcurrent);
   }
@@ -80,14 +83,22 @@ export class UrlService {
       throw new RpcError(Status.NOT_FOUND, `there is no app named ${JSON.stringify(app)} (waypoint-ctl deployment list shows them)`);
     }
     const withInstances = new Set(this.registry.list().map((i) => i.deploymentId));
+    // Instances with a live tunnel on the other alive replicas, per deployment.
+    const elsewhere = new Map<string, number>();
+    for (const { info, replica } of this.replicas?.shared ? await this.replicas.remoteInstances() : []) {
+      if (!replica.alive) continue;
+      withInstances.add(info.deploymentId);
+      if (info.urlTunnel) elsewhere.set(info.deploymentId, (elsewhere.get(info.deploymentId) ?? 0) + 1);
+    }
     const out: UrlInfo[] = [];
     for (const [key, group] of [...byUrl].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       // Newest first (ids are ULIDs: the store's order is creation order, per app).
       group.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-      const rows = group.map((d) => ({ d, serving: this.broker.liveOf(d.id).length }));
-      const newest = this.broker.newestLiveOfApp(key);
-      const reached = newest && rows.find((r) => r.d.id === newest.deploymentId);
-      out.push({ url: this.appUrl(key), app: newest?.app ?? group[0].app, deployment_id: '', instances: reached?.serving ?? 0 });
+      const rows = group.map((d) => ({ d, serving: this.broker.liveOf(d.id).length + (elsewhere.get(d.id) ?? 0) }));
+      // As the ingress routes: the newest deployment with a tunnel here, else the newest anywhere.
+      const here = this.broker.newestLiveOfApp(key);
+      const reached = here ? rows.find((r) => r.d.id === here.deploymentId) : rows.find((r) => r.serving > 0);
+      out.push({ url: this.appUrl(key), app: reached?.d.app ?? group[0].app, deployment_id: '', instances: reached?.serving ?? 0 });
       for (const { d, serving } of rows) {
         if (serving === 0 && !withInstances.has(d.id)) continue;
         out.push({ url: this.deploymentUrl(d.app, d.id), app: d.app, deployment_id: d.id, instances: serving });

@@ -54,6 +54,17 @@ export class PgExecHistory implements ExecHistory {
     return rows.map(toExecRecord);
   }
 
+  /** The RUNNING sessions of these replicas (known dead), failed with `reason`. */
+  async failRunningOf(replicaIds: readonly string[], reason: string, now = Date.now()): Promise<number> {
+    if (replicaIds.length === 0) return 0;
+    const result = await query(
+      this.pool,
+      "UPDATE exec_sessions SET ended_at = $1, state = 'FAILED', error = $2 WHERE state = 'RUNNING' AND replica_id = ANY($3::TEXT[])",
+      [now, reason, replicaIds],
+    );
+    return result.rowCount ?? 0;
+  }
+
   /**
    * The sessions of replicas that are gone (stopped, or missing their heartbeats): a live
    * replica's sessions are its own to end. At start, and on every replica's heartbeat.

@@ -53,19 +53,31 @@ export async function upsertReplica(db: Queryable, r: NewReplica): Promise<void>
   );
 }
 
+/**
+ * Removes the rows of other replicas at `grpcAddress` (and their instance rows): two live
+ * replicas cannot share an address, so those are this server's earlier runs, dead. Returns their ids.
+ */
+export async function replaceSameAddress(pool: Pool, id: string, grpcAddress: string): Promise<string[]> {
+  return transaction(pool, async (db) => {
+    const { rows } = await query<{ id: string }>(db, 'DELETE FROM replicas WHERE grpc_address = $1 AND id <> $2 RETURNING id', [grpcAddress, id]);
+    const ids = rows.map((r) => r.id);
+    if (ids.length > 0) await query(db, 'DELETE FROM live_instances WHERE replica_id = ANY($1::TEXT[])', [ids]);
+    return ids;
+  });
+}
+
 /** False when the row is gone (forgotten by the others, or a database restored from a backup). */
 export async function heartbeat(db: Queryable, id: string): Promise<boolean> {
   const result = await query(db, `UPDATE replicas SET heartbeat_at = ${DB_NOW_MS} WHERE id = $1`, [id]);
   return (result.rowCount ?? 0) > 0;
 }
 
-/** Forgets replicas silent for `forgetMs`, and the instance rows they left. */
+/** Forgets replicas silent for `forgetMs`, and the instance rows they left (one indexed delete, only when there are some). */
 export async function forgetSilent(pool: Pool, forgetMs: number): Promise<number> {
   return transaction(pool, async (db) => {
     const { rows } = await query<{ id: string }>(db, `DELETE FROM replicas WHERE NOT (heartbeat_at > ${DB_NOW_MS} - $1::BIGINT) RETURNING id`, [forgetMs]);
     const ids = rows.map((r) => r.id);
-    // Rows of replicas that are in no table any more (forgotten now or before).
-    await query(db, 'DELETE FROM live_instances WHERE replica_id NOT IN (SELECT id FROM replicas)', []);
+    if (ids.length > 0) await query(db, 'DELETE FROM live_instances WHERE replica_id = ANY($1::TEXT[])', [ids]);
     return ids.length;
   });
 }

@@ -10,6 +10,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closePages, consoleUrl, launchBrowser, newPage, shot, signIn, type TestPage, terminalText } from '../../../helpers/browser.js';
 import { cleanEnv, killAll, type Running, start, waitFor, withDeadline } from '../../../helpers/run.js';
+import { TEST_STORE } from '../../../helpers/store.js';
 import { startServer, stopServers, type TestServer } from '../../../helpers/server.js';
 
 /** The app: says its GREETING once, then prints each line written to its FIFO. */
@@ -347,7 +348,7 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect(new URL(p.url()).pathname).toBe('/config');
   });
 
-  it('a server restart (sessions live in its memory) brings the open page back to the sign-in page, and signing in again works', async () => {
+  it.skipIf(TEST_STORE === 'postgres')('a server restart (sessions live in its memory) brings the open page back to the sign-in page, and signing in again works', async () => {
     const server = await startServer();
     const p = await page();
     await signIn(p, consoleUrl(server, '/instances'), server.operatorToken);
@@ -358,6 +359,20 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     await p.getByLabel('Operator token').fill(server.operatorToken);
     await p.getByLabel('Operator token').press('Enter');
     await p.getByText('Live ·').waitFor({ timeout: 10_000 });
+  });
+
+  it.skipIf(TEST_STORE !== 'postgres')('a server restart keeps the sessions it keeps in the database: the open page carries on signed in', async () => {
+    const server = await startServer();
+    const p = await page();
+    await signIn(p, consoleUrl(server, '/instances'), server.operatorToken);
+    await p.getByText('Live ·').waitFor({ timeout: 10_000 });
+    const [cookie] = await p.context().cookies();
+    await server.restart();
+    const res = await fetch(consoleUrl(server, '/api/v1/session'), { headers: { Cookie: `wp_console=${cookie.value}` } });
+    expect(res.status).toBe(200);
+    await p.reload();
+    await p.getByText('Live ·').waitFor({ timeout: 10_000 });
+    expect(await p.getByLabel('Operator token').count()).toBe(0);
   });
 
   it('signs out: another tab shows the sign-in page at once, a reload too, and the old session cookie is refused', async () => {

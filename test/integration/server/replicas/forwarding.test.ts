@@ -303,6 +303,19 @@ describe.skipIf(!REPLICAS)('URLs through one replica\'s ingress', () => {
     ws.close();
   });
 
+  it('list the app\'s URLs on A with the instance serving them on B', async () => {
+    const { a } = await urlOnB();
+    let urls: Array<{ url: string; deployment_id: string | null; instances: number }> = [];
+    await waitFor(
+      async () => {
+        urls = JSON.parse((await a.ctl(['url', '--app', 'shop', '--json'])).stdout.toString()) as typeof urls;
+        return urls.length === 2 && urls.every((u) => u.instances === 1);
+      },
+      { what: () => `both URLs of shop served by B's instance: ${JSON.stringify(urls)}` },
+    );
+    expect(urls[0].deployment_id).toBeNull(); // the app's URL; then its deployment's
+  });
+
   it('answer 503 when no replica has a live tunnel of the app', async () => {
     const [a] = await startReplicas(2);
     await a.createDeployment('idle');

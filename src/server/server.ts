@@ -180,8 +180,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           ...(opened.database && { sessionRecords: new PgSessionRecords(opened.database.pool) }),
         })
       : undefined;
+  const elsewhere = ingress && ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
   if (ingress && ctx.urls) {
-    const elsewhere = ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
     ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log, elsewhere }, webConsole);
   }
 
@@ -204,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createDeployment: (app, labels = {}) => newDeployment(ctx, app, labels),
     stop: async () => {
       await ingress?.close(); // no new requests; the tunnels end with the instances below
+      elsewhere?.close();
       await stop(server, ctx, () => opened.close());
     },
   };

@@ -95,9 +95,9 @@ export class ExecBroker {
     if (here || !elsewhere) return { local: chooseInstance(id, here?.info) };
     const there = await elsewhere.locate(id);
     if (!there) return { local: chooseInstance(id, this.registry.get(id)?.info) };
+    // FAILED_PRECONDITION, not UNAVAILABLE: this server answered (the ctl reads UNAVAILABLE as "cannot reach it").
     if (!there.replica.alive) {
-      throw new RpcError(
-        Status.UNAVAILABLE,
+      throw failedPrecondition(
         `instance ${id} is connected to replica ${there.replica.grpcAddress}, which stopped answering: retry once the instance has reconnected to another replica`,
       );
     }

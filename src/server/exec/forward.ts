@@ -17,7 +17,7 @@ import type { ServerLog } from '../log.js';
 import type { CallOrigin } from '../replicas/origin.js';
 import type { Peers } from '../replicas/peers.js';
 import type { RemoteInstance } from '../replicas/replicas.js';
-import { RpcError } from '../rpc/status.js';
+import { failedPrecondition, RpcError } from '../rpc/status.js';
 import type { ExecBroker } from './broker.js';
 import { hasRaw, RAW, takesRawResponses } from './relay-wire.js';
 import type { OperatorExecCall } from './session.js';
@@ -135,8 +135,9 @@ class ForwardedExec {
         return this.endOperator({ error: { code: EXEC_ERROR_CODE.UNAVAILABLE, message, exit_code: 1 } });
       }
       // Refused there before it began: the operator gets that status, as from a local refusal.
+      // A replica not reached is this server's answer: FAILED_PRECONDITION (UNAVAILABLE reads as this server unreachable).
       const unreachable = err.code === status.UNAVAILABLE && !this.placed;
-      const error = new RpcError(err.code, unreachable ? `cannot reach ${where}: ${err.details}` : err.details);
+      const error = unreachable ? failedPrecondition(`cannot reach ${where}: ${err.details}`) : new RpcError(err.code, err.details);
       if (!this.operator.cancelled && !this.operator.writableEnded) this.operator.emit('error', error);
     });
   }

@@ -5,7 +5,7 @@
 // replica shares: the receiving replica sets the app's X-Forwarded-* from it as this one would
 // have, and a mark anyone else forges is ignored (the header never reaches an app).
 import { timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { TokenSigner } from '../auth/tokens.js';
 import type { ReplicaInfo, Replicas } from '../replicas/replicas.js';
 import type { ClientInfo } from './headers.js';
@@ -15,6 +15,13 @@ export const HOP_HEADER = 'x-waypoint-replica-hop';
 const PURPOSE = 'ingress-hop';
 /** A mark older than this (or this far in the future: clocks differ a little) is ignored. */
 const MARK_TTL_MS = 5 * 60_000;
+/**
+ * How long a replica found for an app is used without asking the database again: a burst of
+ * requests costs one lookup. A tunnel that moved meanwhile costs that long of 503s from there.
+ */
+const FOUND_TTL_MS = 1_000;
+/** Idle kept-alive connections to another replica's ingress close sooner than it would close them. */
+const IDLE_MS = 1_000;
 
 export interface ForwardTarget {
   replica: ReplicaInfo & { httpAddress: string };
@@ -23,10 +30,37 @@ export interface ForwardTarget {
 }
 
 export class ReplicaIngress {
+  /** (lower-case app, deployment) → where it was found, and until when that holds. */
+  private readonly found = new Map<string, { target: ForwardTarget; until: number }>();
+  private readonly agents = new Map<string, http.Agent>();
+
   constructor(
     private readonly replicas: Replicas,
     private readonly signer: TokenSigner,
   ) {}
+
+  /** Where the app (lower case) was found within the last moment; no database query. */
+  recent(lowerApp: string, deploymentId?: string, now = Date.now()): ForwardTarget | undefined {
+    const key = `${lowerApp} ${deploymentId ?? ''}`;
+    const hit = this.found.get(key);
+    if (hit && hit.until > now) return hit.target;
+    if (hit) this.found.delete(key);
+    return undefined;
+  }
+
+  /** Kept-alive connections to a replica's ingress (requests; an upgrade has a connection of its own). */
+  agent(httpAddress: string): http.Agent {
+    let agent = this.agents.get(httpAddress);
+    if (!agent) this.agents.set(httpAddress, (agent = new http.Agent({ keepAlive: true, timeout: IDLE_MS })));
+    return agent;
+  }
+
+  /** The server stops. */
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+    this.found.clear();
+  }
 
   /**
    * An alive replica with a live tunnel of the app (of `deploymentId` when given; else of the
@@ -41,7 +75,10 @@ export class ReplicaIngress {
     const newest = serving.reduce((max, r) => (r.info.deploymentId > max ? r.info.deploymentId : max), '');
     const ofNewest = serving.filter((r) => r.info.deploymentId === newest);
     const chosen = ofNewest[Math.floor(Math.random() * ofNewest.length)];
-    return { replica: chosen.replica as ForwardTarget['replica'], app: chosen.info.app, deploymentId: newest };
+    const target = { replica: chosen.replica as ForwardTarget['replica'], app: chosen.info.app, deploymentId: newest };
+    if (this.found.size >= 10_000) this.found.clear(); // bounded, whatever the hosts asked
+    this.found.set(`${app.toLowerCase()} ${deploymentId ?? ''}`, { target, until: Date.now() + FOUND_TTL_MS });
+    return target;
   }
 
   /** The mark of a request this replica forwards, for the client it saw. */

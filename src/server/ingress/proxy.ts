@@ -132,11 +132,13 @@ class ProxiedRequest {
 
   /**
    * To the ingress of a replica where the app has a live tunnel, marked (never forwarded again),
-   * on a connection of its own; its answer, whatever it is, is the client's.
+   * on a kept-alive connection to it; its answer, whatever it is, is the client's. A kept-alive
+   * connection that broke before an answer (it closed as we reused it) is tried once more on a
+   * new one when the request can be sent again.
    */
-  private toReplica(target: ForwardTarget): void {
+  private toReplica(target: ForwardTarget, retry = false): void {
     if (this.over || this.res.destroyed) return; // the client left while the replicas were asked
-    this.begin(target.app);
+    if (!retry) this.begin(target.app);
     const { req, res } = this;
     const headers = requestHeaders(req.rawHeaders, this.client, this.framing, false);
     headers.push(HOP_HEADER, this.ctx.elsewhere!.mark(this.client));
@@ -146,7 +148,7 @@ class ProxiedRequest {
       path: this.checked.ok ? this.checked.path : '/',
       headers,
       setHost: false,
-      agent: false,
+      agent: retry ? false : this.ctx.elsewhere!.agent(target.replica.httpAddress),
     });
     this.current = { leg, release: () => undefined };
     leg.on('response', (answer) => {
@@ -161,6 +163,7 @@ class ProxiedRequest {
       if (this.over) return;
       if (res.headersSent) return void res.destroy();
       this.current = undefined;
+      if (leg.reusedSocket && !retry && IDEMPOTENT.has(req.method ?? '') && !this.hasBody) return this.toReplica(target, true);
       this.fail(notAnswering(this.app, `replica ${target.replica.httpAddress}, where it is connected, cannot be reached (${err.message})`));
     });
     if (this.hasBody) req.pipe(leg);

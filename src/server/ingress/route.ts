@@ -40,10 +40,14 @@ export function route(host: string | undefined, ctx: RouteContext): Route {
     const id = target.deploymentId;
     const serving = ctx.broker.liveOf(id);
     if (serving.length > 0 && serving[0].app.toLowerCase() === target.app) return { ok: true, app: serving[0].app, deploymentId: id };
+    const there = ctx.elsewhere?.recent(target.app, id);
+    if (there) return { ok: false, failure: Promise.resolve({ forward: there }) };
     return failed(noDeployment(ctx, target.app, id));
   }
   const newest = ctx.broker.newestLiveOfApp(target.app);
   if (newest) return { ok: true, ...newest };
+  const there = ctx.elsewhere?.recent(target.app);
+  if (there) return { ok: false, failure: Promise.resolve({ forward: there }) };
   return failed(noApp(ctx, target.app));
 }
 

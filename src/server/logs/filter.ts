@@ -36,3 +36,26 @@ export async function checkLogFilter(parts: LogFilterParts, q: LogQuery): Promis
     ...(q.source && { source: q.source }),
   };
 }
+
+/**
+ * The checked filter when other replicas are asked too (`elsewhere`): an instance this one does
+ * not know is not refused here (`knownHere` false); the caller refuses it when none of them knows
+ * it either.
+ */
+export async function checkLogFilterAcross(parts: LogFilterParts, q: LogQuery, elsewhere: boolean): Promise<{ filter: LogFilter; knownHere: boolean }> {
+  try {
+    return { filter: await checkLogFilter(parts, q), knownHere: true };
+  } catch (err) {
+    const unknownInstance = elsewhere && q.instanceId && err instanceof RpcError && err.code === Status.NOT_FOUND;
+    if (!unknownInstance) throw err;
+    return { filter: { ...(await checkLogFilter(parts, { ...q, instanceId: undefined })), instanceId: q.instanceId }, knownHere: false };
+  }
+}
+
+/** NOT_FOUND for an instance no replica knows. */
+export function unknownEverywhere(instanceId: string | undefined): RpcError {
+  return new RpcError(
+    Status.NOT_FOUND,
+    `no instance ${JSON.stringify(instanceId)} on any replica: it never connected, or it left too long ago (waypoint-ctl instances lists the live ones)`,
+  );
+}

@@ -28,6 +28,8 @@ export interface LogEntry {
   line: string;
   /** Arrival order on this server: breaks ties between equal timestamps. */
   seq: number;
+  /** A line another replica holds: its id there (logs/cursor.ts). */
+  id?: string;
 }
 
 export interface LogFilter {

@@ -2,7 +2,9 @@
 // forwarded (each answers from its own rings and never forwards again), their kept lines
 // gathered until each said it sent them all (`backlog_end`, or the end of a call that does not
 // follow), then their new lines as they come. A replica that fails or does not answer in time is
-// left out with a warning: the lines of the others still come.
+// left out with a warning: the lines of the others still come. While following, a replica that
+// joins (a new one, or one restarted) is asked too, and one that did not know the instance asked
+// for is asked again (it may have moved there): its kept lines, then its new ones.
 import type { ClientReadableStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import type { GetLogsRequest } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsRequest.js';
 import type { GetLogsResponse__Output } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
@@ -16,6 +18,8 @@ import type { LogEntry, LogSubscriber } from './hub.js';
 
 /** How long a replica may take to send its kept lines before the reader goes on without them. */
 export const REMOTE_BACKLOG_TIMEOUT_MS = 10_000;
+/** Between two looks for replicas that joined, while following. */
+const WATCH_MS = 2_000;
 
 export interface RemoteLogsParts {
   replicas: Replicas;
@@ -37,15 +41,53 @@ export interface RemoteLogs {
 /** Asks every other alive replica for its lines matching `req`; resolves once each has sent its kept ones (or failed). */
 export async function remoteLogs(parts: RemoteLogsParts, caller: PeerCaller, req: GetLogsRequest): Promise<RemoteLogs> {
   const others = (await parts.replicas.list()).filter((r) => r.alive && r.id !== parts.replicas.self.id);
-  const metadata = others.length > 0 ? await parts.peers.metadata(caller) : undefined;
-  const feeds = others.map((replica) => new ReplicaFeed(parts, replica, metadata!, req));
-  await Promise.all(feeds.map((f) => f.backlogDone));
+  const metadata = others.length > 0 || req.follow ? await parts.peers.metadata(caller) : undefined;
+  const feeds = new Map(others.map((replica) => [replica.id, new ReplicaFeed(parts, replica, metadata!, req)]));
+  await Promise.all([...feeds.values()].map((f) => f.backlogDone));
+  let watch: NodeJS.Timeout | undefined;
+  let closed = false;
   return {
-    backlog: feeds.flatMap((f) => f.backlog),
-    found: feeds.filter((f) => f.found).length,
-    follow: (subscriber) => feeds.forEach((f) => f.follow(subscriber)),
-    close: () => feeds.forEach((f) => f.close()),
+    backlog: [...feeds.values()].flatMap((f) => f.backlog),
+    found: [...feeds.values()].filter((f) => f.found).length,
+    follow(subscriber) {
+      for (const f of feeds.values()) f.follow(subscriber);
+      watch = setInterval(() => void joined(parts, feeds, { metadata: metadata!, req }, subscriber, () => closed), WATCH_MS);
+      watch.unref();
+    },
+    close() {
+      closed = true;
+      clearInterval(watch);
+      for (const f of feeds.values()) f.close();
+    },
   };
+}
+
+/** Replicas alive now that were not asked yet: their kept lines (all new to this reader), then their new ones. */
+async function joined(
+  parts: RemoteLogsParts,
+  feeds: Map<string, ReplicaFeed>,
+  ask: { metadata: Metadata; req: GetLogsRequest },
+  subscriber: LogSubscriber,
+  closed: () => boolean,
+): Promise<void> {
+  const asked = (id: string) => feeds.has(id) && !feeds.get(id)!.notFound;
+  let alive: ReplicaInfo[];
+  try {
+    alive = (await parts.replicas.list()).filter((r) => r.alive && r.id !== parts.replicas.self.id && !asked(r.id));
+  } catch {
+    return; // the database away: the next look
+  }
+  for (const replica of alive) {
+    if (closed()) return;
+    if (asked(replica.id)) continue; // by a look that overlapped this one
+    const feed = new ReplicaFeed(parts, replica, ask.metadata, { ...ask.req, new_only: false });
+    feeds.set(replica.id, feed);
+    void feed.backlogDone.then(() => {
+      if (closed()) return feed.close();
+      if (feed.backlog.length > 0) subscriber.offer(feed.backlog.splice(0));
+      feed.follow(subscriber);
+    });
+  }
 }
 
 class ReplicaFeed {
@@ -53,12 +95,16 @@ class ReplicaFeed {
   readonly backlogDone: Promise<void>;
   /** False when the replica answered NOT_FOUND (it does not know the instance) or failed. */
   found = true;
+  /** It answered NOT_FOUND: it did not know the instance then. */
+  notFound = false;
   private inBacklog = true;
   private subscriber?: LogSubscriber;
   /** Lines after the backlog, before a subscriber was given. */
   private early: LogEntry[] = [];
   private readonly call: ClientReadableStream<GetLogsResponse__Output>;
   private closed = false;
+  /** Lines received: each one's place in this replica's order. */
+  private received = 0;
 
   constructor(
     private readonly parts: RemoteLogsParts,
@@ -82,7 +128,7 @@ class ReplicaFeed {
       endBacklog();
     };
     this.call.on('data', (msg: GetLogsResponse__Output) => {
-      const entries = msg.lines.map((l, i) => entryOf(l, this.backlog.length + i));
+      const entries = msg.lines.map((l) => entryOf(l, this.received++));
       if (this.inBacklog) this.backlog.push(...entries);
       else if (this.subscriber) this.subscriber.offer(entries);
       else this.early.push(...entries);
@@ -90,7 +136,10 @@ class ReplicaFeed {
     });
     this.call.on('end', backlogOver);
     this.call.on('error', (err: ServiceError) => {
-      if (err.code === Status.NOT_FOUND) this.found = false;
+      if (err.code === Status.NOT_FOUND) {
+        this.found = false;
+        this.notFound = true;
+      }
       else if (!this.closed) {
         this.found = false;
         this.warn(`failed: ${err.details}`);
@@ -122,12 +171,17 @@ function entryOf(l: LogLine__Output, seq: number): LogEntry {
   return {
     instanceId: l.instance_id,
     app: l.app,
-    // Not on the wire (GetLogs's readers filter by app and instance only).
-    deploymentId: '',
+    deploymentId: l.deployment_id,
     seconds: Number(l.timestamp?.seconds ?? 0),
     nanos: l.timestamp?.nanos ?? 0,
     source: l.source === 'ENTRYPOINT' ? 'entrypoint' : 'app',
     line: l.line,
     seq,
+    ...(l.cursor && { id: l.cursor }),
   };
+}
+
+/** Lines of several servers in time order; equal times keep each server's own order (a stable sort). */
+export function mergeByTime(...lists: LogEntry[][]): LogEntry[] {
+  return lists.flat().sort((a, b) => a.seconds - b.seconds || a.nanos - b.nanos);
 }

@@ -4,6 +4,7 @@
 // The messages are GetLogs's by default; the console's event stream gives its own encoding.
 import type { GetLogsResponse } from '../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import type { LogLine } from '../../protocol/generated/waypoint_entrypoint/control/v1/LogLine.js';
+import { cursorOf } from './cursor.js';
 import type { LogEntry, LogSubscriber } from './hub.js';
 import { RingBuffer } from './ring.js';
 
@@ -30,6 +31,12 @@ export type LogEncoder<M> = (entries: LogEntry[], dropped: number) => M;
 /** GetLogs's message. */
 export const grpcLogMessage: LogEncoder<GetLogsResponse> = (entries, dropped) => {
   const lines = entries.map(toLine);
+  return dropped > 0 ? { lines, dropped: String(dropped) } : { lines };
+};
+
+/** GetLogs's message to another replica (a forwarded call): each line with its deployment and id. */
+export const peerLogMessage: LogEncoder<GetLogsResponse> = (entries, dropped) => {
+  const lines = entries.map((e) => ({ ...toLine(e), deployment_id: e.deploymentId, cursor: cursorOf(e) }));
   return dropped > 0 ? { lines, dropped: String(dropped) } : { lines };
 };
 

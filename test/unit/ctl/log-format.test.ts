@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { humanLine, jsonLine, rfc3339Nano } from '../../../src/ctl/log-format.js';
 
-const line = { instance_id: 'I1', app: 'web', timestamp: { seconds: '1767323045', nanos: 6_000_789 }, source: 'ENTRYPOINT' as const, line: 'hi "there"' };
+const line = { instance_id: 'I1', app: 'web', timestamp: { seconds: '1767323045', nanos: 6_000_789 }, source: 'ENTRYPOINT' as const, line: 'hi "there"', deployment_id: '', cursor: '' };
 
 describe('log format', () => {
   it('rfc3339Nano keeps nine digits, so equal-width strings sort as times', () => {

@@ -8,12 +8,12 @@ import type { GetLogsRequest__Output } from '../../../protocol/generated/waypoin
 import type { GetLogsResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetLogsResponse.js';
 import type { Principal } from '../../auth/authenticator.js';
 import type { ServerContext } from '../../context.js';
-import { checkLogFilter, type LogQuery } from '../../logs/filter.js';
-import { type LogEntry, type LogFilter } from '../../logs/hub.js';
-import { type RemoteLogs, remoteLogs } from '../../logs/remote.js';
-import { grpcLogMessage, LogSender } from '../../logs/sender.js';
+import { checkLogFilterAcross, type LogQuery, unknownEverywhere } from '../../logs/filter.js';
+import type { LogFilter } from '../../logs/hub.js';
+import { mergeByTime, type RemoteLogs, remoteLogs } from '../../logs/remote.js';
+import { LogSender, peerLogMessage } from '../../logs/sender.js';
 import { type CallOrigin, originOf } from '../../replicas/origin.js';
-import { reported, RpcError, Status, toRpcError } from '../../rpc/status.js';
+import { reported, RpcError, Status } from '../../rpc/status.js';
 
 type LogsCall = ServerWritableStream<GetLogsRequest__Output, GetLogsResponse>;
 
@@ -30,7 +30,7 @@ export function getLogs(
       return;
     }
     const forward = ctx.replicas.shared && ctx.peers !== undefined && !origin.hop;
-    filterOf(ctx, query(call.request), forward).then(
+    checkLogFilterAcross(ctx, query(call.request), forward).then(
       ({ filter, knownHere }) => {
         if (call.cancelled) return;
         if (!forward) return stream(ctx, call, filter, origin.hop !== undefined);
@@ -43,20 +43,6 @@ export function getLogs(
   };
 }
 
-/**
- * The checked filter. When other replicas will be asked, an instance this one does not know is
- * not refused here: it is NOT_FOUND only when none of them knows it either.
- */
-async function filterOf(ctx: ServerContext, q: LogQuery, forward: boolean): Promise<{ filter: LogFilter; knownHere: boolean }> {
-  try {
-    return { filter: await checkLogFilter(ctx, q), knownHere: true };
-  } catch (err) {
-    const unknownInstance = forward && q.instanceId && toRpcError(err).code === Status.NOT_FOUND && (await checkLogFilter(ctx, { ...q, instanceId: undefined }));
-    if (!unknownInstance) throw err;
-    return { filter: { ...unknownInstance, instanceId: q.instanceId }, knownHere: false };
-  }
-}
-
 /** This replica's lines only; a forwarded call that follows is told when its kept lines are all sent. */
 function stream(ctx: ServerContext, call: LogsCall, filter: LogFilter, forwarded: boolean): void {
   const follow = call.request.follow;
@@ -64,7 +50,10 @@ function stream(ctx: ServerContext, call: LogsCall, filter: LogFilter, forwarded
   // Headers at once: the reader knows the stream is up even before the first line.
   call.sendMetadata(new Metadata());
   const end: GetLogsResponse | undefined = forwarded && follow ? { lines: [], backlog_end: true } : undefined;
-  const sender = new LogSender(call, ctx.logs.recent(filter), { follow }, grpcLogMessage, end);
+  const kept = follow && call.request.new_only ? [] : ctx.logs.recent(filter);
+  const sender = forwarded
+    ? new LogSender(call, kept, { follow }, peerLogMessage, end)
+    : new LogSender(call, kept, { follow });
   followFor(ctx, call, filter, sender);
   sender.start();
 }
@@ -86,10 +75,7 @@ async function streamAll(ctx: ServerContext, call: LogsCall, filter: LogFilter, 
   if (!knownHere && remote.found === 0) {
     stop();
     remote.close();
-    throw new RpcError(
-      Status.NOT_FOUND,
-      `no instance ${JSON.stringify(filter.instanceId)} on any replica: it never connected, or it left too long ago (waypoint-ctl instances lists the live ones)`,
-    );
+    throw unknownEverywhere(filter.instanceId);
   }
   const onStop = () => remote?.close();
   call.on('close', onStop);
@@ -121,15 +107,11 @@ function followFor(ctx: ServerContext, call: LogsCall, filter: LogFilter, sender
   return stop;
 }
 
-/** Lines of several servers in time order; equal times keep each server's own order (a stable sort). */
-export function mergeByTime(...lists: LogEntry[][]): LogEntry[] {
-  return lists.flat().sort((a, b) => a.seconds - b.seconds || a.nanos - b.nanos);
-}
-
 function query(req: GetLogsRequest__Output): LogQuery {
   return {
     app: req.app,
     instanceId: req.instance_id,
+    deploymentId: req.deployment_id,
     ...(req.source !== 'ALL' && { source: req.source === 'APP' ? 'app' : 'entrypoint' }),
   };
 }

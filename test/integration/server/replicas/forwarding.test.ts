@@ -8,17 +8,21 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { REPLICAS, startReplicas } from '../../../helpers/replicas.js';
+import { REPLICAS, startReplicas, TEST_REPLICA_TIMEOUT } from '../../../helpers/replicas.js';
 import { cleanEnv, FIXTURES, isAlive, killAll, run, type Running, start, waitFor, withDeadline } from '../../../helpers/run.js';
-import { CTL, freePort, logRecords, stopServers, type TestServer } from '../../../helpers/server.js';
+import { CTL, freePort, logRecords, startServer, stopServers, type TestServer } from '../../../helpers/server.js';
 import { closeTerminals, openTerminal } from '../../../helpers/terminal.js';
+import { api, closeEventReaders, closeExecSockets, consoleFixture, openEvents, openExec, removeConsoleFixtures } from '../../../helpers/console.js';
 
 const APP = path.join(FIXTURES, 'replica-app.mjs');
 
 afterEach(async () => {
   closeTerminals();
+  closeExecSockets();
+  closeEventReaders();
   killAll();
   await stopServers();
+  removeConsoleFixtures();
 });
 
 interface Launched {
@@ -27,10 +31,10 @@ interface Launched {
 }
 
 /** The app under the real entrypoint, an instance of `app` connected to `server`. */
-async function launch(server: TestServer, deployment: { deploymentId: string; inviteToken: string }): Promise<Launched> {
+async function launch(server: TestServer, deployment: { deploymentId: string; inviteToken: string }, addrs = server.addr): Promise<Launched> {
   const entrypoint = start(['node', APP], {
     env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: server.addr,
+      WAYPOINT_SERVER_ADDR: addrs,
       WAYPOINT_DEPLOYMENT_ID: deployment.deploymentId,
       WAYPOINT_CEB_INVITE_TOKEN: deployment.inviteToken,
       WAYPOINT_CEB_STOP_TIMEOUT: '2s',
@@ -42,8 +46,8 @@ async function launch(server: TestServer, deployment: { deploymentId: string; in
 }
 
 /** Two replicas, the app's one instance connected to B; A lists it (its row is written). */
-async function appOnB(app = 'web'): Promise<{ a: TestServer; b: TestServer; onB: Launched; instanceId: string }> {
-  const [a, b] = await startReplicas(2);
+async function appOnB(app = 'web', args: string[] = []): Promise<{ a: TestServer; b: TestServer; onB: Launched; instanceId: string }> {
+  const [a, b] = await startReplicas(2, { args });
   const onB = await launch(b, await a.createDeployment(app));
   let instanceId = '';
   await waitFor(
@@ -132,6 +136,29 @@ describe.skipIf(!REPLICAS)('exec through one replica into an instance connected 
     await waitFor(() => !isAlive(pid), { what: () => `the command (pid ${pid}) on B to end` });
     expect(isAlive(onB.appPid)).toBe(true);
   });
+
+  it('a replica that dies mid-session: the operator is told in one line; its instance is then refused with one line', async () => {
+    const { a, b, instanceId } = await appOnB();
+    const ctl = start(['exec', '--instance', instanceId, '-T', '--', 'sh', '-c', 'echo started; exec sleep 100'], { bin: CTL, env: a.env() });
+    await ctl.waitForOutput('started');
+    await b.stop({ signal: 'SIGKILL' });
+    const exit = await withDeadline(ctl.exited, 10_000, 'the ctl to exit');
+    expect(exit.code).toBe(1);
+    expect(ctl.stderr().toString()).toMatch(new RegExp(`^waypoint-ctl: the session ended: replica ${b.addr}, where instance ${instanceId} is connected, lost it: .+\n$`));
+    // Once A takes B as gone (--replica-timeout), the instance's replica is named, not "no instance".
+    let refused: Result | undefined;
+    await waitFor(
+      async () => {
+        refused = await exec(a, ['--instance', instanceId, '--', 'true']);
+        return /stopped answering/.test(refused.stderr.toString());
+      },
+      { what: () => `the refusal naming B: ${refused?.stderr.toString()}` },
+    );
+    expect(refused!.code).not.toBe(0);
+    expect(refused!.stderr.toString()).toBe(
+      `waypoint-ctl: instance ${instanceId} is connected to replica ${b.addr}, which stopped answering: retry once the instance has reconnected to another replica\n`,
+    );
+  });
 });
 
 describe.skipIf(!REPLICAS)('logs through one replica', () => {
@@ -163,6 +190,36 @@ describe.skipIf(!REPLICAS)('logs through one replica', () => {
     await waitFor(() => lastOf(follow.stdout().toString(), onB.appPid) > keptB + 5, { what: () => `new lines of B's app through A: ${follow.stdout().toString().slice(-300)}` });
     await waitFor(() => lastOf(follow.stdout().toString(), onA.appPid) > keptB, { what: () => 'A\'s own app too' });
     follow.proc.kill('SIGTERM');
+  });
+
+  it('-f follows a replica that joins after it began, and an instance that moves to another replica', async () => {
+    const [a, b] = await startReplicas(2);
+    const deployment = await a.createDeployment('web');
+    const joinC = () => startServer({ databaseUrl: a.databaseUrl, operatorToken: a.operatorToken, args: ['--replica-timeout', TEST_REPLICA_TIMEOUT] });
+    const c = await joinC();
+    // The instance on B, which moves to C when B dies; its lines followed through A by id.
+    const moving = await launch(b, deployment, `${b.addr},${c.addr}`);
+    let instanceId = '';
+    await waitFor(async () => (instanceId = (await a.instances('web'))[0]?.id ?? '') !== '', { what: () => 'A to list the instance' });
+    const byInstance = a.startCtl(['logs', '-f', '--instance', instanceId, '--source', 'app']);
+    const byApp = a.startCtl(['logs', '-f', '--app', 'web', '--source', 'app']);
+    await byInstance.waitForOutput(`from ${moving.appPid}`);
+    await byApp.waitForOutput(`from ${moving.appPid}`);
+
+    // A replica that joins after the follow began: its instance's lines come too.
+    const d = await joinC();
+    const onD = await launch(d, deployment);
+    await byApp.waitForOutput(`from ${onD.appPid}`, { timeoutMs: 15_000 });
+
+    // B dies: the instance registers on C (asked before, when it did not know it), its app untouched.
+    const seen = (text: string) => Math.max(0, ...[...text.matchAll(new RegExp(`tick (\\d+) from ${moving.appPid}`, 'g'))].map((m) => Number(m[1])));
+    await b.stop({ signal: 'SIGKILL' });
+    const before = seen(byInstance.stdout().toString());
+    await waitFor(() => seen(byInstance.stdout().toString()) > before + 10, {
+      timeoutMs: 20_000,
+      what: () => `lines of the moved instance through A after tick ${before}: ${byInstance.stdout().toString().slice(-300)}`,
+    });
+    expect(isAlive(moving.appPid)).toBe(true);
   });
 
   it('of one instance on another replica, and NOT_FOUND for one no replica knows', async () => {
@@ -264,5 +321,36 @@ describe.skipIf(!REPLICAS)('URLs through one replica\'s ingress', () => {
     await a.createDeployment('idle');
     const r = await request(a, `idle.localhost:${a.httpPort}`);
     expect(r).toEqual({ status: 503, body: 'no instance of app idle is connected with its tunnel\n' });
+  });
+});
+
+describe.skipIf(!REPLICAS)('the console of one replica', () => {
+  it('runs exec in an instance on another replica, and shows its logs in the history and the stream', async () => {
+    const { a, onB, instanceId } = await appOnB('web', ['--console-dir', consoleFixture()]);
+    const token = a.operatorToken;
+    const sock = await openExec(a, { token });
+    sock.send({ type: 'start', app: 'web', args: ['sh', '-c', 'read x; echo "out $x"; echo "err $x" >&2; exit 5'], tty: false });
+    await sock.waitFor((x) => x.messages.some((m) => m.type === 'started'), 'started');
+    expect(sock.messages.find((m) => m.type === 'started')).toMatchObject({ instanceId });
+    sock.input('hello\n');
+    sock.send({ type: 'eof' });
+    await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), 'exit');
+    expect([sock.stdout(), sock.stderr()]).toEqual(['out hello\n', 'err hello\n']);
+    expect(sock.messages.find((m) => m.type === 'exit')).toEqual({ type: 'exit', code: 5 });
+
+    const fromB = (e: { event: string; data?: { line?: string } }) => e.event === 'line' && (e.data?.line ?? '').endsWith(`from ${onB.appPid}`);
+    const live = await openEvents(a, '/api/v1/logs/stream?app=web&source=app', { token });
+    expect(live.status).toBe(200);
+    const streamed = await live.waitFor(fromB, 3);
+    // B's lines keep their ids there, without an event id (a stream resumes from A's own lines).
+    expect(streamed[0].id).toBeUndefined();
+    expect(streamed[0].data).toMatchObject({ app: 'web', instanceId, source: 'app' });
+    const history = await api(a, 'GET', '/api/v1/logs?app=web&source=app', { token });
+    const lines = history.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string; line: string; deploymentId: string });
+    expect(lines.filter((l) => l.line.endsWith(`from ${onB.appPid}`)).length).toBeGreaterThan(0);
+    // The same line has the same id in both (the page drops the stream's copies of history lines).
+    expect(lines.map((l) => l.id)).toContain(streamed[0].data.id);
+    expect(new Set(lines.map((l) => l.id)).size).toBe(lines.length);
+    expect((await api(a, 'GET', '/api/v1/logs?instance=01NOPE', { token })).status).toBe(404);
   });
 });

@@ -36,3 +36,21 @@ describe('the ingress hop mark', () => {
     expect(endToEnd(['Host', 'x', 'X-Waypoint-Replica-Hop', 'anything', 'Accept', '*/*'])).toEqual(['Host', 'x', 'Accept', '*/*']);
   });
 });
+
+describe('where an app was found', () => {
+  it('is kept for a moment, by app (any case of its name) and deployment, then asked again', async () => {
+    const b = { id: 'B', grpcAddress: 'b:1', httpAddress: 'b:2', version: '1', startedAt: 1, heartbeatAt: 1, alive: true };
+    const info = (deploymentId: string) => ({ id: `i-${deploymentId}`, deploymentId, app: 'Web', type: 'LONG_RUNNING', execDisabled: false, connectedSince: 1, remoteAddress: '', tokenId: 'T', urlTunnel: true });
+    let asked = 0;
+    const shared = { self, shared: true, remoteInstances: async () => (asked++, [{ replica: b, info: info('01A') }, { replica: b, info: info('01B') }]) };
+    const ingress = new ReplicaIngress(shared as unknown as Replicas, new TokenSigner(key));
+    expect(ingress.recent('web')).toBeUndefined();
+    expect(await ingress.find('Web')).toMatchObject({ app: 'Web', deploymentId: '01B', replica: { id: 'B' } });
+    expect(ingress.recent('web')).toMatchObject({ deploymentId: '01B' });
+    expect(ingress.recent('web', '01A')).toBeUndefined();
+    expect(ingress.recent('web', undefined, Date.now() + 1_001)).toBeUndefined();
+    expect(asked).toBe(1);
+    ingress.close();
+  });
+});
+

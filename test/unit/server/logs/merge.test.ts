@@ -1,7 +1,7 @@
 // The kept lines of several replicas merged for one reader: in time order, and lines of equal
 // time in the order each replica gave them.
 import { describe, expect, it } from 'vitest';
-import { mergeByTime } from '../../../../src/server/api/control/logs.js';
+import { mergeByTime } from '../../../../src/server/logs/remote.js';
 import type { LogEntry } from '../../../../src/server/logs/hub.js';
 
 const at = (line: string, seconds: number, nanos = 0, seq = 0): LogEntry => ({ instanceId: 'i', app: 'web', deploymentId: '', seconds, nanos, source: 'app', line, seq });

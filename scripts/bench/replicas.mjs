@@ -1,0 +1,288 @@
+// Forwarding between replicas, what it costs: two `server run` replicas on one throwaway
+// PostgreSQL database (Debian's postgresql, initdb in a temp dir), one instance (the entrypoint
+// bundle in front of a small Node app) connected to B. Each case is measured straight at B and
+// through A (forwarded to B), interleaved in one run:
+//   - exec `true`, warm gRPC client: from the first message to the exit code (BENCH_REPLICA_RUNS,
+//     default 20, per side);
+//   - `waypoint-ctl exec -T -- cat` of BENCH_REPLICA_MB (default 100) MB, median of 3: MB/s;
+//   - small GETs through the ingress: BENCH_REPLICA_REQUESTS (default 2000), 16 in flight, keep-alive;
+//   - a download of BENCH_REPLICA_MB MB through the ingress, median of 3: MB/s.
+//   node scripts/bench/replicas.mjs
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { cleanEnv, controlClient, envInt, fmtMs, markdownTable, median, quantile, ROOT, stopEntrypoint } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const grpc = require('@grpc/grpc-js');
+const pg = require('pg');
+
+const ENTRYPOINT = path.join(ROOT, 'bin/waypoint-entrypoint');
+const CTL = path.join(ROOT, 'bin/waypoint-ctl');
+const now = () => performance.now();
+
+const APP_SOURCE = `
+const http = require('node:http');
+const chunk = Buffer.alloc(256 * 1024, 97);
+http.createServer((req, res) => {
+  if (req.url.startsWith('/download')) {
+    const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
+    let sent = 0;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+    const pump = () => {
+      while (sent < total) {
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
+  res.end('ok\\n');
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway cluster on a free port (as test/helpers/postgres.ts makes one), and a database in it. */
+async function startPostgres() {
+  const base = '/usr/lib/postgresql';
+  const major = readdirSync(base).filter((d) => /^\d+$/.test(d)).sort((a, b) => b - a)[0];
+  if (!major) throw new Error('no PostgreSQL under /usr/lib/postgresql: run scripts/system-deps.sh');
+  const bin = path.join(base, major, 'bin');
+  const root = process.getuid() === 0;
+  const owner = (cmd, args) => execFileSync(root ? 'runuser' : cmd, root ? ['-u', 'postgres', '--', cmd, ...args] : args, { stdio: 'pipe' });
+  // Its own temp dir, not inside ours: the postgres user must be able to reach it.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-pg-'));
+  if (root) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  owner(path.join(bin, 'initdb'), ['-D', data, '-U', 'waypoint', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
+  const pgCtl = (...args) => owner(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), ...args]);
+  pgCtl('-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`, '-w', 'start');
+  const admin = new pg.Client({ connectionString: `postgres://waypoint@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  await admin.query('CREATE DATABASE bench');
+  await admin.end();
+  const stop = () => {
+    try {
+      pgCtl('-m', 'immediate', '-w', 'stop');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return { url: `postgres://waypoint@127.0.0.1:${port}/bench`, stop };
+}
+
+/** `server run` on the database; resolves with its addresses, the ctl's env, and its token. */
+async function startReplica(dir, databaseUrl, operatorToken) {
+  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
+  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), '--database', databaseUrl];
+  const proc = spawn(CTL, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', () => undefined);
+  await until('the replica to listen', async () => /context \S+/.test(out) && (operatorToken !== undefined || /operator token \S+/.test(out)));
+  // A start on existing state prints no token (only the first does); each writes its ctl context.
+  const token = operatorToken ?? /operator token (\S+)/.exec(out)[1];
+  return { proc, env, token, addr: /listening on (127\.0\.0\.1:\d+)/.exec(out)[1], httpPort: Number(/http listening on 127\.0\.0\.1:(\d+)/.exec(out)[1]) };
+}
+
+function run(argv, env, stdinFile) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (stdinFile) createReadStream(stdinFile).pipe(child.stdin);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.slice(1, 3).join(' ')} exited ${code}: ${err.trim()}`))));
+  });
+}
+
+async function until(what, check) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within 20 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Exec `true` on a warm client; ms from the start message to the exit code. */
+function execTrue(client, metadata) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const call = client.makeBidiStreamRequest('/waypoint_entrypoint.control.v1.Control/Exec', (b) => b, (b) => b, metadata);
+    call.on('data', (buf) => {
+      // ExecResponse.exit_code (field 3, varint): tag 0x18.
+      if (buf[0] === 0x18) {
+        const ms = now() - t0;
+        call.end();
+        resolve(ms);
+      }
+    });
+    call.on('error', reject);
+    // ExecRequest{start{app "bench", args ["true"]}} then {input_eof {}}, encoded by hand.
+    const start = Buffer.concat([Buffer.from([0x0a, 0x05]), Buffer.from('bench'), Buffer.from([0x1a, 0x04]), Buffer.from('true')]);
+    call.write(Buffer.concat([Buffer.from([0x0a, start.length]), start]));
+    call.write(Buffer.from([0x1a, 0x00]));
+  });
+}
+
+function get(agent, port, host) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    http
+      .get({ host: '127.0.0.1', port, path: '/small', agent, headers: { host } }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`GET ${host}: ${res.statusCode}`));
+        res.on('data', () => undefined);
+        res.on('end', () => resolve(now() - t0));
+      })
+      .on('error', reject);
+  });
+}
+
+async function load(port, host, total, concurrency) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies = [];
+  let next = 0;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        latencies.push(await get(agent, port, host));
+      }
+    }),
+  );
+  const ms = now() - t0;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { rps: total / (ms / 1000), p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+}
+
+function download(port, host, bytes) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    let got = 0;
+    http
+      .get({ host: '127.0.0.1', port, path: `/download?bytes=${bytes}`, agent: false, headers: { host } }, (res) => {
+        res.on('data', (c) => (got += c.length));
+        res.on('end', () => (got === bytes ? resolve(now() - t0) : reject(new Error(`download ended after ${got} of ${bytes} bytes`))));
+      })
+      .on('error', reject);
+  });
+}
+
+async function main() {
+  const runs = envInt('BENCH_REPLICA_RUNS', 20);
+  const mb = envInt('BENCH_REPLICA_MB', 100);
+  const requests = envInt('BENCH_REPLICA_REQUESTS', 2000);
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  for (const f of [ENTRYPOINT, CTL]) if (!existsSync(f)) throw new Error(`missing ${path.relative(ROOT, f)} (npm run build)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-replicas-'));
+  let cluster;
+  const procs = [];
+  let entrypoint;
+  try {
+    cluster = await startPostgres();
+    const a = await startReplica(path.join(dir, 'a'), cluster.url);
+    procs.push(a.proc);
+    const b = await startReplica(path.join(dir, 'b'), cluster.url, a.token);
+    procs.push(b.proc);
+    const created = JSON.parse(await run([CTL, 'deployment', 'create', 'bench', '--json'], a.env));
+    const appFile = path.join(dir, 'app.cjs');
+    writeFileSync(appFile, APP_SOURCE);
+    entrypoint = spawn(ENTRYPOINT, [process.execPath, appFile], {
+      env: cleanEnv({ ...created.env, WAYPOINT_SERVER_ADDR: b.addr, PORT: String(await freePort()), WAYPOINT_CEB_STOP_TIMEOUT: '1s' }),
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const viaA = controlClient(a.addr, a.token);
+    await until('A to list the instance on B', async () => (await viaA.instances('bench')).length === 1);
+    const sides = [
+      { name: 'straight at B', replica: b },
+      { name: 'through A (forwarded to B)', replica: a },
+    ];
+    for (const s of sides) {
+      s.host = `bench.localhost:${s.replica.httpPort}`;
+      await until(`the app through ${s.name}`, async () => (await get(false, s.replica.httpPort, s.host)) >= 0);
+      s.client = new grpc.Client(s.replica.addr, grpc.credentials.createInsecure());
+      s.metadata = new grpc.Metadata();
+      s.metadata.set('authorization', a.token);
+      s.metadata.set('client-api-protocol', '1,1');
+      s.exec = [];
+      s.cat = [];
+      s.dl = [];
+    }
+    const file = path.join(dir, 'payload');
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
+    writeFileSync(file, Buffer.concat(Array.from({ length: mb }, () => chunk)));
+
+    for (const s of sides) await execTrue(s.client, s.metadata); // warm-up
+    for (let i = 0; i < runs; i++) for (const s of sides) s.exec.push(await execTrue(s.client, s.metadata));
+    for (let i = 0; i < 3; i++) {
+      for (const s of sides) {
+        const t0 = now();
+        await run([CTL, 'exec', '--app', 'bench', '-T', '--', 'cat'], s.replica.env, file);
+        s.cat.push(now() - t0);
+      }
+    }
+    for (const s of sides) s.gets = await load(s.replica.httpPort, s.host, requests, 16);
+    for (let i = 0; i < 3; i++) for (const s of sides) s.dl.push(await download(s.replica.httpPort, s.host, mb * 1024 * 1024));
+
+    const rate = (ms) => (mb / (ms / 1000)).toFixed(0);
+    out(`## Forwarding between replicas (two replicas on PostgreSQL ${cluster.url.split('@')[1]}, instance on B)`);
+    out();
+    out(
+      markdownTable(
+        ['path', `exec \`true\` warm p50 / p90 (${runs})`, `exec cat ${mb} MB`, `GETs/s (${requests}, 16 in flight)`, 'GET p50 / p99', `download ${mb} MB`],
+        sides.map((s) => {
+          const e = s.exec.sort((x, y) => x - y);
+          const cat = median(s.cat.sort((x, y) => x - y));
+          const dl = median(s.dl.sort((x, y) => x - y));
+          return [
+            s.name,
+            `${fmtMs(median(e))} / ${fmtMs(quantile(e, 0.9))}`,
+            `${rate(cat)} MB/s`,
+            s.gets.rps.toFixed(0),
+            `${fmtMs(s.gets.p50)} / ${fmtMs(s.gets.p99)}`,
+            `${rate(dl)} MB/s`,
+          ];
+        }),
+      ),
+    );
+    for (const s of sides) s.client.close();
+  } finally {
+    await stopEntrypoint(entrypoint);
+    for (const p of procs) p.kill('SIGKILL');
+    try {
+      cluster?.stop();
+    } catch {
+      /* already down */
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`replicas bench: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,4 +1,5 @@
 // Typed access to native/posix.c (loaded on first use).
+import type { LineEncoder } from '../logs/queue.js';
 import { loadNative } from './load.js';
 
 export interface PosixAddon {
@@ -44,6 +45,8 @@ export interface PosixAddon {
   ): unknown;
   /** Whether the relay holds bytes it is still writing (its reader is slow). */
   relayBusy(handle: unknown): boolean;
+  /** Log capture's bulk line encoder (native/lines.c; LogQueue.pushLines). */
+  encodeLines: LineEncoder;
 }
 
 export function posix(): PosixAddon {

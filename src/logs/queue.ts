@@ -60,6 +60,8 @@ const MIN_BATCH_BYTES = 1024;
  * a batch of its own size instead.
  */
 const ENTRY_SLACK = 4 * 1024;
+/** Free batch buffers kept (each batchBytes and the slack). */
+const MAX_SPARES = 4;
 
 export class LogQueue {
   private readonly sealed: Batch[] = [];
@@ -69,8 +71,13 @@ export class LogQueue {
    * it, no copy); one sealed early (the timer) is copied to its size, not to hold the rest.
    */
   private open?: OpenBatch;
-  /** The buffer of a batch that was copied out: the next batch is filled in it. */
-  private spare?: Buffer;
+  /**
+   * Buffers to fill the next batches in: of batches copied out, and of batches dropped before
+   * they were taken (a burst the server cannot keep up with drops most of what it fills).
+   */
+  private readonly spares: Buffer[] = [];
+  /** Sealed batches that are views of their own buffer, never taken: theirs is reusable once dropped. */
+  private readonly buffers = new WeakMap<Batch, Buffer>();
   private readonly idField: Buffer;
   private readonly batchBytes: number;
   private droppedLines = 0;
@@ -186,9 +193,10 @@ export class LogQueue {
     if (open.buf.length - open.pos > open.buf.length / 8) {
       bytes = Buffer.allocUnsafeSlow(open.pos);
       open.buf.copy(bytes, 0, 0, open.pos);
-      if (open.buf.length <= this.batchBytes + ENTRY_SLACK) this.spare = open.buf; // not a giant's
+      this.reuse(open.buf);
     }
     const batch = { bytes, lines: open.lines, firstMs: open.firstMs };
+    if (bytes.buffer === open.buf.buffer) this.buffers.set(batch, open.buf);
     this.sealed.push(batch);
     this.sealedBytes += batch.bytes.length;
     this.dropOldest();
@@ -203,7 +211,9 @@ export class LogQueue {
       return this.marker(n, this.sealed[0]?.firstMs ?? this.open?.firstMs ?? Date.now());
     }
     const batch = this.sealed.shift();
-    if (batch) this.sealedBytes -= batch.bytes.length;
+    if (!batch) return undefined;
+    this.sealedBytes -= batch.bytes.length;
+    this.buffers.delete(batch); // the stream has it now
     return batch;
   }
 
@@ -236,6 +246,8 @@ export class LogQueue {
       const batch = this.sealed.shift()!;
       this.sealedBytes -= batch.bytes.length;
       lines += batch.lines;
+      const buf = this.buffers.get(batch);
+      if (buf) this.reuse(buf);
     }
     if (lines === 0) return;
     this.count(lines);
@@ -263,11 +275,15 @@ export class LogQueue {
   private openBatch(size: number, ms: number): OpenBatch {
     this.seal();
     const room = Math.max(this.batchBytes + ENTRY_SLACK, this.idField.length + size);
-    const buf = this.spare && this.spare.length >= room ? this.spare : Buffer.allocUnsafeSlow(room);
-    this.spare = undefined;
+    const buf = this.spares.length > 0 && room <= this.batchBytes + ENTRY_SLACK ? this.spares.pop()! : Buffer.allocUnsafeSlow(room);
     const open = (this.open = { buf, pos: 0, lines: 0, firstMs: ms });
     open.pos = this.idField.copy(open.buf, 0);
     return open;
+  }
+
+  /** A batch's buffer, free again: kept for the next batches unless a giant's or enough are. */
+  private reuse(buf: Buffer): void {
+    if (buf.length === this.batchBytes + ENTRY_SLACK && this.spares.length < MAX_SPARES) this.spares.push(buf);
   }
 
   /** The encoded timestamp, shared by every line of the same millisecond. */

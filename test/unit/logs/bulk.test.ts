@@ -172,3 +172,53 @@ describe('bulk line encoding', () => {
     expect(() => native.encodeLines(src, 0, 4, ts, Source.APP, out, 0, 200, 100, new Float64Array(1))).toThrow(TypeError);
   });
 });
+
+describe('LogQueue buffer reuse', () => {
+  const line = (n: number) => `line ${String(n).padStart(6, '0')} ${'x'.repeat(90)}\n`;
+  const decode = (b: Batch) => {
+    const lines: string[] = [];
+    // Entries after the instance id: tag 0x12, length, then the line in field 2 of each.
+    let pos = 2 + b.bytes[1];
+    while (pos < b.bytes.length) {
+      const [len, next] = varint(b.bytes, pos + 1);
+      const entry = b.bytes.subarray(next, next + len);
+      const tsLen = entry[1];
+      const [lineLen, lineAt] = varint(entry, 2 + tsLen + 1);
+      lines.push(entry.subarray(lineAt, lineAt + lineLen).toString());
+      pos = next + len;
+    }
+    return lines;
+  };
+  function varint(buf: Buffer, pos: number): [number, number] {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = buf[pos++];
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return [value, pos];
+    }
+  }
+
+  it("fills new batches in dropped batches' buffers, never in a taken one's, and the kept lines stay intact", () => {
+    const q = new LogQueue({ instanceId: 'i', capacityBytes: 64 * 1024, batchBytes: 8 * 1024 });
+    let n = 0;
+    while (q.bytes < 9 * 1024) q.pushText(line(n++), Source.APP, 1);
+    const taken = q.take()!;
+    const takenLines = decode(taken);
+    const takenBuffer = taken.bytes.buffer;
+    const buffers = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 5000; i++) {
+      q.pushText(line(n++), Source.APP, 2);
+      const open = (q as unknown as { open?: { buf: Buffer } }).open; // the batch being filled
+      if (open) buffers.add(open.buf.buffer);
+    }
+    q.seal();
+    expect(q.dropped).toBeGreaterThan(4000);
+    // A few buffers went round, instead of one new one per batch (~70 batches were filled).
+    expect(buffers.size).toBeLessThan(20);
+    expect(buffers.has(takenBuffer)).toBe(false);
+    expect(decode(taken)).toEqual(takenLines);
+    const kept: string[] = [];
+    for (let b = q.take(); b; b = q.take()) if (!b.marks) kept.push(...decode(b));
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => line(n - kept.length + i)));
+  });
+});

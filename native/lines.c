@@ -72,6 +72,24 @@ static int valid_utf8(const uint8_t *p, size_t n) {
   return 1;
 }
 
+// Where the ASCII from p[from] ends, looked at up to p[to]: `to`, or the start of the first
+// 8-byte word with a byte >= 0x80 (or of the last bytes, checked one by one).
+static size_t ascii_until(const uint8_t *p, size_t from, size_t to) {
+  size_t i = from;
+  for (; i + 32 <= to; i += 32) {
+    uint64_t w[4];
+    memcpy(w, p + i, 32);
+    if (((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL) != 0) break;
+  }
+  for (; i < to; i++) {
+    if (p[i] >= 0x80) return i;
+  }
+  return to;
+}
+
+// How much is checked for ASCII at a time, ahead of the lines that need it.
+#define ASCII_WINDOW (64 * 1024)
+
 static int get_buffer(napi_env env, napi_value value, uint8_t **data, size_t *len) {
   return napi_get_buffer_info(env, value, (void **)data, len) == napi_ok;
 }
@@ -110,11 +128,18 @@ napi_value encode_lines(napi_env env, napi_callback_info info) {
   }
   size_t pos = start, lines = 0;
   size_t extra = source != 0 ? 2 : 0;
+  // src[pos, ascii) is known to be ASCII, which is valid UTF-8: most lines need no check of their own.
+  size_t ascii = start;
   while (pos < end && out_pos < stop_at) {
     const uint8_t *nl = memchr(src + pos, '\n', end - pos);
     if (nl == NULL) break;
     size_t line_len = (size_t)(nl + 1 - (src + pos));
-    if (line_len > max_line || !valid_utf8(src + pos, line_len)) break;
+    if (line_len > max_line) break;
+    if (pos + line_len > ascii) {
+      size_t window = pos + line_len > pos + ASCII_WINDOW ? pos + line_len : pos + ASCII_WINDOW;
+      ascii = ascii_until(src, pos, window < end ? window : end);
+    }
+    if (pos + line_len > ascii && !valid_utf8(src + pos, line_len)) break;
     size_t body = ts_len + 1 + varint_length(line_len) + line_len + extra;
     if (out_pos + 1 + varint_length(body) + body > out_len) break;
     uint8_t *p = out + out_pos;

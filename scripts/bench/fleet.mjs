@@ -12,8 +12,13 @@
 // BENCH_FLEET_WORKERS (processes of the simulator, default 2), BENCH_FLEET_ROUNDS (default 5).
 // The open-files limit is raised for the servers and the simulator's processes only (prlimit,
 // where permitted), not for the machine.
+//
+// Profiling: BENCH_FLEET_PROFILE_DIR=DIR with BENCH_SERVER_NODE_ARGS=--cpu-prof (the servers
+// stop cleanly at the end of each setup and their profiles are copied to DIR as
+// <setup>-<server>-*.cpuprofile); with BENCH_SERVER_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 a
+// heap snapshot of each server is taken once the fleet idles (after the RSS is read).
 import { fork, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { chosenSetups } from './fleet-setups.mjs';
 import { envInt, fmtMs, markdownTable, quantile, ROOT } from './lib.mjs';
@@ -22,6 +27,8 @@ const INSTANCES = envInt('BENCH_FLEET_INSTANCES', 10_000);
 const WORKERS = envInt('BENCH_FLEET_WORKERS', 2);
 const ROUNDS = envInt('BENCH_FLEET_ROUNDS', 5);
 const SETUPS = chosenSetups(process.env.BENCH_FLEET_SETUPS || 'sqlite,replicas');
+const PROFILE_DIR = process.env.BENCH_FLEET_PROFILE_DIR;
+const HEAP_SIGNAL = /--heapsnapshot-signal=(\w+)/.exec(process.env.BENCH_SERVER_NODE_OPTIONS ?? '')?.[1];
 
 const NOFILE = Math.max(65_536, INSTANCES * 2 + 1_024);
 const BUDGET = { instances: 10_000, p99Ms: 1_000, kibPerInstance: 40 };
@@ -130,6 +137,7 @@ async function measure(setup, stack) {
   const idleCpuShare = (serversCpu() - idleFrom.cpu) / (Date.now() - idleFrom.at);
   const rssAfter = pids.map(rssKiB);
   const kibPer = (sum(rssAfter) - sum(rssBefore)) / Math.max(1, registered);
+  if (HEAP_SIGNAL) await heapSnapshots(servers);
 
   const latencies = [];
   /** Per server: the latencies of its instances. */
@@ -161,6 +169,7 @@ async function measure(setup, stack) {
   latencies.sort((a, b) => a - b);
   for (const list of byServer.values()) list.sort((a, b) => a - b);
   for (const w of workers) w.kill('SIGKILL');
+  if (PROFILE_DIR) await keepProfiles(setup.name, servers);
 
   const mib = (kib) => (kib / 1024).toFixed(0);
   const row = [
@@ -191,6 +200,41 @@ async function measure(setup, stack) {
     `${setup.title}: budget ≤ ${BUDGET.kibPerInstance} KiB RSS per idle instance: ${verdict(kibPer <= BUDGET.kibPerInstance)}`,
   ];
   return { row, lines: [...lines, ...budgets] };
+}
+
+/** A heap snapshot of each server (written in its dir), one at a time; resolves once written. */
+async function heapSnapshots(servers) {
+  for (const s of servers) {
+    const written = () => readdirSync(s.dir).filter((f) => f.endsWith('.heapsnapshot'));
+    const before = written().length;
+    process.kill(s.pid, HEAP_SIGNAL);
+    const deadline = Date.now() + 300_000;
+    // Written when its size stops growing (the file appears at the start).
+    let last = -1;
+    for (;;) {
+      await settle(1_000);
+      const files = written();
+      if (files.length > before) {
+        const size = statSync(path.join(s.dir, files.at(-1))).size;
+        if (size === last && size > 0) break;
+        last = size;
+      }
+      if (Date.now() > deadline) throw new Error(`no heap snapshot of server ${s.name} within 300 s`);
+    }
+  }
+}
+
+/** Stops the servers cleanly (a CPU profile is written at exit) and copies their profiles. */
+async function keepProfiles(setupName, servers) {
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  for (const s of servers) {
+    await s.terminate();
+    for (const file of readdirSync(s.dir).filter((f) => /\.(cpuprofile|heapsnapshot)$/.test(f))) {
+      const target = path.join(PROFILE_DIR, `${setupName}-${s.name}-${file}`);
+      copyFileSync(path.join(s.dir, file), target);
+      console.log(`kept ${target}`);
+    }
+  }
 }
 
 /** Runs the cleanups of `stack`, last first; none may stop the others. */

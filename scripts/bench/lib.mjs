@@ -127,7 +127,10 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
   const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...store, ...extraArgs];
   // BENCH_SERVER_NODE_OPTIONS: for profiling the server under a bench (e.g. --perf-basic-prof).
   const profiling = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
-  const proc = spawn(CTL, args, {
+  // BENCH_SERVER_NODE_ARGS: node flags NODE_OPTIONS refuses (--cpu-prof): node runs the bundle itself.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean);
+  const [cmd, argv] = nodeArgs ? [process.execPath, [...nodeArgs, path.join(ROOT, 'dist/ctl.cjs'), ...args]] : [CTL, args];
+  const proc = spawn(cmd, argv, {
     env: { ...env, ...profiling },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: dir, // where --cpu-prof and heap snapshots land

@@ -15,10 +15,11 @@
 //
 // Profiling: BENCH_FLEET_PROFILE_DIR=DIR with BENCH_SERVER_NODE_ARGS=--cpu-prof (the servers
 // stop cleanly at the end of each setup and their profiles are copied to DIR as
-// <setup>-<server>-*.cpuprofile); with BENCH_SERVER_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 a
-// heap snapshot of each server is taken once the fleet idles (after the RSS is read).
+// <setup>-<server>-*.cpuprofile, the phases' times in <setup>-phases.json for profile-top.mjs
+// --phases); with BENCH_SERVER_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 a heap snapshot of
+// each server is taken once the fleet idles (after the RSS is read).
 import { fork, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chosenSetups } from './fleet-setups.mjs';
 import { envInt, fmtMs, markdownTable, quantile, ROOT } from './lib.mjs';
@@ -60,6 +61,7 @@ function raiseOpenFiles(pid, needed) {
   if (limit < needed) throw new Error(`process ${pid} may open ${limit} files, ${needed} are needed, and prlimit could not raise it: lower BENCH_FLEET_INSTANCES`);
 }
 
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** `total` split in `parts` near-equal whole shares. */
@@ -122,11 +124,14 @@ async function measure(setup, stack) {
   const rssBefore = pids.map(rssKiB);
   const cpu0 = serversCpu();
   const t0 = Date.now();
+  // On the clock V8 stamps profile samples with (profile-top.mjs --phases).
+  const phases = { registration: [[monoUs()]], fanout: [] };
   const workers = startWorkers(servers, deployment);
   stack.push(() => workers.forEach((w) => w.kill('SIGKILL')));
   for (const w of workers) raiseOpenFiles(w.pid, w.needsFiles);
   const ready = await Promise.all(workers.map((w) => next(w, 'ready')));
   const registrationMs = Date.now() - t0;
+  phases.registration[0].push(monoUs());
   const registrationCpuMs = serversCpu() - cpu0;
   const simulatorCpuMs = sum(workers.map((w) => cpuMs(w.pid)));
   const registered = sum(ready.map((r) => r.registered));
@@ -148,6 +153,7 @@ async function measure(setup, stack) {
   for (let round = 1; round <= ROUNDS; round++) {
     const cpuStart = serversCpu();
     const start = Date.now();
+    phases.fanout.push([monoUs()]);
     notified.push(await setConfig(control.raw, control.metadata(), round));
     const answers = await Promise.all(
       workers.map((w) => {
@@ -164,12 +170,13 @@ async function measure(setup, stack) {
       }
     });
     fanOutCpuMs += serversCpu() - cpuStart;
+    phases.fanout.at(-1).push(monoUs());
     await settle(1_000);
   }
   latencies.sort((a, b) => a - b);
   for (const list of byServer.values()) list.sort((a, b) => a - b);
   for (const w of workers) w.kill('SIGKILL');
-  if (PROFILE_DIR) await keepProfiles(setup.name, servers);
+  if (PROFILE_DIR) await keepProfiles(setup.name, servers, phases);
 
   const mib = (kib) => (kib / 1024).toFixed(0);
   const row = [
@@ -225,8 +232,9 @@ async function heapSnapshots(servers) {
 }
 
 /** Stops the servers cleanly (a CPU profile is written at exit) and copies their profiles. */
-async function keepProfiles(setupName, servers) {
+async function keepProfiles(setupName, servers, phases) {
   mkdirSync(PROFILE_DIR, { recursive: true });
+  writeFileSync(path.join(PROFILE_DIR, `${setupName}-phases.json`), JSON.stringify(phases));
   for (const s of servers) {
     await s.terminate();
     for (const file of readdirSync(s.dir).filter((f) => /\.(cpuprofile|heapsnapshot)$/.test(f))) {

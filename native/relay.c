@@ -4,6 +4,10 @@
 // the relay back: when JavaScript has more than its limit still to take, what does not fit is
 // dropped and counted (bytes, lines, whether it ended mid-line), and everything after it too
 // until JavaScript took what it had, so that a batch is always "data, then the gap after it".
+// The copy goes to two buffers of the limit's size, made once: the thread fills one while
+// JavaScript reads the other (during its call only), then they swap. JavaScript sees each
+// through one Buffer made at the start, not a new one per batch: a burst of 100 MB cost
+// 100 MB of new memory for V8 to account and collect (several full GCs), and fresh pages.
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,20 +15,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "posix.h"
 
 #define READ_BYTES (256 * 1024)
+// What stays in memory of a buffer after a batch: the rest goes back to the kernel, so that
+// a burst does not leave megabytes behind for the process's life.
+#define WARM_BYTES (1024 * 1024)
 
 struct relay {
   int from, to;
   size_t limit;
   napi_threadsafe_function tsfn;
   pthread_mutex_t lock;
-  // Guarded by lock: the batch JavaScript has not taken yet.
-  char *data;
-  size_t len, cap;
+  // The two buffers (limit bytes each, mapped, touched only as used) and JavaScript's views.
+  char *bufs[2];
+  napi_ref views[2];
+  // Guarded by lock: the batch JavaScript has not taken yet, in bufs[fill].
+  int fill;
+  size_t len;
   int64_t gap_bytes, gap_lines;
   int gap_mid_line;
   int notified; // a call to JavaScript is queued and will take the batch
@@ -39,7 +50,9 @@ struct relay {
 static void unref_relay(struct relay *r) {
   if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
   pthread_mutex_destroy(&r->lock);
-  free(r->data);
+  for (int i = 0; i < 2; i++) {
+    if (r->bufs[i]) munmap(r->bufs[i], r->limit);
+  }
   free(r);
 }
 
@@ -76,19 +89,8 @@ static void notify_locked(struct relay *r) {
 static void keep_copy(struct relay *r, const char *p, size_t n) {
   pthread_mutex_lock(&r->lock);
   int fits = r->gap_bytes == 0 && r->len + n <= r->limit;
-  if (fits && r->len + n > r->cap) {
-    size_t cap = r->cap ? r->cap : READ_BYTES;
-    while (cap < r->len + n) cap *= 2;
-    char *grown = realloc(r->data, cap);
-    if (grown) {
-      r->data = grown;
-      r->cap = cap;
-    } else {
-      fits = 0;
-    }
-  }
   if (fits) {
-    memcpy(r->data + r->len, p, n);
+    memcpy(r->bufs[r->fill] + r->len, p, n);
     r->len += n;
   } else {
     r->gap_bytes += (int64_t)n;
@@ -129,49 +131,81 @@ static void *relay_thread(void *arg) {
   return NULL;
 }
 
-static void free_batch(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
-// On the JavaScript thread: the batch, as (data Buffer | null, gapBytes, gapLines, gapMidLine,
-// ended, errno) to the callback.
+// On the JavaScript thread: the batch, as (buffer | null, length, gapBytes, gapLines,
+// gapMidLine, ended, errno) to the callback; the batch is buffer[0, length), valid during the
+// call only (the thread fills that buffer again after the next swap).
 static void call_js(napi_env env, napi_value callback, void *context, void *unused) {
   (void)unused;
   struct relay *r = context;
   if (env == NULL) return;
   pthread_mutex_lock(&r->lock);
-  char *data = r->data;
+  int taken = r->fill;
   size_t len = r->len;
   int64_t gap_bytes = r->gap_bytes, gap_lines = r->gap_lines;
   int gap_mid_line = r->gap_mid_line, ended = r->ended, end_errno = r->end_errno;
-  r->data = NULL;
-  r->len = r->cap = 0;
+  r->fill ^= 1;
+  r->len = 0;
   r->gap_bytes = r->gap_lines = 0;
   r->gap_mid_line = 0;
   r->notified = 0;
   pthread_mutex_unlock(&r->lock);
 
-  napi_value argv[6], undefined;
-  if (len > 0) {
-    napi_create_external_buffer(env, len, data, free_batch, NULL, &argv[0]);
-  } else {
-    free(data);
-    napi_get_null(env, &argv[0]);
-  }
-  napi_create_double(env, (double)gap_bytes, &argv[1]);
-  napi_create_double(env, (double)gap_lines, &argv[2]);
-  napi_get_boolean(env, gap_mid_line, &argv[3]);
-  napi_get_boolean(env, ended, &argv[4]);
-  napi_create_int32(env, end_errno, &argv[5]);
+  napi_value argv[7], undefined;
+  if (len == 0 || napi_get_reference_value(env, r->views[taken], &argv[0]) != napi_ok) napi_get_null(env, &argv[0]);
+  napi_create_double(env, (double)len, &argv[1]);
+  napi_create_double(env, (double)gap_bytes, &argv[2]);
+  napi_create_double(env, (double)gap_lines, &argv[3]);
+  napi_get_boolean(env, gap_mid_line, &argv[4]);
+  napi_get_boolean(env, ended, &argv[5]);
+  napi_create_int32(env, end_errno, &argv[6]);
   napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, callback, 6, argv, NULL);
+  napi_call_function(env, undefined, callback, 7, argv, NULL);
+  // JavaScript is done with it: past its warm part, the pages go back (they read as zeros).
+  if (len > WARM_BYTES) madvise(r->bufs[taken] + WARM_BYTES, len - WARM_BYTES, MADV_DONTNEED);
+}
+
+static void finalize_view(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  unref_relay(hint);
+}
+
+// The two buffers, mapped (pages come as they are first written) and seen by JavaScript
+// through one Buffer each for the relay's life. 0 or an errno.
+static int make_buffers(napi_env env, struct relay *r) {
+  if (r->limit == 0) return 0;
+  for (int i = 0; i < 2; i++) {
+    void *p = mmap(NULL, r->limit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return errno;
+    r->bufs[i] = p;
+  }
+  for (int i = 0; i < 2; i++) {
+    napi_value view;
+    if (napi_create_external_buffer(env, r->limit, r->bufs[i], finalize_view, r, &view) != napi_ok) return EINVAL;
+    __atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL); // the view's, released by finalize_view
+    if (napi_create_reference(env, view, 1, &r->views[i]) != napi_ok) return EINVAL;
+  }
+  return 0;
 }
 
 static void finalize_relay(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
+  unref_relay(data);
+}
+
+// Our references to the views: without them the Buffers go with JavaScript's last use.
+static void drop_views(napi_env env, struct relay *r) {
+  for (int i = 0; i < 2; i++) {
+    if (r->views[i]) napi_delete_reference(env, r->views[i]);
+    r->views[i] = NULL;
+  }
+}
+
+// The thread's side is over (its last batch delivered): the views are no longer ours to keep.
+static void finalize_thread(napi_env env, void *data, void *hint) {
+  (void)hint;
+  drop_views(env, data);
   unref_relay(data);
 }
 
@@ -183,8 +217,9 @@ static napi_value fail(napi_env env, int err, const char *what) {
 }
 
 // relay(fromFd, toFd, copyLimitBytes, onBatch): starts the thread and returns its handle; from
-// then on `fromFd` is the thread's (it closes it at the end). onBatch(data, gapBytes, gapLines,
-// gapMidLine, ended, errno) is called on this thread for each batch, the last one with ended true.
+// then on `fromFd` is the thread's (it closes it at the end). onBatch(buffer, length, gapBytes,
+// gapLines, gapMidLine, ended, errno) is called on this thread for each batch (buffer[0, length),
+// valid during the call), the last one with ended true.
 napi_value relay_output(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -195,23 +230,35 @@ napi_value relay_output(napi_env env, napi_callback_info info) {
   }
   struct relay *r = calloc(1, sizeof *r);
   if (!r) return fail(env, ENOMEM, "relay");
-  r->refs = 2;
+  // Owners: this call while it sets up, each view (make_buffers), then the thread's side and
+  // JavaScript's handle.
+  r->refs = 1;
   int64_t limit = 0;
   napi_get_value_int32(env, argv[0], &r->from);
   napi_get_value_int32(env, argv[1], &r->to);
   napi_get_value_int64(env, argv[2], &limit);
   r->limit = limit > 0 ? (size_t)limit : 0;
   pthread_mutex_init(&r->lock, NULL);
+  int made = make_buffers(env, r);
+  if (made != 0) {
+    drop_views(env, r);
+    unref_relay(r);
+    return fail(env, made, "relay: the capture buffers");
+  }
   napi_value name;
   napi_create_string_utf8(env, "waypoint-relay", NAPI_AUTO_LENGTH, &name);
   // The relay object lives as long as the function does: freed with it, after the last call.
-  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, r, finalize_relay, r, call_js, &r->tsfn) != napi_ok) {
-    pthread_mutex_destroy(&r->lock);
-    free(r);
+  __atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, r, finalize_thread, r, call_js, &r->tsfn) != napi_ok) {
+    drop_views(env, r);
+    __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
+    unref_relay(r);
     return fail(env, EINVAL, "relay: napi_create_threadsafe_function");
   }
   napi_value handle;
+  __atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
   napi_create_external(env, r, finalize_relay, NULL, &handle);
+  unref_relay(r); // set up: the thread's side and the handle hold it now
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

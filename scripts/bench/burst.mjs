@@ -8,7 +8,11 @@
 // 2 s). Connected, the lines shipped and dropped too, as the entrypoint's log accounts for them
 // (its warnings: dropped in all, and not shipped at exit; shipped is the rest of the app's
 // lines), median over the runs. The entrypoint is the x64 release binary when built (npm run
-// release), else dist/waypoint-entrypoint; BENCH_BINARY=… for another.
+// release), else dist/waypoint-entrypoint; BENCH_BINARY=… for another. BENCH_BURST_BASELINE=…
+// adds another binary's connected case to the same rounds (a build before a change). Each case
+// also reports the wrapper's own CPU time (user + system, ms: the shell's `times` of what it
+// waited for, less the app's own), which stays meaningful on a shared machine where wall
+// time is noise; connected, that CPU per MB of the app's output too.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,9 +33,23 @@ function entrypointBinary() {
  * the app writes its own duration (µs) to `mark`.
  */
 function pipeline(wrapper, mark, stderrFile) {
-  const app = `s=$(date +%s%N); yes "$(printf '%099d' 0)" | head -n ${LINES}; e=$(date +%s%N); echo $(( (e - s) / 1000 )) > '${mark}'`;
-  const quoted = [...wrapper, 'sh', '-c', app].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return ['sh', '-c', `${quoted}${stderrFile ? ` 2>'${stderrFile}'` : ''} | cat >/dev/null`];
+  const app = `s=$(date +%s%N); yes "$(printf '%099d' 0)" | head -n ${LINES}; e=$(date +%s%N); echo $(( (e - s) / 1000 )) > '${mark}'; times > '${mark}.app-cpu'`;
+  const quote = (a) => `'${a.replace(/'/g, `'\\''`)}'`;
+  // The wrapper under a shell of its own, whose `times` counts the wrapper and the app it reaped.
+  const counted = `"$@"${stderrFile ? ` 2>${quote(stderrFile)}` : ''}; times > ${quote(`${mark}.all-cpu`)}`;
+  const quoted = ['sh', '-c', counted, 'sh', ...wrapper, 'sh', '-c', app].map(quote).join(' ');
+  return ['sh', '-c', `${quoted} | cat >/dev/null`];
+}
+
+/** CPU ms in `times` output: the shell's own and its children's, or only the children's. */
+function timesMs(text, childrenOnly) {
+  const secs = [...text.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return (childrenOnly ? secs[2] + secs[3] : secs.reduce((a, b) => a + b, 0)) * 1000;
+}
+
+/** The wrapper's own CPU in a run: all that its shell waited for, less the app's. */
+function wrapperCpuMs(mark) {
+  return Math.max(0, timesMs(readFileSync(`${mark}.all-cpu`, 'utf8'), true) - timesMs(readFileSync(`${mark}.app-cpu`, 'utf8'), false));
 }
 
 /** The app's lines by the entrypoint's account (its log on stderr): dropped, not shipped at exit, shipped. */
@@ -43,6 +61,8 @@ function lineAccount(stderr) {
 
 async function main() {
   const binary = entrypointBinary();
+  const baseline = process.env.BENCH_BURST_BASELINE;
+  if (baseline && !existsSync(baseline)) throw new Error(`BENCH_BURST_BASELINE: ${baseline} is missing`);
   if (!existsSync(binary)) throw new Error(`${path.relative(ROOT, binary)} is missing: npm run release (or npm run build:binary)`);
   const tini = which('tini');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-burst-'));
@@ -53,10 +73,12 @@ async function main() {
       ...(tini ? [{ name: '`tini -s`', wrapper: [tini, '-s', '--'], env: cleanEnv(), baseline: true }] : []),
       { name: 'entrypoint, disabled mode', wrapper: [binary], env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), budget: BUDGETS.disabled },
       { name: 'entrypoint, connected (shipping)', wrapper: [binary], env: cleanEnv(server.env), budget: BUDGETS.connected, account: true },
+      ...(baseline ? [{ name: `baseline ${path.basename(baseline)}, connected (shipping)`, wrapper: [baseline], env: cleanEnv(server.env), account: true }] : []),
     ];
     const app = new Map(cases.map((c) => [c.name, []]));
     const whole = new Map(cases.map((c) => [c.name, []]));
     const accounts = new Map(cases.map((c) => [c.name, []]));
+    const cpu = new Map(cases.map((c) => [c.name, []]));
     const mark = path.join(dir, 'app-us');
     const stderrFile = path.join(dir, 'stderr');
     for (let round = 0; round < RUNS; round++) {
@@ -64,10 +86,11 @@ async function main() {
         rmSync(mark, { force: true });
         whole.get(c.name).push(timeOnce(pipeline(c.wrapper, mark, c.account && stderrFile), c));
         app.get(c.name).push(Number(readFileSync(mark, 'utf8')) / 1000);
+        cpu.get(c.name).push(wrapperCpuMs(mark));
         if (c.account) accounts.get(c.name).push(lineAccount(readFileSync(stderrFile, 'utf8')));
       }
     }
-    for (const list of [...app.values(), ...whole.values()]) list.sort((a, b) => a - b);
+    for (const list of [...app.values(), ...whole.values(), ...cpu.values()]) list.sort((a, b) => a - b);
     const base = cases.find((c) => c.baseline);
     const baseMs = base ? median(app.get(base.name)) : NaN;
     const rows = cases.map((c) => {
@@ -75,10 +98,12 @@ async function main() {
       const a = accounts.get(c.name);
       const lines = (f) => String(median(a.map(f).sort((x, y) => x - y)));
       const shipped = a.length ? `${lines((x) => x.shipped)} / ${lines((x) => x.dropped + x.unshipped)}` : 'n/a';
-      return [c.name, fmtMs(median(s)), fmtMs(quantile(s, 0.9)), base ? `${(median(s) / baseMs).toFixed(2)}×` : 'n/a', fmtMs(median(whole.get(c.name))), shipped];
+      const cpuMs = median(cpu.get(c.name));
+      const perMb = c.account ? (cpuMs / ((LINES * 100) / 1e6)).toFixed(1) : 'n/a';
+      return [c.name, fmtMs(median(s)), fmtMs(quantile(s, 0.9)), base ? `${(median(s) / baseMs).toFixed(2)}×` : 'n/a', fmtMs(median(whole.get(c.name))), fmtMs(cpuMs), perMb, shipped];
     });
     console.log(`\n## burst writer: ${LINES} lines of 100 bytes into cat, ${path.relative(ROOT, binary)} (ms, ${RUNS} interleaved runs)\n`);
-    console.log(markdownTable(['case', 'app median', 'app p90', 'app vs tini -s', 'whole pipeline median', 'lines shipped / dropped'], rows));
+    console.log(markdownTable(['case', 'app median', 'app p90', 'app vs tini -s', 'whole pipeline median', 'wrapper CPU median', 'wrapper CPU ms per MB', 'lines shipped / dropped'], rows));
     if (!base) console.log('\ntini is not installed (Debian: apt-get install -y tini): no ratios');
     for (const c of cases.filter((x) => x.budget && base)) {
       const ratio = median(app.get(c.name)) / baseMs;

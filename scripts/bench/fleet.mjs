@@ -1,22 +1,36 @@
 // `npm run bench` (fleet part, issue 16): a fleet of simulated instances against one reference
-// server. Each instance is what an entrypoint is on the wire (fleet-instances.mjs): a connection
-// of its own, its invite exchanged, one EntrypointConfig stream. Measured: the time until all are
-// registered, the server's RSS per idle instance, and how long one `config set` takes to reach
+// server on SQLite, and against two replicas on PostgreSQL (fleet-setups.mjs), side by side in
+// one run. Each instance is what an entrypoint is on the wire (fleet-instances.mjs): a connection
+// of its own, its invite exchanged, one EntrypointConfig stream; with replicas, half of them on
+// each. Measured: the time until all are registered, the servers' RSS growth per idle instance
+// (both replicas' together), and how long one `config set` (on the first server) takes to reach
 // every instance (p50 / p99 / max over BENCH_FLEET_ROUNDS rounds, from just before the SetConfig
-// call to each instance's receipt of the new config). The simulator runs on the same machine
-// and takes CPU from the server: the fan-out times are an upper bound.
+// call to each instance's receipt of the new config). The simulator (and PostgreSQL) run on the
+// same machine and take CPU from the servers: the fan-out times are an upper bound.
 //
-// BENCH_FLEET_INSTANCES (default 10000), BENCH_FLEET_WORKERS (processes of the simulator,
-// default 2), BENCH_FLEET_ROUNDS (default 5). The open-files limit is raised for the server and
-// the simulator's processes only (prlimit, where permitted), not for the machine.
+// BENCH_FLEET_SETUPS (default sqlite,replicas), BENCH_FLEET_INSTANCES (default 10000),
+// BENCH_FLEET_WORKERS (processes of the simulator, default 2), BENCH_FLEET_ROUNDS (default 5).
+// The open-files limit is raised for the servers and the simulator's processes only (prlimit,
+// where permitted), not for the machine.
+//
+// Profiling: BENCH_FLEET_PROFILE_DIR=DIR with BENCH_SERVER_NODE_ARGS=--cpu-prof (the servers
+// stop cleanly at the end of each setup and their profiles are copied to DIR as
+// <setup>-<server>-*.cpuprofile, the phases' times in <setup>-phases.json for profile-top.mjs
+// --phases); with BENCH_SERVER_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 a heap snapshot of
+// each server is taken once the fleet idles (after the RSS is read).
 import { fork, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { controlClient, envInt, fmtMs, markdownTable, quantile, referenceServer, ROOT } from './lib.mjs';
+import { chosenSetups } from './fleet-setups.mjs';
+import { envInt, fmtMs, markdownTable, quantile, ROOT } from './lib.mjs';
 
 const INSTANCES = envInt('BENCH_FLEET_INSTANCES', 10_000);
 const WORKERS = envInt('BENCH_FLEET_WORKERS', 2);
 const ROUNDS = envInt('BENCH_FLEET_ROUNDS', 5);
+const SETUPS = chosenSetups(process.env.BENCH_FLEET_SETUPS || 'sqlite,replicas');
+const PROFILE_DIR = process.env.BENCH_FLEET_PROFILE_DIR;
+const HEAP_SIGNAL = /--heapsnapshot-signal=(\w+)/.exec(process.env.BENCH_SERVER_NODE_OPTIONS ?? '')?.[1];
+
 const NOFILE = Math.max(65_536, INSTANCES * 2 + 1_024);
 const BUDGET = { instances: 10_000, p99Ms: 1_000, kibPerInstance: 40 };
 
@@ -47,21 +61,33 @@ function raiseOpenFiles(pid, needed) {
   if (limit < needed) throw new Error(`process ${pid} may open ${limit} files, ${needed} are needed, and prlimit could not raise it: lower BENCH_FLEET_INSTANCES`);
 }
 
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function startWorkers(server) {
-  const per = Math.ceil(INSTANCES / WORKERS);
-  return Array.from({ length: WORKERS }, (_, w) => {
-    const count = Math.min(per, INSTANCES - w * per);
-    const spec = { addr: server.addr, deployment: server.env.WAYPOINT_DEPLOYMENT_ID, invite: server.env.WAYPOINT_CEB_INVITE_TOKEN, count, first: w * per, concurrency: 64 };
-    const child = fork(path.join(ROOT, 'scripts/bench/fleet-instances.mjs'), [], {
-      env: { ...process.env, FLEET_WORKER: JSON.stringify(spec) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: ['--max-old-space-size=8192'],
-    });
-    child.needsFiles = count + 256;
-    return child;
-  });
+/** `total` split in `parts` near-equal whole shares. */
+const shares = (total, parts) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+
+/**
+ * The simulator's processes: each server gets an equal share of the instances, and of the
+ * processes (at least one each).
+ */
+function startWorkers(servers, deployment) {
+  const perServer = Math.max(1, Math.round(WORKERS / servers.length));
+  let first = 0;
+  return servers.flatMap((server, s) =>
+    shares(shares(INSTANCES, servers.length)[s], perServer).map((count) => {
+      const spec = { addr: server.addr, deployment: deployment.WAYPOINT_DEPLOYMENT_ID, invite: deployment.WAYPOINT_CEB_INVITE_TOKEN, count, first, concurrency: 64 };
+      first += count;
+      const child = fork(path.join(ROOT, 'scripts/bench/fleet-instances.mjs'), [], {
+        env: { ...process.env, FLEET_WORKER: JSON.stringify(spec) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: ['--max-old-space-size=8192'],
+      });
+      child.needsFiles = count + 256;
+      child.server = server.name;
+      return child;
+    }),
+  );
 }
 
 function next(child, type) {
@@ -86,87 +112,176 @@ function setConfig(client, metadata, round) {
   );
 }
 
-async function main() {
-  const server = await referenceServer({ extraArgs: ['--max-instances-per-deployment', String(INSTANCES + 100)] });
-  const control = controlClient(server.addr, server.operatorToken);
-  let workers = [];
-  try {
-    raiseOpenFiles(server.pid, INSTANCES + 256);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+
+/** One setup measured: its row of the table, and the lines printed under it. */
+async function measure(setup, stack) {
+  const { servers, deployment, control, note } = await setup.start(INSTANCES, stack);
+  const pids = servers.map((s) => s.pid);
+  const serversCpu = () => sum(pids.map(cpuMs));
+  for (const pid of pids) raiseOpenFiles(pid, INSTANCES + 256);
+  await settle(1_000);
+  const rssBefore = pids.map(rssKiB);
+  const cpu0 = serversCpu();
+  const t0 = Date.now();
+  // On the clock V8 stamps profile samples with (profile-top.mjs --phases).
+  const phases = { registration: [[monoUs()]], fanout: [] };
+  const workers = startWorkers(servers, deployment);
+  stack.push(() => workers.forEach((w) => w.kill('SIGKILL')));
+  for (const w of workers) raiseOpenFiles(w.pid, w.needsFiles);
+  const ready = await Promise.all(workers.map((w) => next(w, 'ready')));
+  const registrationMs = Date.now() - t0;
+  phases.registration[0].push(monoUs());
+  const registrationCpuMs = serversCpu() - cpu0;
+  const simulatorCpuMs = sum(workers.map((w) => cpuMs(w.pid)));
+  const registered = sum(ready.map((r) => r.registered));
+  const failures = ready.flatMap((r) => Object.entries(r.errors));
+  const idleFrom = { cpu: serversCpu(), at: Date.now() };
+  await settle(3_000);
+  // Idle is not free: pings, and inline keepalives on every stream.
+  const idleCpuShare = (serversCpu() - idleFrom.cpu) / (Date.now() - idleFrom.at);
+  const rssAfter = pids.map(rssKiB);
+  const kibPer = (sum(rssAfter) - sum(rssBefore)) / Math.max(1, registered);
+  if (HEAP_SIGNAL) await heapSnapshots(servers);
+
+  const latencies = [];
+  /** Per server: the latencies of its instances. */
+  const byServer = new Map(servers.map((s) => [s.name, []]));
+  const notified = [];
+  let missing = 0;
+  let fanOutCpuMs = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const cpuStart = serversCpu();
+    const start = Date.now();
+    phases.fanout.push([monoUs()]);
+    notified.push(await setConfig(control.raw, control.metadata(), round));
+    const answers = await Promise.all(
+      workers.map((w) => {
+        const answer = next(w, 'round');
+        w.send({ type: 'collect', round, waitMs: 30_000 });
+        return answer;
+      }),
+    );
+    answers.forEach((a, i) => {
+      missing += ready[i].registered - a.times.length;
+      for (const at of a.times) {
+        latencies.push(at - start);
+        byServer.get(workers[i].server).push(at - start);
+      }
+    });
+    fanOutCpuMs += serversCpu() - cpuStart;
+    phases.fanout.at(-1).push(monoUs());
     await settle(1_000);
-    const rssBefore = rssKiB(server.pid);
-    const cpu0 = cpuMs(server.pid);
-    const t0 = Date.now();
-    workers = startWorkers(server);
-    for (const w of workers) raiseOpenFiles(w.pid, w.needsFiles);
-    const ready = await Promise.all(workers.map((w) => next(w, 'ready')));
-    const registrationMs = Date.now() - t0;
-    const registrationCpuMs = cpuMs(server.pid) - cpu0;
-    const simulatorCpuMs = workers.reduce((ms, w) => ms + cpuMs(w.pid), 0);
-    const registered = ready.reduce((n, r) => n + r.registered, 0);
-    const failures = ready.flatMap((r) => Object.entries(r.errors));
-    const idleFrom = { cpu: cpuMs(server.pid), at: Date.now() };
-    await settle(3_000);
-    // Idle is not free: pings, and inline keepalives on every stream.
-    const idleCpuShare = (cpuMs(server.pid) - idleFrom.cpu) / (Date.now() - idleFrom.at);
-    const rssAfter = rssKiB(server.pid);
-    const kibPer = (rssAfter - rssBefore) / Math.max(1, registered);
-
-    const latencies = [];
-    const notified = [];
-    let missing = 0;
-    let fanOutCpuMs = 0;
-    for (let round = 1; round <= ROUNDS; round++) {
-      const cpuStart = cpuMs(server.pid);
-      const start = Date.now();
-      notified.push(await setConfig(control.raw, control.metadata(), round));
-      const answers = await Promise.all(
-        workers.map((w) => {
-          const answer = next(w, 'round');
-          w.send({ type: 'collect', round, waitMs: 30_000 });
-          return answer;
-        }),
-      );
-      const times = answers.flatMap((a) => a.times);
-      missing += registered - times.length;
-      for (const at of times) latencies.push(at - start);
-      fanOutCpuMs += cpuMs(server.pid) - cpuStart;
-      await settle(1_000);
-    }
-    latencies.sort((a, b) => a - b);
-
-    console.log(`\n## fleet: ${INSTANCES} simulated instances (${WORKERS} simulator processes) against one server on SQLite\n`);
-    console.log(
-      markdownTable(
-        ['instances registered', 'time to all registered', 'server RSS before → after', 'per instance', 'config set → every instance: p50', 'p99', 'max', 'rounds'],
-        [
-          [
-            `${registered} / ${INSTANCES}`,
-            `${(registrationMs / 1000).toFixed(1)} s (${Math.round(registered / (registrationMs / 1000))}/s)`,
-            `${(rssBefore / 1024).toFixed(0)} → ${(rssAfter / 1024).toFixed(0)} MiB`,
-            `${kibPer.toFixed(1)} KiB`,
-            fmtMs(quantile(latencies, 0.5)),
-            fmtMs(quantile(latencies, 0.99)),
-            fmtMs(latencies.at(-1)),
-            `${ROUNDS} (notified ${notified.join(', ')}; ${missing} receipts missing)`,
-          ],
-        ],
-      ),
-    );
-    console.log(
-      `server CPU: ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
-        `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
-        `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
-    );
-    for (const [what, n] of failures) console.log(`registration failures: ${n} × ${what}`);
-    const verdict = (ok) => (ok ? 'ok' : 'FAIL');
-    console.log(`budget: ${BUDGET.instances} instances on this machine: ${verdict(registered >= BUDGET.instances)}`);
-    console.log(`budget: fan-out p99 ≤ ${BUDGET.p99Ms} ms: ${verdict(quantile(latencies, 0.99) <= BUDGET.p99Ms && missing === 0)}`);
-    console.log(`budget: ≤ ${BUDGET.kibPerInstance} KiB RSS per idle instance: ${verdict(kibPer <= BUDGET.kibPerInstance)}`);
-  } finally {
-    for (const w of workers) w.kill('SIGKILL');
-    control.close();
-    server.stop();
   }
+  latencies.sort((a, b) => a - b);
+  for (const list of byServer.values()) list.sort((a, b) => a - b);
+  for (const w of workers) w.kill('SIGKILL');
+  if (PROFILE_DIR) await keepProfiles(setup.name, servers, phases);
+
+  const mib = (kib) => (kib / 1024).toFixed(0);
+  const row = [
+    setup.title,
+    `${registered} / ${INSTANCES}`,
+    `${(registrationMs / 1000).toFixed(1)} s (${Math.round(registered / (registrationMs / 1000))}/s)`,
+    `${rssBefore.map(mib).join(' + ')} → ${rssAfter.map(mib).join(' + ')} MiB`,
+    `${kibPer.toFixed(1)} KiB`,
+    fmtMs(quantile(latencies, 0.5)),
+    fmtMs(quantile(latencies, 0.99)),
+    fmtMs(latencies.at(-1)),
+    `${ROUNDS} (notified ${notified.join(', ')}; ${missing} receipts missing)`,
+  ];
+  const lines = [
+    `${setup.title}: server CPU ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
+      `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
+      `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
+    ...(servers.length > 1
+      ? [`${setup.title}: fan-out per replica: ${[...byServer].map(([name, l]) => `${name} p50 ${fmtMs(quantile(l, 0.5))} / p99 ${fmtMs(quantile(l, 0.99))} / max ${fmtMs(l.at(-1))} ms`).join('; ')}`]
+      : []),
+    ...(note ? [note] : []),
+    ...failures.map(([what, n]) => `${setup.title}: registration failures: ${n} × ${what}`),
+  ];
+  const verdict = (ok) => (ok ? 'ok' : 'FAIL');
+  const budgets = [
+    `${setup.title}: budget ${BUDGET.instances} instances on this machine: ${verdict(registered >= BUDGET.instances)}`,
+    `${setup.title}: budget fan-out p99 ≤ ${BUDGET.p99Ms} ms: ${verdict(quantile(latencies, 0.99) <= BUDGET.p99Ms && missing === 0)}`,
+    `${setup.title}: budget ≤ ${BUDGET.kibPerInstance} KiB RSS per idle instance: ${verdict(kibPer <= BUDGET.kibPerInstance)}`,
+  ];
+  return { row, lines: [...lines, ...budgets] };
+}
+
+/** A heap snapshot of each server (written in its dir), one at a time; resolves once written. */
+async function heapSnapshots(servers) {
+  for (const s of servers) {
+    const written = () => readdirSync(s.dir).filter((f) => f.endsWith('.heapsnapshot'));
+    const before = written().length;
+    process.kill(s.pid, HEAP_SIGNAL);
+    const deadline = Date.now() + 300_000;
+    // Written when its size stops growing (the file appears at the start).
+    let last = -1;
+    for (;;) {
+      await settle(1_000);
+      const files = written();
+      if (files.length > before) {
+        const size = statSync(path.join(s.dir, files.at(-1))).size;
+        if (size === last && size > 0) break;
+        last = size;
+      }
+      if (Date.now() > deadline) throw new Error(`no heap snapshot of server ${s.name} within 300 s`);
+    }
+  }
+}
+
+/** Stops the servers cleanly (a CPU profile is written at exit) and copies their profiles. */
+async function keepProfiles(setupName, servers, phases) {
+  mkdirSync(PROFILE_DIR, { recursive: true });
+  writeFileSync(path.join(PROFILE_DIR, `${setupName}-phases.json`), JSON.stringify(phases));
+  for (const s of servers) {
+    await s.terminate();
+    for (const file of readdirSync(s.dir).filter((f) => /\.(cpuprofile|heapsnapshot)$/.test(f))) {
+      const target = path.join(PROFILE_DIR, `${setupName}-${s.name}-${file}`);
+      copyFileSync(path.join(s.dir, file), target);
+      console.log(`kept ${target}`);
+    }
+  }
+}
+
+/** Runs the cleanups of `stack`, last first; none may stop the others. */
+function unwind(stack) {
+  for (const cleanup of stack.splice(0).reverse()) {
+    try {
+      cleanup();
+    } catch (err) {
+      console.error(`bench fleet: cleanup: ${err.message}`);
+    }
+  }
+}
+
+async function main() {
+  const stack = [];
+  // Interrupted: what was started goes too (the cluster, the servers, the simulator).
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      unwind(stack);
+      process.exit(130);
+    });
+  }
+  const results = [];
+  try {
+    for (const setup of SETUPS) {
+      results.push(await measure(setup, stack));
+      unwind(stack);
+    }
+  } finally {
+    unwind(stack);
+  }
+  console.log(`\n## fleet: ${INSTANCES} simulated instances (${WORKERS} simulator processes)\n`);
+  console.log(
+    markdownTable(
+      ['setup', 'instances registered', 'time to all registered', 'server RSS before → after', 'per instance', 'config set → every instance: p50', 'p99', 'max', 'rounds'],
+      results.map((r) => r.row),
+    ),
+  );
+  for (const r of results) for (const line of r.lines) console.log(line);
 }
 
 main().catch((err) => {

@@ -116,17 +116,24 @@ const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 /**
  * The reference server in a temp dir with one deployment of app "bench": the env an instance
  * needs, the env a ctl needs, the server's gRPC and HTTP addresses, its operator token, its pid,
- * and stop(). `extraArgs`: more flags for `server run`.
+ * and stop(). `extraArgs`: more flags for `server run`. `databaseUrl`: a replica on that
+ * PostgreSQL database instead of a SQLite data dir; `operatorToken`: that of a replica already
+ * on it (a later replica prints none), and then no deployment is made (the first one's is used).
  */
-export async function referenceServer({ extraArgs = [] } = {}) {
+export async function referenceServer({ extraArgs = [], databaseUrl, operatorToken: known } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
-  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data'), ...extraArgs];
+  const store = databaseUrl ? ['--database', databaseUrl] : ['--data-dir', path.join(dir, 'data')];
+  const args = ['server', 'run', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', ...store, ...extraArgs];
   // BENCH_SERVER_NODE_OPTIONS: for profiling the server under a bench (e.g. --perf-basic-prof).
   const profiling = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
-  const proc = spawn(CTL, args, {
+  // BENCH_SERVER_NODE_ARGS: node flags NODE_OPTIONS refuses (--cpu-prof): node runs the bundle itself.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean);
+  const [cmd, argv] = nodeArgs ? [process.execPath, [...nodeArgs, path.join(ROOT, 'dist/ctl.cjs'), ...args]] : [CTL, args];
+  const proc = spawn(cmd, argv, {
     env: { ...env, ...profiling },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: dir, // where --cpu-prof and heap snapshots land
   });
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
@@ -135,29 +142,33 @@ export async function referenceServer({ extraArgs = [] } = {}) {
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
+  // Started: listening, and with its token (or as a replica that joined, when it has none to print).
+  const started = known ? /listening on 127\.0\.0\.1:\d+[^]*replica \S+ \(the others/ : /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/;
   let addr, httpAddr, operatorToken, created;
   try {
     await new Promise((resolve, reject) => {
-      const check = () => /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/.test(out) && resolve();
+      const check = () => started.test(out) && resolve();
       proc.stdout.on('data', check);
       proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
-      setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 10 s: ${out}`)), 10_000).unref();
+      setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 30 s: ${out}`)), 30_000).unref();
     });
     addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
     httpAddr = /http listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
-    operatorToken = /operator token (\S+)/.exec(out)[1];
-    created = await new Promise((resolve, reject) => {
-      const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let json = '';
-      ctl.stdout.on('data', (c) => (json += c));
-      ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
-    });
+    operatorToken = known ?? /operator token (\S+)/.exec(out)[1];
+    if (!known) {
+      created = await new Promise((resolve, reject) => {
+        const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let json = '';
+        ctl.stdout.on('data', (c) => (json += c));
+        ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+      });
+    }
   } catch (err) {
     stop(); // a server that never became usable must not outlive the bench
     throw err;
   }
   return {
-    env: created.env,
+    env: created?.env,
     /** For waypoint-ctl: finds the server and its operator token through the context file. */
     ctlEnv: env,
     addr,
@@ -166,6 +177,15 @@ export async function referenceServer({ extraArgs = [] } = {}) {
     operatorToken,
     /** The server process (bin/waypoint-ctl execs node). */
     pid: proc.pid,
+    /** Its temp dir (removed by stop()): where a --cpu-prof or heap snapshot was written. */
+    dir,
+    /** Asks it to stop cleanly (SIGTERM): a profile is written then. Resolves once it has exited. */
+    terminate: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', resolve);
+        proc.kill('SIGTERM');
+      }),
     stop,
   };
 }

@@ -16,7 +16,7 @@
 // section 7 budgets: under the entrypoint ≤ 1.3 × under tini; 100 % of the lines at the server
 // (no drop), ≥ 300 k lines/s. Also reported: the entrypoint's peak RSS (VmHWM).
 // BENCH_LOG_BUFFER sets WAYPOINT_CEB_LOG_BUFFER (the queue holds max(it, 32 MiB) while
-// connected). BENCH_ENFORCE=1: exit 1 when over budget.
+// connected). BENCH_ENFORCE=1: exit 1 when over budget. BENCH_BINARY=… for another entrypoint.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -145,7 +145,7 @@ async function main() {
   const lines = envInt('BENCH_LINES', 1_000_000);
   const deadlineMs = envInt('BENCH_LOG_DEADLINE_MS', 30_000);
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const bin = existsSync(BINARY) ? BINARY : LAUNCHER;
+  const bin = process.env.BENCH_BINARY ?? (existsSync(BINARY) ? BINARY : LAUNCHER);
   for (const f of [bin, CTL, path.join(ROOT, 'dist/entrypoint.cjs')]) {
     if (!existsSync(f)) throw new Error(`missing ${path.relative(ROOT, f)} (npm run build)`);
   }

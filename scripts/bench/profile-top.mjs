@@ -1,6 +1,9 @@
 // The top frames of V8 CPU profiles (node --cpu-prof), by self time and by total time:
 //   node scripts/bench/profile-top.mjs [--top N] FILE.cpuprofile...
 // Several files of one process (runs) add up. Used with data-path.mjs's BENCH_CPU_PROF.
+// --phases FILE.json --phase NAME: only the samples within that phase's windows ([start, end] in
+// µs of the monotonic clock that V8 stamps samples with, process.hrtime here), as fleet.mjs
+// writes them (registration, fanout).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -11,8 +14,22 @@ if (at >= 0) {
   top = Number(args[at + 1]);
   args.splice(at, 2);
 }
+function option(name) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const [, value] = args.splice(i, 2);
+  return value;
+}
+const phasesFile = option('--phases');
+const phase = option('--phase');
+const windows = phasesFile ? JSON.parse(readFileSync(phasesFile, 'utf8'))[phase] : undefined;
+if (phasesFile && !windows) {
+  process.stderr.write(`no phase ${JSON.stringify(phase)} in ${phasesFile}\n`);
+  process.exit(2);
+}
+const within = (t) => !windows || windows.some(([a, b]) => t >= a && t <= b);
 if (args.length === 0) {
-  process.stderr.write('usage: node scripts/bench/profile-top.mjs [--top N] FILE.cpuprofile...\n');
+  process.stderr.write('usage: node scripts/bench/profile-top.mjs [--top N] [--phases FILE.json --phase NAME] FILE.cpuprofile...\n');
   process.exit(2);
 }
 
@@ -32,7 +49,10 @@ for (const file of args) {
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   // Sample intervals, attributed to the sampled node (its self time).
   const ms = new Map();
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i];
+    if (!within(at)) continue;
     const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
     ms.set(profile.samples[i], (ms.get(profile.samples[i]) ?? 0) + dt);
   }

@@ -4,7 +4,7 @@
 //   node scripts/release/addons.mjs --target linux-x64|linux-arm64 --node-dir DIR --out DIR
 //
 // DIR is laid out like the npm registry's node-linux-<arch> package (bin/node, include/node/).
-// Out come posix.node (ours: native/posix.c, spawn.c, relay.c) and pty.node (node-pty's src/unix/pty.cc).
+// Out come posix.node (ours: native/posix.c, spawn.c, relay.c, lines.c) and pty.node (node-pty's src/unix/pty.cc).
 //
 // How the glibc 2.28 floor is reached. No old sysroot is available here (Debian's mirror has
 // bookworm only, buster is gone), so the objects are built against bookworm's glibc 2.36 and:
@@ -76,7 +76,7 @@ function addonSpecs(nodeDir) {
   return [
     {
       name: 'posix',
-      sources: ['native/posix.c', 'native/spawn.c', 'native/relay.c'].map((f) => path.join(root, f)),
+      sources: ['native/posix.c', 'native/spawn.c', 'native/relay.c', 'native/lines.c'].map((f) => path.join(root, f)),
       flags: [...common, '-O2', '-Wall', '-Wextra', '-DNODE_GYP_MODULE_NAME=posix'],
       cxx: false,
     },

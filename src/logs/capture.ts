@@ -6,7 +6,7 @@
 import { formatRecord, type LogRecord, type LogSink } from '../log.js';
 import type { OutputTaps } from '../supervisor/supervisor.js';
 import type { LogQueue } from './queue.js';
-import { LineSplitter } from './splitter.js';
+import { LineSplitter, MAX_LINE_BYTES } from './splitter.js';
 import { Source } from './wire.js';
 
 /** A batch leaves at most this long after its first line. */
@@ -50,7 +50,11 @@ export class LogCapture {
   }
 
   private tapFor(): OutputTaps['stdout'] {
-    const splitter = new LineSplitter((buf, start, end, valid) => this.queue.push(buf, start, end, valid, Source.APP, this.nowMs));
+    const splitter = new LineSplitter(
+      (buf, start, end, valid) => this.queue.push(buf, start, end, valid, Source.APP, this.nowMs),
+      MAX_LINE_BYTES,
+      this.queue.bulk ? (buf, start, end, maxLine) => this.queue.pushLines(buf, start, end, maxLine, Source.APP, this.nowMs) : undefined,
+    );
     this.splitters.add(splitter);
     return {
       held: (isHeld) => {

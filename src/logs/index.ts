@@ -7,7 +7,8 @@ import type { Logger } from '../log.js';
 import type { OutputTaps } from '../supervisor/supervisor.js';
 import { LogCapture } from './capture.js';
 import { DropReporter } from './drops.js';
-import { LogQueue } from './queue.js';
+import { posix } from '../native/posix.js';
+import { type LineEncoder, LogQueue } from './queue.js';
 import { LogShipper } from './shipper.js';
 
 export interface LogsOptions {
@@ -38,6 +39,7 @@ export function startLogs(options: LogsOptions): Logs {
     capacityBytes: options.bufferBytes,
     onReady: () => shipper?.notify(),
     onDrop: (lines) => drops.add(lines),
+    encodeLines: lineEncoder(),
   });
   shipper = new LogShipper({ queue, logger: options.logger, keepaliveMs: options.keepaliveMs, backlogBytes: options.bufferBytes });
   const capture = new LogCapture(queue);
@@ -58,6 +60,16 @@ export function startLogs(options: LogsOptions): Logs {
     },
     dropped: () => queue.totalDropped,
   };
+}
+
+/** The addon's bulk encoder, when the addon loads here (else lines are encoded one by one). */
+function lineEncoder(): LineEncoder | undefined {
+  try {
+    const native = posix();
+    return typeof native.encodeLines === 'function' ? native.encodeLines : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export { LogQueue } from './queue.js';

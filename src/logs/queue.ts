@@ -28,6 +28,29 @@ export interface LogQueueOptions {
   onReady?: () => void;
   /** The oldest lines were just dropped (called from inside push/seal: must not push back). */
   onDrop?: (lines: number) => void;
+  /** The addon's bulk encoder (native/lines.c), for pushLines; without it lines go one by one. */
+  encodeLines?: LineEncoder;
+}
+
+/** native/lines.c's encodeLines: see there. */
+export type LineEncoder = (
+  src: Buffer,
+  start: number,
+  end: number,
+  timestamp: Buffer,
+  source: number,
+  out: Buffer,
+  outPos: number,
+  stopAt: number,
+  maxLine: number,
+  state: Float64Array,
+) => number;
+
+interface OpenBatch {
+  buf: Buffer;
+  pos: number;
+  lines: number;
+  firstMs: number;
 }
 
 const DEFAULT_BATCH_BYTES = 128 * 1024;
@@ -37,6 +60,8 @@ const MIN_BATCH_BYTES = 1024;
  * a batch of its own size instead.
  */
 const ENTRY_SLACK = 4 * 1024;
+/** Free batch buffers kept (each batchBytes and the slack). */
+const MAX_SPARES = 4;
 
 export class LogQueue {
   private readonly sealed: Batch[] = [];
@@ -45,9 +70,14 @@ export class LogQueue {
    * The batch being filled, in a buffer of its own: once full it is sent as it is (a view of
    * it, no copy); one sealed early (the timer) is copied to its size, not to hold the rest.
    */
-  private open?: { buf: Buffer; pos: number; lines: number; firstMs: number };
-  /** The buffer of a batch that was copied out: the next batch is filled in it. */
-  private spare?: Buffer;
+  private open?: OpenBatch;
+  /**
+   * Buffers to fill the next batches in: of batches copied out, and of batches dropped before
+   * they were taken (a burst the server cannot keep up with drops most of what it fills).
+   */
+  private readonly spares: Buffer[] = [];
+  /** Sealed batches that are views of their own buffer, never taken: theirs is reusable once dropped. */
+  private readonly buffers = new WeakMap<Batch, Buffer>();
   private readonly idField: Buffer;
   private readonly batchBytes: number;
   private droppedLines = 0;
@@ -55,6 +85,8 @@ export class LogQueue {
   private missedSinceMarker = false;
   private capacity: number;
   private timestamp: { ms: number; field: Buffer } = { ms: -1, field: Buffer.alloc(0) };
+  /** pushLines' out-parameters from the addon: [next in the source, next in the batch]. */
+  private readonly encodeState = new Float64Array(2);
   /** Lines dropped since the process started (for tests and a last report). */
   totalDropped = 0;
 
@@ -74,6 +106,11 @@ export class LogQueue {
     let lines = this.open?.lines ?? 0;
     for (const batch of this.sealed) lines += batch.lines;
     return lines;
+  }
+
+  /** Whether pushLines takes lines in bulk (the addon is there). */
+  get bulk(): boolean {
+    return this.options.encodeLines !== undefined;
   }
 
   /** The bound now, in bytes. */
@@ -108,18 +145,37 @@ export class LogQueue {
     const ts = this.timestampField(ms);
     const size = entrySize(ts, end - start, source);
     let open = this.open;
-    if (!open || open.pos + size > open.buf.length) {
-      this.seal();
-      const room = Math.max(this.batchBytes + ENTRY_SLACK, this.idField.length + size);
-      const buf = this.spare && this.spare.length >= room ? this.spare : Buffer.allocUnsafeSlow(room);
-      this.spare = undefined;
-      open = this.open = { buf, pos: 0, lines: 0, firstMs: ms };
-      open.pos = this.idField.copy(open.buf, 0);
-    }
+    if (!open || open.pos + size > open.buf.length) open = this.openBatch(size, ms);
     open.pos = writeEntry(open.buf, open.pos, ts, line, start, end, source);
     open.lines++;
     if (open.pos >= this.batchBytes) this.seal();
     else if (this.bytes > this.capacity) this.dropOldest();
+  }
+
+  /**
+   * Adds the complete lines of buf[start, end) (each with its "\n") in bulk, through the addon,
+   * as long as each is plain: at most maxLine bytes and valid UTF-8. Returns where it stopped:
+   * at `end`, at a partial line, or at a line the caller then gives to push (or cuts in pieces).
+   */
+  pushLines(buf: Buffer, start: number, end: number, maxLine: number, source: Source, ms: number): number {
+    const encode = this.options.encodeLines;
+    if (!encode) return start;
+    const ts = this.timestampField(ms);
+    const state = this.encodeState;
+    while (start < end) {
+      const open = this.open ?? this.openBatch(0, ms);
+      open.lines += encode(buf, start, end, ts, source, open.buf, open.pos, this.batchBytes, maxLine, state);
+      start = state[0];
+      open.pos = state[1];
+      // Stopped at a full batch: seal it and go on. Else at a line it does not take, or the end.
+      if (open.pos >= this.batchBytes) {
+        this.seal();
+        continue;
+      }
+      if (this.bytes > this.capacity) this.dropOldest();
+      break;
+    }
+    return start;
   }
 
   pushText(text: string, source: Source, ms: number): void {
@@ -137,9 +193,10 @@ export class LogQueue {
     if (open.buf.length - open.pos > open.buf.length / 8) {
       bytes = Buffer.allocUnsafeSlow(open.pos);
       open.buf.copy(bytes, 0, 0, open.pos);
-      if (open.buf.length <= this.batchBytes + ENTRY_SLACK) this.spare = open.buf; // not a giant's
+      this.reuse(open.buf);
     }
     const batch = { bytes, lines: open.lines, firstMs: open.firstMs };
+    if (bytes.buffer === open.buf.buffer) this.buffers.set(batch, open.buf);
     this.sealed.push(batch);
     this.sealedBytes += batch.bytes.length;
     this.dropOldest();
@@ -154,7 +211,9 @@ export class LogQueue {
       return this.marker(n, this.sealed[0]?.firstMs ?? this.open?.firstMs ?? Date.now());
     }
     const batch = this.sealed.shift();
-    if (batch) this.sealedBytes -= batch.bytes.length;
+    if (!batch) return undefined;
+    this.sealedBytes -= batch.bytes.length;
+    this.buffers.delete(batch); // the stream has it now
     return batch;
   }
 
@@ -187,6 +246,8 @@ export class LogQueue {
       const batch = this.sealed.shift()!;
       this.sealedBytes -= batch.bytes.length;
       lines += batch.lines;
+      const buf = this.buffers.get(batch);
+      if (buf) this.reuse(buf);
     }
     if (lines === 0) return;
     this.count(lines);
@@ -208,6 +269,21 @@ export class LogQueue {
     let pos = this.idField.copy(buf, 0);
     pos = writeEntry(buf, pos, ts, line, 0, line.length, Source.ENTRYPOINT);
     return { bytes: buf.subarray(0, pos), lines: 0, firstMs: ms, marks: lines };
+  }
+
+  /** Seals the open batch, and opens one with room for an entry of `size` bytes. */
+  private openBatch(size: number, ms: number): OpenBatch {
+    this.seal();
+    const room = Math.max(this.batchBytes + ENTRY_SLACK, this.idField.length + size);
+    const buf = this.spares.length > 0 && room <= this.batchBytes + ENTRY_SLACK ? this.spares.pop()! : Buffer.allocUnsafeSlow(room);
+    const open = (this.open = { buf, pos: 0, lines: 0, firstMs: ms });
+    open.pos = this.idField.copy(open.buf, 0);
+    return open;
+  }
+
+  /** A batch's buffer, free again: kept for the next batches unless a giant's or enough are. */
+  private reuse(buf: Buffer): void {
+    if (buf.length === this.batchBytes + ENTRY_SLACK && this.spares.length < MAX_SPARES) this.spares.push(buf);
   }
 
   /** The encoded timestamp, shared by every line of the same millisecond. */

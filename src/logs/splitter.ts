@@ -11,6 +11,11 @@ const NEWLINE = 0x0a;
 
 /** Receives one line: buf[start, end). `valid`: known to be valid UTF-8 already. */
 export type LineSink = (buf: Buffer, start: number, end: number, valid: boolean) => void;
+/**
+ * Takes the complete lines of buf[start, end) it can in one go (LogQueue.pushLines), each of
+ * at most maxLine bytes; returns where it stopped. The line there is the sink's, one by one.
+ */
+export type BulkLineSink = (buf: Buffer, start: number, end: number, maxLine: number) => number;
 
 export class LineSplitter {
   /** The partial line; made at the first one (a stream may never have any). */
@@ -24,6 +29,7 @@ export class LineSplitter {
   constructor(
     private readonly emit: LineSink,
     private readonly maxLine = MAX_LINE_BYTES,
+    private readonly bulk?: BulkLineSink,
   ) {}
 
   private get pending(): Buffer {
@@ -55,9 +61,11 @@ export class LineSplitter {
       if (this.pendingLength > 0) this.emitPending(this.pendingLength); // unless a full piece just took it
       start = end;
     }
-    // Most chunks are valid UTF-8 through and through: check once, not per line.
-    const valid = isUtf8(chunk);
+    // Most chunks are valid UTF-8 through and through: check once, not per line. With the bulk
+    // sink, the lines left to us are few and the sink checks each (false: not known to be).
+    const valid = !this.bulk && isUtf8(chunk);
     for (;;) {
+      if (this.bulk) start = this.bulk(chunk, start, length, this.maxLine);
       const nl = chunk.indexOf(NEWLINE, start);
       if (nl === -1) break;
       if (nl + 1 - start > this.maxLine) this.emitPieces(chunk, start, nl + 1);

@@ -1,4 +1,5 @@
 // Typed access to native/posix.c (loaded on first use).
+import type { LineEncoder } from '../logs/queue.js';
 import { loadNative } from './load.js';
 
 export interface PosixAddon {
@@ -34,16 +35,19 @@ export interface PosixAddon {
    * Relays `fromFd` to `toFd` on a thread of its own (native/relay.c), which owns and closes
    * `fromFd`; a copy of what passed, in batches, to `onBatch` on this thread, up to
    * `copyLimitBytes` waiting (past it, the copy is dropped and counted until the batch is
-   * taken). Returns the relay's handle, for relayBusy.
+   * taken). A batch is buffer[0, length), valid during the call only: the relay fills that
+   * buffer again afterwards. Returns the relay's handle, for relayBusy.
    */
   relay(
     fromFd: number,
     toFd: number,
     copyLimitBytes: number,
-    onBatch: (data: Buffer | null, gapBytes: number, gapLines: number, gapMidLine: boolean, ended: boolean, errno: number) => void,
+    onBatch: (buffer: Buffer | null, length: number, gapBytes: number, gapLines: number, gapMidLine: boolean, ended: boolean, errno: number) => void,
   ): unknown;
   /** Whether the relay holds bytes it is still writing (its reader is slow). */
   relayBusy(handle: unknown): boolean;
+  /** Log capture's bulk line encoder (native/lines.c; LogQueue.pushLines). */
+  encodeLines: LineEncoder;
 }
 
 export function posix(): PosixAddon {

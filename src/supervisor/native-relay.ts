@@ -18,10 +18,11 @@ export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitB
     ([from, to, tap]) =>
       new Promise<void>((resolve) => {
         let ended = false;
-        const handle = native.relay(from, to, limitBytes, (data, gapBytes, gapLines, gapMidLine, isEnd) => {
+        const handle = native.relay(from, to, limitBytes, (buffer, length, gapBytes, gapLines, gapMidLine, isEnd) => {
           lastData = Date.now();
           guard(() => {
-            if (data) tap?.tap(data);
+            // The relay's own buffer, filled again after this call: taps never keep a chunk.
+            if (buffer && length > 0) tap?.tap(buffer.subarray(0, length));
             if (gapBytes > 0) tap?.gap?.(gapBytes, gapLines, gapMidLine);
           });
           if (isEnd) {

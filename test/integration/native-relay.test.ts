@@ -1,7 +1,8 @@
 // The addon's relay threads (native/relay.c through src/supervisor/native-relay.ts), driven
 // directly: the output byte for byte whatever capture does, capture's copy with every gap
 // counted when it falls behind, a file as our output, and a reader that goes away.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +109,43 @@ describe('the native relay', () => {
     // counts in the gap that holds its newline, or as the gap's mid-line when it has none).
     expect(got.lines + got.gapLines).toBe(1_000_000);
     expect(got.ended).toBe(true);
+  });
+
+  it("capture's copy is the output's bytes, each gap in its place, through stalls and the buffers' reuse", async () => {
+    const input = path.join(dir, 'in');
+    const data = randomBytes(48 << 20);
+    writeFileSync(input, data);
+    const out = path.join(dir, 'out');
+    const outFd = openSync(out, 'w');
+    // A copy of each batch (the relay reuses its buffers), and the gaps, in the order they came.
+    const events: Array<Buffer | number> = [];
+    let batches = 0;
+    const tap: TapEnd = {
+      tap(chunk) {
+        events.push(Buffer.from(chunk));
+        // Now and then the JavaScript thread is busy: the relay fills the other buffer meanwhile.
+        if (++batches % 5 === 0) {
+          const until = Date.now() + 40;
+          while (Date.now() < until);
+        }
+      },
+      gap: (bytes) => events.push(bytes),
+    };
+    const { pid, native, relay } = relayed(`cat '${input}'`, outFd, tap, 4 << 20);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 20_000);
+    closeSync(outFd);
+    expect(readFileSync(out).equals(data)).toBe(true);
+    let at = 0;
+    for (const e of events) {
+      if (typeof e === 'number') at += e;
+      else {
+        expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
+        at += e.length;
+      }
+    }
+    expect(at).toBe(data.length);
+    expect(events.some((e) => typeof e !== 'number')).toBe(true);
   });
 
   it('our reader gone (EPIPE): the app meets SIGPIPE, as it would writing there itself', async () => {

@@ -148,7 +148,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted }, replicas);
   }
   // Forwarding to the other replicas (exec, logs, URLs): only where there are others.
-  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));
+  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, signer, peerCredentials(options.tls));
   const server = new grpc.Server({
     ...serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS),
     ...(options.rpcRecords && { interceptors: [rpcRecords(log, signer)] }),

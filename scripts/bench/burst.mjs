@@ -9,7 +9,7 @@
 // (its warnings: dropped in all, and not shipped at exit; shipped is the rest of the app's
 // lines), median over the runs. The entrypoint is the x64 release binary when built (npm run
 // release), else dist/waypoint-entrypoint; BENCH_BINARY=… for another. BENCH_BURST_BASELINE=…
-// adds another binary's connected case to the same rounds (a build before a change). Each case
+// adds another binary's connected and unreachable cases to the same rounds (a build before a change). Each case
 // also reports the wrapper's own CPU time (user + system, ms: the shell's `times` of what it
 // waited for, less the app's own), which stays meaningful on a shared machine where wall
 // time is noise; connected, that CPU per MB of the app's output too. One more case points the
@@ -70,14 +70,20 @@ async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-burst-'));
   const server = await referenceServer();
   try {
+    const unreachable = cleanEnv({ ...server.env, WAYPOINT_SERVER_ADDR: '127.0.0.1:9' });
     const cases = [
       { name: 'the app alone', wrapper: [], env: cleanEnv() },
       ...(tini ? [{ name: '`tini -s`', wrapper: [tini, '-s', '--'], env: cleanEnv(), baseline: true }] : []),
       { name: 'entrypoint, disabled mode', wrapper: [binary], env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), budget: BUDGETS.disabled },
       { name: 'entrypoint, connected (shipping)', wrapper: [binary], env: cleanEnv(server.env), budget: BUDGETS.connected, account: true, perMb: true },
       // Capture without shipping: where the cost of cutting and encoding lines shows apart from the server's.
-      { name: 'entrypoint, server unreachable (capture only)', wrapper: [binary], env: cleanEnv({ ...server.env, WAYPOINT_SERVER_ADDR: '127.0.0.1:9' }), perMb: true },
-      ...(baseline ? [{ name: `baseline ${path.basename(baseline)}, connected (shipping)`, wrapper: [baseline], env: cleanEnv(server.env), account: true, perMb: true }] : []),
+      { name: 'entrypoint, server unreachable (capture only)', wrapper: [binary], env: unreachable, perMb: true },
+      ...(baseline
+        ? [
+            { name: `baseline ${path.basename(baseline)}, connected (shipping)`, wrapper: [baseline], env: cleanEnv(server.env), account: true, perMb: true },
+            { name: `baseline ${path.basename(baseline)}, server unreachable`, wrapper: [baseline], env: unreachable, perMb: true },
+          ]
+        : []),
     ];
     const app = new Map(cases.map((c) => [c.name, []]));
     const whole = new Map(cases.map((c) => [c.name, []]));

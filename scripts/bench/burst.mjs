@@ -9,10 +9,12 @@
 // (its warnings: dropped in all, and not shipped at exit; shipped is the rest of the app's
 // lines), median over the runs. The entrypoint is the x64 release binary when built (npm run
 // release), else dist/waypoint-entrypoint; BENCH_BINARY=… for another. BENCH_BURST_BASELINE=…
-// adds another binary's connected case to the same rounds (a build before a change). Each case
+// adds another binary's connected and unreachable cases to the same rounds (a build before a change). Each case
 // also reports the wrapper's own CPU time (user + system, ms: the shell's `times` of what it
 // waited for, less the app's own), which stays meaningful on a shared machine where wall
-// time is noise; connected, that CPU per MB of the app's output too.
+// time is noise; connected, that CPU per MB of the app's output too. One more case points the
+// entrypoint at a closed port: it captures every line into its backlog (1 MiB, the oldest
+// dropped) and ships none, so the cost of capture shows apart from shipping's and the server's.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,12 +70,20 @@ async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-burst-'));
   const server = await referenceServer();
   try {
+    const unreachable = cleanEnv({ ...server.env, WAYPOINT_SERVER_ADDR: '127.0.0.1:9' });
     const cases = [
       { name: 'the app alone', wrapper: [], env: cleanEnv() },
       ...(tini ? [{ name: '`tini -s`', wrapper: [tini, '-s', '--'], env: cleanEnv(), baseline: true }] : []),
       { name: 'entrypoint, disabled mode', wrapper: [binary], env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), budget: BUDGETS.disabled },
-      { name: 'entrypoint, connected (shipping)', wrapper: [binary], env: cleanEnv(server.env), budget: BUDGETS.connected, account: true },
-      ...(baseline ? [{ name: `baseline ${path.basename(baseline)}, connected (shipping)`, wrapper: [baseline], env: cleanEnv(server.env), account: true }] : []),
+      { name: 'entrypoint, connected (shipping)', wrapper: [binary], env: cleanEnv(server.env), budget: BUDGETS.connected, account: true, perMb: true },
+      // Capture without shipping: where the cost of cutting and encoding lines shows apart from the server's.
+      { name: 'entrypoint, server unreachable (capture only)', wrapper: [binary], env: unreachable, perMb: true },
+      ...(baseline
+        ? [
+            { name: `baseline ${path.basename(baseline)}, connected (shipping)`, wrapper: [baseline], env: cleanEnv(server.env), account: true, perMb: true },
+            { name: `baseline ${path.basename(baseline)}, server unreachable`, wrapper: [baseline], env: unreachable, perMb: true },
+          ]
+        : []),
     ];
     const app = new Map(cases.map((c) => [c.name, []]));
     const whole = new Map(cases.map((c) => [c.name, []]));
@@ -99,7 +109,7 @@ async function main() {
       const lines = (f) => String(median(a.map(f).sort((x, y) => x - y)));
       const shipped = a.length ? `${lines((x) => x.shipped)} / ${lines((x) => x.dropped + x.unshipped)}` : 'n/a';
       const cpuMs = median(cpu.get(c.name));
-      const perMb = c.account ? (cpuMs / ((LINES * 100) / 1e6)).toFixed(1) : 'n/a';
+      const perMb = c.perMb ? (cpuMs / ((LINES * 100) / 1e6)).toFixed(1) : 'n/a';
       return [c.name, fmtMs(median(s)), fmtMs(quantile(s, 0.9)), base ? `${(median(s) / baseMs).toFixed(2)}×` : 'n/a', fmtMs(median(whole.get(c.name))), fmtMs(cpuMs), perMb, shipped];
     });
     console.log(`\n## burst writer: ${LINES} lines of 100 bytes into cat, ${path.relative(ROOT, binary)} (ms, ${RUNS} interleaved runs)\n`);

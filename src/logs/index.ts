@@ -4,10 +4,10 @@
 import type { Session } from '../connection/session.js';
 import type { LogSink } from '../log.js';
 import type { Logger } from '../log.js';
+import { posix } from '../native/posix.js';
 import type { OutputTaps } from '../supervisor/supervisor.js';
 import { LogCapture } from './capture.js';
 import { DropReporter } from './drops.js';
-import { posix } from '../native/posix.js';
 import { type LineEncoder, LogQueue } from './queue.js';
 import { LogShipper } from './shipper.js';
 

@@ -23,7 +23,12 @@ export function parseListen(text: string): ListenAddress {
 
 /** An address others dial (--advertise): host:port with a real host and port, never 0 or "every interface". */
 export function parseAdvertise(text: string): string {
-  const a = parseListen(text);
+  let a: ListenAddress;
+  try {
+    a = parseListen(text);
+  } catch {
+    throw new ListenError(`invalid --advertise ${JSON.stringify(text)}: expected host:port, such as 10.0.0.5:9701`);
+  }
   if (a.port === 0 || a.host === '0.0.0.0' || a.host === '[::]') {
     throw new ListenError(`invalid --advertise ${JSON.stringify(text)}: give the host:port other replicas reach this one at, such as 10.0.0.5:9701`);
   }

@@ -68,6 +68,32 @@ describe('server run', () => {
     expect(res.info).toEqual({ api: { current: 1, minimum: 1 }, entrypoint: { current: 1, minimum: 1 }, version: VERSION });
     expect(res.server_features?.features).toEqual(['FEATURE_INLINE_KEEPALIVES']);
   });
+
+  it('server replicas: one server on SQLite says so; on PostgreSQL it is one replica, alive, at its address', async () => {
+    const server = await startServer();
+    const r = await server.ctl(['server', 'replicas', '--json']);
+    expect(r.code).toBe(0);
+    const { shared, replicas } = JSON.parse(r.stdout.toString()) as { shared: boolean; replicas: Array<{ alive: boolean; self: boolean; grpc_address: string }> };
+    expect(shared).toBe(server.databaseUrl !== undefined);
+    expect(replicas).toMatchObject([{ alive: true, self: true, grpc_address: server.addr }]);
+    const text = (await server.ctl(['server', 'replicas'])).stdout.toString();
+    if (shared) expect(text).toMatch(/^REPLICA\s+HEALTH/);
+    else expect(text).toBe(`one server on SQLite (no replicas): ${server.addr}, 0 instances; replicas need --database\n`);
+  });
+
+  it('refuses an --advertise address others cannot dial, and a --replica-timeout too short (usage, exit 2)', async () => {
+    for (const [flag, value, message] of [
+      ['--advertise', '0.0.0.0:9701', /invalid --advertise "0\.0\.0\.0:9701": give the host:port other replicas reach this one at/],
+      ['--advertise', '10.0.0.5:0', /invalid --advertise "10\.0\.0\.5:0"/],
+      ['--advertise', 'nonsense', /invalid --advertise "nonsense": expected host:port/],
+      ['--replica-timeout', '100ms', /--replica-timeout must be at least 500ms/],
+    ] as const) {
+      const r = await run(['server', 'run', '--listen', '127.0.0.1:0', flag, value], { bin: CTL });
+      expect(r.code, `${flag} ${value}`).toBe(2);
+      expect(r.stderr.toString()).toMatch(message);
+      expect(r.stderr.toString().trim().split('\n')).toHaveLength(1);
+    }
+  });
 });
 
 describe('tokens', () => {

@@ -11,6 +11,7 @@ import type { Actor } from '../../audit.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { dynamicConfig, type ViewedVar } from '../../config/resolve.js';
 import type { InstanceRegistry } from '../../instances/registry.js';
+import type { Replicas } from '../../replicas/replicas.js';
 import { maskSettings } from '../../../rules/dynamic.js';
 import type { GetConfigSourcesRequest__Output } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesRequest.js';
 import type { GetConfigSourcesResponse } from '../../../protocol/generated/waypoint_entrypoint/control/v1/GetConfigSourcesResponse.js';
@@ -48,10 +49,18 @@ export async function getConfigSources(config: AppConfig, req: GetConfigSourcesR
   };
 }
 
-/** What each live instance (of an app, or all) last reported of its dynamic vars. */
-export function getConfigStatus(registry: InstanceRegistry, req: GetConfigStatusRequest__Output): GetConfigStatusResponse {
+/**
+ * What each live instance (of an app, or all) last reported of its dynamic vars; on replicas,
+ * those connected to the other alive replicas too, as their replica last wrote it (a change of
+ * a var's state, not each refresh).
+ */
+export async function getConfigStatus(registry: InstanceRegistry, replicas: Replicas, req: GetConfigStatusRequest__Output): Promise<GetConfigStatusResponse> {
+  const app = req.app || undefined;
+  const here = registry.list({ app });
+  const ids = new Set(here.map((i) => i.id));
+  const elsewhere = replicas.shared ? (await replicas.remoteInstances({ app })).filter((r) => r.replica.alive && !ids.has(r.info.id)).map((r) => r.info) : [];
   return {
-    instances: registry.list({ app: req.app || undefined }).map((i) => ({
+    instances: [...here, ...elsewhere].map((i) => ({
       instance_id: i.id,
       app: i.app,
       deployment_id: i.deploymentId,

@@ -62,7 +62,7 @@ export function controlHandlers(ctx: ServerContext): UntypedServiceImplementatio
       unsetConfigSource(ctx.appConfig, req, actor),
     ),
     GetConfigSources: operatorCall(ctx, 'GetConfigSources', (req: GetConfigSourcesRequest__Output) => getConfigSources(ctx.appConfig, req)),
-    GetConfigStatus: operatorCall(ctx, 'GetConfigStatus', (req: GetConfigStatusRequest__Output) => getConfigStatus(ctx.registry, req)),
+    GetConfigStatus: operatorCall(ctx, 'GetConfigStatus', (req: GetConfigStatusRequest__Output) => getConfigStatus(ctx.registry, ctx.replicas, req)),
     GetLogs: getLogs(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     Exec: execCall(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),
     ListExecSessions: listExecSessions(ctx, (metadata, rpc) => authorize(ctx, metadata, rpc)),

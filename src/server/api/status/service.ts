@@ -73,7 +73,12 @@ function reportConfig(ctx: StatusContext): handleUnaryCall<ReportConfigRequest__
         if (failing(vars) === 0) ctx.log.info('dynamic config status', fields);
         else ctx.log.warn('dynamic config status', fields);
       }
+      // What the other replicas read of it (its row) changes only when a var's state does, not at each refresh.
+      const shape = (vs: Array<{ name: string; source: string; ok: boolean; message: string }> | undefined) =>
+        JSON.stringify((vs ?? []).map((v) => [v.name, v.source, v.ok, v.message]));
+      const changed = shape(info.configStatus?.vars) !== shape(vars);
       info.configStatus = { vars, reportedAt: now };
+      if (changed) ctx.registry.changed(info.id);
       callback(null, {});
     } catch (err) {
       callback(reported(ctx.log, err, 'ReportConfig'));

@@ -4,7 +4,7 @@
 // PostgreSQL run only (vitest.postgres.config.ts); the SQLite run skips them.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntrypointConfigResponse__Output } from '../../../../src/protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
-import { grpc, listInstances, setConfig } from '../../../helpers/grpc.js';
+import { grpc, listInstances, md, setConfig, statusClient, unary } from '../../../helpers/grpc.js';
 import { REPLICAS, startReplicas } from '../../../helpers/replicas.js';
 import { waitFor } from '../../../helpers/run.js';
 import { stopServers, type FakeInstance, type TestServer } from '../../../helpers/server.js';
@@ -184,6 +184,40 @@ describe.skipIf(!REPLICAS)('replicas of one database', () => {
       await waitFor(() => ended, { timeoutMs: 5_000, what: () => "the session's stream on A to end" });
     } finally {
       controller.abort();
+    }
+  });
+
+  it('show the dynamic config status of an instance on the other replica, once a var\'s state changes', async () => {
+    const [a, b] = await startReplicas(2);
+    const onB = await b.connectInstance('web');
+    const status = statusClient(b.addr);
+    const report = (ok: boolean, message: string) =>
+      unary<object>((o, cb) => status.ReportConfig({ instance_id: onB.id, vars: [{ name: 'DB_PASSWORD', source: 'vault', ok, message }] }, md({ token: onB.token }), o, cb));
+    const seen = async () => {
+      const r = await a.ctl(['config', 'status', '--app', 'web', '--json']);
+      return r.stdout.toString();
+    };
+    try {
+      await report(false, 'permission denied (403)');
+      let out = '';
+      await waitFor(
+        async () => {
+          out = await seen();
+          return out.includes('permission denied (403)');
+        },
+        { timeoutMs: 5_000, what: () => `A to show B's instance failing: ${out}` },
+      );
+      expect(out).toContain(onB.id);
+      await report(true, '');
+      await waitFor(
+        async () => {
+          out = await seen();
+          return !out.includes('permission denied') && out.includes(onB.id);
+        },
+        { timeoutMs: 5_000, what: () => `A to show B's instance resolved: ${out}` },
+      );
+    } finally {
+      status.close();
     }
   });
 });

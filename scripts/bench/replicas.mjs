@@ -1,5 +1,5 @@
 // Forwarding between replicas, what it costs: two `server run` replicas on one throwaway
-// PostgreSQL database (Debian's postgresql, initdb in a temp dir), one instance (the entrypoint
+// PostgreSQL database (postgres.mjs), one instance (the entrypoint
 // bundle in front of a small Node app) connected to B. Each case is measured straight at B and
 // through A (forwarded to B), interleaved in one run:
 //   - exec `true`, warm gRPC client: from the first message to the exit code (BENCH_REPLICA_RUNS,
@@ -8,18 +8,18 @@
 //   - small GETs through the ingress: BENCH_REPLICA_REQUESTS (default 2000), 16 in flight, keep-alive;
 //   - a download of BENCH_REPLICA_MB MB through the ingress, median of 3: MB/s.
 //   node scripts/bench/replicas.mjs
-import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, createReadStream, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { cleanEnv, controlClient, envInt, fmtMs, markdownTable, median, quantile, ROOT, stopEntrypoint } from './lib.mjs';
+import { startPostgres } from './postgres.mjs';
 
 const require = createRequire(import.meta.url);
 const grpc = require('@grpc/grpc-js');
-const pg = require('pg');
 
 const ENTRYPOINT = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
@@ -58,36 +58,6 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** A throwaway cluster on a free port (as test/helpers/postgres.ts makes one), and a database in it. */
-async function startPostgres() {
-  const base = '/usr/lib/postgresql';
-  const major = readdirSync(base).filter((d) => /^\d+$/.test(d)).sort((a, b) => b - a)[0];
-  if (!major) throw new Error('no PostgreSQL under /usr/lib/postgresql: run scripts/system-deps.sh');
-  const bin = path.join(base, major, 'bin');
-  const root = process.getuid() === 0;
-  const owner = (cmd, args) => execFileSync(root ? 'runuser' : cmd, root ? ['-u', 'postgres', '--', cmd, ...args] : args, { stdio: 'pipe' });
-  // Its own temp dir, not inside ours: the postgres user must be able to reach it.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-pg-'));
-  if (root) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
-  const data = path.join(dir, 'data');
-  const port = await freePort();
-  owner(path.join(bin, 'initdb'), ['-D', data, '-U', 'waypoint', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
-  const pgCtl = (...args) => owner(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), ...args]);
-  pgCtl('-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`, '-w', 'start');
-  const admin = new pg.Client({ connectionString: `postgres://waypoint@127.0.0.1:${port}/postgres` });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const stop = () => {
-    try {
-      pgCtl('-m', 'immediate', '-w', 'stop');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-  return { url: `postgres://waypoint@127.0.0.1:${port}/bench`, stop };
 }
 
 /** `server run` on the database; resolves with its addresses, the ctl's env, and its token. */
@@ -273,11 +243,7 @@ async function main() {
   } finally {
     await stopEntrypoint(entrypoint);
     for (const p of procs) p.kill('SIGKILL');
-    try {
-      cluster?.stop();
-    } catch {
-      /* already down */
-    }
+    cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -21,6 +21,7 @@ import { connectionBudget, INGRESS_FD_SHARE, openFileLimit } from './ingress/fd-
 import { type Ingress, listenIngress } from './ingress/ingress.js';
 import { TrustedProxies } from './ingress/trusted.js';
 import { ReplicaIngress } from './ingress/elsewhere.js';
+import { PeerHosts } from './ingress/peer-hosts.js';
 import { Peers } from './replicas/peers.js';
 import { statusHandlers } from './api/status/service.js';
 import { InstanceRegistry } from './instances/registry.js';
@@ -96,10 +97,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!firstStart && key.created) log.warn('a new signing key was created for existing state: every token issued before is invalid now');
 
   let ingress: Ingress | undefined;
+  const peerHosts = new PeerHosts();
   const trusted = new TrustedProxies(options.http?.trustedProxies ?? []);
   if (options.http) {
     try {
-      ingress = await listenIngress(parseListen(options.http.listen), ingressLimits(options.http, trusted, log), log, options.rpcRecords === true);
+      ingress = await listenIngress(parseListen(options.http.listen), { ...ingressLimits(options.http, trusted, log), peers: peerHosts }, log, options.rpcRecords === true);
     } catch (err) {
       await opened.close();
       throw err;
@@ -146,7 +148,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ctx.urls = new UrlService(store, signer, registry, { domain, port: ingress.port, requestTimeoutMs, maxConcurrent, upgradeIdleTimeoutMs, trusted }, replicas);
   }
   // Forwarding to the other replicas (exec, logs, URLs): only where there are others.
-  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, peerCredentials(options.tls));
+  if (ctx.replicas.shared) ctx.peers = new Peers(ctx.replicas, signer, peerCredentials(options.tls));
   const server = new grpc.Server({
     ...serverOptions(options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS),
     ...(options.rpcRecords && { interceptors: [rpcRecords(log, signer)] }),
@@ -181,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         })
       : undefined;
   const elsewhere = ingress && ctx.replicas.shared ? new ReplicaIngress(ctx.replicas, signer) : undefined;
+  if (elsewhere) peerHosts.watch(ctx.replicas);
   if (ingress && ctx.urls) {
     ingress.serve({ broker: ctx.urls.broker, store, settings: ctx.urls.settings, log, elsewhere }, webConsole);
   }
@@ -205,6 +208,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stop: async () => {
       await ingress?.close(); // no new requests; the tunnels end with the instances below
       elsewhere?.close();
+      peerHosts.close();
       await stop(server, ctx, () => opened.close());
     },
   };

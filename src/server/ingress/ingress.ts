@@ -46,6 +46,8 @@ export interface IngressLimits {
   /** Client connections open at once from one address; trusted proxies are not held to it. */
   maxConnectionsPerClient: number;
   trusted: TrustedProxies;
+  /** The other replicas (their forwarded requests): not held to the per-client limit either. */
+  peers?: { has(address: string | undefined): boolean };
 }
 
 /** Node's own limit on a request head, said here: more is answered 431. */
@@ -157,7 +159,7 @@ class PerClientLimit {
   ) {}
 
   admit(s: Socket): boolean {
-    if (this.limits.trusted.has(s.remoteAddress)) return true;
+    if (this.limits.trusted.has(s.remoteAddress) || this.limits.peers?.has(s.remoteAddress)) return true;
     const address = clientAddress(s.remoteAddress);
     const n = this.open.get(address) ?? 0;
     if (n >= this.limits.maxConnectionsPerClient) {

@@ -42,6 +42,8 @@ export interface LogFilter {
 /** A follower: gets matching lines as they arrive; must not block. */
 export interface LogSubscriber {
   offer(entries: LogEntry[]): void;
+  /** Lines lost on the way before the next ones (another replica's reader fell behind). */
+  lost?(count: number): void;
 }
 
 export interface InstanceLogs {

@@ -99,8 +99,9 @@ class ReplicaFeed {
   notFound = false;
   private inBacklog = true;
   private subscriber?: LogSubscriber;
-  /** Lines after the backlog, before a subscriber was given. */
+  /** Lines after the backlog, before a subscriber was given, and those lost among them. */
   private early: LogEntry[] = [];
+  private earlyDropped = 0;
   private readonly call: ClientReadableStream<GetLogsResponse__Output>;
   private closed = false;
   /** Lines received: each one's place in this replica's order. */
@@ -129,6 +130,12 @@ class ReplicaFeed {
     };
     this.call.on('data', (msg: GetLogsResponse__Output) => {
       const entries = msg.lines.map((l) => entryOf(l, this.received++));
+      // Lines that replica's sender lost for us (we read too slowly): the reader is told.
+      const dropped = Number(msg.dropped);
+      if (dropped > 0) {
+        if (this.subscriber) this.subscriber.lost?.(dropped);
+        else this.earlyDropped += dropped;
+      }
       if (this.inBacklog) this.backlog.push(...entries);
       else if (this.subscriber) this.subscriber.offer(entries);
       else this.early.push(...entries);
@@ -152,6 +159,8 @@ class ReplicaFeed {
 
   follow(subscriber: LogSubscriber): void {
     this.subscriber = subscriber;
+    if (this.earlyDropped > 0) subscriber.lost?.(this.earlyDropped);
+    this.earlyDropped = 0;
     if (this.early.length > 0) subscriber.offer(this.early.splice(0));
   }
 

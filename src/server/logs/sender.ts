@@ -97,6 +97,11 @@ export class LogSender<M = GetLogsResponse> implements LogSubscriber {
     }
   }
 
+  /** Lines lost before reaching us (another replica's): counted with ours, said with the next lines. */
+  lost(count: number): void {
+    if (!this.closed) this.dropped += count;
+  }
+
   /** The reader went away, or the server stops: send nothing more. */
   close(): void {
     this.closed = true;

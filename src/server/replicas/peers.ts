@@ -6,6 +6,8 @@
 // original caller.
 import { type ChannelCredentials, Client, credentials as grpcCredentials, type Metadata } from '@grpc/grpc-js';
 import { formatRange, METADATA, PROTOCOL_VERSIONS } from '../../protocol/metadata.js';
+import type { TokenSigner } from '../auth/tokens.js';
+import { proveHop } from './origin.js';
 import type { ReplicaInfo, Replicas } from './replicas.js';
 
 /** Between two looks for replicas gone, whose channels are then closed. */
@@ -28,6 +30,7 @@ export class Peers {
 
   constructor(
     private readonly replicas: Replicas,
+    private readonly signer: TokenSigner,
     private readonly credentials: ChannelCredentials = grpcCredentials.createInsecure(),
   ) {
     this.timer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
@@ -49,10 +52,11 @@ export class Peers {
     return client;
   }
 
-  /** The metadata of a call on behalf of `caller`: the replicas' token and hop marks, and our protocol. */
+  /** The metadata of a call on behalf of `caller`: the replicas' token, the hop marks and their proof, our protocol. */
   async metadata(caller: PeerCaller): Promise<Metadata> {
     const md = await this.replicas.peerMetadata(caller);
     if (md.get(METADATA.apiProtocol).length === 0) md.set(METADATA.apiProtocol, formatRange(PROTOCOL_VERSIONS.api));
+    proveHop(this.signer, md);
     return md;
   }
 

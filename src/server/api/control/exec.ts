@@ -36,7 +36,7 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
     firstMessage<ExecRequest__Output>(call, { rpc: 'Exec', message: 'start', timeoutMs: ctx.firstMessageTimeoutMs }, async (req) => {
       try {
         if (req.event !== 'start' || !req.start) throw invalidArgument('the first Exec message must be start');
-        await placeExec(ctx, call, originOf(principal, call.metadata, call.getPeer()), req.start);
+        await placeExec(ctx, call, originOf(principal, call.metadata, call.getPeer(), ctx.signer), req.start);
       } catch (err) {
         refuse(err);
       }

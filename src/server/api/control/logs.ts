@@ -24,7 +24,7 @@ export function getLogs(
   return async (call) => {
     let origin: CallOrigin;
     try {
-      origin = originOf(await authorize(call.metadata, 'GetLogs'), call.metadata, call.getPeer());
+      origin = originOf(await authorize(call.metadata, 'GetLogs'), call.metadata, call.getPeer(), ctx.signer);
     } catch (err) {
       call.emit('error', reported(ctx.log, err, 'GetLogs'));
       return;

@@ -259,8 +259,8 @@ function request(server: TestServer, host: string, opts: { method?: string; path
 }
 
 /** The app on B only, reachable through its tunnel; waits until A forwards to it. */
-async function urlOnB(): Promise<{ a: TestServer; b: TestServer; onB: Launched; host: string }> {
-  const { a, b, onB } = await appOnB('shop');
+async function urlOnB(args: string[] = []): Promise<{ a: TestServer; b: TestServer; onB: Launched; host: string }> {
+  const { a, b, onB } = await appOnB('shop', args);
   const host = `shop.localhost:${a.httpPort}`;
   let last: Answer | undefined;
   await waitFor(
@@ -314,6 +314,30 @@ describe.skipIf(!REPLICAS)('URLs through one replica\'s ingress', () => {
       { what: () => `both URLs of shop served by B's instance: ${JSON.stringify(urls)}` },
     );
     expect(urls[0].deployment_id).toBeNull(); // the app's URL; then its deployment's
+  });
+
+  it('hold the other replica to no per-client limit: its connections carry many clients', async () => {
+    const { a, onB, host } = await urlOnB(['--url-max-connections-per-client', '2']);
+    // Four WebSockets at once through A, each a connection from A to B (B allows a client 2).
+    // Every replica learns the others' addresses within a few seconds of their start.
+    let opened: WebSocket[] = [];
+    await waitFor(
+      async () => {
+        for (const ws of opened) ws.terminate();
+        opened = Array.from({ length: 4 }, () => new WebSocket(`ws://127.0.0.1:${a.httpPort}/ws`, { headers: { Host: host } }));
+        const ok = await Promise.all(opened.map((ws) => new Promise<boolean>((resolve) => ws.once('open', () => resolve(true)).once('error', () => resolve(false)))));
+        return ok.every(Boolean);
+      },
+      { timeoutMs: 15_000, what: () => 'four WebSockets open at once through A' },
+    );
+    const echoes = await Promise.all(
+      opened.map((ws, i) => new Promise<string>((resolve) => {
+        ws.once('message', (d) => resolve(d.toString()));
+        ws.send(`n${i}`);
+      })),
+    );
+    expect(echoes).toEqual([0, 1, 2, 3].map((i) => `${onB.appPid}: n${i}`));
+    for (const ws of opened) ws.close();
   });
 
   it('answer 503 when no replica has a live tunnel of the app', async () => {

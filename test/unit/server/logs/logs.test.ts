@@ -412,4 +412,14 @@ describe('LogSender', () => {
       { lines: [expect.objectContaining({ line: 'new' })] },
     ]);
   });
+
+  it('counts lines lost on the way (another replica\'s) with its own, told with the next lines', async () => {
+    const call = new FakeCall();
+    const sender = new LogSender(call, [], { follow: true });
+    sender.start();
+    sender.lost(7);
+    sender.offer([entry('after')]);
+    await waitFor(() => call.written.length === 1);
+    expect(call.written[0]).toEqual({ lines: [expect.objectContaining({ line: 'after' })], dropped: '7' });
+  });
 });

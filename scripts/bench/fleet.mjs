@@ -38,6 +38,17 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
+/** The part of `pid`'s RSS in its [heap] mapping, in KiB: the main thread's malloc (nghttp2 sessions and the like), not V8's heap. */
+function mallocHeapKiB(pid) {
+  let kib = 0;
+  let inHeap = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inHeap = line.endsWith('[heap]');
+    else if (inHeap && line.startsWith('Rss:')) kib += Number(/(\d+)/.exec(line)[1]);
+  }
+  return kib;
+}
+
 /** CPU time (user + system) `pid` has used so far, in ms: solid where wall times are noisy. */
 function cpuMs(pid) {
   // Fields after the command's ')' (which may hold spaces): utime and stime are the 12th and 13th.
@@ -122,6 +133,7 @@ async function measure(setup, stack) {
   for (const pid of pids) raiseOpenFiles(pid, INSTANCES + 256);
   await settle(1_000);
   const rssBefore = pids.map(rssKiB);
+  const mallocBefore = sum(pids.map(mallocHeapKiB));
   const cpu0 = serversCpu();
   const t0 = Date.now();
   // On the clock V8 stamps profile samples with (profile-top.mjs --phases).
@@ -141,6 +153,7 @@ async function measure(setup, stack) {
   // Idle is not free: pings, and inline keepalives on every stream.
   const idleCpuShare = (serversCpu() - idleFrom.cpu) / (Date.now() - idleFrom.at);
   const rssAfter = pids.map(rssKiB);
+  const mallocKibPer = (sum(pids.map(mallocHeapKiB)) - mallocBefore) / Math.max(1, registered);
   const kibPer = (sum(rssAfter) - sum(rssBefore)) / Math.max(1, registered);
   if (HEAP_SIGNAL) await heapSnapshots(servers);
 
@@ -150,8 +163,11 @@ async function measure(setup, stack) {
   const notified = [];
   let missing = 0;
   let fanOutCpuMs = 0;
+  let simulatorFanOutCpuMs = 0;
+  const workersCpu = () => sum(workers.map((w) => cpuMs(w.pid)));
   for (let round = 1; round <= ROUNDS; round++) {
     const cpuStart = serversCpu();
+    const simulatorStart = workersCpu();
     const start = Date.now();
     phases.fanout.push([monoUs()]);
     notified.push(await setConfig(control.raw, control.metadata(), round));
@@ -170,6 +186,7 @@ async function measure(setup, stack) {
       }
     });
     fanOutCpuMs += serversCpu() - cpuStart;
+    simulatorFanOutCpuMs += workersCpu() - simulatorStart;
     phases.fanout.at(-1).push(monoUs());
     await settle(1_000);
   }
@@ -193,7 +210,8 @@ async function measure(setup, stack) {
   const lines = [
     `${setup.title}: server CPU ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
       `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
-      `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
+      `simulator CPU: ${(simulatorCpuMs / 1000).toFixed(1)} s while registering, ${(simulatorFanOutCpuMs / ROUNDS).toFixed(0)} ms per fan-out; ` +
+      `of the RSS per instance, ${mallocKibPer.toFixed(1)} KiB in the malloc heap ([heap]: nghttp2, node's native objects), the rest V8's heap and other mappings`,
     ...(servers.length > 1
       ? [`${setup.title}: fan-out per replica: ${[...byServer].map(([name, l]) => `${name} p50 ${fmtMs(quantile(l, 0.5))} / p99 ${fmtMs(quantile(l, 0.99))} / max ${fmtMs(l.at(-1))} ms`).join('; ')}`]
       : []),

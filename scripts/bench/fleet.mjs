@@ -9,7 +9,10 @@
 // same machine and take CPU from the servers: the fan-out times are an upper bound.
 //
 // BENCH_FLEET_SETUPS (default sqlite,replicas), BENCH_FLEET_INSTANCES (default 10000),
-// BENCH_FLEET_WORKERS (processes of the simulator, default 2), BENCH_FLEET_ROUNDS (default 5).
+// BENCH_FLEET_WORKERS (processes of the simulator, default 2), BENCH_FLEET_ROUNDS (default 5),
+// BENCH_FLEET_IDLE_S (seconds idle after registration before the RSS is read, default 20).
+// BENCH_FLEET_BASELINE=DIR: each setup runs against that checkout's server too (built: npm run
+// build there), just before this one's, so that both meet the same machine.
 // The open-files limit is raised for the servers and the simulator's processes only (prlimit,
 // where permitted), not for the machine.
 //
@@ -27,7 +30,13 @@ import { envInt, fmtMs, markdownTable, quantile, ROOT } from './lib.mjs';
 const INSTANCES = envInt('BENCH_FLEET_INSTANCES', 10_000);
 const WORKERS = envInt('BENCH_FLEET_WORKERS', 2);
 const ROUNDS = envInt('BENCH_FLEET_ROUNDS', 5);
-const SETUPS = chosenSetups(process.env.BENCH_FLEET_SETUPS || 'sqlite,replicas');
+const IDLE_MS = Math.max(3, envInt('BENCH_FLEET_IDLE_S', 20)) * 1000;
+const BASELINE = process.env.BENCH_FLEET_BASELINE ? path.resolve(process.env.BENCH_FLEET_BASELINE) : undefined;
+/** Each setup, against the baseline's servers first when there is one. */
+const SETUPS = chosenSetups(process.env.BENCH_FLEET_SETUPS || 'sqlite,replicas').flatMap((setup) => [
+  ...(BASELINE ? [{ ...setup, name: `${setup.name}-baseline`, title: `${setup.title} (baseline)`, root: BASELINE }] : []),
+  { ...setup, root: ROOT },
+]);
 const PROFILE_DIR = process.env.BENCH_FLEET_PROFILE_DIR;
 const HEAP_SIGNAL = /--heapsnapshot-signal=(\w+)/.exec(process.env.BENCH_SERVER_NODE_OPTIONS ?? '')?.[1];
 
@@ -36,6 +45,17 @@ const BUDGET = { instances: 10_000, p99Ms: 1_000, kibPerInstance: 40 };
 
 function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+/** The part of `pid`'s RSS in its [heap] mapping, in KiB: the main thread's malloc (nghttp2 sessions and the like), not V8's heap. */
+function mallocHeapKiB(pid) {
+  let kib = 0;
+  let inHeap = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inHeap = line.endsWith('[heap]');
+    else if (inHeap && line.startsWith('Rss:')) kib += Number(/(\d+)/.exec(line)[1]);
+  }
+  return kib;
 }
 
 /** CPU time (user + system) `pid` has used so far, in ms: solid where wall times are noisy. */
@@ -116,12 +136,13 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
 /** One setup measured: its row of the table, and the lines printed under it. */
 async function measure(setup, stack) {
-  const { servers, deployment, control, note } = await setup.start(INSTANCES, stack);
+  const { servers, deployment, control, note } = await setup.start(INSTANCES, stack, setup.root);
   const pids = servers.map((s) => s.pid);
   const serversCpu = () => sum(pids.map(cpuMs));
   for (const pid of pids) raiseOpenFiles(pid, INSTANCES + 256);
   await settle(1_000);
   const rssBefore = pids.map(rssKiB);
+  const mallocBefore = sum(pids.map(mallocHeapKiB));
   const cpu0 = serversCpu();
   const t0 = Date.now();
   // On the clock V8 stamps profile samples with (profile-top.mjs --phases).
@@ -138,10 +159,16 @@ async function measure(setup, stack) {
   const failures = ready.flatMap((r) => Object.entries(r.errors));
   const idleFrom = { cpu: serversCpu(), at: Date.now() };
   await settle(3_000);
+  const rssJustAfter = pids.map(rssKiB);
+  // Idle: the RSS once V8 has collected what registering left behind (its memory reducer acts
+  // after some seconds of little allocation), as a fleet's server is most of its life.
+  await settle(IDLE_MS - 3_000);
   // Idle is not free: pings, and inline keepalives on every stream.
   const idleCpuShare = (serversCpu() - idleFrom.cpu) / (Date.now() - idleFrom.at);
   const rssAfter = pids.map(rssKiB);
+  const mallocKibPer = (sum(pids.map(mallocHeapKiB)) - mallocBefore) / Math.max(1, registered);
   const kibPer = (sum(rssAfter) - sum(rssBefore)) / Math.max(1, registered);
+  const kibPerJustAfter = (sum(rssJustAfter) - sum(rssBefore)) / Math.max(1, registered);
   if (HEAP_SIGNAL) await heapSnapshots(servers);
 
   const latencies = [];
@@ -150,8 +177,11 @@ async function measure(setup, stack) {
   const notified = [];
   let missing = 0;
   let fanOutCpuMs = 0;
+  let simulatorFanOutCpuMs = 0;
+  const workersCpu = () => sum(workers.map((w) => cpuMs(w.pid)));
   for (let round = 1; round <= ROUNDS; round++) {
     const cpuStart = serversCpu();
+    const simulatorStart = workersCpu();
     const start = Date.now();
     phases.fanout.push([monoUs()]);
     notified.push(await setConfig(control.raw, control.metadata(), round));
@@ -170,6 +200,7 @@ async function measure(setup, stack) {
       }
     });
     fanOutCpuMs += serversCpu() - cpuStart;
+    simulatorFanOutCpuMs += workersCpu() - simulatorStart;
     phases.fanout.at(-1).push(monoUs());
     await settle(1_000);
   }
@@ -193,7 +224,9 @@ async function measure(setup, stack) {
   const lines = [
     `${setup.title}: server CPU ${(registrationCpuMs / 1000).toFixed(1)} s to register (${((registrationCpuMs * 1000) / Math.max(1, registered)).toFixed(0)} µs per instance), ` +
       `${(fanOutCpuMs / ROUNDS).toFixed(0)} ms per config set fan-out, ${(idleCpuShare * 100).toFixed(0)} % of a core idle; ` +
-      `simulator CPU while registering: ${(simulatorCpuMs / 1000).toFixed(1)} s`,
+      `simulator CPU: ${(simulatorCpuMs / 1000).toFixed(1)} s while registering, ${(simulatorFanOutCpuMs / ROUNDS).toFixed(0)} ms per fan-out; ` +
+      `RSS per instance ${kibPerJustAfter.toFixed(1)} KiB 3 s after the last registration, ${kibPer.toFixed(1)} KiB after ${IDLE_MS / 1000} s idle, ` +
+      `${mallocKibPer.toFixed(1)} KiB of it in the malloc heap ([heap]: nghttp2, node's native objects), the rest V8's heap and other mappings`,
     ...(servers.length > 1
       ? [`${setup.title}: fan-out per replica: ${[...byServer].map(([name, l]) => `${name} p50 ${fmtMs(quantile(l, 0.5))} / p99 ${fmtMs(quantile(l, 0.99))} / max ${fmtMs(l.at(-1))} ms`).join('; ')}`]
       : []),
@@ -274,7 +307,7 @@ async function main() {
   } finally {
     unwind(stack);
   }
-  console.log(`\n## fleet: ${INSTANCES} simulated instances (${WORKERS} simulator processes)\n`);
+  console.log(`\n## fleet: ${INSTANCES} simulated instances (${WORKERS} simulator processes)${BASELINE ? `, baseline ${BASELINE}` : ''}\n`);
   console.log(
     markdownTable(
       ['setup', 'instances registered', 'time to all registered', 'server RSS before → after', 'per instance', 'config set → every instance: p50', 'p99', 'max', 'rounds'],

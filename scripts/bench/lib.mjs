@@ -2,7 +2,7 @@
 // Every bench compares against a baseline measured in the same run, so that the machine's noise
 // of the moment hits both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,16 +111,15 @@ export function cleanEnv(extra = {}) {
   return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra };
 }
 
-const CTL = path.join(ROOT, 'bin/waypoint-ctl');
-
 /**
  * The reference server in a temp dir with one deployment of app "bench": the env an instance
  * needs, the env a ctl needs, the server's gRPC and HTTP addresses, its operator token, its pid,
  * and stop(). `extraArgs`: more flags for `server run`. `databaseUrl`: a replica on that
  * PostgreSQL database instead of a SQLite data dir; `operatorToken`: that of a replica already
  * on it (a later replica prints none), and then no deployment is made (the first one's is used).
+ * `root`: the checkout whose server runs (default this one; a baseline's, built, to compare).
  */
-export async function referenceServer({ extraArgs = [], databaseUrl, operatorToken: known } = {}) {
+export async function referenceServer({ extraArgs = [], databaseUrl, operatorToken: known, root = ROOT } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-server-'));
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
   const store = databaseUrl ? ['--database', databaseUrl] : ['--data-dir', path.join(dir, 'data')];
@@ -129,22 +128,31 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
   const profiling = process.env.BENCH_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } : {};
   // BENCH_SERVER_NODE_ARGS: node flags NODE_OPTIONS refuses (--cpu-prof): node runs the bundle itself.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean);
-  const [cmd, argv] = nodeArgs ? [process.execPath, [...nodeArgs, path.join(ROOT, 'dist/ctl.cjs'), ...args]] : [CTL, args];
+  const ctl = path.join(root, 'bin/waypoint-ctl');
+  const [cmd, argv] = nodeArgs ? [process.execPath, [...nodeArgs, path.join(root, 'dist/ctl.cjs'), ...args]] : [ctl, args];
   const proc = spawn(cmd, argv, {
     env: { ...env, ...profiling },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: dir, // where --cpu-prof and heap snapshots land
   });
+  let addr, httpAddr, operatorToken, created;
   let out = '';
-  proc.stdout.on('data', (c) => (out += c));
-  proc.stderr.on('data', (c) => (out += c));
+  // BENCH_SERVER_OUTPUT=FILE: what the server prints goes there too (e.g. with --trace-gc).
+  const copy = process.env.BENCH_SERVER_OUTPUT ? createWriteStream(process.env.BENCH_SERVER_OUTPUT, { flags: 'a' }) : undefined;
+  const onOutput = (c) => {
+    // Only until it is up (what it prints then is read here); after, a fleet's log lines would pile up.
+    if (!addr) out += c;
+    copy?.write(c);
+  };
+  proc.stdout.on('data', onOutput);
+  proc.stderr.on('data', onOutput);
   const stop = () => {
+    copy?.end();
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   // Started: listening, and with its token (or as a replica that joined, when it has none to print).
   const started = known ? /listening on 127\.0\.0\.1:\d+[^]*replica \S+ \(the others/ : /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/;
-  let addr, httpAddr, operatorToken, created;
   try {
     await new Promise((resolve, reject) => {
       const check = () => started.test(out) && resolve();
@@ -157,10 +165,10 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
     operatorToken = known ?? /operator token (\S+)/.exec(out)[1];
     if (!known) {
       created = await new Promise((resolve, reject) => {
-        const ctl = spawn(CTL, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const create = spawn(ctl, ['deployment', 'create', 'bench', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
         let json = '';
-        ctl.stdout.on('data', (c) => (json += c));
-        ctl.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
+        create.stdout.on('data', (c) => (json += c));
+        create.on('close', (code) => (code === 0 ? resolve(JSON.parse(json)) : reject(new Error(`deployment create exited ${code}`))));
       });
     }
   } catch (err) {

@@ -19,6 +19,9 @@ import { APP_NAME } from '../../rules/names.js';
 import { maskSettings, settingsProblem, sourceTypeProblem } from '../../rules/dynamic.js';
 import { type Deployment, type Store, StoreError } from '../store/store.js';
 
+/** Instances a push writes to before it lets the loop send what is written. */
+const WRITES_PER_TURN = 500;
+
 export interface ConfigView {
   vars: ViewedVar[];
   fileChangeSignal: string;
@@ -32,7 +35,7 @@ export class AppConfig {
   private readonly sent = new WeakMap<ConfigSink, { read: number; message: EntrypointConfigResponse; print: string }>();
   /** Per deployment id: the first config its last instance got, and the settings it came from. */
   private readonly lastFirst = new Map<string, { print: string; message: EntrypointConfigResponse }>();
-  /** Told of every change made here, after its push: the other replicas push it to theirs. */
+  /** Told of every change made here, once stored (before its push here): the other replicas push it to theirs meanwhile. */
   onChanged: ((app: string | undefined) => void) | undefined;
 
   constructor(
@@ -194,15 +197,15 @@ export class AppConfig {
   }
 
   /**
-   * Runs `mutate` (after the changes of this server before it), pushes to the live instances of
-   * `app` (undefined: of every app) whose config it changed, then tells the other replicas.
+   * Runs `mutate` (after the changes of this server before it), tells the other replicas (they
+   * push to theirs while this one pushes), then pushes to the live instances of `app`
+   * (undefined: of every app) whose config it changed.
    */
   private pushing(app: string | undefined, mutate: () => Promise<void>): Promise<number> {
     return this.serially(async () => {
       await mutate();
-      const pushed = await this.pushChanged(app);
       this.onChanged?.(app);
-      return pushed;
+      return this.pushChanged(app);
     });
   }
 
@@ -219,16 +222,25 @@ export class AppConfig {
    * to an older read sent late.
    */
   private async pushChanged(app: string | undefined): Promise<number> {
-    const apps = new Set((app === undefined ? this.registry.list() : this.registry.list({ app })).map((i) => i.app));
+    const apps = app === undefined ? this.registry.apps() : [app];
     let pushed = 0;
     for (const a of apps) {
+      const live = this.registry.ofApp(a);
+      if (live.length === 0) continue;
       const read = ++this.reads;
       const settings = await this.settings(a);
       const print = fingerprint(settings);
       // One message per deployment, shared by its instances (and encoded once: service.ts).
       const messages = new Map<string, EntrypointConfigResponse | undefined>();
-      for (const { info, sink } of this.registry.ofApp(a)) {
+      let sinceYield = 0;
+      for (const { info, sink } of live) {
         if (this.sent.get(sink)?.print === print) continue;
+        // The writes go out while the push goes on (node:http2 sends a session's data at the
+        // next turn of the loop), not all after the last of a fleet's instances was written.
+        if (++sinceYield > WRITES_PER_TURN) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
         if (!messages.has(info.deploymentId)) {
           const deployment = await this.store.deployment(info.deploymentId);
           messages.set(info.deploymentId, deployment && configFor(deployment, settings));

@@ -183,6 +183,13 @@ export class InstanceRegistry {
       .sort((a, b) => a.connectedSince - b.connectedSince || a.id.localeCompare(b.id));
   }
 
+  /** The apps with live instances. */
+  apps(): string[] {
+    const apps = new Set<string>();
+    for (const { info } of this.live.values()) apps.add(info.app);
+    return [...apps];
+  }
+
   /** The live instances of an app, with their sinks: where a config change is pushed. */
   ofApp(app: string): LiveInstance[] {
     return [...this.live.values()].filter((e) => e.info.app === app);

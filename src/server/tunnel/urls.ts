@@ -38,6 +38,7 @@ export function urlServiceOf(urls: UrlService | undefined): UrlService {
 
 export class UrlService {
   readonly broker: TunnelBroker;
+  private lastEntry: { deploymentId: string; entry: URLServiceMessage } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -52,7 +53,12 @@ export class UrlService {
 
   /** The config's url_service: this server (empty control_addr), with the deployment's URL token. */
   configEntry(deployment: Deployment): URLServiceMessage {
-    return { control_addr: '', token: urlToken(this.signer, deployment), labels: '' };
+    // The last one made, again for the same deployment: a fleet registering signs one token and
+    // its instances' streams hold one entry, not one each.
+    if (this.lastEntry?.deploymentId !== deployment.id) {
+      this.lastEntry = { deploymentId: deployment.id, entry: { control_addr: '', token: urlToken(this.signer, deployment), labels: '' } };
+    }
+    return this.lastEntry.entry;
   }
 
   appUrl(app: string): string {

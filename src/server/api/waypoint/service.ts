@@ -82,8 +82,19 @@ function entrypointConfig(ctx: ServerContext): handleServerStreamingCall<Entrypo
       return;
     }
     if (call.cancelled) return;
-    openConfigStream(ctx, call, admitted);
+    const inlineKeepalives = wantsInlineKeepalives(call.metadata);
+    forgetRequestMetadata(call.metadata);
+    openConfigStream(ctx, call, admitted, inlineKeepalives);
   };
+}
+
+/**
+ * Empties a config stream's request metadata once it is read: grpc-js keeps it for the stream's
+ * life, and it holds the entrypoint's token twice and its other headers (~1.5 KiB of heap per
+ * instance, a fleet's 10 000 times over). Nothing reads it after admission.
+ */
+function forgetRequestMetadata(metadata: Metadata): void {
+  for (const key of Object.keys(metadata.getMap())) metadata.remove(key);
 }
 
 interface Admitted {
@@ -122,6 +133,7 @@ function openConfigStream(
   ctx: ServerContext,
   call: ServerWritableStream<EntrypointConfigRequest__Output, EntrypointConfigResponse>,
   { info, deployment }: Admitted,
+  inlineKeepalives: boolean,
 ): void {
   let dropped = false;
   const open = () => !dropped && !call.cancelled && !call.writableEnded;
@@ -175,7 +187,7 @@ function openConfigStream(
   // either (it is read from the store first): the config comes first on the stream.
   let keepalive: NodeJS.Timeout | undefined;
   const startKeepalives = () => {
-    if (gone || !wantsInlineKeepalives(call.metadata)) return;
+    if (gone || !inlineKeepalives) return;
     keepalive = setInterval(() => open() && sender.sendIfIdle(rawKeepalive), ctx.inlineKeepaliveMs);
   };
 

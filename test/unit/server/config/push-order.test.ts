@@ -1,6 +1,7 @@
 // AppConfig on an asynchronous store (a real one, its reads held back on demand): a read that
 // was overtaken by a newer one is never sent after it, an instance that registers during a
-// change gets the change, and exec's resend needs no store read.
+// change gets the change, exec's resend needs no store read, and a push to a fleet (written a
+// few hundred at a time, the loop turning between) reaches every instance still there, once.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntrypointConfigResponse } from '../../../../src/protocol/generated/hashicorp/waypoint/EntrypointConfigResponse.js';
 import { AppConfig } from '../../../../src/server/config/app-config.js';
@@ -43,7 +44,7 @@ function recorder(): ConfigSink & { got: string[][] } {
 async function setup() {
   const { store, config } = await openTestStore();
   const held = holdable(config);
-  const registry = new InstanceRegistry();
+  const registry = new InstanceRegistry({ perDeployment: 10_000, perToken: 10_000 });
   const appConfig = new AppConfig(store, held.config, registry, silentLog);
   const deployment = await store.createDeployment('web', {});
   const register = (id: string, d: Deployment = deployment) => {
@@ -51,7 +52,7 @@ async function setup() {
     registry.add({ id, deploymentId: d.id, app: d.app, type: 'LONG_RUNNING', execDisabled: false, connectedSince: 0, remoteAddress: '', tokenId: 'T' }, sink);
     return sink;
   };
-  return { appConfig, deployment, register, held };
+  return { appConfig, deployment, register, held, registry };
 }
 
 const set = (name: string) => [{ name, kind: 'static' as const, value: Buffer.from('1') }];
@@ -93,5 +94,26 @@ describe('config pushes on an asynchronous store', () => {
     expect(appConfig.resend(sink)).toBe(true);
     expect(sink.got).toEqual([['C'], ['C']]);
     release();
+  });
+
+  it('a push to a fleet lets the loop turn between its writes, reaches each instance once, and the other replicas hear of it first', async () => {
+    const { appConfig, register } = await setup();
+    const sinks = Array.from({ length: 1_234 }, (_, i) => register(`F${i}`));
+    const told: string[] = [];
+    appConfig.onChanged = (app) => told.push(`${app}: ${sinks.filter((s) => s.got.length > 0).length} got it here`);
+    const change = appConfig.change('web', set('D'), []);
+    // What the loop does between writes (sending them, for node:http2) sees some written, not all.
+    const midway = await new Promise<number>((resolve) => {
+      const check = () => {
+        const written = sinks.filter((s) => s.got.length > 0).length;
+        if (written > 0) resolve(written);
+        else setImmediate(check);
+      };
+      setImmediate(check);
+    });
+    expect(await change).toBe(1_234);
+    expect(midway).toBeLessThan(1_234);
+    expect(told).toEqual(['web: 0 got it here']);
+    expect(sinks.every((s) => s.got.length === 1 && s.got[0][0] === 'D')).toBe(true);
   });
 });

@@ -29,6 +29,8 @@ describe('InstanceRegistry', () => {
     expect(r.list({ app: 'web' }).map((i) => i.id)).toEqual(['b']);
     expect(r.list({ deploymentId: 'D2' }).map((i) => i.id)).toEqual(['a']);
     expect(r.ofApp('web').map((e) => e.info.id)).toEqual(['b']);
+    r.add(info('c', 'web', 'D1', 3), sink());
+    expect(r.apps().sort()).toEqual(['api', 'web']);
   });
 
   it('removes an instance through the function add returned', () => {

@@ -1,12 +1,17 @@
 // EntrypointExecRequest.output messages, encoded by hand: the process's bytes go on the wire in
 // one copy (protobufjs's fromObject + encode would add a pass per chunk), in pieces no larger
-// than MAX_OUTPUT_CHUNK so that a server never meets a huge message. The request serializer
+// than MAX_OUTPUT_CHUNK: far below gRPC's usual 4 MiB receive limit, and large, because every
+// message costs each hop (here, the server, the ctl) a fixed amount of work, bytes aside. The request serializer
 // passes a Buffer through as an already encoded message (src/protocol/keepalive.ts).
 
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
-/** The largest data of one output message. */
-export const MAX_OUTPUT_CHUNK = 64 * 1024;
+/**
+ * The largest data of one output message: one read of a full exec pipe (1 MiB, native/posix.c).
+ * 64 KiB (a pipe's default) made 16 messages per MB, each costing every hop about as much CPU
+ * as copying its bytes several times over (issue 17).
+ */
+export const MAX_OUTPUT_CHUNK = 1024 * 1024;
 
 /** EntrypointExecRequest.Output.Channel's numbers. */
 export const CHANNEL = { STDOUT: 1, STDERR: 2 } as const;

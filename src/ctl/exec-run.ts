@@ -12,7 +12,8 @@ import { grpc } from '../protocol/load.js';
 import { type ControlApi, explain } from './client.js';
 import { CtlError } from './errors.js';
 import { EscapeDetector } from './exec-escape.js';
-import { encodeInput } from './exec-wire.js';
+import { stdinSource } from './exec-input.js';
+import { encodeInput, encodeInputInPlace, INPUT_HEADROOM } from './exec-wire.js';
 import { onResize, rawMode, windowSize } from './exec-terminal.js';
 import { visible } from './output.js';
 import type { Target } from './target.js';
@@ -151,10 +152,13 @@ function pumpStdin(
   escape: EscapeDetector | undefined,
   onEscape: () => void,
 ): () => void {
-  const stdin = process.stdin;
+  // A terminal's keys go through the escape detector, which makes new buffers: Node's stdin.
+  const { stream: stdin, framed } = escape ? { stream: process.stdin, framed: false } : stdinSource();
   let ended = false;
   const send = (data: Buffer) => {
-    if (data.length > 0 && !call.write(encodeInput(data))) {
+    if (data.length === 0) return;
+    const message = framed && data.byteOffset >= INPUT_HEADROOM ? encodeInputInPlace(data) : encodeInput(data);
+    if (!call.write(message)) {
       stdin.pause();
       call.once('drain', () => {
         if (!ended) stdin.resume();

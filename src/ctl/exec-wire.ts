@@ -14,6 +14,23 @@ const TAG_OUTPUT = (2 << 3) | 2;
 
 export type ExecCall = ClientDuplexStream<ExecRequest | Buffer, ExecResponse__Output>;
 
+/** The most encodeInputInPlace writes before the data: the tag and a varint (≤ 2 MiB). */
+export const INPUT_HEADROOM = 4;
+/** The most one input message carries: one read of a full widened pipe (stdinReader). */
+export const MAX_INPUT_CHUNK = 1024 * 1024;
+
+/**
+ * The ExecRequest{input} carrying `data`, its header written into the free bytes before `data`
+ * in its buffer (stdinReader's framed reads): no copy. `data` must be ≤ MAX_INPUT_CHUNK.
+ */
+export function encodeInputInPlace(data: Buffer): Buffer {
+  const start = data.byteOffset - 1 - varintLength(data.length);
+  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
+  message[0] = TAG_INPUT;
+  writeVarint(message, 1, data.length);
+  return message;
+}
+
 /** One encoded ExecRequest{input}. */
 export function encodeInput(data: Buffer): Buffer {
   const message = Buffer.allocUnsafe(1 + varintLength(data.length) + data.length);

@@ -8,6 +8,7 @@ import { isatty } from 'node:tty';
 import { writeLine } from '../log.js';
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
 import type { WindowSize } from '../protocol/generated/waypoint_entrypoint/control/v1/WindowSize.js';
+import { sendFramedInPlace } from '../protocol/framed-sends.js';
 import { grpc } from '../protocol/load.js';
 import { type ControlApi, explain } from './client.js';
 import { CtlError } from './errors.js';
@@ -89,6 +90,7 @@ export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): 
 
   const onStarted = () => {
     started = true;
+    sendFramedInPlace(call); // stdin's messages go out without grpc-js's copy
     if (spec.tty && terminalIn) cleanups.push(rawMode());
     if (spec.tty && size) cleanups.push(onResize((s: WindowSize) => call.write({ winch: s })));
     cleanups.push(pumpStdin(call, terminalIn ? new EscapeDetector() : undefined, () => endWith({ kind: 'escape' })));

@@ -5,6 +5,7 @@
 import type { ClientDuplexStream, Metadata } from '@grpc/grpc-js';
 import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { grpc, protocol } from '../protocol/load.js';
 import { readOutput, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
@@ -14,8 +15,11 @@ const TAG_OUTPUT = (2 << 3) | 2;
 
 export type ExecCall = ClientDuplexStream<ExecRequest | Buffer, ExecResponse__Output>;
 
-/** The most encodeInputInPlace writes before the data: the tag and a varint (≤ 2 MiB). */
-export const INPUT_HEADROOM = 4;
+/**
+ * The room before the data that encodeInputInPlace needs: the tag and a varint (≤ 2 MiB), and in
+ * front of them the gRPC frame header (framed-sends.ts).
+ */
+export const INPUT_HEADROOM = 4 + FRAME_HEADER;
 /** The most one input message carries: one read of a full widened pipe (stdinReader). */
 export const MAX_INPUT_CHUNK = 1024 * 1024;
 
@@ -28,7 +32,7 @@ export function encodeInputInPlace(data: Buffer): Buffer {
   const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
   message[0] = TAG_INPUT;
   writeVarint(message, 1, data.length);
-  return message;
+  return markFramable(message);
 }
 
 /** One encoded ExecRequest{input}. */

@@ -4,6 +4,7 @@
 // message costs each hop (here, the server, the ctl) a fixed amount of work, bytes aside. The request serializer
 // passes a Buffer through as an already encoded message (src/protocol/keepalive.ts).
 
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
 /**
@@ -43,12 +44,16 @@ export function encodeOutput(channel: Channel, data: Buffer): Buffer {
   return message;
 }
 
-/** The most encodeOutputInPlace writes before the data: tags, channel and two varints. */
-export const OUTPUT_HEADROOM = 10;
+/**
+ * The room before the data that encodeOutputInPlace needs: at most 10 bytes of tags, channel and
+ * two varints, and in front of them the gRPC frame header (framed-sends.ts).
+ */
+export const OUTPUT_HEADROOM = 10 + FRAME_HEADER;
 
 /**
  * The output message carrying `data`, its header written into the OUTPUT_HEADROOM bytes before
- * `data` in its buffer, which must be free (pipeReader's framed reads): no copy of the data.
+ * `data` in its buffer, which must be free (pipeReader's framed reads): no copy of the data. It is
+ * marked to be framed in place (the room left in front) on a call that sendFramedInPlace set up.
  * `data` must be ≤ MAX_OUTPUT_CHUNK.
  */
 export function encodeOutputInPlace(channel: Channel, data: Buffer): Buffer {
@@ -62,7 +67,7 @@ export function encodeOutputInPlace(channel: Channel, data: Buffer): Buffer {
   message[at++] = CHANNEL[channel];
   message[at++] = TAG_DATA;
   writeVarint(message, at, data.length);
-  return message;
+  return markFramable(message);
 }
 
 /** The output messages carrying `data`, in order. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -172,6 +173,26 @@ static napi_value make_pipe(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// widenPipe(fd): number — a pipe we read (the ctl's stdin) raised to 1 MiB where allowed, so
+// that its writer fills it while we are busy and one read takes it all. Returns its capacity
+// in bytes, -1 when `fd` is not a pipe.
+static napi_value widen_pipe(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &fd);
+  struct stat st;
+  int capacity = -1;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    fcntl(fd, F_SETPIPE_SZ, 1 << 20); // refused (pipe-max-size, a user's pipe quota): as it is
+    capacity = fcntl(fd, F_GETPIPE_SZ);
+  }
+  napi_value result;
+  napi_create_int32(env, capacity, &result);
+  return result;
+}
+
 // isatty(fd): boolean — without loading Node's tty module, which costs start-up time.
 static napi_value is_a_tty(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -252,6 +273,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"spawn", NULL, spawn_child, NULL, NULL, NULL, napi_default, NULL},
       {"spawnForked", NULL, spawn_child_forked, NULL, NULL, NULL, napi_default, NULL},
       {"waitChild", NULL, wait_child, NULL, NULL, NULL, napi_default, NULL},
+      {"widenPipe", NULL, widen_pipe, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, make_pipe, NULL, NULL, NULL, napi_default, NULL},
       {"reapOrphans", NULL, reap_orphans, NULL, NULL, NULL, napi_default, NULL},
       {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_default, NULL},

@@ -8,11 +8,13 @@ import { isatty } from 'node:tty';
 import { writeLine } from '../log.js';
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
 import type { WindowSize } from '../protocol/generated/waypoint_entrypoint/control/v1/WindowSize.js';
+import { sendFramedInPlace } from '../protocol/framed-sends.js';
 import { grpc } from '../protocol/load.js';
 import { type ControlApi, explain } from './client.js';
 import { CtlError } from './errors.js';
 import { EscapeDetector } from './exec-escape.js';
-import { encodeInput } from './exec-wire.js';
+import { stdinSource } from './exec-input.js';
+import { encodeInput, encodeInputInPlace, INPUT_HEADROOM } from './exec-wire.js';
 import { onResize, rawMode, windowSize } from './exec-terminal.js';
 import { visible } from './output.js';
 import type { Target } from './target.js';
@@ -88,6 +90,7 @@ export async function runExec(api: ControlApi, target: Target, spec: ExecSpec): 
 
   const onStarted = () => {
     started = true;
+    sendFramedInPlace(call); // stdin's messages go out without grpc-js's copy
     if (spec.tty && terminalIn) cleanups.push(rawMode());
     if (spec.tty && size) cleanups.push(onResize((s: WindowSize) => call.write({ winch: s })));
     cleanups.push(pumpStdin(call, terminalIn ? new EscapeDetector() : undefined, () => endWith({ kind: 'escape' })));
@@ -151,10 +154,13 @@ function pumpStdin(
   escape: EscapeDetector | undefined,
   onEscape: () => void,
 ): () => void {
-  const stdin = process.stdin;
+  // A terminal's keys go through the escape detector, which makes new buffers: Node's stdin.
+  const { stream: stdin, framed } = escape ? { stream: process.stdin, framed: false } : stdinSource();
   let ended = false;
   const send = (data: Buffer) => {
-    if (data.length > 0 && !call.write(encodeInput(data))) {
+    if (data.length === 0) return;
+    const message = framed && data.byteOffset >= INPUT_HEADROOM ? encodeInputInPlace(data) : encodeInput(data);
+    if (!call.write(message)) {
       stdin.pause();
       call.once('drain', () => {
         if (!ended) stdin.resume();

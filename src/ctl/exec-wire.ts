@@ -5,6 +5,7 @@
 import type { ClientDuplexStream, Metadata } from '@grpc/grpc-js';
 import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { grpc, protocol } from '../protocol/load.js';
 import { readOutput, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
@@ -13,6 +14,26 @@ const TAG_INPUT = (2 << 3) | 2;
 const TAG_OUTPUT = (2 << 3) | 2;
 
 export type ExecCall = ClientDuplexStream<ExecRequest | Buffer, ExecResponse__Output>;
+
+/**
+ * The room before the data that encodeInputInPlace needs: the tag and a varint (≤ 2 MiB), and in
+ * front of them the gRPC frame header (framed-sends.ts).
+ */
+export const INPUT_HEADROOM = 4 + FRAME_HEADER;
+/** The most one input message carries: one read of a full widened pipe (stdinReader). */
+export const MAX_INPUT_CHUNK = 1024 * 1024;
+
+/**
+ * The ExecRequest{input} carrying `data`, its header written into the free bytes before `data`
+ * in its buffer (stdinReader's framed reads): no copy. `data` must be ≤ MAX_INPUT_CHUNK.
+ */
+export function encodeInputInPlace(data: Buffer): Buffer {
+  const start = data.byteOffset - 1 - varintLength(data.length);
+  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
+  message[0] = TAG_INPUT;
+  writeVarint(message, 1, data.length);
+  return markFramable(message);
+}
 
 /** One encoded ExecRequest{input}. */
 export function encodeInput(data: Buffer): Buffer {

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Session } from '../connection/session.js';
 import type { Logger } from '../log.js';
 import { EXEC_ERROR_CODE } from '../protocol/exec-status.js';
+import { sendFramedInPlace } from '../protocol/framed-sends.js';
 import type { _hashicorp_waypoint_EntrypointConfig_Exec__Output as ExecRequest } from '../protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import type { EntrypointExecRequest } from '../protocol/generated/hashicorp/waypoint/EntrypointExecRequest.js';
 import type { EntrypointExecResponse__Output } from '../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';
@@ -19,6 +20,9 @@ import { spawnPipes } from './pipe-runner.js';
 import { type ExecHost, type ExecProcess, ExecStartError } from './process.js';
 import { DEFAULT_TERM, spawnPty, windowSize } from './pty-runner.js';
 import { type Channel, encodeOutputInPlace, MAX_OUTPUT_CHUNK, OUTPUT_HEADROOM, outputMessages } from './wire.js';
+
+/** Output bytes the call may hold before the readers wait (send): two full messages. */
+const MAX_QUEUED_OUTPUT = 2 * MAX_OUTPUT_CHUNK;
 
 export type { ExecRequest };
 
@@ -64,6 +68,11 @@ export class ExecSession {
   /** Output readers paused until the call drains. */
   private pausedReaders = 0;
   private lastOutputAt = 0;
+  /** Output bytes written to the call and not yet taken by it (send). */
+  private queuedOutput = 0;
+  private readonly waitingReaders = new Set<Readable>();
+  /** Whether sendFramedInPlace took on this call (tried once, at the first framed output). */
+  private framedSends: boolean | undefined;
   private readonly onAbort = () => this.lost('the server connection ended');
 
   constructor(private readonly options: ExecSessionOptions) {
@@ -197,6 +206,25 @@ export class ExecSession {
     });
   }
 
+  /**
+   * One output message to the call; false once the call is congested: grpc-js's queue is full
+   * (16 messages), or MAX_QUEUED_OUTPUT bytes wait in it (16 messages of 1 MiB would be a lot to
+   * hold for a server that does not read). The readers wait until it has taken them.
+   */
+  private send(message: Buffer): boolean {
+    this.queuedOutput += message.length;
+    const ok = this.call.write(message, () => {
+      this.queuedOutput -= message.length;
+      if (this.queuedOutput >= MAX_QUEUED_OUTPUT || this.call.writableNeedDrain) return;
+      for (const reader of this.waitingReaders) {
+        this.pausedReaders--;
+        reader.resume();
+      }
+      this.waitingReaders.clear();
+    });
+    return ok && this.queuedOutput < MAX_QUEUED_OUTPUT;
+  }
+
   /** Sends a reader's bytes as output messages, pausing it while the call is congested. */
   private relay(reader: Readable, channel: Channel): Promise<void> {
     reader.on('data', (chunk: Buffer) => {
@@ -205,15 +233,17 @@ export class ExecSession {
       // Framed reads leave room for the header before the bytes: one message, no copy.
       const framed = this.process!.framedOutput && chunk.byteOffset >= OUTPUT_HEADROOM && chunk.length <= MAX_OUTPUT_CHUNK;
       let ok = true;
-      if (framed) ok = this.call.write(encodeOutputInPlace(channel, chunk));
-      else for (const message of outputMessages(channel, chunk)) ok = this.call.write(message);
+      if (framed) {
+        // Once the call is sending (its filters exist): framed in place, without grpc-js's copy.
+        this.framedSends ??= sendFramedInPlace(this.call);
+        ok = this.send(encodeOutputInPlace(channel, chunk));
+      } else {
+        for (const message of outputMessages(channel, chunk)) ok = this.send(message);
+      }
       if (ok) return;
       reader.pause();
       this.pausedReaders++;
-      this.call.once('drain', () => {
-        this.pausedReaders--;
-        reader.resume();
-      });
+      this.waitingReaders.add(reader);
     });
     return new Promise((resolve) => {
       reader.once('end', resolve);

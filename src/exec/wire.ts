@@ -1,12 +1,18 @@
 // EntrypointExecRequest.output messages, encoded by hand: the process's bytes go on the wire in
 // one copy (protobufjs's fromObject + encode would add a pass per chunk), in pieces no larger
-// than MAX_OUTPUT_CHUNK so that a server never meets a huge message. The request serializer
+// than MAX_OUTPUT_CHUNK: far below gRPC's usual 4 MiB receive limit, and large, because every
+// message costs each hop (here, the server, the ctl) a fixed amount of work, bytes aside. The request serializer
 // passes a Buffer through as an already encoded message (src/protocol/keepalive.ts).
 
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
-/** The largest data of one output message. */
-export const MAX_OUTPUT_CHUNK = 64 * 1024;
+/**
+ * The largest data of one output message: one read of a full exec pipe (1 MiB, native/posix.c).
+ * 64 KiB (a pipe's default) made 16 messages per MB, each costing every hop about as much CPU
+ * as copying its bytes several times over (issue 17).
+ */
+export const MAX_OUTPUT_CHUNK = 1024 * 1024;
 
 /** EntrypointExecRequest.Output.Channel's numbers. */
 export const CHANNEL = { STDOUT: 1, STDERR: 2 } as const;
@@ -38,12 +44,16 @@ export function encodeOutput(channel: Channel, data: Buffer): Buffer {
   return message;
 }
 
-/** The most encodeOutputInPlace writes before the data: tags, channel and two varints. */
-export const OUTPUT_HEADROOM = 10;
+/**
+ * The room before the data that encodeOutputInPlace needs: at most 10 bytes of tags, channel and
+ * two varints, and in front of them the gRPC frame header (framed-sends.ts).
+ */
+export const OUTPUT_HEADROOM = 10 + FRAME_HEADER;
 
 /**
  * The output message carrying `data`, its header written into the OUTPUT_HEADROOM bytes before
- * `data` in its buffer, which must be free (pipeReader's framed reads): no copy of the data.
+ * `data` in its buffer, which must be free (pipeReader's framed reads): no copy of the data. It is
+ * marked to be framed in place (the room left in front) on a call that sendFramedInPlace set up.
  * `data` must be ≤ MAX_OUTPUT_CHUNK.
  */
 export function encodeOutputInPlace(channel: Channel, data: Buffer): Buffer {
@@ -57,7 +67,7 @@ export function encodeOutputInPlace(channel: Channel, data: Buffer): Buffer {
   message[at++] = CHANNEL[channel];
   message[at++] = TAG_DATA;
   writeVarint(message, at, data.length);
-  return message;
+  return markFramable(message);
 }
 
 /** The output messages carrying `data`, in order. */

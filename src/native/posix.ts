@@ -19,6 +19,8 @@ export interface PosixAddon {
   isatty(fd: number): boolean;
   /** A real pipe, [readFd, writeFd, capacity in bytes (1 MiB where allowed)], both close-on-exec. */
   pipe(): [number, number, number];
+  /** A pipe we read raised to 1 MiB where allowed; its capacity, -1 when `fd` is no pipe. */
+  widenPipe(fd: number): number;
   /** Waits for our zombie children whose pid is not in `owned`; returns how many. */
   reapOrphans(owned: Int32Array): number;
   /** prctl(PR_SET_CHILD_SUBREAPER); false when refused. */

@@ -12,8 +12,11 @@ import { encodeData, openConnect, splitChunks } from './wire.js';
 
 /** After the server's side is done, how long the app may take to read what is still buffered. */
 const FLUSH_MS = 5_000;
-/** The most one read from the app takes: several data messages' worth, fewer reads and wake-ups. */
-const READ_BYTES = 256 * 1024;
+/**
+ * The most one read from the app takes, and sends as one message: 64 KiB messages cost each hop
+ * (here, the server) more in their count than in their bytes (issue 17).
+ */
+const READ_BYTES = 1024 * 1024;
 
 // Every connection reads the app's bytes into this one buffer (net's `onread`), not into a new
 // one per read: each read is encoded into messages (a copy) before the next can come.

@@ -1,7 +1,7 @@
 // The Tunnel service's calls, made on the session's own client (so on its channel: one HTTP/2
 // connection for everything), and ConnectRequest{data} encoded by hand: the app's bytes go on the
-// wire in one copy, in pieces no larger than MAX_DATA_CHUNK so that the server never meets a
-// huge message.
+// wire in one copy, in pieces no larger than MAX_DATA_CHUNK: far below gRPC's usual 4 MiB
+// receive limit, and large, because every message costs each hop a fixed amount of work.
 import type { ClientDuplexStream, ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import type { ConnectRequest } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
 import type { ConnectResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
@@ -12,8 +12,8 @@ import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Wa
 import { instanceProtocol } from '../protocol/instance.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
-/** The largest data of one message. */
-export const MAX_DATA_CHUNK = 64 * 1024;
+/** The largest data of one message: one read from the app (carrier.ts). */
+export const MAX_DATA_CHUNK = 1024 * 1024;
 
 /** ConnectRequest's field 3 (data), length-delimited. */
 const TAG_DATA = (3 << 3) | 2;

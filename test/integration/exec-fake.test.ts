@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import type { _hashicorp_waypoint_EntrypointConfig_Exec as ExecEntry } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { EXEC_ERROR_CODE } from '../../src/protocol/exec-status.js';
+import { MAX_OUTPUT_CHUNK } from '../../src/exec/wire.js';
 import { fakeFixture } from '../helpers/fake-fixture.js';
 import type { FakeExec, FakeScript, FakeWaypoint } from '../helpers/fake-waypoint.js';
 import { childPids, commandOf, isRunning, processTree } from '../helpers/proc.js';
@@ -109,7 +110,7 @@ describe('exec on pipes', () => {
     expect(e.exit).toBe(0);
   });
 
-  it('carries 10 MB of binary bytes through cat byte for byte, in chunks of at most 64 KiB', async () => {
+  it('carries 10 MB of binary bytes through cat byte for byte, in chunks of at most 1 MiB', async () => {
     const instance = await launch();
     const e = await exec(instance, ['cat']);
     const data = randomBytes(10 * 1024 * 1024);
@@ -120,9 +121,9 @@ describe('exec on pipes', () => {
     const out = e.stdout();
     expect(out.length).toBe(data.length);
     expect(out.equals(data)).toBe(true);
-    // Several messages, none over 64 KiB (10 MB needs at least 160 of them).
-    expect(Math.max(...e.outputSizes)).toBeLessThanOrEqual(64 * 1024);
-    expect(e.outputSizes.length).toBeGreaterThanOrEqual(data.length / (64 * 1024));
+    // Several messages, none over MAX_OUTPUT_CHUNK (10 MB needs at least 10 of them).
+    expect(Math.max(...e.outputSizes)).toBeLessThanOrEqual(MAX_OUTPUT_CHUNK);
+    expect(e.outputSizes.length).toBeGreaterThanOrEqual(data.length / MAX_OUTPUT_CHUNK);
     expectExitLast(e);
     expectAppUndisturbed(instance);
   });

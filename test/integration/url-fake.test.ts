@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_DATA_CHUNK } from '../../src/url/wire.js';
 import type { EntrypointConfig } from '../../src/protocol/generated/hashicorp/waypoint/EntrypointConfig.js';
 import { type FakeTunnelServer, startTunnelServer, type TunnelConnection } from '../helpers/fake-tunnel-server.js';
 import { socketFds } from '../helpers/proc.js';
@@ -124,8 +125,8 @@ describe('URL service through the entrypoint', () => {
     const echoed = response.subarray(head + 4);
     expect(echoed.length).toBe(body.length);
     expect(echoed.equals(body)).toBe(true);
-    // Each message within the 64 KiB bound.
-    expect(Math.max(...c.messages.filter((m) => m.event === 'data').map((m) => m.data!.length))).toBeLessThanOrEqual(64 * 1024);
+    // Each message within the MAX_DATA_CHUNK bound.
+    expect(Math.max(...c.messages.filter((m) => m.event === 'data').map((m) => m.data!.length))).toBeLessThanOrEqual(MAX_DATA_CHUNK);
   }, 60_000);
 
   it('echoes different binary bodies on three connections at once, each byte-exact (the app’s bytes of all pass through one read buffer)', async () => {

@@ -6,8 +6,10 @@
 // first byte. The deserializers here recognize exactly these shapes (one field covering the whole
 // message, and for output a well-formed inner message of channel STDOUT or STDERR and data); any
 // other message is decoded by protobufjs as before. Either way the session sees the same object
-// ({event, output} or {event, input}); a relayable one also holds its bytes under RAW.
+// ({event, output} or {event, input}); a relayable one also holds its bytes under RAW. The
+// retagged bytes then go out as the frame they came in (rpc/framed-writes.ts): no copy.
 import { readOutput, readVarint } from '../../protocol/wire-bytes.js';
+import { markReceivedFrame } from '../rpc/framed-writes.js';
 
 export const RAW = Symbol('raw message');
 
@@ -51,14 +53,14 @@ export function decodeRawInput(buf: Buffer): RawInput | undefined {
 export function operatorOutput(m: { [RAW]: Buffer }): Buffer {
   const buf = m[RAW];
   buf[0] = TAG_OPERATOR_OUTPUT;
-  return buf;
+  return markReceivedFrame(buf);
 }
 
 /** The EntrypointExecResponse carrying a relayable input: the received bytes, retagged in place. */
 export function entrypointInput(m: { [RAW]: Buffer }): Buffer {
   const buf = m[RAW];
   buf[0] = TAG_EP_INPUT;
-  return buf;
+  return markReceivedFrame(buf);
 }
 
 export function hasRaw<T extends object>(m: T): m is T & { [RAW]: Buffer } {

@@ -63,7 +63,7 @@ describe('ReportLimiter', () => {
 describe('data messages', () => {
   const decode = (protocol().waypoint_entrypoint.tunnel.v1.Tunnel.service as unknown as TunnelDefinition).Connect.requestDeserialize;
 
-  it('splits into views of at most 64 KiB, in order, without copying', () => {
+  it('splits into views of at most MAX_DATA_CHUNK, in order, without copying', () => {
     const data = Buffer.alloc(MAX_DATA_CHUNK * 2 + 5, 7);
     const pieces = splitChunks(data);
     expect(pieces.map((p) => p.length)).toEqual([MAX_DATA_CHUNK, MAX_DATA_CHUNK, 5]);

@@ -13,6 +13,7 @@ import { listSessions, placeExec } from '../../exec/operator.js';
 import { acceptsRawResponses } from '../../exec/relay-wire.js';
 import { originOf } from '../../replicas/origin.js';
 import { firstMessage } from '../../rpc/first-message.js';
+import { sendReceivedFrames } from '../../rpc/framed-writes.js';
 import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import { invalidArgument, reported } from '../../rpc/status.js';
 import type { ExecRecord } from '../../store/store.js';
@@ -30,6 +31,7 @@ export function execCall(ctx: ServerContext, authorize: Authorize): handleBidiSt
     }
     if (call.cancelled) return;
     widenReceiveWindow(call);
+    sendReceivedFrames(call); // relayed output goes out as the frame it came in
     acceptsRawResponses(call); // its definition passes encoded responses through (api/definition.ts)
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'Exec'));
     // Input that follows the start waits in gRPC's flow control until the instance opens.

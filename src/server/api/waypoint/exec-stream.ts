@@ -8,6 +8,7 @@ import type { EntrypointExecRequest__Output } from '../../../protocol/generated/
 import type { EntrypointExecResponse } from '../../../protocol/generated/hashicorp/waypoint/EntrypointExecResponse.js';
 import type { KEEPALIVE } from '../../../protocol/keepalive.js';
 import type { Principal } from '../../auth/authenticator.js';
+import { sendReceivedFrames } from '../../rpc/framed-writes.js';
 import { widenReceiveWindow } from '../../rpc/receive-window.js';
 import { checkClientProtocols } from '../../rpc/compat.js';
 import type { ServerContext } from '../../context.js';
@@ -32,6 +33,7 @@ export function entrypointExecStream(
     }
     if (call.cancelled) return;
     widenReceiveWindow(call);
+    sendReceivedFrames(call); // relayed input goes out as the frame it came in
     const refuse = (err: unknown) => call.emit('error', reported(ctx.log, err, 'EntrypointExecStream'));
     // Whatever follows the open waits until the session's pipes take over.
     const options = { rpc: 'EntrypointExecStream', message: 'open', timeoutMs: ctx.firstMessageTimeoutMs };

@@ -4,6 +4,9 @@
 // history, and bytes through the broker exactly and with backpressure.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as pty from 'node-pty';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KEEPALIVE } from '../../../../src/protocol/keepalive.js';
@@ -102,6 +105,24 @@ describe('exec through the server', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(data.length);
     expect(r.stdout.equals(data)).toBe(true);
+  });
+
+  it('carries 10 MB exactly from stdin a real pipe (widened, read in gulps) and a file', async () => {
+    const server = await startServer();
+    await FakeEntrypoint.connect(server, 'web');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-exec-stdin-'));
+    try {
+      const file = path.join(dir, 'data');
+      const data = randomBytes(10 * 1024 * 1024);
+      writeFileSync(file, data);
+      for (const script of ['cat "$0" | "$1" exec --app web -T -- cat', 'exec "$1" exec --app web -T -- cat < "$0"']) {
+        const r = await run(['-c', script, file, CTL], { bin: '/bin/sh', env: server.env(), timeoutMs: 20_000 });
+        expect({ script, code: r.code, stderr: r.stderr.toString(), length: r.stdout.length }).toEqual({ script, code: 0, stderr: '', length: data.length });
+        expect(r.stdout.equals(data)).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a slow reader of our stdout: the exit status still comes after all the output, never "ended without an exit status"', async () => {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DataDirError, KEY_FILE, loadOrCreateKey, STATE_FILE } from './data-dir.js';
-import { migrate } from './postgres/migrations.js';
+import { EXCHANGES_BACKFILL, migrate } from './postgres/migrations.js';
 import { createPool, LockKey, query, type Queryable, transaction } from './postgres/pool.js';
 import { type Db, openDb } from './sqlite/db.js';
 
@@ -63,6 +63,7 @@ export async function copyToPostgres(dataDir: string, url: string): Promise<Copy
         await refuseNonEmpty(tx);
         const counts = [];
         for (const t of TABLES) counts.push({ noun: t.noun, rows: await copyTable(db, tx, t) });
+        await query(tx, EXCHANGES_BACKFILL); // each invite's count, from the entrypoint tokens copied
         await query(tx, "INSERT INTO server_keys (name, key, created_at) VALUES ('signing', $1, $2)", [key, Date.now()]);
         // The identity goes on past every copied id, and past any SQLite handed out before (AUTOINCREMENT).
         const lastId = lastExecId(db);

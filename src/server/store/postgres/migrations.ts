@@ -6,6 +6,11 @@
 import { DataDirError } from '../data-dir.js';
 import { LockKey, type Pool, query, type Queryable, transaction } from './pool.js';
 
+/** Sets every invite's exchange count from the entrypoint tokens made from it (migration 5, `server migrate`). */
+export const EXCHANGES_BACKFILL = `UPDATE tokens t SET exchanges = c.n
+  FROM (SELECT parent_id, COUNT(*) AS n FROM tokens WHERE kind = 'entrypoint' AND parent_id IS NOT NULL GROUP BY parent_id) c
+  WHERE t.id = c.parent_id`;
+
 /** Append only: a released migration is never edited, a change is a new entry. */
 const MIGRATIONS: string[] = [
   `
@@ -119,6 +124,13 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX console_sessions_token ON console_sessions(token_id);
   CREATE INDEX console_sessions_expiry ON console_sessions(expires_at);
+  `,
+  // 5: an invite's exchanges counted on its row (kept by the exchange, under the row lock it
+  // takes), not counted anew at each exchange: a fleet of one deployment registering was
+  // quadratic in its size. Filled from the entrypoint tokens already made.
+  `
+  ALTER TABLE tokens ADD COLUMN exchanges BIGINT NOT NULL DEFAULT 0;
+  ${EXCHANGES_BACKFILL};
   `,
 ];
 

@@ -54,6 +54,8 @@ export class PgStore implements Store {
   }
 
   async issueToken(kind: TokenKind, opts: TokenOptions = {}): Promise<TokenClaims> {
+    // One from an invite is two statements (the row, the invite's count): one transaction.
+    if (opts.parentId) return transaction(this.pool, (db) => insertToken(db, kind, opts));
     return insertToken(this.pool, kind, opts);
   }
 
@@ -68,7 +70,8 @@ export class PgStore implements Store {
   }
 
   async exchanges(inviteId: string): Promise<number> {
-    return countExchanges(this.pool, inviteId);
+    const { rows } = await query<{ exchanges: number }>(this.pool, 'SELECT exchanges FROM tokens WHERE id = $1', [inviteId]);
+    return rows[0]?.exchanges ?? 0;
   }
 
   async revokeToken(id: string): Promise<string[]> {
@@ -124,11 +127,11 @@ export class PgStore implements Store {
 
   async exchangeInvite(inviteId: string, maxExchanges: number): Promise<Exchange> {
     return transaction(this.pool, async (db): Promise<Exchange> => {
-      const { rows } = await query<TokenRow>(db, 'SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [inviteId]);
+      const { rows } = await query<TokenRow & { exchanges: number }>(db, 'SELECT * FROM tokens WHERE id = $1 FOR UPDATE', [inviteId]);
       const record = rows[0] && toToken(rows[0]);
       const refused = inviteRefusal(record, nowSeconds());
       if (refused) return { ok: false, reason: refused };
-      if ((await countExchanges(db, inviteId)) >= maxExchanges) return { ok: false, reason: 'exhausted' };
+      if (rows[0].exchanges >= maxExchanges) return { ok: false, reason: 'exhausted' };
       return { ok: true, claims: await insertToken(db, 'entrypoint', { deploymentId: record!.deploymentId, parentId: inviteId }) };
     });
   }
@@ -145,12 +148,9 @@ async function insertToken(db: Queryable, kind: TokenKind, opts: TokenOptions = 
     claims.iat,
     expiresAt,
   ]);
+  // An entrypoint token made from an invite counts as one of its exchanges (its row holds the count).
+  if (kind === 'entrypoint' && opts.parentId) await query(db, 'UPDATE tokens SET exchanges = exchanges + 1 WHERE id = $1', [opts.parentId]);
   return claims;
-}
-
-async function countExchanges(db: Queryable, inviteId: string): Promise<number> {
-  const { rows } = await query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM tokens WHERE parent_id = $1 AND kind = 'entrypoint'", [inviteId]);
-  return rows[0].n;
 }
 
 async function currentOperator(db: Queryable): Promise<TokenClaims | undefined> {

@@ -38,6 +38,8 @@ async function seedExchanges(at: StoreLocation, inviteId: string, deploymentId: 
         "INSERT INTO tokens (id, kind, deployment_id, parent_id, issued_at) SELECT 'T' || g, 'entrypoint', $2, $3, 0 FROM generate_series(1, $1::int) g",
         [n, deploymentId, inviteId],
       );
+      // PostgreSQL keeps each invite's count on its row: as the exchanges would have.
+      await client.query('UPDATE tokens SET exchanges = exchanges + $1 WHERE id = $2', [n, inviteId]);
     } finally {
       await client.end();
     }

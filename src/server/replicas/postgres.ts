@@ -1,7 +1,7 @@
 // A replica of a PostgreSQL database: its row, kept fresh by a heartbeat; its live instances
 // written for the others (instance-rows.ts); the changes it tells them and hears from them
-// (changes.ts). Each heartbeat also tidies after replicas that died: their exec sessions are
-// failed, and after a long silence they and their instance rows are forgotten.
+// (changes.ts). About once per timeout, a heartbeat also tidies after replicas that died: their
+// exec sessions are failed, and after a long silence they and their instance rows are forgotten.
 import { Metadata } from '@grpc/grpc-js';
 import { formatRange, METADATA, PROTOCOL_VERSIONS } from '../../protocol/metadata.js';
 import type { TokenSigner } from '../auth/tokens.js';
@@ -27,6 +27,11 @@ import { REPLICA_METADATA, type RemoteInstance, type ReplicaInfo, type Replicas 
 
 /** A replica silent this much longer than the timeout is forgotten (its row and instance rows go). */
 const FORGET_AFTER_TIMEOUTS = 30;
+/**
+ * The tidying after dead replicas runs every this many heartbeats (heartbeats come every fifth of
+ * the timeout): about once per timeout, since no replica turns dead more often than that.
+ */
+const TIDY_EVERY_BEATS = 5;
 
 export interface PgReplicaOptions {
   id: string;
@@ -50,6 +55,7 @@ export class PgReplicas implements Replicas {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private closed = false;
+  private beats = 0;
 
   constructor(private readonly o: PgReplicaOptions) {
     const now = Date.now();
@@ -135,6 +141,7 @@ export class PgReplicas implements Replicas {
         await upsertReplica(this.o.pool, { id: this.o.id, grpcAddress: this.self.grpcAddress, httpAddress: this.self.httpAddress, version: this.o.version });
         this.rows?.rewriteAll();
       }
+      if (++this.beats % TIDY_EVERY_BEATS !== 0) return;
       const failed = await this.o.execHistory.failRunning('its replica stopped answering');
       if (failed > 0) this.o.log.warn('exec sessions of a replica that stopped answering recorded as failed', { sessions: failed });
       const forgotten = await forgetSilent(this.o.pool, this.o.timeoutMs * FORGET_AFTER_TIMEOUTS);

@@ -1,29 +1,12 @@
 // Client messages framed in place (src/protocol/framed-sends.ts): the identity handler found
 // under a call of the grpc-js version we ship, marked messages sent as the view with the header
 // written in front, byte for byte and in order among unmarked ones; harmless when not found.
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeRawPairs, rawPair } from '../../helpers/raw-grpc.js';
 import { FRAME_HEADER, frameInPlace, markFramable, sendFramedInPlace, sendHandlerOf } from '../../../src/protocol/framed-sends.js';
 
-const raw = (b: Buffer) => b;
-const SINK = {
-  Sink: {
-    path: '/test.Framed/Sink',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-  },
-} satisfies grpc.ServiceDefinition;
-
-let stop: (() => void) | undefined;
-afterEach(() => {
-  stop?.();
-  stop = undefined;
-});
+afterEach(closeRawPairs);
 
 /** `data` in a buffer with FRAME_HEADER free bytes before it (filled with junk). */
 function withRoom(data: Buffer): Buffer {
@@ -47,31 +30,19 @@ describe('frameInPlace', () => {
 describe('sendFramedInPlace', () => {
   it('sends marked messages framed in place, byte for byte and in order with unmarked ones', async () => {
     const received: Buffer[] = [];
-    const server = new grpc.Server();
     let ended!: () => void;
     const allIn = new Promise<void>((resolve) => (ended = resolve));
-    server.addService(SINK, {
-      Sink: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        call.on('data', (m: Buffer) => {
-          received.push(Buffer.from(m));
-          if (received.length === 1) call.write(Buffer.from('ok')); // the client's signal to go on
-        });
-        call.on('end', () => {
-          call.end();
-          ended();
-        });
-      },
+    const pair = await rawPair((call) => {
+      call.on('data', (m: Buffer) => {
+        received.push(Buffer.from(m));
+        if (received.length === 1) call.write(Buffer.from('ok')); // the client's signal to go on
+      });
+      call.on('end', () => {
+        call.end();
+        ended();
+      });
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    stop = () => {
-      client.close();
-      server.forceShutdown();
-    };
-    const call = client.makeBidiStreamRequest(SINK.Sink.path, raw, raw);
-    call.on('error', () => undefined);
+    const call = pair.open();
     call.write(Buffer.from('first')); // unmarked, as an exec call's first message is
     await new Promise((resolve) => call.once('data', resolve));
     expect(sendFramedInPlace(call)).toBe(true);

@@ -1,29 +1,12 @@
 // Relayed messages sent as the frames they came in (src/server/rpc/framed-writes.ts): with the
 // grpc-js version we ship, a received message has its frame header before it, and a marked one
 // goes back out byte for byte through the patched call; anything else is framed by grpc-js.
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeRawPairs, rawPair } from '../../../helpers/raw-grpc.js';
 import { frameOf, markReceivedFrame, sendReceivedFrames } from '../../../../src/server/rpc/framed-writes.js';
 
-const raw = (b: Buffer) => b;
-const ECHO = {
-  Echo: {
-    path: '/test.Frames/Echo',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-  },
-} satisfies grpc.ServiceDefinition;
-
-let stop: (() => void) | undefined;
-afterEach(() => {
-  stop?.();
-  stop = undefined;
-});
+afterEach(closeRawPairs);
 
 describe('frameOf', () => {
   it('is the view of header and message for a marked message whose header checks out, else nothing', () => {
@@ -46,29 +29,18 @@ describe('sendReceivedFrames', () => {
   it('relays received messages back as their frames, byte for byte, and frames anything else as grpc-js does', async () => {
     const sizes = [0, 1, 100_000, 1024 * 1024];
     const framesSeen: boolean[] = [];
-    const server = new grpc.Server();
-    server.addService(ECHO, {
-      Echo: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        expect(sendReceivedFrames(call)).toBe(true);
-        expect(sendReceivedFrames(call)).toBe(true); // once per call: patched already
-        call.on('data', (m: Buffer) => {
-          markReceivedFrame(m);
-          framesSeen.push(frameOf(m) !== undefined);
-          call.write(m);
-          call.write(Buffer.from(m)); // a copy, unmarked: grpc-js's own framing
-        });
-        call.on('end', () => call.end());
-      },
+    const pair = await rawPair((call) => {
+      expect(sendReceivedFrames(call)).toBe(true);
+      expect(sendReceivedFrames(call)).toBe(true); // once per call: patched already
+      call.on('data', (m: Buffer) => {
+        markReceivedFrame(m);
+        framesSeen.push(frameOf(m) !== undefined);
+        call.write(m);
+        call.write(Buffer.from(m)); // a copy, unmarked: grpc-js's own framing
+      });
+      call.on('end', () => call.end());
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    stop = () => {
-      client.close();
-      server.forceShutdown();
-    };
-    const call = client.makeBidiStreamRequest(ECHO.Echo.path, raw, raw);
+    const call = pair.open();
     const got: Buffer[] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (m: Buffer) => got.push(Buffer.from(m)));

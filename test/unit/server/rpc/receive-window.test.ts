@@ -1,46 +1,16 @@
 // The tunnel's receive window (src/server/tunnel/window.ts): found through the grpc-js version
 // we ship (a real server call), widened once per session (with frames of up to MAX_FRAME), and
 // harmless when not found.
-import * as grpc from '@grpc/grpc-js';
 import type http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closeRawPairs, rawPair, type RawServerCall } from '../../../helpers/raw-grpc.js';
 import { MAX_FRAME, SESSION_WINDOW, sessionOf, STREAM_WINDOW, widenReceiveWindow } from '../../../../src/server/rpc/receive-window.js';
 
-const raw = (b: Buffer) => b;
-const ECHO = {
-  Echo: {
-    path: '/test.Window/Echo',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: raw,
-    requestDeserialize: raw,
-    responseSerialize: raw,
-    responseDeserialize: raw,
-  },
-} satisfies grpc.ServiceDefinition;
+afterEach(closeRawPairs);
 
-let stop: (() => void) | undefined;
-afterEach(() => {
-  stop?.();
-  stop = undefined;
-});
-
-/** A server whose Echo handler hands its call to `onCall`, and a client that opens one call. */
-async function openCall(onCall: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => void): Promise<void> {
-  const server = new grpc.Server();
-  server.addService(ECHO, { Echo: onCall });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const call = client.makeBidiStreamRequest(ECHO.Echo.path, raw, raw);
-  call.on('error', () => undefined);
-  call.write(Buffer.from('hi'));
-  stop = () => {
-    call.cancel();
-    client.close();
-    server.forceShutdown();
-  };
+/** A server whose handler hands its call to `onCall`, and a client that opens one call. */
+async function openCall(onCall: (call: RawServerCall) => void): Promise<void> {
+  (await rawPair(onCall)).open().write(Buffer.from('hi'));
 }
 
 describe('widenReceiveWindow', () => {

@@ -15,49 +15,17 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, markdownTable, median, ROOT } from './lib.mjs';
+import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, freePort, markdownTable, median, ROOT, until } from './lib.mjs';
 
 const TICK_MS = 10; // USER_HZ: /proc/PID/stat counts in 1/100 s on Linux
-
-const APP_SOURCE = `
-const http = require('node:http');
-const chunk = Buffer.alloc(256 * 1024, 97);
-http.createServer((req, res) => {
-  const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes') ?? 0);
-  let sent = 0;
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
-  const pump = () => {
-    while (sent < total) {
-      const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
-      sent += piece.length;
-      if (!res.write(piece)) return void res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
-}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 /** CPU ms (user + system, all threads) of a live process so far. */
 function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function waitFor(child, pattern, what) {
@@ -111,7 +79,7 @@ async function startStack(root, dir, profDir) {
   const [, httpPort] = await waitFor(server, /http listening on 127\.0\.0\.1:(\d+)[^]*operator token \S+/, 'the server');
   const created = JSON.parse(await run([path.join(root, 'bin/waypoint-ctl'), 'deployment', 'create', 'bench', '--json'], env));
   const appFile = path.join(dir, 'app.cjs');
-  writeFileSync(appFile, APP_SOURCE);
+  writeFileSync(appFile, DOWNLOAD_APP_SOURCE);
   const appEnv = cleanEnv({ ...created.env, PORT: String(await freePort()), WAYPOINT_CEB_STOP_TIMEOUT: '1s' });
   const argv = [...(node('entrypoint', 'entrypoint.cjs') ?? [path.join(root, 'dist/waypoint-entrypoint')]), process.execPath, appFile];
   const entrypoint = spawn(argv[0], argv.slice(1), { env: appEnv, stdio: ['ignore', 'pipe', 'ignore'] });
@@ -133,20 +101,11 @@ async function stopStack(stack) {
   }
 }
 
-async function until(what, check) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 function download(stack, bytes) {
   return new Promise((resolve, reject) => {
     let got = 0;
     http
-      .get({ host: '127.0.0.1', port: stack.httpPort, path: `/?bytes=${bytes}`, agent: false, headers: { host: `bench.localhost:${stack.httpPort}` } }, (res) => {
+      .get({ host: '127.0.0.1', port: stack.httpPort, path: `/download?bytes=${bytes}`, agent: false, headers: { host: `bench.localhost:${stack.httpPort}` } }, (res) => {
         if (res.statusCode !== 200) reject(new Error(`download: ${res.statusCode}`));
         res.on('data', (c) => (got += c.length));
         res.on('end', () => (got === bytes ? resolve() : reject(new Error(`download ended after ${got} of ${bytes} bytes`))));

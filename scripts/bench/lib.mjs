@@ -5,6 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -272,3 +273,50 @@ export function controlClient(addr, token) {
     close: () => client.close(),
   };
 }
+
+/** A port that was free a moment ago, on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for `check` (async, true when done; a throw counts as not yet), every `everyMs`, at most `timeoutMs`. */
+export async function until(what, check, { timeoutMs = 15_000, everyMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The benches' app (PORT): `/download?bytes=N` streams N bytes, anything else answers "ok". */
+export const DOWNLOAD_APP_SOURCE = `
+const http = require('node:http');
+const chunk = Buffer.alloc(256 * 1024, 97);
+http.createServer((req, res) => {
+  if (req.url.startsWith('/download')) {
+    const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
+    let sent = 0;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+    const pump = () => {
+      while (sent < total) {
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!res.write(piece)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    return pump();
+  }
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
+  res.end('ok\\n');
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));
+`;

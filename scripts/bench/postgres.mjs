@@ -6,10 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './lib.mjs';
+import { freePort, ROOT } from './lib.mjs';
 
 const USER = 'waypoint';
 export const DURABILITY_OFF = 'fsync=off, synchronous_commit=off, full_page_writes=off';
@@ -29,17 +28,6 @@ function asOwner(bin, args) {
   } catch (err) {
     throw new Error(`${path.basename(bin)} failed: ${err.stderr?.toString().trim() || err.message}`);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a cluster with one database; returns its URL, the postmaster's pid, and stop(). */

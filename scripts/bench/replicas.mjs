@@ -12,10 +12,9 @@ import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, controlClient, envInt, fmtMs, markdownTable, median, quantile, ROOT, stopEntrypoint } from './lib.mjs';
+import { cleanEnv, controlClient, DOWNLOAD_APP_SOURCE, envInt, fmtMs, freePort, markdownTable, median, quantile, ROOT, stopEntrypoint, until } from './lib.mjs';
 import { startPostgres } from './postgres.mjs';
 
 const require = createRequire(import.meta.url);
@@ -25,41 +24,6 @@ const ENTRYPOINT = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const now = () => performance.now();
 
-const APP_SOURCE = `
-const http = require('node:http');
-const chunk = Buffer.alloc(256 * 1024, 97);
-http.createServer((req, res) => {
-  if (req.url.startsWith('/download')) {
-    const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
-    let sent = 0;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
-    const pump = () => {
-      while (sent < total) {
-        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
-        sent += piece.length;
-        if (!res.write(piece)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    return pump();
-  }
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
-  res.end('ok\\n');
-}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
-process.on('SIGTERM', () => process.exit(0));
-`;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** `server run` on the database; resolves with its addresses, the ctl's env, and its token. */
 async function startReplica(dir, databaseUrl, operatorToken) {
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config') });
@@ -68,7 +32,7 @@ async function startReplica(dir, databaseUrl, operatorToken) {
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
   proc.stderr.on('data', () => undefined);
-  await until('the replica to listen', async () => /context \S+/.test(out) && (operatorToken !== undefined || /operator token \S+/.test(out)));
+  await until('the replica to listen', async () => /context \S+/.test(out) && (operatorToken !== undefined || /operator token \S+/.test(out)), { timeoutMs: 20_000 });
   // A start on existing state prints no token (only the first does); each writes its ctl context.
   const token = operatorToken ?? /operator token (\S+)/.exec(out)[1];
   return { proc, env, token, addr: /listening on (127\.0\.0\.1:\d+)/.exec(out)[1], httpPort: Number(/http listening on 127\.0\.0\.1:(\d+)/.exec(out)[1]) };
@@ -84,15 +48,6 @@ function run(argv, env, stdinFile) {
     child.stderr.on('data', (c) => (err += c));
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.slice(1, 3).join(' ')} exited ${code}: ${err.trim()}`))));
   });
-}
-
-async function until(what, check) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within 20 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Exec `true` on a warm client; ms from the start message to the exit code. */
@@ -179,20 +134,20 @@ async function main() {
     procs.push(b.proc);
     const created = JSON.parse(await run([CTL, 'deployment', 'create', 'bench', '--json'], a.env));
     const appFile = path.join(dir, 'app.cjs');
-    writeFileSync(appFile, APP_SOURCE);
+    writeFileSync(appFile, DOWNLOAD_APP_SOURCE);
     entrypoint = spawn(ENTRYPOINT, [process.execPath, appFile], {
       env: cleanEnv({ ...created.env, WAYPOINT_SERVER_ADDR: b.addr, PORT: String(await freePort()), WAYPOINT_CEB_STOP_TIMEOUT: '1s' }),
       stdio: ['ignore', 'ignore', 'ignore'],
     });
     const viaA = controlClient(a.addr, a.token);
-    await until('A to list the instance on B', async () => (await viaA.instances('bench')).length === 1);
+    await until('A to list the instance on B', async () => (await viaA.instances('bench')).length === 1, { timeoutMs: 20_000 });
     const sides = [
       { name: 'straight at B', replica: b },
       { name: 'through A (forwarded to B)', replica: a },
     ];
     for (const s of sides) {
       s.host = `bench.localhost:${s.replica.httpPort}`;
-      await until(`the app through ${s.name}`, async () => (await get(false, s.replica.httpPort, s.host)) >= 0);
+      await until(`the app through ${s.name}`, async () => (await get(false, s.replica.httpPort, s.host)) >= 0, { timeoutMs: 20_000 });
       s.client = new grpc.Client(s.replica.addr, grpc.credentials.createInsecure());
       s.metadata = new grpc.Metadata();
       s.metadata.set('authorization', a.token);

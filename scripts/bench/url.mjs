@@ -8,50 +8,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
+import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, fmtMs, freePort, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint, until } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
-const APP_SOURCE = `
-const http = require('node:http');
-const chunk = Buffer.alloc(256 * 1024, 97);
-http.createServer((req, res) => {
-  if (req.url.startsWith('/download')) {
-    const total = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
-    let sent = 0;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
-    const pump = () => {
-      while (sent < total) {
-        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
-        sent += piece.length;
-        if (!res.write(piece)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    return pump();
-  }
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
-  res.end('ok\\n');
-}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));
-process.on('SIGTERM', () => process.exit(0));
-`;
-
 const now = () => performance.now();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One GET to completion with the agent; resolves with its latency in ms. */
 function get(agent, port, host, pathname) {
@@ -102,15 +66,6 @@ function download(port, host, bytes) {
 }
 
 /** Waits until `check` resolves true (polled), or fails after 15 s. */
-async function until(what, check) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within 15 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function main() {
   const total = envInt('BENCH_URL_REQUESTS', 5000);
   const concurrency = envInt('BENCH_URL_CONCURRENCY', 16);
@@ -121,7 +76,7 @@ async function main() {
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-url-'));
   const appFile = path.join(dir, 'app.cjs');
-  writeFileSync(appFile, APP_SOURCE);
+  writeFileSync(appFile, DOWNLOAD_APP_SOURCE);
   const server = await referenceServer();
   const appPort = await freePort();
   const ingressPort = Number(server.httpAddr.split(':').pop());

@@ -109,7 +109,9 @@ describe('env vars', () => {
     const r = launch(f);
     const first = await startCount(r, 1);
     expect(first.env).toMatchObject({ A: '1', B: 'two words', PORT: '5000', INHERITED: 'from our env' });
-    // Applied before the start, so the start itself had it.
+    // Applied before the start, so the start itself had it. Our log line of the start may reach
+    // stderr after the app's first output reaches stdout: wait for it before comparing.
+    await r.waitForOutput('app started', { stream: 'stderr' });
     const text = stderr(r);
     expect(text.indexOf('config applied env_changed=true')).toBeLessThan(text.indexOf('app started'));
     expect(text).not.toContain('restarting the app');

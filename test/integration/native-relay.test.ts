@@ -148,6 +148,47 @@ describe('the native relay', () => {
     expect(events.some((e) => typeof e !== 'number')).toBe(true);
   });
 
+  it('a line with nothing after it reaches capture within milliseconds, not at the end of the output', async () => {
+    const outFd = openSync(path.join(dir, 'out'), 'w');
+    let firstAt = 0;
+    const { tap, got } = recordingTap(() => (firstAt = Date.now()));
+    const { pid, native, relay } = relayed('echo one; exec sleep 3', outFd, tap, 1 << 20);
+    try {
+      // The relay calls JavaScript a few ms after the first byte of a batch, whatever comes next.
+      await withDeadline(
+        new Promise<void>((resolve) => {
+          const poll = setInterval(() => got.lines > 0 && (clearInterval(poll), resolve()), 5);
+        }),
+        2_000,
+        'the captured line',
+      );
+      expect(got.ended).toBe(false); // the app is still running: not delivered by its end
+      expect(firstAt).toBeGreaterThan(0);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+      await reap(native, pid);
+      await relay.drained(100, 10_000);
+      closeSync(outFd);
+    }
+  });
+
+  it('a burst reaches capture in batches of many writes, not one call per read', async () => {
+    const out = path.join(dir, 'out');
+    const outFd = openSync(out, 'w');
+    let calls = 0;
+    const { tap, got } = recordingTap();
+    const counting: TapEnd = { ...tap, tap: (chunk) => (calls++, tap.tap(chunk)) };
+    // 20 MB in writes of 4 KiB: a call per read would be thousands (~13 KB each was measured).
+    const { pid, native, relay } = relayed('dd if=/dev/zero bs=4096 count=5000 status=none', outFd, counting, 8 << 20);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 10_000);
+    closeSync(outFd);
+    expect(got.bytes).toBe(4096 * 5000);
+    // Batches are called for at 256 KiB, or 4 ms after their first byte: far fewer calls than
+    // reads even when the writer is slowed down by a busy machine.
+    expect(calls).toBeLessThan(1000);
+  });
+
   it('our reader gone (EPIPE): the app meets SIGPIPE, as it would writing there itself', async () => {
     const [ourRead, ourWrite] = posix().pipe();
     const { tap, got } = recordingTap();

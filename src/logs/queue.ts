@@ -5,6 +5,7 @@
 // shipper: WAYPOINT_CEB_LOG_BUFFER while disconnected (the backlog sent on reconnect), more
 // while connected (a burst the server takes a moment to catch up with). Either way the app
 // never waits for the server and our memory never grows with it.
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { entrySize, instanceIdField, Source, timestampField, writeEntry } from './wire.js';
 import { isUtf8 } from './utf8.js';
 
@@ -191,11 +192,12 @@ export class LogQueue {
     // What waits in the queue holds little slack: a batch much smaller than its buffer is copied.
     let bytes = open.buf.subarray(0, open.pos);
     if (open.buf.length - open.pos > open.buf.length / 8) {
-      bytes = Buffer.allocUnsafeSlow(open.pos);
+      bytes = batchBuffer(open.pos);
       open.buf.copy(bytes, 0, 0, open.pos);
       this.reuse(open.buf);
     }
-    const batch = { bytes, lines: open.lines, firstMs: open.firstMs };
+    // Room in front of every batch: it is sent with its frame header written there, no copy.
+    const batch = { bytes: markFramable(bytes), lines: open.lines, firstMs: open.firstMs };
     if (bytes.buffer === open.buf.buffer) this.buffers.set(batch, open.buf);
     this.sealed.push(batch);
     this.sealedBytes += batch.bytes.length;
@@ -275,7 +277,7 @@ export class LogQueue {
   private openBatch(size: number, ms: number): OpenBatch {
     this.seal();
     const room = Math.max(this.batchBytes + ENTRY_SLACK, this.idField.length + size);
-    const buf = this.spares.length > 0 && room <= this.batchBytes + ENTRY_SLACK ? this.spares.pop()! : Buffer.allocUnsafeSlow(room);
+    const buf = this.spares.length > 0 && room <= this.batchBytes + ENTRY_SLACK ? this.spares.pop()! : batchBuffer(room);
     const open = (this.open = { buf, pos: 0, lines: 0, firstMs: ms });
     open.pos = this.idField.copy(open.buf, 0);
     return open;
@@ -291,4 +293,13 @@ export class LogQueue {
     if (this.timestamp.ms !== ms) this.timestamp = { ms, field: timestampField(ms) };
     return this.timestamp.field;
   }
+}
+
+/**
+ * A batch's buffer, with FRAME_HEADER bytes of its own in front: grpc-js frames every message
+ * it sends into a new buffer (an allocation and a copy of each batch, and the garbage of a
+ * burst); a batch marked framable goes out as it is, its header written there (framed-sends.ts).
+ */
+function batchBuffer(size: number): Buffer {
+  return Buffer.allocUnsafeSlow(size + FRAME_HEADER).subarray(FRAME_HEADER);
 }

@@ -11,6 +11,7 @@ import type { ClientWritableStream } from '@grpc/grpc-js';
 import { Backoff, type BackoffPolicy, RECONNECT_POLICY } from '../connection/backoff.js';
 import type { Session } from '../connection/session.js';
 import type { Logger } from '../log.js';
+import { sendFramedInPlace } from '../protocol/framed-sends.js';
 import { KEEPALIVE } from '../protocol/keepalive.js';
 import { grpc } from '../protocol/instance.js';
 import type { Batch, LogQueue } from './queue.js';
@@ -43,6 +44,8 @@ const RETRY_POLICY: BackoffPolicy = { ...RECONNECT_POLICY, initialMs: 1_000 };
 const MAX_IN_FLIGHT = 4;
 /** A stream that lived this long was not refused: the next failure starts the backoff over. */
 const HEALTHY_STREAM_MS = 10_000;
+/** Writes on which to look for grpc-js's send handler (framed-sends.ts) before giving up. */
+const FRAMING_TRIES = 8;
 /** A refusal comes at once; what was written after this long, the server has taken. */
 const REFUSAL_WINDOW_MS = 2_000;
 const REFUSAL_WINDOW_BYTES = 1024 * 1024;
@@ -74,6 +77,8 @@ interface Stream {
   sent: Batch[];
   sentBytes: number;
   ended: Promise<Outcome>;
+  /** Whether batches go out framed in place (found on one of the first writes), or tries left. */
+  framing: true | number;
 }
 
 export class LogShipper {
@@ -166,7 +171,7 @@ export class LogShipper {
       if (REFUSALS.has(outcome.code)) queue.requeue(stream.sent);
       resolveEnded(outcome);
     }) as unknown as ClientWritableStream<unknown>;
-    const stream: Stream = { call, inFlight: 0, lastWrite: Date.now(), openedAt: Date.now(), refusable: true, sent: [], sentBytes: 0, ended };
+    const stream: Stream = { call, inFlight: 0, lastWrite: Date.now(), openedAt: Date.now(), refusable: true, sent: [], sentBytes: 0, ended, framing: FRAMING_TRIES };
     this.stream = stream;
     const cancel = () => call.cancel();
     session.signal.addEventListener('abort', cancel, { once: true });
@@ -198,6 +203,8 @@ export class LogShipper {
   private write(stream: Stream, message: Buffer | typeof KEEPALIVE): void {
     stream.lastWrite = Date.now();
     stream.inFlight++;
+    // The call's send filters exist once it is under way: looked for on its first writes.
+    if (stream.framing !== true && stream.framing > 0) stream.framing = sendFramedInPlace(stream.call) || stream.framing - 1;
     stream.call.write(message, () => {
       stream.inFlight--;
       this.pump();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PosixAddon } from '../../../src/native/posix.js';
 import { type Batch, LogQueue } from '../../../src/logs/queue.js';
+import { frameInPlace } from '../../../src/protocol/framed-sends.js';
 import { LineSplitter, MAX_LINE_BYTES } from '../../../src/logs/splitter.js';
 import { Source, timestampField, writeEntry } from '../../../src/logs/wire.js';
 import { ROOT } from '../../helpers/run.js';
@@ -220,5 +221,27 @@ describe('LogQueue buffer reuse', () => {
     const kept: string[] = [];
     for (let b = q.take(); b; b = q.take()) if (!b.marks) kept.push(...decode(b));
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => line(n - kept.length + i)));
+  });
+
+  it('hands every batch out framable in place: its gRPC frame header fits in front of it, in its own bytes', () => {
+    const q = new LogQueue({ instanceId: 'i', capacityBytes: 1 << 20, batchBytes: 8 * 1024 });
+    for (let n = 0; n < 200; n++) q.pushText(line(n), Source.APP, 1); // full batches, sent as views
+    q.pushText(line(200), Source.APP, 1);
+    q.seal(); // a short batch, copied to its size
+    const batches: Batch[] = [];
+    for (let b = q.take(); b; b = q.take()) batches.push(b);
+    expect(batches.length).toBeGreaterThan(2);
+    const lines: string[] = [];
+    for (const b of batches) {
+      const before = Buffer.from(b.bytes);
+      const frame = frameInPlace(b.bytes);
+      expect(frame).toBeDefined();
+      // The frame is the header (uncompressed, the length big-endian), then the batch unchanged.
+      expect(frame!.subarray(0, 5)).toEqual(Buffer.from([0, ...[24, 16, 8, 0].map((s) => (b.bytes.length >>> s) & 0xff)]));
+      expect(frame!.subarray(5).equals(before)).toBe(true);
+      expect(frame!.buffer).toBe(b.bytes.buffer);
+      lines.push(...decode(b));
+    }
+    expect(lines).toEqual(Array.from({ length: 201 }, (_, n) => line(n)));
   });
 });

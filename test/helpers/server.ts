@@ -66,6 +66,8 @@ export interface StartServerOptions {
   databaseUrl?: string;
   /** The operator token of state made before (a start on it prints none). */
   operatorToken?: string;
+  /** The loopback address both listeners bind (default 127.0.0.1; e.g. 127.0.0.2 for a second host). */
+  host?: string;
 }
 
 /** A raw gRPC client registered as an instance: what the server sees of an entrypoint. */
@@ -171,9 +173,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   const clientTls = tls && { caFile: tls.caFile };
   const env = (extra: NodeJS.ProcessEnv = {}) => cleanEnv({ XDG_CONFIG_HOME: configHome, ...extra });
 
+  const host = opts.host ?? '127.0.0.1';
+  const listening = (what: string) => new RegExp(`${what} on (${host.replace(/\./g, '\\.')}:(\\d+))`);
   const launch = async (port: number, httpPort: number) => {
-    const args = ['server', 'run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(databaseUrl ? ['--database', databaseUrl] : [])];
-    args.push('--http-listen', opts.http === false ? 'off' : `127.0.0.1:${httpPort}`, ...(opts.args ?? []));
+    const args = ['server', 'run', '--listen', `${host}:${port}`, '--data-dir', dataDir, ...(databaseUrl ? ['--database', databaseUrl] : [])];
+    args.push('--http-listen', opts.http === false ? 'off' : `${host}:${httpPort}`, ...(opts.args ?? []));
     if (tls) args.push('--tls-cert', tls.certFile, '--tls-key', tls.keyFile);
     if (opts.keepaliveMs !== undefined) args.push('--inline-keepalive-interval', `${opts.keepaliveMs}ms`);
     if (opts.http2KeepaliveMs !== undefined) args.push('--keepalive-time', `${opts.http2KeepaliveMs}ms`);
@@ -182,7 +186,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
         ? start(args, { bin: CTL, env: env(opts.env) })
         : start(['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, CTL, ...args], { bin: '/bin/sh', env: env(opts.env) });
     // Settled either way, so that neither loser of the race is left rejecting unhandled.
-    const ready = proc.waitForOutput(/listening on 127\.0\.0\.1:\d+/).then(
+    const ready = proc.waitForOutput(listening('listening')).then(
       () => 'ready' as const,
       (err: Error) => err,
     );
@@ -195,12 +199,12 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
   };
 
   let proc = await launch(opts.port ?? 0, 0);
-  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(proc.stdout().toString())![1]);
-  const http = /http listening on (127\.0\.0\.1:(\d+))/.exec(proc.stdout().toString());
+  const port = Number(listening('listening').exec(proc.stdout().toString())![2]);
+  const http = listening('http listening').exec(proc.stdout().toString());
   const httpPort = http ? Number(http[2]) : undefined;
   const token = opts.operatorToken ? [opts.operatorToken, opts.operatorToken] : /operator token (\S+)/.exec(proc.stdout().toString());
   if (!token) throw new Error(`the server printed no operator token: ${proc.stdout().toString()}`);
-  const addr = `127.0.0.1:${port}`;
+  const addr = `${host}:${port}`;
   const contextFile = path.join(configHome, 'waypoint-ctl', 'context.json');
   const operator = md({ token: token[1] });
 

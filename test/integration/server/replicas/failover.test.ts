@@ -3,14 +3,15 @@
 // its app never restarts, what was committed is still there, and the killed replica started
 // again rejoins as a new replica. Each scenario prints how long it took (the closing note's
 // failover table). PostgreSQL run only.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killDescendants } from '../../../helpers/proc.js';
-import { REPLICAS, startReplicas } from '../../../helpers/replicas.js';
-import { cleanEnv, killAll, type Running, start, waitFor } from '../../../helpers/run.js';
-import { stopServers, type TestServer } from '../../../helpers/server.js';
+import { REPLICAS, startReplicas, TEST_REPLICA_TIMEOUT } from '../../../helpers/replicas.js';
+import { cleanEnv, ENTRYPOINT, killAll, type Running, start, waitFor } from '../../../helpers/run.js';
+import { freePort, startServer, stopServers, type TestServer } from '../../../helpers/server.js';
 
 const entrypoints: Running[] = [];
 let dir: string;
@@ -28,10 +29,18 @@ afterEach(async () => {
 /** Prints its pid and $COLOR at each start; runs until TERM. */
 const APP = ['trap "exit 0" TERM', 'echo "start $$ color=$COLOR"', 'while :; do sleep 0.02; done'].join('\n');
 
-function launch(servers: TestServer[], dep: { deploymentId: string; inviteToken: string }): Running {
-  const r = start(['sh', '-c', APP], {
+/**
+ * The entrypoint with WAYPOINT_SERVER_ADDR = the replicas' addresses, or `serverAddr`; with
+ * `hostsFile`, in a mount namespace of its own where that file is /etc/hosts (the system's
+ * resolver, getaddrinfo, reads it), so a name can have several addresses for it alone.
+ */
+function launch(servers: TestServer[], dep: { deploymentId: string; inviteToken: string }, named?: { serverAddr: string; hostsFile: string }): Running {
+  const argv = ['sh', '-c', APP];
+  const inNamespace = named && ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', named.hostsFile, ENTRYPOINT, ...argv];
+  const r = start(inNamespace ?? argv, {
+    bin: inNamespace ? '/usr/bin/unshare' : undefined,
     env: cleanEnv({
-      WAYPOINT_SERVER_ADDR: servers.map((s) => s.addr).join(','),
+      WAYPOINT_SERVER_ADDR: named?.serverAddr ?? servers.map((s) => s.addr).join(','),
       WAYPOINT_DEPLOYMENT_ID: dep.deploymentId,
       WAYPOINT_CEB_INVITE_TOKEN: dep.inviteToken,
       WAYPOINT_LOG_LEVEL: 'debug',
@@ -114,5 +123,47 @@ describe.skipIf(!REPLICAS)('failover between replicas', () => {
     );
     expect(replicas.map((r) => r.grpc_address).sort()).toEqual([a.addr, b.addr].sort());
     console.info(`failover: instance re-registered on B ${seconds(movedMs)} after kill -9 of A; A shown gone after ${seconds(goneMs)} (--replica-timeout 2s)`);
+  });
+
+  it('a DNS name with several addresses: killed under it, the replica is replaced by the other address of the same name, the app untouched', async () => {
+    // Two replicas on one port, one on 127.0.0.1 and one on 127.0.0.2: one name for both.
+    const port = await freePort();
+    const [a] = await startReplicas(1, { port });
+    const b = await startServer({ databaseUrl: a.databaseUrl, operatorToken: a.operatorToken, port, host: '127.0.0.2', args: ['--replica-timeout', TEST_REPLICA_TIMEOUT] });
+    const hostsFile = path.join(dir, 'hosts');
+    writeFileSync(hostsFile, '127.0.0.1 localhost\n127.0.0.1 replicas.test\n127.0.0.2 replicas.test\n');
+    // The name resolves to both, through the system's resolver, in the namespace the entrypoint gets.
+    const resolved = execFileSync('unshare', ['-m', 'sh', '-c', 'mount --bind "$0" /etc/hosts && getent ahostsv4 replicas.test', hostsFile]).toString();
+    expect(new Set(resolved.match(/^127\.0\.0\.[12]/gm))).toEqual(new Set(['127.0.0.1', '127.0.0.2']));
+
+    const dep = await a.createDeployment('shop');
+    const ep = launch([], dep, { serverAddr: `replicas.test:${port}`, hostsFile });
+    await waitFor(() => starts(ep).length === 1, { timeoutMs: 15_000, what: () => `the app's start; stderr: ${ep.stderr().toString().slice(-800)}` });
+    let seen: Awaited<ReturnType<typeof placement>> = [];
+    await waitFor(
+      async () => {
+        seen = await placement(a, 'shop');
+        return seen.length === 1 && (seen[0].replica === a.addr || seen[0].replica === b.addr);
+      },
+      { timeoutMs: 5_000, what: () => `the instance listed on a replica: ${JSON.stringify(seen)}` },
+    );
+    // Whichever address the resolver put first took it: that replica goes.
+    const [on, other] = seen[0].replica === a.addr ? [a, b] : [b, a];
+    const instanceId = seen[0].id;
+    const killedAt = Date.now();
+    await on.stop({ signal: 'SIGKILL' });
+    await waitFor(
+      async () => {
+        seen = await placement(other, 'shop');
+        return seen.length === 1 && seen[0].replica === other.addr && !seen[0].disconnected;
+      },
+      { timeoutMs: 20_000, what: () => `the instance on ${other.addr}: ${JSON.stringify(seen)}; stderr: ${ep.stderr().toString().slice(-800)}` },
+    );
+    const movedMs = Date.now() - killedAt;
+    expect(seen[0].id).toBe(instanceId);
+    expect(starts(ep)).toHaveLength(1); // same app process, never restarted
+    expect((await other.ctl(['config', 'set', '--app', 'shop', 'COLOR=teal'])).code).toBe(0);
+    await waitFor(() => starts(ep).some((s) => s.color === 'teal'), { timeoutMs: 15_000, what: () => `a restart with COLOR=teal: ${ep.stdout().toString()}` });
+    console.info(`failover by name: instance re-registered on ${other.addr} ${seconds(movedMs)} after kill -9 of ${on.addr} (both behind replicas.test)`);
   });
 });

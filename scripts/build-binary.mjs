@@ -121,21 +121,33 @@ function chunkCodeCache(name, chunk, workDir, blobNode) {
 }
 
 /**
+ * The bundle as scripts/sea-main.cjs reads it: wrapped (chunkSource), and ASCII, which it reads
+ * as latin1 (esbuild writes ASCII unless told another charset).
+ */
+function wrappedBundle(bundle, workDir) {
+  const code = readFileSync(bundle, 'utf8');
+  if (!/^[\x00-\x7f]*$/.test(code)) {
+    throw new BuildError(`${path.relative(root, bundle)} is not ASCII: the binary reads it as latin1 (keep esbuild's default charset in scripts/build.mjs)`);
+  }
+  const wrapped = path.join(workDir, 'entrypoint.wrapped.js');
+  writeFileSync(wrapped, chunkSource(code));
+  return wrapped;
+}
+
+/**
  * V8's code cache for the bundle, made by `blobNode` after a whole start of disabled mode running
  * `true` (taken as the process exits), so that it holds every function a start compiles: Node's
  * useCodeCache only compiles the top level, and the rest was compiled at every start (~2 ms).
  * Outside a SEA the bundle loads posix.node from beside dist/ (src/native/load.ts): the addon
  * being built in goes there.
  */
-function mainCodeCache(bundle, posix, workDir, blobNode) {
+function mainCodeCache(wrapped, posix, workDir, blobNode) {
   const [cmd, ...prefix] = blobNode;
   const tree = path.join(workDir, 'main-cache');
   const addonDir = path.join(tree, 'native/build/Release');
   mkdirSync(addonDir, { recursive: true });
   mkdirSync(path.join(tree, 'dist'));
   copyFileSync(posix, path.join(addonDir, 'posix.node'));
-  const wrapped = path.join(workDir, 'entrypoint.wrapped.js');
-  writeFileSync(wrapped, chunkSource(readFileSync(bundle, 'utf8')));
   const out = path.join(workDir, 'entrypoint.cjs.cache');
   const filename = path.join(tree, 'dist/entrypoint.cjs');
   const program = `
@@ -160,6 +172,7 @@ function mainCodeCache(bundle, posix, workDir, blobNode) {
  */
 function buildBlob(files, workDir, { blobNode, codeCache }) {
   const blob = path.join(workDir, 'sea-prep.blob');
+  const wrapped = wrappedBundle(files.bundle, workDir);
   const config = {
     // A small main that runs the bundle, an asset, with the code cache made after a start
     // (mainCodeCache): ~2 ms less start-up than Node's own code cache for the bundle as main.
@@ -174,8 +187,8 @@ function buildBlob(files, workDir, { blobNode, codeCache }) {
     // connected mode, commander.cjs only for options and help, dynamic.cjs and the sources only
     // for a config with dynamic vars.
     assets: {
-      'entrypoint.cjs': files.bundle,
-      ...(codeCache ? { 'entrypoint.cjs.cache': mainCodeCache(files.bundle, files.posix, workDir, blobNode) } : {}),
+      'entrypoint.cjs': wrapped,
+      ...(codeCache ? { 'entrypoint.cjs.cache': mainCodeCache(wrapped, files.posix, workDir, blobNode) } : {}),
       'posix.node': files.posix,
       'pty.node': files.pty,
       ...Object.fromEntries(

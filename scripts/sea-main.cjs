@@ -12,12 +12,14 @@ const FILE = 'entrypoint.cjs';
 
 let cachedData;
 try {
-  cachedData = Buffer.from(sea.getAsset(`${FILE}.cache`));
+  cachedData = Buffer.from(sea.getRawAsset(`${FILE}.cache`));
 } catch {
   cachedData = undefined; // a binary built without code caches (another architecture's blob)
 }
-// The very text the build made the cache for (build-binary.mjs's chunkSource).
-const source = `(function (exports, require, module, __filename, __dirname) {${sea.getAsset(FILE, 'utf8')}\n})`;
+// The asset is the bundle already wrapped as a function of CommonJS's five arguments, the very
+// text the build made the cache for, and ASCII (build-binary checks): read as latin1, a plain
+// copy, neither decoded as UTF-8 nor concatenated at every start.
+const source = Buffer.from(sea.getRawAsset(FILE)).toString('latin1');
 const script = new Script(source, { filename: FILE, cachedData });
 // As Node says of a rejected main cache: it still runs, compiled as if there were none.
 if (script.cachedDataRejected) process.stderr.write('Warning: Code cache data rejected.\n');

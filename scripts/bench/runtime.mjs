@@ -90,7 +90,7 @@ function startupBudget(cases, samples) {
   const ratio = ms / own;
   return (
     `budget: start-up of ${path.relative(ROOT, RELEASE)} ${fmtMs(ms)} ms = ${ratio.toFixed(2)}× its runtime's \`node -e 0\` ` +
-    `(${fmtMs(own)} ms), budget ≤ ${STARTUP_BUDGET}× (${fmtMs(own * STARTUP_BUDGET)} ms): ` +
+    `(${fmtMs(own)} ms), budget ≤ ${STARTUP_BUDGET.toFixed(2)}× (${fmtMs(own * STARTUP_BUDGET)} ms): ` +
     `${ratio <= STARTUP_BUDGET ? 'PASS' : `FAIL, ${fmtMs(ms - own * STARTUP_BUDGET)} ms over`}`
   );
 }

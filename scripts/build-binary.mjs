@@ -159,7 +159,8 @@ function mainCodeCache(wrapped, posix, workDir, blobNode) {
     const module = { exports: {} };
     script.runInThisContext()(module.exports, require, module, ${JSON.stringify(filename)}, ${JSON.stringify(path.dirname(filename))});
   `;
-  const env = { ...process.env, WAYPOINT_CEB_DISABLE: '1' };
+  // Disabled mode, and nothing else of the builder's environment (a WAYPOINT_* of its own).
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', WAYPOINT_CEB_DISABLE: '1' };
   run(cmd, [...prefix, '-e', program], { cwd: workDir, env, what: 'the code cache of entrypoint.cjs (a start running `true`)' });
   if (!existsSync(out)) throw new BuildError('the code cache of entrypoint.cjs: the start ran, but wrote no cache');
   return out;

@@ -16,7 +16,7 @@
 // same-length name of our own: the binary then never reads NODE_OPTIONS, and the variable stays
 // in the environment, unchanged, for the child.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 const BUNDLE = path.join(root, 'dist/entrypoint.cjs');
+/** The SEA's main: runs the bundle (an asset) with its code cache made after a start. */
+const SEA_MAIN = path.join(root, 'scripts/sea-main.cjs');
 /** The lazily loaded chunks (scripts/build.mjs's `chunks`), each a SEA asset with its code cache. */
 const CHUNKS = Object.keys(chunks);
 const OUTPUT = path.join(root, 'dist/waypoint-entrypoint');
@@ -119,25 +121,75 @@ function chunkCodeCache(name, chunk, workDir, blobNode) {
 }
 
 /**
+ * The bundle as scripts/sea-main.cjs reads it: wrapped (chunkSource), and ASCII, which it reads
+ * as latin1 (esbuild writes ASCII unless told another charset).
+ */
+function wrappedBundle(bundle, workDir) {
+  const code = readFileSync(bundle, 'utf8');
+  if (!/^[\x00-\x7f]*$/.test(code)) {
+    throw new BuildError(`${path.relative(root, bundle)} is not ASCII: the binary reads it as latin1 (keep esbuild's default charset in scripts/build.mjs)`);
+  }
+  const wrapped = path.join(workDir, 'entrypoint.wrapped.js');
+  writeFileSync(wrapped, chunkSource(code));
+  return wrapped;
+}
+
+/**
+ * V8's code cache for the bundle, made by `blobNode` after a whole start of disabled mode running
+ * `true` (taken as the process exits), so that it holds every function a start compiles: Node's
+ * useCodeCache only compiles the top level, and the rest was compiled at every start (~2 ms).
+ * Outside a SEA the bundle loads posix.node from beside dist/ (src/native/load.ts): the addon
+ * being built in goes there.
+ */
+function mainCodeCache(wrapped, posix, workDir, blobNode) {
+  const [cmd, ...prefix] = blobNode;
+  const tree = path.join(workDir, 'main-cache');
+  const addonDir = path.join(tree, 'native/build/Release');
+  mkdirSync(addonDir, { recursive: true });
+  mkdirSync(path.join(tree, 'dist'));
+  copyFileSync(posix, path.join(addonDir, 'posix.node'));
+  const out = path.join(workDir, 'entrypoint.cjs.cache');
+  const filename = path.join(tree, 'dist/entrypoint.cjs');
+  const program = `
+    const { Script } = require('node:vm');
+    const { readFileSync, writeFileSync } = require('node:fs');
+    const script = new Script(readFileSync(${JSON.stringify(wrapped)}, 'utf8'), { filename: 'entrypoint.cjs' });
+    process.argv = [process.execPath, 'waypoint-entrypoint', 'true'];
+    process.on('exit', () => writeFileSync(${JSON.stringify(out)}, script.createCachedData()));
+    const module = { exports: {} };
+    script.runInThisContext()(module.exports, require, module, ${JSON.stringify(filename)}, ${JSON.stringify(path.dirname(filename))});
+  `;
+  // Disabled mode, and nothing else of the builder's environment (a WAYPOINT_* of its own).
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', WAYPOINT_CEB_DISABLE: '1' };
+  run(cmd, [...prefix, '-e', program], { cwd: workDir, env, what: 'the code cache of entrypoint.cjs (a start running `true`)' });
+  if (!existsSync(out)) throw new BuildError('the code cache of entrypoint.cjs: the start ran, but wrote no cache');
+  return out;
+}
+
+/**
  * node --experimental-sea-config: the bundle and the addons, as the blob postject injects. Made by
  * `blobNode`, of the embedded Node's version. `codeCache: false` leaves out V8's code caches
  * (machine code of blobNode's architecture: useless to, and refused by, another one).
  */
 function buildBlob(files, workDir, { blobNode, codeCache }) {
   const blob = path.join(workDir, 'sea-prep.blob');
+  const wrapped = wrappedBundle(files.bundle, workDir);
   const config = {
-    main: files.bundle,
+    // A small main that runs the bundle, an asset, with the code cache made after a start
+    // (mainCodeCache): ~2 ms less start-up than Node's own code cache for the bundle as main.
+    main: SEA_MAIN,
     output: blob,
     disableExperimentalSEAWarning: true,
-    // V8's code cache for the bundle, made at build time: measured ~2 ms less start-up (of
-    // ~30). A startup snapshot (useSnapshot) measured no better than the code cache and would
-    // need the program rewritten around v8.startupSnapshot.setDeserializeMainFunction.
     useCodeCache: codeCache,
+    // A startup snapshot (useSnapshot) measured slower: an empty main's snapshot alone starts
+    // ~10 ms (CPU) slower than an empty main without one (docs/release.md).
     useSnapshot: false,
     // The lazily loaded chunks (src/chunks.ts, scripts/chunks.mjs): connection.cjs read only in
     // connected mode, commander.cjs only for options and help, dynamic.cjs and the sources only
     // for a config with dynamic vars.
     assets: {
+      'entrypoint.cjs': wrapped,
+      ...(codeCache ? { 'entrypoint.cjs.cache': mainCodeCache(wrapped, files.posix, workDir, blobNode) } : {}),
       'posix.node': files.posix,
       'pty.node': files.pty,
       ...Object.fromEntries(

@@ -1,8 +1,9 @@
 // Loads our native addons (native/posix.c, node-pty's pty.node). From the npm package they are
-// plain files; inside the single binary they are SEA assets, written to a private directory,
-// dlopen'ed and deleted at once. Some mounts are noexec (/dev/shm in Docker, hardened /tmp),
-// so the directory falls back through WAYPOINT_CEB_NATIVE_DIR, the tmpdir, the binary's dir.
-import { mkdtempSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+// plain files; inside the single binary they are SEA assets, written to a file without a name
+// (O_TMPFILE) and dlopen'ed through /proc/self/fd, else to a private directory, dlopen'ed and
+// deleted at once. Some mounts are noexec (/dev/shm in Docker, hardened /tmp), so the
+// directory falls back through WAYPOINT_CEB_NATIVE_DIR, the tmpdir, the binary's dir.
+import { closeSync, constants, mkdtempSync, openSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export type NativeAddon = 'posix' | 'pty';
@@ -74,6 +75,8 @@ function loadFromAsset(sea: SeaModule, name: NativeAddon): unknown {
   const dirs = [...new Set(candidates.filter((d): d is string => typeof d === 'string' && d !== ''))];
   const attempts: LoadAttempt[] = [];
   for (const dir of dirs) {
+    const unnamed = loadUnnamed(dir, bytes);
+    if (unnamed !== undefined) return unnamed;
     let privateDir: string | undefined;
     let file: string | undefined;
     let stage: LoadAttempt['stage'] = 'write';
@@ -96,6 +99,31 @@ function loadFromAsset(sea: SeaModule, name: NativeAddon): unknown {
     }
   }
   throw new Error(describeLoadFailure(name, attempts, systemGlibc));
+}
+
+/** Linux's O_TMPFILE (__O_TMPFILE | O_DIRECTORY); Node's fs.constants does not name it. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * The addon as a file without a name in `dir` (O_TMPFILE), dlopen'ed through /proc/self/fd:
+ * no private directory to make, nothing to unlink, nothing left behind if we are killed.
+ * Its descriptor stays open (close-on-exec, as all of Node's): glibc knows a loaded library by
+ * its path, and another addon given the same /proc/self/fd/N would be taken for this one.
+ * Undefined where that cannot be done (no O_TMPFILE on that filesystem, no /proc, a noexec
+ * mount, ...): the caller then tries the named way, which explains any failure.
+ */
+function loadUnnamed(dir: string, bytes: Uint8Array): unknown {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o700);
+    writeFileSync(fd, bytes);
+    const mod = { exports: {} };
+    process.dlopen(mod, `/proc/self/fd/${fd}`);
+    return mod.exports;
+  } catch {
+    if (fd !== undefined) ignoreMissing(() => closeSync(fd!));
+    return undefined;
+  }
 }
 
 /** One place an addon was tried: written there (or not), then dlopen'ed (or not). */

@@ -175,6 +175,18 @@ suite('the single binary', () => {
     expect(readdirSync(lonelyDir)).toEqual(['waypoint-entrypoint']);
   });
 
+  // The addons load as unnamed files (O_TMPFILE) through /proc/self/fd; without /proc (or
+  // O_TMPFILE) they take the named way: a private directory, the file, both deleted at once.
+  it.skipIf(!isRoot)('without /proc (root: private mount namespace), loads its addons the named way and leaves nothing behind', async () => {
+    const tmp = tempDir('no-proc');
+    const env = cleanEnv({ TMPDIR: tmp, WAYPOINT_CEB_SUBREAPER: '1' });
+    const script = 'set -e; mount -t tmpfs tmpfs /proc; exec "$@"';
+    const r = await run(['--mount', 'sh', '-c', script, 'sh', lonely, 'sh', '-c', 'exit 5'], { bin: '/usr/bin/unshare', cwd: lonelyDir, env });
+    expect(r.stderr.toString()).not.toContain(REAPER_OFF);
+    expect(r.code).toBe(5);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   // A noexec tmpdir (/dev/shm or a hardened /tmp in containers): mounted in a private mount
   // namespace, so it disappears with the test's process whatever happens.
   describe.skipIf(!isRoot)('with a noexec tmpdir (root: private mount namespace)', () => {

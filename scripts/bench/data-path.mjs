@@ -13,7 +13,7 @@
 // BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
 // output goes to server.out, entrypoint.out (and ctl.out) in BENCH_CPU_PROF or the temp dir.
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,22 @@ function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/**
+ * ms a live process's threads spent runnable but waiting for a core so far (schedstat's second
+ * field): on a loaded machine, wall time that is the scheduler's, not the data path's.
+ */
+function queuedMs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return ns / 1e6;
 }
 
 function waitFor(child, pattern, what) {
@@ -146,17 +162,20 @@ function execCat(stack, file) {
 async function measure(stack, once) {
   const pids = { server: stack.server.pid, entrypoint: stack.entrypoint.pid };
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const queuedBefore = Object.fromEntries(Object.entries({ ...pids, client: process.pid }).map(([k, pid]) => [k, queuedMs(pid)]));
   const self = process.cpuUsage();
   const t0 = performance.now();
   const r = (await once()) ?? {};
   const ms = performance.now() - t0;
   const used = process.cpuUsage(self);
+  const queued = Object.entries(queuedBefore).reduce((sum, [k, ms]) => sum + queuedMs(k === 'client' ? process.pid : pids[k]) - ms, 0);
   return {
     ms,
     // exec: the ctl's (this process only feeds its stdin); url: this process's, the HTTP client.
     client: r.clientMs ?? (used.user + used.system) / 1000,
     server: cpuMs(pids.server) - before.server,
     entrypoint: cpuMs(pids.entrypoint) - before.entrypoint,
+    queued,
   };
 }
 
@@ -220,11 +239,12 @@ async function main() {
     const med = (f) => median(list.map(f).sort((a, b) => a - b));
     const ms = med((m) => m.ms);
     const perMb = (f) => (med(f) / mb).toFixed(1);
-    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint)]);
+    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint), med((m) => m.queued).toFixed(0)]);
   }
   process.stdout.write(`## exec and URL data paths: ${mb} MB, median of ${runs} (Node ${process.version})\n\n`);
-  process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB'], rows)}\n`);
+  process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB', 'waiting for a core, ms'], rows)}\n`);
   process.stdout.write('\nclient: waypoint-ctl (exec) or this HTTP client (url)\n');
+  process.stdout.write('waiting for a core: the time the server, the entrypoint and this process were runnable but not running (all threads, summed; /proc schedstat): the load of the machine, not the path\n');
 }
 
 main().catch((err) => {

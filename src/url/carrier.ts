@@ -33,6 +33,8 @@ const readBuffer = () => (readSlab ??= Buffer.allocUnsafe(READ_BYTES));
 // data: the one copy of the app's bytes. Once a message is sent, its part of the slab is garbage.
 let messageSlab: Buffer | undefined;
 let messageSlabUsed = 0;
+/** Connections being carried: with none, both buffers are let go (an idle instance keeps no MiB of them). */
+let carrying = 0;
 
 /** ConnectRequest{data} with a copy of `chunk` (≤ MAX_DATA_CHUNK), ready to be framed in place. */
 function dataMessage(chunk: Buffer): Buffer {
@@ -75,6 +77,7 @@ function oneLine(err: Error): string {
 /** Carries one connection until both sides are done or either fails; never rejects. */
 export function carry(options: CarryOptions): Promise<CarryResult> {
   const { logger, connectionId } = options;
+  carrying++;
   return new Promise((resolve) => {
     const call = openConnect(options.client, options.metadata);
     const socket = net.connect({
@@ -95,8 +98,12 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
     let waitingForCall = false;
     let waitingForSocket = false;
 
+    let settled = false;
     const settle = () => {
-      if (callOver && socketClosed) resolve({ connected, failure });
+      if (settled || !callOver || !socketClosed) return;
+      settled = true;
+      if (--carrying === 0) readSlab = messageSlab = undefined;
+      resolve({ connected, failure });
     };
     const endCall = () => {
       if (callEnded) return;

@@ -4,10 +4,10 @@
 //   - exec: `waypoint-ctl exec -T -- cat` of BENCH_PATH_MB (default 100) MB: the ctl, the
 //     server, the entrypoint;
 //   - URL: a download of as many MB through the ingress and the tunnel: the HTTP client (this
-//     process), the server, the entrypoint.
+//     process), the server, the entrypoint; url-up: an upload of as many MB the other way.
 // BENCH_ROOTS: colon-separated checkouts (each built: dist/, bin/) to compare, default this one;
 // their runs interleave, round after round, so that both see the same noise; every round starts
-// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
+// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: any of "exec", "url", "url-up" (default: exec,url).
 // BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
 // `node dist/entrypoint.cjs`) writes a V8 CPU profile there; scripts/bench/profile-top.mjs reads them.
 // BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
@@ -131,6 +131,32 @@ function download(stack, bytes) {
   });
 }
 
+/** A POST of `chunk` `times` over, read to its end by the app; resolves once it says it got all. */
+function upload(stack, chunk, times) {
+  const bytes = chunk.length * times;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: stack.httpPort, method: 'POST', path: '/upload', agent: false, headers: { host: `bench.localhost:${stack.httpPort}`, 'content-length': bytes } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => (Number(body) === bytes ? resolve() : reject(new Error(`upload: the app got ${body} of ${bytes} bytes (${res.statusCode})`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < times) {
+        sent++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
 /**
  * The ctl through bash, whose `times` says the CPU time of its children (the ctl) on fd 3. Its
  * stdin is a pipe this process fills from the file, as in exec.mjs.
@@ -198,6 +224,7 @@ async function main() {
   const work = {
     exec: (s) => () => execCat(s, file),
     url: (s) => () => download(s, mb * 1024 * 1024),
+    'url-up': (s) => () => upload(s, chunk, mb),
   };
   try {
     // Fresh processes every round: a process's CPU per MB depends on its history (the garbage

@@ -4,16 +4,16 @@
 //   - exec: `waypoint-ctl exec -T -- cat` of BENCH_PATH_MB (default 100) MB: the ctl, the
 //     server, the entrypoint;
 //   - URL: a download of as many MB through the ingress and the tunnel: the HTTP client (this
-//     process), the server, the entrypoint.
+//     process), the server, the entrypoint; url-up: an upload of as many MB the other way.
 // BENCH_ROOTS: colon-separated checkouts (each built: dist/, bin/) to compare, default this one;
 // their runs interleave, round after round, so that both see the same noise; every round starts
-// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: "exec", "url" or both (default).
+// fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: any of "exec", "url", "url-up" (default: exec,url).
 // BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
 // `node dist/entrypoint.cjs`) writes a V8 CPU profile there; scripts/bench/profile-top.mjs reads them.
 // BENCH_NODE_ARGS="--trace-gc ...": the same processes run on node with these flags; their
 // output goes to server.out, entrypoint.out (and ctl.out) in BENCH_CPU_PROF or the temp dir.
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,22 @@ function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/**
+ * ms a live process's threads spent runnable but waiting for a core so far (schedstat's second
+ * field): on a loaded machine, wall time that is the scheduler's, not the data path's.
+ */
+function queuedMs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return ns / 1e6;
 }
 
 function waitFor(child, pattern, what) {
@@ -115,6 +131,32 @@ function download(stack, bytes) {
   });
 }
 
+/** A POST of `chunk` `times` over, read to its end by the app; resolves once it says it got all. */
+function upload(stack, chunk, times) {
+  const bytes = chunk.length * times;
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: stack.httpPort, method: 'POST', path: '/upload', agent: false, headers: { host: `bench.localhost:${stack.httpPort}`, 'content-length': bytes } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => (Number(body) === bytes ? resolve() : reject(new Error(`upload: the app got ${body} of ${bytes} bytes (${res.statusCode})`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    let sent = 0;
+    const pump = () => {
+      while (sent < times) {
+        sent++;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
+
 /**
  * The ctl through bash, whose `times` says the CPU time of its children (the ctl) on fd 3. Its
  * stdin is a pipe this process fills from the file, as in exec.mjs.
@@ -146,17 +188,20 @@ function execCat(stack, file) {
 async function measure(stack, once) {
   const pids = { server: stack.server.pid, entrypoint: stack.entrypoint.pid };
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const queuedBefore = Object.fromEntries(Object.entries({ ...pids, client: process.pid }).map(([k, pid]) => [k, queuedMs(pid)]));
   const self = process.cpuUsage();
   const t0 = performance.now();
   const r = (await once()) ?? {};
   const ms = performance.now() - t0;
   const used = process.cpuUsage(self);
+  const queued = Object.entries(queuedBefore).reduce((sum, [k, ms]) => sum + queuedMs(k === 'client' ? process.pid : pids[k]) - ms, 0);
   return {
     ms,
     // exec: the ctl's (this process only feeds its stdin); url: this process's, the HTTP client.
     client: r.clientMs ?? (used.user + used.system) / 1000,
     server: cpuMs(pids.server) - before.server,
     entrypoint: cpuMs(pids.entrypoint) - before.entrypoint,
+    queued,
   };
 }
 
@@ -179,6 +224,7 @@ async function main() {
   const work = {
     exec: (s) => () => execCat(s, file),
     url: (s) => () => download(s, mb * 1024 * 1024),
+    'url-up': (s) => () => upload(s, chunk, mb),
   };
   try {
     // Fresh processes every round: a process's CPU per MB depends on its history (the garbage
@@ -220,11 +266,12 @@ async function main() {
     const med = (f) => median(list.map(f).sort((a, b) => a - b));
     const ms = med((m) => m.ms);
     const perMb = (f) => (med(f) / mb).toFixed(1);
-    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint)]);
+    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint), med((m) => m.queued).toFixed(0)]);
   }
   process.stdout.write(`## exec and URL data paths: ${mb} MB, median of ${runs} (Node ${process.version})\n\n`);
-  process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB'], rows)}\n`);
+  process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB', 'waiting for a core, ms'], rows)}\n`);
   process.stdout.write('\nclient: waypoint-ctl (exec) or this HTTP client (url)\n');
+  process.stdout.write('waiting for a core: the time the server, the entrypoint and this process were runnable but not running (all threads, summed; /proc schedstat): the load of the machine, not the path\n');
 }
 
 main().catch((err) => {

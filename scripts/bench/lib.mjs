@@ -315,6 +315,12 @@ http.createServer((req, res) => {
     };
     return pump();
   }
+  if (req.url === '/upload') {
+    let got = 0;
+    req.on('data', (c) => (got += c.length));
+    req.on('end', () => res.end(String(got)));
+    return;
+  }
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3 });
   res.end('ok\\n');
 }).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));

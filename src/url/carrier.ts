@@ -8,7 +8,8 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
 import type { ConnectResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
-import { encodeData, openConnect, splitChunks } from './wire.js';
+import { sendFramedInPlace } from '../protocol/framed-sends.js';
+import { DATA_HEADROOM, encodeDataInPlace, MAX_DATA_CHUNK, openConnect } from './wire.js';
 
 /** After the server's side is done, how long the app may take to read what is still buffered. */
 const FLUSH_MS = 5_000;
@@ -16,12 +17,37 @@ const FLUSH_MS = 5_000;
  * The most one read from the app takes, and sends as one message: 64 KiB messages cost each hop
  * (here, the server) more in their count than in their bytes (issue 17).
  */
-const READ_BYTES = 1024 * 1024;
+const READ_BYTES = MAX_DATA_CHUNK;
+/**
+ * At most this many of the app's bytes wait in the call (written, not yet sent) before we stop
+ * reading the app: grpc-js alone would take 16 messages, up to 16 MiB each connection.
+ */
+export const MAX_QUEUED_BYTES = 2 * READ_BYTES;
 
 // Every connection reads the app's bytes into this one buffer (net's `onread`), not into a new
-// one per read: each read is encoded into messages (a copy) before the next can come.
+// one per read: each read is copied into its message before the next can come.
 let readSlab: Buffer | undefined;
 const readBuffer = () => (readSlab ??= Buffer.allocUnsafe(READ_BYTES));
+
+// Messages are laid out one after the other in a slab, each with its header's room before its
+// data: the one copy of the app's bytes. Once a message is sent, its part of the slab is garbage.
+let messageSlab: Buffer | undefined;
+let messageSlabUsed = 0;
+/** Connections being carried: with none, both buffers are let go (an idle instance keeps no MiB of them). */
+let carrying = 0;
+
+/** ConnectRequest{data} with a copy of `chunk` (≤ MAX_DATA_CHUNK), ready to be framed in place. */
+function dataMessage(chunk: Buffer): Buffer {
+  const need = DATA_HEADROOM + chunk.length;
+  if (!messageSlab || messageSlab.length - messageSlabUsed < need) {
+    messageSlab = Buffer.allocUnsafe(Math.max(READ_BYTES, need));
+    messageSlabUsed = 0;
+  }
+  const data = messageSlab.subarray(messageSlabUsed + DATA_HEADROOM, messageSlabUsed + need);
+  messageSlabUsed += need;
+  chunk.copy(data);
+  return encodeDataInPlace(data);
+}
 
 export interface CarryOptions {
   client: WaypointClient;
@@ -51,6 +77,7 @@ function oneLine(err: Error): string {
 /** Carries one connection until both sides are done or either fails; never rejects. */
 export function carry(options: CarryOptions): Promise<CarryResult> {
   const { logger, connectionId } = options;
+  carrying++;
   return new Promise((resolve) => {
     const call = openConnect(options.client, options.metadata);
     const socket = net.connect({
@@ -71,8 +98,12 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
     let waitingForCall = false;
     let waitingForSocket = false;
 
+    let settled = false;
     const settle = () => {
-      if (callOver && socketClosed) resolve({ connected, failure });
+      if (settled || !callOver || !socketClosed) return;
+      settled = true;
+      if (--carrying === 0) readSlab = messageSlab = undefined;
+      resolve({ connected, failure });
     };
     const endCall = () => {
       if (callEnded) return;
@@ -95,20 +126,25 @@ export function carry(options: CarryOptions): Promise<CarryResult> {
       socket.setNoDelay(true); // bytes through a tunnel are already batched by the client
       if (!callEnded && !callOver) call.write({ connected: {} });
     });
-    // `chunk` is a view of the shared read buffer: encodeData copies it before the next read.
+    let queued = 0;
+    let framedSends: boolean | undefined;
+    // `chunk` is a view of the shared read buffer: dataMessage copies it before the next read.
     function fromApp(chunk: Buffer): boolean {
       if (callEnded || callOver) return true;
-      let ok = true;
-      for (const piece of splitChunks(chunk)) ok = call.write(encodeData(piece));
-      if (!ok && !waitingForCall) {
-        waitingForCall = true;
-        socket.pause();
-        call.once('drain', () => {
+      // The call is sending by now (accept went first): its filters exist to be patched.
+      framedSends ??= sendFramedInPlace(call);
+      const message = dataMessage(chunk);
+      queued += message.length;
+      const ok = call.write(message, () => {
+        queued -= message.length;
+        if (waitingForCall && queued < MAX_QUEUED_BYTES && !call.writableNeedDrain) {
           waitingForCall = false;
           socket.resume();
-        });
-      }
-      return !waitingForCall; // false: paused (as socket.pause() did) until the call drains
+        }
+      });
+      // false: paused (as socket.pause() would) until the call has taken enough.
+      if (!ok || queued >= MAX_QUEUED_BYTES) waitingForCall = true;
+      return !waitingForCall;
     }
     socket.on('end', () => {
       appDone = true;

@@ -1,7 +1,8 @@
 // The Tunnel service's calls, made on the session's own client (so on its channel: one HTTP/2
 // connection for everything), and ConnectRequest{data} encoded by hand: the app's bytes go on the
-// wire in one copy, in pieces no larger than MAX_DATA_CHUNK: far below gRPC's usual 4 MiB
-// receive limit, and large, because every message costs each hop a fixed amount of work.
+// wire in one copy (encodeDataInPlace: the message and its gRPC frame written around the copy),
+// in pieces no larger than MAX_DATA_CHUNK: far below gRPC's usual 4 MiB receive limit, and
+// large, because every message costs each hop a fixed amount of work.
 import type { ClientDuplexStream, ClientReadableStream, Metadata } from '@grpc/grpc-js';
 import type { ConnectRequest } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectRequest.js';
 import type { ConnectResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/ConnectResponse.js';
@@ -9,6 +10,7 @@ import type { RegisterRequest } from '../protocol/generated/waypoint_entrypoint/
 import type { RegisterResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
 import type { TunnelDefinition } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
+import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
 import { instanceProtocol } from '../protocol/instance.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
@@ -31,6 +33,25 @@ export function encodeData(data: Buffer): Buffer {
   at = writeVarint(message, at, data.length);
   data.copy(message, at);
   return message;
+}
+
+/**
+ * The room before the data that encodeDataInPlace needs: the tag and at most 3 bytes of length
+ * (MAX_DATA_CHUNK < 2^21), and in front of them the gRPC frame header (framed-sends.ts).
+ */
+export const DATA_HEADROOM = 1 + 3 + FRAME_HEADER;
+
+/**
+ * ConnectRequest{data} carrying `data`, its header written into the bytes just before `data` in
+ * its buffer, which must be free (DATA_HEADROOM of them): no copy of the data. It is marked to be
+ * framed in place on a call that sendFramedInPlace set up. `data` must be ≤ MAX_DATA_CHUNK.
+ */
+export function encodeDataInPlace(data: Buffer): Buffer {
+  const start = data.byteOffset - 1 - varintLength(data.length);
+  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
+  message[0] = TAG_DATA;
+  writeVarint(message, 1, data.length);
+  return markFramable(message);
 }
 
 /** What Connect's request side accepts: a message object, or one encodeData() made. */

@@ -92,6 +92,45 @@ describe('URL service end to end', () => {
     await waitFor(async () => (await request(server, host)).status === 503, { what: () => '503 once the instance is gone' });
   });
 
+  it('a client that stops reading a download holds the app back within a bounded buffer, then gets every byte', async () => {
+    const server = await startServer();
+    const { deploymentId, inviteToken } = await server.createDeployment('shop');
+    const { entrypoint } = await launch(server, deploymentId, inviteToken);
+    await waitFor(async () => (await serving(server, 'shop')) === 1, { what: () => 'the tunnel to register' });
+    const total = 256 * 1024 * 1024;
+    let received = 0;
+    let res!: http.IncomingMessage;
+    const done = new Promise<void>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: server.httpPort, path: `/flood?bytes=${total}`, headers: { Host: `shop.localhost:${server.httpPort}` }, agent: false }, (r) => {
+          res = r;
+          r.once('data', () => r.pause()); // one chunk, then nothing read
+          r.on('data', (c: Buffer) => (received += c.length));
+          r.on('end', resolve);
+          r.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    // What the app got out so far: the last "flood sent" it printed.
+    const sent = () => Number([...entrypoint.stdout().toString().matchAll(/flood sent (\d+)/g)].at(-1)?.[1] ?? 0);
+    // Held back: the app's count stays put for 10 polls in a row.
+    let last = -1;
+    let still = 0;
+    await waitFor(
+      () => {
+        still = sent() > 0 && sent() === last ? still + 1 : 0;
+        last = sent();
+        return still >= 10;
+      },
+      { intervalMs: 100, timeoutMs: 30_000, what: () => `the app to be held back (${sent()} bytes sent)` },
+    );
+    // What sits between the two is socket buffers, windows and a few messages, not the download.
+    expect(sent()).toBeLessThan(64 * 1024 * 1024);
+    res.resume();
+    await withDeadline(done, 60_000, 'the rest of the download');
+    expect(received).toBe(total);
+  }, 90_000);
+
   it('spreads requests over two instances, and answers 502 from an app that is down', async () => {
     const server = await startServer();
     const { deploymentId, inviteToken } = await server.createDeployment('shop');

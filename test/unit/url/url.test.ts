@@ -8,7 +8,8 @@ import { protocol } from '../../../src/protocol/load.js';
 import type { TunnelDefinition } from '../../../src/protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
 import { appPort, registerEnd, ReportLimiter, urlTarget } from '../../../src/url/rules.js';
 import { UrlService } from '../../../src/url/tunnel.js';
-import { encodeData, MAX_DATA_CHUNK, splitChunks } from '../../../src/url/wire.js';
+import { DATA_HEADROOM, encodeData, encodeDataInPlace, MAX_DATA_CHUNK, splitChunks } from '../../../src/url/wire.js';
+import { frameInPlace } from '../../../src/protocol/framed-sends.js';
 
 const service = (control_addr: string, token: string) => ({ url_service: { control_addr, token, labels: '' } });
 
@@ -78,6 +79,27 @@ describe('data messages', () => {
       const decoded = decode(encodeData(data));
       expect(decoded.event).toBe('data');
       expect(Buffer.from(decoded.data!).equals(data)).toBe(true);
+    }
+  });
+
+  it('encodes in place: the header in the room before the data, the same bytes as encodeData, the frame in front of it', () => {
+    for (const n of [0, 1, 127, 128, 16_383, 16_384, MAX_DATA_CHUNK]) {
+      const slab = Buffer.alloc(64 + DATA_HEADROOM + n + 64, 0xee);
+      const data = slab.subarray(64 + DATA_HEADROOM, 64 + DATA_HEADROOM + n);
+      for (let i = 0; i < n; i++) data[i] = (i * 31) & 0xff;
+      const copy = Buffer.from(data);
+      const message = encodeDataInPlace(data);
+      expect(message.equals(encodeData(copy))).toBe(true);
+      expect(message.buffer).toBe(slab.buffer);
+      expect(message.byteOffset + message.length).toBe(data.byteOffset + data.length);
+      const frame = frameInPlace(message)!;
+      expect(frame.readUInt32BE(1)).toBe(message.length);
+      expect(frame[0]).toBe(0);
+      expect(frame.byteOffset).toBeGreaterThanOrEqual(64);
+      // Nothing before the room is touched, nor the data.
+      expect(slab.subarray(0, frame.byteOffset).every((b) => b === 0xee)).toBe(true);
+      expect(slab.subarray(64 + DATA_HEADROOM + n).every((b) => b === 0xee)).toBe(true);
+      expect(data.equals(copy)).toBe(true);
     }
   });
 });

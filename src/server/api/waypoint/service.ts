@@ -23,6 +23,8 @@ import { checkInstanceId, type InstanceInfo } from '../../instances/registry.js'
 import type { Deployment } from '../../store/store.js';
 import { formatPeer } from '../../../rules/listen.js';
 import { ConfigSender } from '../../config/sender.js';
+import { KeepaliveWheel } from '../../config/keepalive-wheel.js';
+import { shedSpentCallState } from '../../config/lean-call.js';
 import { protocol } from '../../../protocol/load.js';
 import { entrypointExecStream } from './exec-stream.js';
 import { entrypointLogStream } from './log-stream.js';
@@ -73,6 +75,7 @@ function convertInviteToken(ctx: ServerContext): handleUnaryCall<ConvertInviteTo
 }
 
 function entrypointConfig(ctx: ServerContext): handleServerStreamingCall<EntrypointConfigRequest__Output, EntrypointConfigResponse> {
+  const keepalives = new KeepaliveWheel(ctx.inlineKeepaliveMs);
   return async (call) => {
     let admitted: Admitted;
     try {
@@ -84,7 +87,8 @@ function entrypointConfig(ctx: ServerContext): handleServerStreamingCall<Entrypo
     if (call.cancelled) return;
     const inlineKeepalives = wantsInlineKeepalives(call.metadata);
     forgetRequestMetadata(call.metadata);
-    openConfigStream(ctx, call, admitted, inlineKeepalives);
+    shedSpentCallState(call);
+    openConfigStream(ctx, call, admitted, inlineKeepalives ? keepalives : undefined);
   };
 }
 
@@ -133,7 +137,7 @@ function openConfigStream(
   ctx: ServerContext,
   call: ServerWritableStream<EntrypointConfigRequest__Output, EntrypointConfigResponse>,
   { info, deployment }: Admitted,
-  inlineKeepalives: boolean,
+  keepalives: KeepaliveWheel | undefined,
 ): void {
   let dropped = false;
   const open = () => !dropped && !call.cancelled && !call.writableEnded;
@@ -185,17 +189,17 @@ function openConfigStream(
   // None while a config is in flight: it shows the stream alive when it goes, and keepalives
   // would pile up behind it for a reader that does not read. None before the first config
   // either (it is read from the store first): the config comes first on the stream.
-  let keepalive: NodeJS.Timeout | undefined;
+  let stopKeepalives: (() => void) | undefined;
   const startKeepalives = () => {
-    if (gone || !inlineKeepalives) return;
-    keepalive = setInterval(() => open() && sender.sendIfIdle(rawKeepalive), ctx.inlineKeepaliveMs);
+    if (gone || !keepalives) return;
+    stopKeepalives = keepalives.add(() => open() && sender.sendIfIdle(rawKeepalive));
   };
 
   let gone = false;
   const unregister = () => {
     if (gone) return;
     gone = true;
-    clearInterval(keepalive);
+    stopKeepalives?.();
     sender.stop();
     remove();
     // Not when a newer stream of the same instance replaced this one: that one is live.

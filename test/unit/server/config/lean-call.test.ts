@@ -71,6 +71,24 @@ describe('shedSpentCallState', () => {
     expect([status.code, status.details]).toEqual([grpc.status.NOT_FOUND, 'no such deployment']);
   });
 
+  it('tells a shed call of its cancel as before (cancelled event, stream destroyed), through a listener without the request', async () => {
+    const cancelled = new Promise<{ listener: object; metadata: grpc.Metadata; destroyed: boolean }>((resolve) => {
+      void pair((c) => {
+        shedSpentCallState(c);
+        c.write(Buffer.from('first'));
+        c.on('cancelled', () => setImmediate(() => resolve({ listener: (c as unknown as { call: { listener: object } }).call.listener, metadata: c.metadata, destroyed: c.destroyed })));
+      }).then((client) => {
+        const stream = client.makeServerStreamRequest(PATH, raw, raw, Buffer.from('request'));
+        stream.on('error', () => undefined);
+        stream.once('data', () => stream.cancel());
+      });
+    });
+    const seen = await cancelled;
+    expect(seen.destroyed).toBe(true);
+    expect(seen.listener.constructor.name).toBe('SpentListener');
+    expect(Object.keys(seen.metadata.getMap())).toEqual([]);
+  });
+
   it('leaves a call that is not as expected alone', () => {
     const odd = { metadata: new grpc.Metadata(), call: { somethingElse: true } };
     expect(shedSpentCallState(odd as unknown as grpc.ServerWritableStream<Buffer, Buffer>)).toBe(false);

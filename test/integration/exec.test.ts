@@ -1,6 +1,7 @@
 // Exec end to end, as an operator uses it: `waypoint-ctl exec` → the reference server → the
 // instance's own connection → the real entrypoint (the bundle, and the single binary for the
 // terminal case) → the command, next to a running app that must not notice anything.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -88,6 +89,32 @@ describe('exec without a terminal', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBe(data.length);
     expect(r.stdout.equals(data)).toBe(true);
+  });
+
+  it('carries 50 MB of binary bytes through cat byte for byte to a reader that stalls twice', async () => {
+    // While the reader stalls, the ctl stops reading the call and flow control holds the server,
+    // the entrypoint and cat back; nothing may be lost, doubled or reordered on the way.
+    const inst = await launch();
+    const data = randomBytes(50 * 1024 * 1024);
+    const ctl = spawn(CTL, ['exec', '--app', inst.app, '-T', '--', 'cat'], { env: inst.server.env(), stdio: ['pipe', 'pipe', 'inherit'] });
+    ctl.stdin.end(data);
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const stalls = [8, 30].map((mb) => mb * 1024 * 1024);
+    ctl.stdout.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (stalls.length > 0 && got >= stalls[0]!) {
+        stalls.shift();
+        ctl.stdout.pause();
+        setTimeout(() => ctl.stdout.resume(), 300);
+      }
+    });
+    const code = await withDeadline(new Promise((resolve) => ctl.once('close', resolve)), 60_000, 'the exec to end');
+    expect(code).toBe(0);
+    expect(stalls).toHaveLength(0);
+    expect(got).toBe(data.length);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true); // a boolean: no diff of megabytes
   });
 
   it('keeps stderr apart from stdout', async () => {

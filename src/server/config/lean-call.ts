@@ -11,7 +11,7 @@
 //   holds the request's metadata and message): once the request is read to its end, only its
 //   onCancel can still be called, so a SpentListener that does what that onCancel does takes
 //   its place, and the metadata (emptied by service.ts, still a Metadata with its Map) goes with
-//   the rest (~0.6 KiB).
+//   the rest (~0.6 KiB); and the request message, which only admission read.
 //
 // They are grpc-js internals (1.14: the call's `call`, or `call.nextCall` behind interceptors):
 // each is probed and replaced only when found as expected; a grpc-js that moved them keeps them.
@@ -88,6 +88,7 @@ export function shedSpentCallState<Req, Res>(call: ServerWritableStream<Req, Res
     base.listener = new SpentListener(call as unknown as ServerWritableStream<unknown, unknown> & { cancelled: boolean }, base as unknown as { sendStatus(s: object): void });
     if (base.metadata instanceof Metadata) base.metadata = emptyMetadata();
     (call as unknown as { metadata: Metadata }).metadata = emptyMetadata();
+    (call as unknown as { request: unknown }).request = undefined;
   }
   return true;
 }

@@ -72,11 +72,11 @@ describe('shedSpentCallState', () => {
   });
 
   it('tells a shed call of its cancel as before (cancelled event, stream destroyed), through a listener without the request', async () => {
-    const cancelled = new Promise<{ listener: object; metadata: grpc.Metadata; destroyed: boolean }>((resolve) => {
+    const cancelled = new Promise<{ listener: object; metadata: grpc.Metadata; request: unknown; destroyed: boolean }>((resolve) => {
       void pair((c) => {
         shedSpentCallState(c);
         c.write(Buffer.from('first'));
-        c.on('cancelled', () => setImmediate(() => resolve({ listener: (c as unknown as { call: { listener: object } }).call.listener, metadata: c.metadata, destroyed: c.destroyed })));
+        c.on('cancelled', () => setImmediate(() => resolve({ listener: (c as unknown as { call: { listener: object } }).call.listener, metadata: c.metadata, request: c.request, destroyed: c.destroyed })));
       }).then((client) => {
         const stream = client.makeServerStreamRequest(PATH, raw, raw, Buffer.from('request'));
         stream.on('error', () => undefined);
@@ -87,6 +87,7 @@ describe('shedSpentCallState', () => {
     expect(seen.destroyed).toBe(true);
     expect(seen.listener.constructor.name).toBe('SpentListener');
     expect(Object.keys(seen.metadata.getMap())).toEqual([]);
+    expect(seen.request).toBeUndefined();
   });
 
   it('leaves a call that is not as expected alone', () => {

@@ -5,7 +5,7 @@
 import type { ClientDuplexStream, Metadata } from '@grpc/grpc-js';
 import type { ExecRequest } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecRequest.js';
 import type { ExecResponse__Output } from '../protocol/generated/waypoint_entrypoint/control/v1/ExecResponse.js';
-import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
+import { fieldMessageInPlace, FRAME_HEADER } from '../protocol/framed-sends.js';
 import { grpc, protocol } from '../protocol/load.js';
 import { readOutput, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
@@ -28,11 +28,7 @@ export const MAX_INPUT_CHUNK = 1024 * 1024;
  * in its buffer (stdinReader's framed reads): no copy. `data` must be ≤ MAX_INPUT_CHUNK.
  */
 export function encodeInputInPlace(data: Buffer): Buffer {
-  const start = data.byteOffset - 1 - varintLength(data.length);
-  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
-  message[0] = TAG_INPUT;
-  writeVarint(message, 1, data.length);
-  return markFramable(message);
+  return fieldMessageInPlace(TAG_INPUT, data);
 }
 
 /** One encoded ExecRequest{input}. */

@@ -10,6 +10,8 @@
 // a marked message goes out as its view, anything else as before, through the same promise
 // shape, so the order of messages is kept. When grpc-js moves, nothing is found: its own copy.
 
+import { varintLength, writeVarint } from './wire-bytes.js';
+
 /** The gRPC frame header: a compressed flag and the length, big-endian. */
 export const FRAME_HEADER = 5;
 
@@ -20,6 +22,19 @@ const roomy = new WeakSet<Buffer>();
 export function markFramable(message: Buffer): Buffer {
   if (message.byteOffset >= FRAME_HEADER) roomy.add(message);
   return message;
+}
+
+/**
+ * A message of one length-delimited field `tag` holding `data`, its header written into the free
+ * bytes just before `data` in its buffer (1 + the length's varint: no copy of the data), and
+ * marked to be framed in place as well (FRAME_HEADER more bytes free before that).
+ */
+export function fieldMessageInPlace(tag: number, data: Buffer): Buffer {
+  const start = data.byteOffset - 1 - varintLength(data.length);
+  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
+  message[0] = tag;
+  writeVarint(message, 1, data.length);
+  return markFramable(message);
 }
 
 /** The frame of a marked message, its header written in front of it; else undefined. */

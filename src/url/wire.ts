@@ -10,7 +10,7 @@ import type { RegisterRequest } from '../protocol/generated/waypoint_entrypoint/
 import type { RegisterResponse__Output } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/RegisterResponse.js';
 import type { TunnelDefinition } from '../protocol/generated/waypoint_entrypoint/tunnel/v1/Tunnel.js';
 import type { WaypointClient } from '../protocol/generated/hashicorp/waypoint/Waypoint.js';
-import { FRAME_HEADER, markFramable } from '../protocol/framed-sends.js';
+import { fieldMessageInPlace, FRAME_HEADER } from '../protocol/framed-sends.js';
 import { instanceProtocol } from '../protocol/instance.js';
 import { splitChunks as split, varintLength, writeVarint } from '../protocol/wire-bytes.js';
 
@@ -47,11 +47,7 @@ export const DATA_HEADROOM = 1 + 3 + FRAME_HEADER;
  * framed in place on a call that sendFramedInPlace set up. `data` must be ≤ MAX_DATA_CHUNK.
  */
 export function encodeDataInPlace(data: Buffer): Buffer {
-  const start = data.byteOffset - 1 - varintLength(data.length);
-  const message = Buffer.from(data.buffer, start, data.byteOffset + data.length - start);
-  message[0] = TAG_DATA;
-  writeVarint(message, 1, data.length);
-  return markFramable(message);
+  return fieldMessageInPlace(TAG_DATA, data);
 }
 
 /** What Connect's request side accepts: a message object, or one encodeData() made. */

@@ -28,7 +28,9 @@
 // JavaScript is called once this much is waiting, or this long after the first byte of a batch:
 // a call per read (a burst of 100 MB was ~7 400 of them, each a wake-up of the JavaScript
 // thread and its fixed costs) took CPU from the app on a small machine. Shipping batches lines
-// for 50 ms anyway; a few ms more is nothing to it.
+// for 50 ms anyway; a few ms more is nothing to it. While a write to our slow reader blocks,
+// the batch due meanwhile waits for it too, as the bytes being written always did (they are
+// copied once written): capture then trails our output by those few ms more.
 #define NOTIFY_BYTES (256 * 1024)
 #define NOTIFY_DELAY_MS 4
 

@@ -144,19 +144,24 @@ describe('fail-open', () => {
     const text = stderr(r);
     const before = text.slice(0, text.indexOf('no config from the server in time'));
     const fast = [...before.matchAll(/retry_in_ms=(\d+)/g)].map((m) => Number(m[1]));
+    const loggedBeforeStart = fast.length;
+    // The delay is chosen when an attempt fails, by the clock; the app's start is logged by the
+    // window's own timer. On a loaded machine an attempt can fail just after the window ran out,
+    // before that timer's turn: its delay, the slow policy's first, is then logged before the start.
+    const atBoundary = fast.length > 0 && fast[fast.length - 1] > 200 ? [fast.pop()!] : [];
     expect(fast.length).toBeGreaterThanOrEqual(2);
     for (const d of fast) {
       expect(d).toBeGreaterThanOrEqual(100);
       expect(d).toBeLessThanOrEqual(200);
     }
-    const slow = retriesAfterWindow();
+    const slow = [...atBoundary, ...retriesAfterWindow()];
     expect(slow[0]).toBeLessThanOrEqual(500);
     // Exponential with jitter in [base/2, base]: each delay is at least the previous one.
     for (let i = 1; i < slow.length; i++) expect(slow[i]).toBeGreaterThanOrEqual(slow[i - 1]);
     expect(slow[3]).toBeGreaterThanOrEqual(2000);
     // Every connection the peer saw is one of our logged attempts: grpc-js does not reconnect
     // on its own in between.
-    expect(peer.accepted()).toBeLessThanOrEqual(fast.length + retriesAfterWindow().length + 1);
+    expect(peer.accepted()).toBeLessThanOrEqual(loggedBeforeStart + retriesAfterWindow().length + 1);
     // The first failure after the window is reported once, the repeats only at debug.
     expect(count(stderr(r), 'warn: cannot reach the server')).toBe(1);
   });

@@ -52,8 +52,16 @@ describe('on a terminal', () => {
     s.term.write('stty size\r');
     await s.waitFor('27 91');
     s.term.resize(120, 40);
-    s.term.write('stty size\r');
-    await s.waitFor('40 120');
+    // The new size travels: this terminal, SIGWINCH to the entrypoint, the app's terminal. A
+    // command typed meanwhile may still see the old one (a busy machine): ask until the new shows.
+    await waitFor(
+      () => {
+        if (s.output().includes('40 120')) return true;
+        s.term.write('stty size\r');
+        return false;
+      },
+      { timeoutMs: 10_000, intervalMs: 500, what: () => `40 120 on the terminal; got ${JSON.stringify(s.output())}` },
+    );
     s.term.write('exit\r');
     expect(await withDeadline(s.exited, 10_000, 'exit')).toBe(0);
   });

@@ -7,8 +7,7 @@
 // that view. Such a message is marked when it is made; on the calls we set up here, grpc-js's
 // serializeMessage (found through its internals, guarded as receive-window.ts does) sends a
 // marked message as that view once the header before it checks out, and anything else as before.
-
-const HEADER = 5;
+import { FRAME_HEADER } from '../../protocol/framed-sends.js';
 
 /** Messages whose 5 bytes before them (in their buffer) are their received gRPC frame header. */
 const received = new WeakSet<Buffer>();
@@ -21,8 +20,8 @@ export function markReceivedFrame(message: Buffer): Buffer {
 
 /** The frame of a marked message, when the header before it says exactly that; else undefined. */
 export function frameOf(message: Buffer): Buffer | undefined {
-  if (!received.has(message) || message.byteOffset < HEADER) return undefined;
-  const frame = Buffer.from(message.buffer, message.byteOffset - HEADER, message.length + HEADER);
+  if (!received.has(message) || message.byteOffset < FRAME_HEADER) return undefined;
+  const frame = Buffer.from(message.buffer, message.byteOffset - FRAME_HEADER, message.length + FRAME_HEADER);
   return frame[0] === 0 && frame.readUInt32BE(1) === message.length ? frame : undefined;
 }
 

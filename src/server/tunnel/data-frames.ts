@@ -4,10 +4,10 @@
 // copy) and grpc-js's framing (another of each). The pieces written while the previous message
 // was on its way go out together (groupPieces): an upload comes in 64 KiB reads, and every
 // message costs each hop a fixed amount of work (issue 17).
+import { FRAME_HEADER } from '../../protocol/framed-sends.js';
 import { varintLength, writeVarint } from '../../protocol/wire-bytes.js';
 import { markReceivedFrame } from '../rpc/framed-writes.js';
 
-const FRAME_HEADER = 5;
 /** ConnectResponse's field 1 (data), length-delimited. */
 const TAG_DATA = (1 << 3) | 2;
 

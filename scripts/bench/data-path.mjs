@@ -6,6 +6,8 @@
 //   - URL: a download of as many MB through the ingress and the tunnel: the HTTP client (this
 //     process), the server, the entrypoint; url-up: an upload of as many MB the other way.
 // BENCH_ROOTS: colon-separated checkouts (each built: dist/, bin/) to compare, default this one;
+// "floor" in the list is the same hops done by bare Node (floor-path.mjs): what this design can
+// move on this machine at best;
 // their runs interleave, round after round, so that both see the same noise; every round starts
 // fresh processes. BENCH_PATH_RUNS (default 3): rounds. BENCH_PATH_CASES: any of "exec", "url", "url-up" (default: exec,url).
 // BENCH_CPU_PROF=DIR: every Node process on the path (server, ctl, entrypoint run as
@@ -101,8 +103,28 @@ async function startStack(root, dir, profDir) {
   const entrypoint = spawn(argv[0], argv.slice(1), { env: appEnv, stdio: ['ignore', 'pipe', 'ignore'] });
   keep(entrypoint, 'entrypoint');
   await waitFor(entrypoint, /ready/, 'the instance');
-  const stack = { root, ctl, env, server, entrypoint, httpPort: Number(httpPort) };
+  const exec = (cmd) => [...ctl, 'exec', '--app', 'bench', '-T', '--', ...cmd];
+  const stack = { root, exec, env, server, entrypoint, httpPort: Number(httpPort) };
   await until('the tunnel to answer', () => download(stack, 16).then(() => true));
+  return stack;
+}
+
+const FLOOR = path.join(ROOT, 'scripts/bench/floor-path.mjs');
+
+/** The same hops by bare Node (floor-path.mjs): its server, its entrypoint with the app. */
+async function startFloor(dir) {
+  const env = cleanEnv({});
+  const server = spawn(process.execPath, [FLOOR, 'server'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [, h2Port, httpPort] = await waitFor(server, /h2=(\d+) http=(\d+)/, 'the floor server');
+  const url = `http://127.0.0.1:${h2Port}`;
+  const appFile = path.join(dir, 'app.cjs');
+  writeFileSync(appFile, DOWNLOAD_APP_SOURCE);
+  const appEnv = cleanEnv({ PORT: String(await freePort()) });
+  const entrypoint = spawn(process.execPath, [FLOOR, 'entrypoint', url, '--', process.execPath, appFile], { env: appEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitFor(entrypoint, /ready/, 'the floor entrypoint');
+  const exec = (cmd) => [process.execPath, FLOOR, 'client', url, '--', ...cmd];
+  const stack = { root: FLOOR, exec, env, server, entrypoint, httpPort: Number(httpPort) };
+  await until('the floor to answer', () => download(stack, 16).then(() => true));
   return stack;
 }
 
@@ -164,7 +186,7 @@ function upload(stack, chunk, times) {
 function execCat(stack, file) {
   return new Promise((resolve, reject) => {
     const script = '"$@" > /dev/null; s=$?; times >&3; exit $s';
-    const child = spawn('bash', ['-c', script, 'bash', ...stack.ctl, 'exec', '--app', 'bench', '-T', '--', 'cat'], {
+    const child = spawn('bash', ['-c', script, 'bash', ...stack.exec(['cat'])], {
       env: stack.env,
       stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
     });
@@ -208,10 +230,11 @@ async function measure(stack, once) {
 async function main() {
   const mb = envInt('BENCH_PATH_MB', 100);
   const runs = envInt('BENCH_PATH_RUNS', 3);
-  const roots = (process.env.BENCH_ROOTS || ROOT).split(':').map((r) => path.resolve(r));
+  const roots = (process.env.BENCH_ROOTS || ROOT).split(':').map((r) => (r === 'floor' ? FLOOR : path.resolve(r)));
   const cases = (process.env.BENCH_PATH_CASES || 'exec,url').split(',');
   const profDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
   for (const root of roots) {
+    if (root === FLOOR) continue;
     const missing = ['dist/waypoint-entrypoint', 'dist/entrypoint.cjs', 'bin/waypoint-ctl'].filter((f) => !existsSync(path.join(root, f)));
     if (missing.length) throw new Error(`${root}: missing ${missing.join(', ')} (npm run build, npm run build:binary)`);
   }
@@ -239,7 +262,7 @@ async function main() {
         for (const [i, root] of starting) {
           const sdir = path.join(dir, `round${round}-stack${i}`);
           mkdirSync(sdir);
-          stacks[i] = await startStack(root, sdir, profDir && path.join(profDir, `root${i}`));
+          stacks[i] = root === FLOOR ? await startFloor(sdir) : await startStack(root, sdir, profDir && path.join(profDir, `root${i}`));
         }
         for (const c of cases) {
           for (const s of stacks) await work[c](s)(); // warm-up: connections, JIT
@@ -266,7 +289,7 @@ async function main() {
     const med = (f) => median(list.map(f).sort((a, b) => a - b));
     const ms = med((m) => m.ms);
     const perMb = (f) => (med(f) / mb).toFixed(1);
-    rows.push([c, roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint), med((m) => m.queued).toFixed(0)]);
+    rows.push([c, roots[i] === FLOOR ? 'floor (bare Node)' : roots.length > 1 ? path.basename(roots[i]) : '.', ms.toFixed(0), (mb / (ms / 1000)).toFixed(0), perMb((m) => m.client), perMb((m) => m.server), perMb((m) => m.entrypoint), med((m) => m.queued).toFixed(0)]);
   }
   process.stdout.write(`## exec and URL data paths: ${mb} MB, median of ${runs} (Node ${process.version})\n\n`);
   process.stdout.write(`${markdownTable(['case', 'root', 'ms', 'MB/s', 'client CPU ms/MB', 'server CPU ms/MB', 'entrypoint CPU ms/MB', 'waiting for a core, ms'], rows)}\n`);

@@ -160,7 +160,11 @@ describe('console exec WebSocket', () => {
     expect(sock.messages.find((m) => m.type === 'exit')).toEqual({ type: 'exit', code: 7 });
     expect((await sock.closed).code).toBe(1000);
 
-    const history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie });
+    // The end is recorded as the exit goes out: on PostgreSQL it may land a moment after.
+    let history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie });
+    await waitFor(async () => (history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie })).json.sessions[0]?.state !== 'RUNNING', {
+      what: () => `the session's end in the history: ${history.text}`,
+    });
     expect(history.json.sessions[0]).toMatchObject({ id: started.sessionId, instanceId: started.instanceId, args: ['sh'], tty: true, state: 'EXITED', exitCode: 7 });
     expect(server.proc.stderr().toString()).toMatch(/"event":"exec.start".*"actor_kind":"operator"/);
   });

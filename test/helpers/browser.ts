@@ -36,6 +36,14 @@ export interface TestPage extends Page {
   violations(): Promise<string[]>;
   /** Uncaught errors of the page's scripts. */
   errors: string[];
+  /** Requests the page (or another tab of its context) made to anywhere but the server on 127.0.0.1: none is allowed. */
+  foreign: string[];
+}
+
+/** Whether a request stays on this machine's server (or in the page: data:, blob:). */
+export function isLocalRequest(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'data:' || u.protocol === 'blob:' || ((u.protocol === 'http:' || u.protocol === 'ws:') && (u.hostname === '127.0.0.1' || u.hostname === 'localhost'));
 }
 
 export async function newPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<TestPage> {
@@ -47,6 +55,11 @@ export async function newPage(browser: Browser, viewport = { width: 1280, height
       document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.sourceFile + ':' + e.lineNumber));`,
   });
   const page = (await context.newPage()) as TestPage;
+  page.foreign = [];
+  // Every request of the context, other tabs' too: the console works with no internet.
+  context.on('request', (r) => {
+    if (!isLocalRequest(r.url())) page.foreign.push(r.url());
+  });
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.violations = () => page.evaluate<string[]>('window.__violations');

@@ -87,7 +87,7 @@ export function ConfigPage({ query, onSignedOut }: { query: URLSearchParams; onS
           </thead>
           <tbody>
             {runsWith.map((i) => (
-              <tr key={i.id} data-instance={i.id}>
+              <tr key={i.id} data-instance={i.id} data-restarted-at={i.config?.restartedAt ?? ''}>
                 <td>{i.app}</td>
                 <td>
                   <Id id={i.id} />

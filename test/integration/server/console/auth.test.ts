@@ -2,14 +2,16 @@
 // token or its session ok, entrypoint, invite and URL tokens 403), sign-in and sign-out, a
 // session ended by the rotation of its token, CSRF and Origin on writes, the body limit, and
 // which Host reaches the console at all.
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { convertInviteToken, waypointClient } from '../../../helpers/grpc.js';
-import { api, closeEventReaders, openEvents, removeConsoleFixtures, signIn, startConsoleServer } from '../../../helpers/console.js';
+import { EXEC_PATH, ROUTES } from '../../../../src/server/console/console.js';
+import { api, closeEventReaders, closeExecSockets, openEvents, openExec, removeConsoleFixtures, signIn, startConsoleServer } from '../../../helpers/console.js';
 import { killAll, withDeadline } from '../../../helpers/run.js';
 import { stopServers, type TestServer } from '../../../helpers/server.js';
 
 afterEach(async () => {
   closeEventReaders();
+  closeExecSockets();
   killAll();
   await stopServers();
   removeConsoleFixtures();
@@ -29,6 +31,39 @@ async function otherTokens(server: TestServer) {
 async function globalVars(server: TestServer): Promise<string[]> {
   const r = await api(server, 'GET', '/api/v1/config', { token: server.operatorToken });
   return (r.json.vars as Array<{ name: string }>).map((v) => v.name);
+}
+
+/** A body sent in chunks with no Content-Length, each once the socket took the one before; the answer, whenever it comes. */
+function sendChunked(server: TestServer, method: string, urlPath: string, headers: Record<string, string>, body: string): Promise<{ status: number; error: string }> {
+  return withDeadline(
+    new Promise((resolve, reject) => {
+      let answered = false;
+      const req = http.request(
+        { host: '127.0.0.1', port: server.httpPort, method, path: urlPath, agent: false, headers: { ...headers, Host: `localhost:${server.httpPort}`, 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } },
+        (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode!, error: String((JSON.parse(Buffer.concat(chunks).toString()) as { error?: string }).error) }));
+          res.on('error', reject);
+        },
+      );
+      // The server may close as it answers, while chunks are still on their way: the answer counts.
+      req.on('error', (err) => (answered ? undefined : reject(err)));
+      const data = Buffer.from(body);
+      let i = 0;
+      const more = () => {
+        while (i < data.length && !answered) {
+          const chunk = data.subarray(i, (i += 64 * 1024));
+          if (!req.write(chunk)) return void req.once('drain', more);
+        }
+        if (!answered) req.end();
+      };
+      more();
+    }),
+    15_000,
+    `${method} ${urlPath} with a chunked body`,
+  );
 }
 
 describe('console API authentication', () => {
@@ -74,6 +109,54 @@ describe('console API authentication', () => {
     expect([wrong.status, wrong.headers.allow]).toEqual([405, 'GET']);
   });
 
+  it('every route the console serves, the WebSocket too: 401 without credentials, 403 for entrypoint, invite and URL tokens, nothing changed', async () => {
+    const server = await startConsoleServer();
+    const tokens = await otherTokens(server);
+    expect((await server.ctl(['config', 'set', 'KEEP=1'])).code).toBe(0);
+    // The table the server routes by (console.ts), so that a route added later is checked too.
+    expect(ROUTES.length).toBeGreaterThanOrEqual(14);
+    for (const route of ROUTES) {
+      const label = `${route.method} ${route.path}`;
+      if (route.method === 'POST' && route.path === '/api/v1/session') {
+        // Sign-in: the token comes in the body.
+        const none = await api(server, 'POST', route.path, { body: {} });
+        expect([label, none.status, none.headers['set-cookie']]).toEqual([label, 400, undefined]);
+        for (const [kind, token] of Object.entries(tokens)) {
+          const r = await api(server, 'POST', route.path, { body: { token } });
+          expect([label, kind, r.status, r.headers['set-cookie']]).toEqual([label, kind, 403, undefined]);
+        }
+        continue;
+      }
+      // A request the route would take from the operator: a refusal is the caller's.
+      const target = route.method === 'DELETE' && route.path === '/api/v1/config' ? `${route.path}?name=KEEP` : route.path;
+      const body = route.method === 'PUT' ? { app: '', vars: [{ name: 'OTHER', value: '1' }] } : undefined;
+      const status = async (token?: string): Promise<{ status: number; error: string }> => {
+        if (route.path.endsWith('/stream')) {
+          const r = await openEvents(server, target, { token });
+          r.close();
+          return { status: r.status, error: r.status === 200 ? '' : 'refused' };
+        }
+        const r = await api(server, route.method, target, { token, body });
+        return { status: r.status, error: String(r.json?.error ?? '') };
+      };
+      const none = await status();
+      expect([label, none.status]).toEqual([label, 401]);
+      expect(none.error).toMatch(/\w/);
+      for (const [kind, token] of Object.entries(tokens)) {
+        const r = await status(token);
+        expect([label, kind, r.status]).toEqual([label, kind, 403]);
+      }
+    }
+    // The WebSocket: an upgrade from this very origin, then refused (1008) with a reason.
+    for (const [kind, opts] of Object.entries({ none: { origin: `http://localhost:${server.httpPort}` }, ...Object.fromEntries(Object.entries(tokens).map(([k, token]) => [k, { token }])) })) {
+      const sock = await openExec(server, opts);
+      expect([EXEC_PATH, kind, sock.refused, (await sock.closed).code]).toEqual([EXEC_PATH, kind, undefined, 1008]);
+      expect(sock.messages[0]).toMatchObject({ type: 'error', error: expect.stringMatching(kind === 'none' ? /sign in/ : /token/) });
+    }
+    expect(await globalVars(server)).toEqual(['KEEP']);
+    expect((await api(server, 'GET', '/api/v1/exec-history', { token: server.operatorToken })).json).toEqual({ sessions: [] });
+  });
+
   it('signs in with the operator token only, then the cookie works until sign-out; after it, 401', async () => {
     const server = await startConsoleServer();
     const tokens = await otherTokens(server);
@@ -98,6 +181,11 @@ describe('console API authentication', () => {
     expect(out.headers['set-cookie']?.[0]).toMatch(/^wp_console=; .*Max-Age=0/);
     expect((await api(server, 'GET', '/api/v1/apps', { cookie: s.cookie })).status).toBe(401);
     expect((await api(server, 'GET', '/api/v1/session', { cookie: s.cookie })).status).toBe(401);
+    // A write with the old cookie and its CSRF token, from this very origin: refused, nothing set.
+    const late = await api(server, 'PUT', '/api/v1/config', { cookie: s.cookie, csrf: s.csrf, origin: `http://localhost:${server.httpPort}`, body: { app: '', vars: [{ name: 'LATE', value: '1' }] } });
+    expect(late.status).toBe(401);
+    expect(late.json.error).toMatch(/session has ended/);
+    expect(await globalVars(server)).toEqual([]);
     const records = server.proc.stderr().toString();
     expect(records).toMatch(/"event":"console.signin".*"actor_kind":"operator"/);
     expect(records).toMatch(/"event":"console.signout"/);
@@ -144,6 +232,15 @@ describe('console API authentication', () => {
     const big = await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, body: huge });
     expect(big.status).toBe(413);
     expect(big.json.error).toMatch(/over 1 MiB/);
+    // The same without a Content-Length (chunked): cut off once past the limit.
+    const chunked = await sendChunked(server, 'PUT', '/api/v1/config', { Authorization: `Bearer ${server.operatorToken}` }, JSON.stringify(huge));
+    expect(chunked.status).toBe(413);
+    expect(chunked.error).toMatch(/over 1 MiB/);
+    // Sign-in takes no credentials before its body: its body has the limit too.
+    const signInBig = await api(server, 'POST', '/api/v1/session', { body: { token: 'x'.repeat(2 * 1024 * 1024) } });
+    expect([signInBig.status, signInBig.headers['set-cookie']]).toEqual([413, undefined]);
+    const signInChunked = await sendChunked(server, 'POST', '/api/v1/session', {}, JSON.stringify({ token: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(signInChunked.status).toBe(413);
     const bad = await api(server, 'PUT', '/api/v1/config', { token: server.operatorToken, body: { app: '', vars: [{ name: 'OK', value: '1' }, { name: '1BAD-NAME', value: 'x' }] } });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatch(/invalid env var name "1BAD-NAME"/);

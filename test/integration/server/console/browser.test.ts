@@ -29,12 +29,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(async () => {
-  // Whatever the test did, no page broke the CSP or threw.
-  const seen = await Promise.all(pages.splice(0).map(async (p) => ({ violations: p.isClosed() ? [] : await p.violations(), errors: p.errors })));
+  // Whatever the test did, no page broke the CSP, threw, or asked anything of another host.
+  const seen = await Promise.all(pages.splice(0).map(async (p) => ({ violations: p.isClosed() ? [] : await p.violations(), errors: p.errors, foreign: p.foreign })));
   await closePages();
   killAll();
   await stopServers();
-  for (const s of seen) expect(s).toEqual({ violations: [], errors: [] });
+  for (const s of seen) expect(s).toEqual({ violations: [], errors: [], foreign: [] });
 });
 
 async function page(viewport?: { width: number; height: number }): Promise<TestPage> {
@@ -123,10 +123,20 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     const [inst] = await server.instances(ep.app);
     const row = p.locator(`tr[data-instance="${inst.id}"]`);
     await expect.poll(() => row.getAttribute('data-state'), { timeout: 10_000 }).toBe('connected');
+    // Exec enabled, its URL (once its tunnel registers) and the log lines it sends, all live.
+    expect(await row.locator('td[data-label="Exec"]').innerText()).toBe('yes');
+    await expect.poll(() => row.locator('td[data-label="URL"] a').innerText(), { timeout: 10_000 }).toBe(`http://${ep.app}--${inst.deployment_id.toLowerCase()}.localhost:${server.httpPort}/`);
+    const logLines = async () => Number(await row.locator('td[data-label="Log lines"]').innerText());
+    await expect.poll(logLines, { timeout: 10_000 }).toBeGreaterThan(0);
+    const counted = await logLines();
+    ep.say('one more line');
+    await expect.poll(logLines, { timeout: 10_000 }).toBeGreaterThan(counted);
     await shot(p, 'instances-connected');
     ep.r.proc.kill('SIGTERM');
     await withDeadline(ep.r.exited, 10_000, 'the entrypoint to exit');
-    await expect.poll(() => row.getAttribute('data-state'), { timeout: 15_000 }).toMatch(/^(gone|disconnected)$/);
+    // Disconnected first (its stream closed under 5 s ago), then gone: both without a reload.
+    await expect.poll(() => row.getAttribute('data-state'), { timeout: 15_000 }).toBe('gone');
+    expect(await row.locator('.badge').innerText()).toBe('gone');
     expect(await p.evaluate<boolean>('window.__noReload === true')).toBe(true);
     await shot(p, 'instances-gone');
     // A phone-sized window: one card per instance, nothing wider than the screen.
@@ -158,6 +168,17 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     const [download] = await Promise.all([p.waitForEvent('download'), p.getByRole('button', { name: 'Download' }).click()]);
     const file = await download.path();
     expect(readFileSync(file, 'utf8')).toMatch(new RegExp(`^\\S+Z ${ep.app} \\S+ app(/stdout)? ${marker}\\n$`));
+    // The source filter (the server's): the entrypoint's own lines only, then the app's again.
+    await p.getByLabel('Text').fill('');
+    await p.getByLabel('Source').selectOption('entrypoint');
+    const rows = async () => ({ app: await p.locator('.log-row.app').count(), entrypoint: await p.locator('.log-row.entrypoint').count() });
+    await expect.poll(async () => (await rows()).app, { timeout: 10_000 }).toBe(0);
+    await expect.poll(async () => (await rows()).entrypoint, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await rows()).app).toBe(0);
+    expect(new URL(p.url()).searchParams.get('source')).toBe('entrypoint');
+    await p.getByLabel('Source').selectOption('app');
+    await p.locator('.log-row.app', { hasText: marker }).waitFor({ timeout: 10_000 });
+    expect((await rows()).entrypoint).toBe(0);
   });
 
   it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset; a file var shows its content', async () => {
@@ -166,6 +187,13 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect(ep.r.stdout().toString()).toContain('GREETING=\n');
     const p = await page();
     await signIn(p, consoleUrl(server, `/config?app=${ep.app}`), server.operatorToken);
+    // What the instance runs with: its app started with its config, nothing pending.
+    const [inst] = await server.instances(ep.app);
+    const runsWith = p.locator(`tr[data-instance="${inst.id}"]`);
+    const restartedAt = async () => Number((await runsWith.getAttribute('data-restarted-at')) || 0);
+    await expect.poll(restartedAt, { timeout: 10_000 }).toBeGreaterThan(0);
+    const before = await restartedAt();
+    expect(await runsWith.locator('td').nth(3).innerText()).toBe('no');
     await p.getByLabel('Name').fill('GREETING');
     await p.getByLabel('Value').fill('hello from the page');
     await p.getByLabel('Value').press('Enter');
@@ -173,6 +201,10 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     await ep.r.waitForOutput('GREETING=hello from the page', { timeoutMs: 15_000 });
     const exec = await server.ctl(['exec', '--app', ep.app, '-T', '--', 'sh', '-c', 'echo "$GREETING"']);
     expect(exec.stdout.toString()).toBe('hello from the page\n');
+    // The restart shows on the page, live: restarted at moves on, nothing pending.
+    await expect.poll(restartedAt, { timeout: 10_000 }).toBeGreaterThan(before);
+    expect(await runsWith.locator('td').nth(3).innerText()).toBe('no');
+    expect(await runsWith.locator('td').nth(4).innerText()).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     await shot(p, 'config-set');
 
     // A name the rules refuse: the server's reason on the page, nothing set.

@@ -28,10 +28,10 @@ afterEach(async () => {
 /** Writes `tick N` every 50 ms, N from 1. */
 const TICKER = 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done';
 
-async function launch(server: TestServer, app: string, script: string): Promise<{ ep: Running; deploymentId: string }> {
+async function launch(server: TestServer, app: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<{ ep: Running; deploymentId: string }> {
   const { deploymentId, inviteToken } = await server.createDeployment(app);
   const ep = start(['sh', '-c', script], {
-    env: cleanEnv({ WAYPOINT_SERVER_ADDR: server.addr, WAYPOINT_DEPLOYMENT_ID: deploymentId, WAYPOINT_CEB_INVITE_TOKEN: inviteToken, WAYPOINT_CEB_STOP_TIMEOUT: '2s' }),
+    env: cleanEnv({ ...env, WAYPOINT_SERVER_ADDR: server.addr, WAYPOINT_DEPLOYMENT_ID: deploymentId, WAYPOINT_CEB_INVITE_TOKEN: inviteToken, WAYPOINT_CEB_STOP_TIMEOUT: '2s' }),
   });
   await waitFor(async () => (await server.instances(app)).length === 1, { what: () => `an instance of ${app}; stderr: ${ep.stderr().toString().slice(-500)}` });
   return { ep, deploymentId };
@@ -160,7 +160,11 @@ describe('console exec WebSocket', () => {
     expect(sock.messages.find((m) => m.type === 'exit')).toEqual({ type: 'exit', code: 7 });
     expect((await sock.closed).code).toBe(1000);
 
-    const history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie });
+    // The end is recorded as the exit goes out: on PostgreSQL it may land a moment after.
+    let history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie });
+    await waitFor(async () => (history = await api(server, 'GET', '/api/v1/exec-history?app=web', { cookie: s.cookie })).json.sessions[0]?.state !== 'RUNNING', {
+      what: () => `the session's end in the history: ${history.text}`,
+    });
     expect(history.json.sessions[0]).toMatchObject({ id: started.sessionId, instanceId: started.instanceId, args: ['sh'], tty: true, state: 'EXITED', exitCode: 7 });
     expect(server.proc.stderr().toString()).toMatch(/"event":"exec.start".*"actor_kind":"operator"/);
   });
@@ -177,6 +181,23 @@ describe('console exec WebSocket', () => {
     expect([sock.stdout(), sock.stderr()]).toEqual(['out hello\n', 'err hello\n']);
     expect(sock.messages.at(-1)).toEqual({ type: 'exit', code: 5 });
     expect((await sock.closed).code).toBe(1000);
+  });
+
+  it("runs the instance's $SHELL when no command is given, else sh (none set, or one that is not there)", async () => {
+    const server = await startConsoleServer();
+    const idle = 'while :; do sleep 1; done';
+    await launch(server, 'bashy', idle, { SHELL: '/bin/bash' });
+    await launch(server, 'plain', idle);
+    await launch(server, 'broken', idle, { SHELL: '/no/such/shell' });
+    for (const [app, shell] of [['bashy', '/bin/bash bash'], ['plain', 'sh'], ['broken', 'sh']]) {
+      const sock = await openExec(server, { token: server.operatorToken });
+      sock.send({ type: 'start', app, args: [], tty: false });
+      await sock.waitFor((x) => x.messages.some((m) => m.type === 'started'), `started in ${app}`);
+      sock.input('echo "$0${BASH_VERSION:+ bash}"\n');
+      sock.send({ type: 'eof' });
+      await sock.waitFor((x) => x.messages.some((m) => m.type === 'exit'), `exit in ${app}`);
+      expect([app, sock.stdout(), sock.messages.at(-1)]).toEqual([app, `${shell}\n`, { type: 'exit', code: 0 }]);
+    }
   });
 
   it('carries bytes exactly both ways, a large output included', async () => {
@@ -207,6 +228,8 @@ describe('console exec WebSocket', () => {
     expect((await openExec(server, { cookie: s.cookie, origin: 'http://evil.example' })).refused).toBe(403);
     expect((await openExec(server, { token: server.operatorToken, origin: 'http://evil.example' })).refused).toBe(403);
     expect((await openExec(server, { cookie: s.cookie })).refused).toBe(403);
+    // Refused before the upgrade: no session ran.
+    expect((await api(server, 'GET', '/api/v1/exec-history', { token: server.operatorToken })).json).toEqual({ sessions: [] });
     for (const opts of [{ origin: `http://localhost:${server.httpPort}` }, { token: inst.token }, { token: inviteToken }, { token: urlToken }]) {
       const sock = await openExec(server, opts);
       expect(sock.refused).toBeUndefined();

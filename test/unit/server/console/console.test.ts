@@ -1,8 +1,12 @@
 // The console's pure parts: which Host is the console, the Origin check, cookie parsing, log
-// cursors, route matching, the choice of encoding, the shape of a config change, sessions.
+// cursors, route matching, the choice of encoding, the shape of a config change, sessions, and
+// the README's table of routes against the routes served.
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cameOverTls } from '../../../../src/server/console/auth.js';
+import { EXEC_PATH, ROUTES } from '../../../../src/server/console/console.js';
 import { changeOf } from '../../../../src/server/console/config-routes.js';
 import { parseCookies, sessionCookie } from '../../../../src/server/console/cookies.js';
 import { isConsoleHost } from '../../../../src/server/console/host.js';
@@ -14,6 +18,7 @@ import { MemorySessionRecords } from '../../../../src/server/console/session-rec
 import { ConsoleSessions, csrfMatches } from '../../../../src/server/console/sessions.js';
 import { chooseEncoding } from '../../../../src/server/console/static.js';
 import type { LogEntry } from '../../../../src/server/logs/hub.js';
+import { ROOT } from '../../../helpers/run.js';
 
 describe('isConsoleHost', () => {
   it('takes localhost, IP literals and the exact URL domain, any port; not <app>.<domain>', () => {
@@ -111,6 +116,22 @@ describe('matchRoute', () => {
     expect(matchRoute(routes, 'DELETE', '/api/v1/config')).toEqual({ ok: false, status: 405, allow: ['GET', 'PUT'] });
     expect(matchRoute(routes, 'GET', '/api/v1/logsx')).toEqual({ ok: false, status: 404 });
     expect(matchRoute(routes, 'GET', '/api/v1/logs/stream')).toEqual({ ok: false, status: 404 });
+  });
+});
+
+describe("the README's table of routes", () => {
+  it('lists every route the console serves, with its methods, and no other', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const listed = readme
+      .split('\n')
+      .filter((l) => /^\| [A-Z][A-Z, ]* \| `\/api\//.test(l))
+      .flatMap((l) => {
+        const [, methods, where] = l.split('|').map((c) => c.trim());
+        const route = /^`([^`?]+)/.exec(where)![1];
+        return methods.split(/,\s*/).map((m) => `${m} ${route}`);
+      });
+    const served = [...ROUTES.map((r) => `${r.method} ${r.path}`), `WS ${EXEC_PATH}`];
+    expect(listed.sort()).toEqual(served.sort());
   });
 });
 

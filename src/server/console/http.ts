@@ -51,24 +51,88 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** How long, and how many bytes, of a refused body we read and drop before answering anyway. */
+export const LINGER_MS = 2_000;
+export const LINGER_BYTES = 8 * 1024 * 1024;
+
 export function sendError(res: ServerResponse, err: HttpError): void {
   if (res.headersSent) return void res.destroy();
-  // A body refused part-way is not read to its end: the connection goes with the answer.
-  sendJson(res, err.status, { error: err.message }, err.status === 413 ? { Connection: 'close' } : {});
+  if (err.status === 413) return dropBodyThen(res.req, () => sendJson(res, err.status, { error: err.message }));
+  sendJson(res, err.status, { error: err.message });
 }
 
-/** The body as JSON; 413 past `limit` bytes (its Content-Length alone, or as it arrives), 400 when it is not JSON. */
-export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+/**
+ * A body refused part-way is still coming. Answered now, Node closes the connection at once (the
+ * request is not complete), with its bytes unread: the kernel then resets it, and a client still
+ * sending gets EPIPE or ECONNRESET instead of our 413. So what comes is read and dropped first,
+ * and the answer goes once it all came (the connection closes cleanly) or after LINGER_MS or
+ * LINGER_BYTES (then it goes as before: a client sending without end is cut off).
+ */
+function dropBodyThen(req: IncomingMessage, answer: () => void): void {
+  if (req.complete) return answer();
+  let dropped = 0;
+  let answered = false;
+  const once = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    answer();
+  };
+  const timer = setTimeout(once, LINGER_MS);
+  timer.unref();
+  const onData = (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) once();
+  };
+  req.on('data', onData);
+  req.once('end', once);
+  req.once('close', () => clearTimeout(timer)); // the client went: nobody to answer
+  req.resume();
+}
+
+/**
+ * The body as JSON; 413 past `limit` bytes (its Content-Length alone, or as it arrives), 400 when
+ * it is not JSON. Read with listeners, not `for await`: leaving that loop early destroys the
+ * request and its socket, and the 413 would go nowhere.
+ */
+export function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      done();
+      req.pause(); // the rest is the 413's to drop (sendError)
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => {
+      done();
+      try {
+        resolve(parseJson(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function parseJson(text: string): unknown {
   if (text.trim() === '') throw new HttpError(400, 'the request needs a JSON body');
   try {
     return JSON.parse(text) as unknown;

@@ -251,6 +251,78 @@ describe('console API authentication', () => {
   });
 });
 
+/**
+ * A body of `bytes` sent to the end whatever comes back (as curl does), in 64 KiB writes: the
+ * status, or how the connection failed (the error's code) when no answer came first.
+ */
+function sendAll(server: TestServer, bytes: number, chunked: boolean): Promise<number | string> {
+  return withDeadline(
+    new Promise((resolve) => {
+      let status: number | undefined;
+      const headers: Record<string, string | number> = { Authorization: `Bearer ${server.operatorToken}`, Host: `localhost:${server.httpPort}`, 'Content-Type': 'application/json' };
+      if (chunked) headers['Transfer-Encoding'] = 'chunked';
+      else headers['Content-Length'] = bytes;
+      const req = http.request({ host: '127.0.0.1', port: server.httpPort, method: 'PUT', path: '/api/v1/config', agent: false, headers }, (res) => {
+        status = res.statusCode;
+        res.resume();
+        res.on('end', () => resolve(status!));
+        res.on('error', () => resolve(status!));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => (status === undefined ? resolve(err.code ?? err.message) : undefined));
+      const piece = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      const more = () => {
+        while (sent < bytes) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', more);
+        }
+        req.end();
+      };
+      more();
+    }),
+    20_000,
+    'a PUT of a body over the limit',
+  );
+}
+
+describe('a refused body still on its way', () => {
+  it('is read and dropped, so that a client still sending gets the 413, not a reset (with and without Content-Length)', async () => {
+    const server = await startConsoleServer();
+    const answers: Array<number | string> = [];
+    for (let i = 0; i < 8; i++) answers.push(await sendAll(server, 4 * 1024 * 1024, i % 2 === 0), await sendAll(server, 4 * 1024 * 1024, i % 2 === 1));
+    expect(answers).toEqual(Array(16).fill(413));
+    expect(await globalVars(server)).toEqual([]);
+  });
+
+  it('is dropped for a while only: a client sending without end is cut off, and the server goes on', async () => {
+    const server = await startConsoleServer();
+    const started = Date.now();
+    const socket = await new Promise<import('node:net').Socket>((resolve) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port: server.httpPort,
+        method: 'PUT',
+        path: '/api/v1/config',
+        agent: false,
+        headers: { Authorization: `Bearer ${server.operatorToken}`, Host: `localhost:${server.httpPort}`, 'Transfer-Encoding': 'chunked' },
+      });
+      req.on('error', () => undefined);
+      req.on('response', (res) => res.resume());
+      req.on('socket', resolve);
+      const piece = Buffer.alloc(64 * 1024, 0x20);
+      const more = () => {
+        while (!req.destroyed && req.write(piece));
+        if (!req.destroyed) req.once('drain', more);
+      };
+      more();
+    });
+    await withDeadline(new Promise((resolve) => (socket.destroyed ? resolve(undefined) : socket.once('close', resolve))), 15_000, 'the server to cut the endless body off');
+    // The limits of the drop (2 s, 8 MiB past the 1 MiB) end it well before the deadline.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await api(server, 'GET', '/api/v1/apps', { token: server.operatorToken })).status).toBe(200);
+  });
+});
+
 describe('which host is the console', () => {
   it('serves the bare host (localhost, an IP, the URL domain) and leaves <app>.<domain> to the apps; --console off: 404', async () => {
     const server = await startConsoleServer({ args: ['--url-domain', 'apps.test'] });

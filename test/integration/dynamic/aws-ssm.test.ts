@@ -3,6 +3,8 @@
 // checks that requests carry a SigV4 Authorization header with the expected credential scope,
 // not the signature itself (no re-implementation of SigV4 here).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -149,6 +151,73 @@ describe('aws-ssm source', () => {
     expect((await readAll(s, [req('A', { path: '/app/port' })])).map(value)).toEqual(['8080']);
     expect(fake.signed[0]).toMatchObject({ accessKeyId: 'AKIDFROMENV', region: 'eu-west-3', sessionToken: 'env-session' });
     expect(fake.problems).toEqual([]);
+  });
+
+  it("takes a container role's credentials (ECS: AWS_CONTAINER_CREDENTIALS_FULL_URI) through the SDK's chain", async () => {
+    const fake = await fakeSsm();
+    fake.keys.set('ASIACONTAINER', { secret: 'container-secret', sessionToken: 'container-session' });
+    const asked: Array<string | undefined> = [];
+    const endpoint = http.createServer((req, res) => {
+      asked.push(req.headers.authorization);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      const expiration = new Date(Date.now() + 3600_000).toISOString();
+      res.end(JSON.stringify({ AccessKeyId: 'ASIACONTAINER', SecretAccessKey: 'container-secret', Token: 'container-session', Expiration: expiration }));
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    try {
+      Object.assign(process.env, {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/v2/credentials`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: 'container-auth-token',
+      });
+      const { s } = source({ endpoint: fake.url, region: 'us-east-1' });
+      expect((await readAll(s, [req('A', { path: '/app/port' })])).map(value)).toEqual(['8080']);
+      expect(asked).toEqual(['container-auth-token']);
+      expect(fake.signed[0]).toMatchObject({ accessKeyId: 'ASIACONTAINER', sessionToken: 'container-session' });
+      expect(fake.verified).toBe(1);
+    } finally {
+      await new Promise((resolve) => endpoint.close(resolve));
+    }
+  });
+
+  it("takes a web identity's role (EKS: AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) through the SDK's chain, from STS", async () => {
+    const fake = await fakeSsm();
+    fake.keys.set('ASIAWEBIDENTITY', { secret: 'web-identity-secret', sessionToken: 'web-identity-session' });
+    const tokenFile = path.join(dir, 'web-identity-token');
+    writeFileSync(tokenFile, 'projected-sa-token');
+    const asked: URLSearchParams[] = [];
+    const sts = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        asked.push(new URLSearchParams(body));
+        res.writeHead(200, { 'Content-Type': 'text/xml' });
+        res.end(
+          '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>' +
+            '<Credentials><AccessKeyId>ASIAWEBIDENTITY</AccessKeyId><SecretAccessKey>web-identity-secret</SecretAccessKey>' +
+            `<SessionToken>web-identity-session</SessionToken><Expiration>${new Date(Date.now() + 3600_000).toISOString()}</Expiration></Credentials>` +
+            '<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/s</Arn><AssumedRoleId>AROAEXAMPLE:s</AssumedRoleId></AssumedRoleUser>' +
+            '</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleWithWebIdentityResponse>',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));
+    try {
+      Object.assign(process.env, {
+        AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/app',
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+        AWS_ROLE_SESSION_NAME: 's',
+        AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${(sts.address() as AddressInfo).port}`,
+      });
+      const { s } = source({ endpoint: fake.url, region: 'us-east-1' });
+      expect((await readAll(s, [req('A', { path: '/app/port' })])).map(value)).toEqual(['8080']);
+      expect(asked.map((q) => [q.get('Action'), q.get('RoleArn'), q.get('WebIdentityToken')])).toEqual([
+        ['AssumeRoleWithWebIdentity', 'arn:aws:iam::123456789012:role/app', 'projected-sa-token'],
+      ]);
+      expect(fake.signed[0]).toMatchObject({ accessKeyId: 'ASIAWEBIDENTITY', sessionToken: 'web-identity-session' });
+      expect(fake.verified).toBe(1);
+    } finally {
+      await new Promise((resolve) => sts.close(resolve));
+    }
   });
 
   it("takes a profile's keys from the shared credentials file", async () => {

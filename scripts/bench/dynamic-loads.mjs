@@ -8,10 +8,11 @@
 // of the same modes: scripts/bench/connect.mjs (disabled, server up, a dynamic null var).
 // BENCH_ROOTS=a:b:... (trees with their bundles built, e.g. a commit before dynamic config and
 // one after): each one's dist/entrypoint.cjs is also timed, runs interleaved, from spawn to the
-// app's own start (`date +%s%N`), disabled and with a static-only config from the server;
+// app's own start (`date +%s%N`), and in CPU time of a whole run (rusage.py: user + sys, which
+// the machine's load changes less), disabled and with a static-only config from the server;
 // BENCH_RUNS (default 40) runs of each.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT } from './lib.mjs';
@@ -75,12 +76,25 @@ async function compareRoots(roots, staticEnv) {
     for (const b of bundles) await startLatency(b, env); // warm-up
     const samples = bundles.map(() => []);
     for (let i = 0; i < runs; i++) for (const [j, b] of bundles.entries()) samples[j].push(await startLatency(b, env));
+    // CPU time of whole runs (`true` as the app): what the machine's load does not change
+    const spec = path.join(os.tmpdir(), `wp-bench-loads-${process.pid}.json`);
+    writeFileSync(spec, JSON.stringify(bundles.map((b, j) => ({ label: String(j), argv: [process.execPath, b, 'true'], env }))));
+    let cpu;
+    try {
+      // Not spawnSync: our event loop must go on reading the server's output, or its pipe fills
+      // and the server stalls
+      cpu = JSON.parse(await exec('python3', [path.join(ROOT, 'scripts/bench/rusage.py'), String(runs), '2', spec], process.env));
+    } finally {
+      rmSync(spec, { force: true });
+    }
     for (const [j, root] of roots.entries()) {
       const s = samples[j].sort((a, b) => a - b);
-      rows.push([mode, root, String(runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0])]);
+      const c = cpu[String(j)].cpu.sort((a, b) => a - b);
+      rows.push([mode, root, String(runs), fmtMs(median(s)), fmtMs(quantile(s, 0.9)), fmtMs(s[0]), fmtMs(median(c)), fmtMs(c[0])]);
     }
   }
-  process.stdout.write(`\n## start-up, bundles of BENCH_ROOTS interleaved: spawn → app start\n\n${markdownTable(['mode', 'tree', 'runs', 'median ms', 'p90 ms', 'min ms'], rows)}\n`);
+  const header = ['mode', 'tree', 'runs', 'median ms to app start', 'p90', 'min', 'median CPU ms of a run', 'min CPU'];
+  process.stdout.write(`\n## start-up, bundles of BENCH_ROOTS interleaved\n\n${markdownTable(header, rows)}\n`);
 }
 
 async function main() {

@@ -39,8 +39,10 @@ export type VarKind = 'static' | 'internal' | 'file';
 export interface ConfigVar {
   name: string;
   kind: VarKind;
-  /** null when internal (masked by the server). */
+  /** null when internal (masked by the server) or dynamic. */
   value: string | null;
+  /** A dynamic var: its source type and own settings (secrets masked by the server). */
+  dynamic?: { from: string; config: Record<string, string> };
   scope: string;
   overridden: boolean;
   updatedAt: number;

@@ -27,8 +27,9 @@ export function settingsProblem(settings: Readonly<Record<string, string>>, what
   return undefined;
 }
 
-/** Setting names that hold a secret: Vault's token and AppRole secret_id, AWS keys, passwords... */
-const SECRET_KEY = /token|secret|password|passwd|credential|private|api[_-]?key|access[_-]?key|session/i;
+/** Setting names that hold a secret: Vault's token and AppRole secret_id, AWS keys, passwords,
+ * Consul's http_auth (`user:password`)... */
+const SECRET_KEY = /token|secret|password|passwd|credential|private|api[_-]?key|access[_-]?key|session|(^|_)auth$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

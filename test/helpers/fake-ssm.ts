@@ -1,10 +1,71 @@
 // A loopback SSM endpoint, from the API reference of GetParameters (AWS JSON 1.1: POST / with
-// X-Amz-Target AmazonSSM.GetParameters). It checks the request's shape and that the SDK signed
-// it with SigV4 for the expected credential scope (the signature itself is the SDK's, and is not
-// recomputed here), and answers as SSM does: Parameters and InvalidParameters, or an error
+// X-Amz-Target AmazonSSM.GetParameters). It checks the request's shape and its SigV4 signature
+// as SSM does: the signature is computed again from the request received and the secret key the
+// fake holds, by the AWS library's own signer (@smithy/signature-v4, the one the SDK signs
+// with; no SigV4 of ours), which the tests first check against AWS's published answers
+// (sigV4Authorization). It answers as SSM does: Parameters and InvalidParameters, or an error
 // with __type and message.
+import { createHash, createHmac } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
 import type { FakeAnswer, FakeRequest, FakeTls } from './fake-backend.js';
 import { FakeBackend } from './fake-backend.js';
+
+/** The hash the signer asks for (a SHA-256, an HMAC-SHA256 with a secret): node:crypto's. */
+class NodeSha256 {
+  private readonly hash;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+function bytes(data: SourceData): string | Uint8Array {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  return ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
+}
+
+export interface SigV4Input {
+  method: string;
+  host: string;
+  path: string;
+  query?: Record<string, string>;
+  /** The headers to sign (lower-case names), host and x-amz-date among them. */
+  headers: Record<string, string>;
+  body?: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  region: string;
+  service: string;
+  /** 20150830T123600Z */
+  amzDate: string;
+}
+
+/** The Authorization header the AWS library's SigV4 signer gives this request. */
+export async function sigV4Authorization(input: SigV4Input): Promise<string> {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(input.amzDate);
+  if (!m) throw new Error(`not an X-Amz-Date: ${input.amzDate}`);
+  const signingDate = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: input.accessKeyId, secretAccessKey: input.secretAccessKey, sessionToken: input.sessionToken },
+    region: input.region,
+    service: input.service,
+    sha256: NodeSha256,
+    applyChecksum: false,
+  });
+  const [hostname, port] = input.host.split(':');
+  const signed = await signer.sign(
+    { method: input.method, protocol: 'https:', hostname, port: port ? Number(port) : undefined, path: input.path, query: input.query ?? {}, headers: { ...input.headers }, body: input.body },
+    { signingDate },
+  );
+  return signed.headers.authorization;
+}
 
 export interface SsmParameter {
   value: string;
@@ -31,8 +92,10 @@ function error(type: string, message: string, status = 400): FakeAnswer {
 
 export class FakeSsm extends FakeBackend {
   readonly parameters = new Map<string, SsmParameter[]>();
-  /** Access key ids the fake accepts, with the session token each needs (if any). */
-  readonly keys = new Map<string, string | undefined>();
+  /** Access key ids the fake accepts: the secret key each signs with, its session token (if any). */
+  readonly keys = new Map<string, { secret: string; sessionToken?: string }>();
+  /** Requests whose signature was computed again and matched. */
+  verified = 0;
   /** Names under this prefix are denied to every caller. */
   deniedPrefix = '/restricted/';
   region = 'us-east-1';
@@ -54,7 +117,7 @@ export class FakeSsm extends FakeBackend {
     return error('InternalServerError', 'An internal error occurred', 500);
   }
 
-  protected handle(req: FakeRequest): FakeAnswer {
+  protected async handle(req: FakeRequest): Promise<FakeAnswer> {
     if (req.method !== 'POST' || req.path !== '/') return this.problem(`expected POST /, got ${req.method} ${req.path}`);
     if (req.headers['x-amz-target'] !== 'AmazonSSM.GetParameters') return this.problem(`unexpected X-Amz-Target ${req.headers['x-amz-target']}`);
     if (req.headers['content-type'] !== 'application/x-amz-json-1.1') return this.problem(`unexpected Content-Type ${req.headers['content-type']}`);
@@ -71,9 +134,31 @@ export class FakeSsm extends FakeBackend {
     if (service !== 'ssm' || region !== this.region) return this.problem(`credential scope ${region}/${service}, expected ${this.region}/ssm`);
     for (const h of ['host', 'x-amz-date', 'x-amz-target']) if (!signedHeaders.split(';').includes(h)) return this.problem(`${h} is not signed`);
     if (sessionToken && !signedHeaders.split(';').includes('x-amz-security-token')) return this.problem('the session token is not signed');
-    if (!this.keys.has(accessKeyId) || this.keys.get(accessKeyId) !== sessionToken) {
+    const key = this.keys.get(accessKeyId);
+    if (!key || key.sessionToken !== sessionToken) {
       return error('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
+    const signed = Object.fromEntries(signedHeaders.split(';').map((h) => [h, String(req.headers[h] ?? '')]));
+    const expected = await sigV4Authorization({
+      method: req.method,
+      host: String(req.headers.host),
+      path: req.path,
+      headers: signed,
+      body: req.body,
+      accessKeyId,
+      secretAccessKey: key.secret,
+      sessionToken,
+      region,
+      service,
+      amzDate,
+    });
+    if (expected !== req.headers.authorization) {
+      return error(
+        'InvalidSignatureException',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+      );
+    }
+    this.verified++;
     const names = body.Names ?? [];
     if (names.length < 1 || names.length > 10) {
       return error('ValidationException', `1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10`);

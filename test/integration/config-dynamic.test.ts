@@ -103,6 +103,11 @@ describe('dynamic config with the null source', () => {
     await ctl(server, 'config', 'set', '--app', 'shop', '--dynamic', 'null', 'FROM_KEY', 'config_key=k');
     await ctl(server, 'config', 'set', '--app', 'shop', '--dynamic', 'null', '--internal', 'PASS', 'static_value=p@ss');
     await ctl(server, 'config', 'set', '--app', 'shop', 'URL=db://u:${config.internal.PASS}@h');
+    // Consul's http_auth (user:password) is a secret too; `config source unset` takes a source away.
+    await ctl(server, 'config', 'source', 'set', '--app', 'shop', 'consul', 'address=127.0.0.1:1', `http_auth=ops:${SECRET}`);
+    expect(await ctl(server, 'config', 'source', 'get', '--app', 'shop')).toMatch(/consul\s+app\s+address=127\.0\.0\.1:1 http_auth=ops:…/);
+    await ctl(server, 'config', 'source', 'unset', '--app', 'shop', 'consul');
+    expect(await ctl(server, 'config', 'source', 'get', '--app', 'shop')).not.toContain('consul');
     const { deploymentId, inviteToken } = await server.createDeployment('shop');
     const r = launch(server, deploymentId, inviteToken);
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConfigVar } from '../../src/protocol/generated/hashicorp/waypoint/ConfigVar.js';
 import { fakeFixture } from '../helpers/fake-fixture.js';
+import { FakeVault } from '../helpers/fake-vault.js';
 import type { FakeScript, FakeWaypoint } from '../helpers/fake-waypoint.js';
 import { childPids } from '../helpers/proc.js';
 import { type Running, start, waitFor, withDeadline } from '../helpers/run.js';
@@ -198,6 +199,36 @@ describe('env vars', () => {
     // A Waypoint server has no status service of ours: one debug line, nothing else changes.
     await r.waitForOutput('the server has no instance status service; not reporting the dynamic config status on this connection', { stream: 'stderr' });
     expect(stderr(r)).not.toMatch(/warn: .*status/);
+  });
+});
+
+describe('dynamic vars and the connect window', () => {
+  it('a first read slower than the connect window: the app starts without the var, one warning; the value follows with one restart', async () => {
+    const vault = await new FakeVault().start();
+    try {
+      vault.addToken('root-token');
+      vault.kv2.set('db', { password: 'late-Pa55word' });
+      vault.delayMs = 2500; // every answer, the first read included: past the 1 s window
+      const f = await fx.fake({
+        config: {
+          env_vars: [stat('PLAIN', 'p'), { name: 'DB_PASSWORD', dynamic: { from: 'vault', config: { path: 'secret/data/db', key: '/data/password' } } }],
+          config_sources: [{ type: 'vault', config: { addr: vault.url, token: 'root-token' }, global: {} }],
+        },
+      });
+      const r = launch(f, { WAYPOINT_CEB_CONNECT_TIMEOUT: '1s' });
+      const first = await startCount(r, 1);
+      expect(first.env.PLAIN).toBe('p');
+      expect(first.env).not.toHaveProperty('DB_PASSWORD');
+      const late = stderr(r).split('\n').filter((l) => l.includes('dynamic config vars not read in time'));
+      expect(late).toHaveLength(1);
+      expect(late[0]).toContain('warn: dynamic config vars not read in time; starting the app without the ones still missing (they follow with a restart)');
+      const second = await startCount(r, 2);
+      expect(second.env).toMatchObject({ PLAIN: 'p', DB_PASSWORD: 'late-Pa55word' });
+      expect(childPid(r)).toBe(second.pid);
+      expect(stderr(r)).not.toContain('late-Pa55word');
+    } finally {
+      await vault.close();
+    }
   });
 });
 

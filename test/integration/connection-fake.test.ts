@@ -525,6 +525,7 @@ describe('what gets loaded', () => {
     expect(disabled.builtins).not.toContain('http2');
     expect(disabled.builtins).not.toContain('tls');
     expect(disabled.files.some((f) => f.endsWith('connection.cjs'))).toBe(false);
+    expect(disabled.files.filter((f) => /(dynamic|source-[a-z-]+)\.cjs$/.test(f))).toEqual([]);
     const unset = await loaded('unset', {});
     expect(unset.builtins).not.toContain('http2');
 

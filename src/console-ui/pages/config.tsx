@@ -141,7 +141,17 @@ function VarRow({ v, own, onUnset }: { v: ConfigVar; own: boolean; onUnset: (nam
         <code>{v.name}</code>
       </td>
       <td>{v.kind}</td>
-      <td class="value">{v.value === null ? <span class="masked">hidden (internal)</span> : v.kind === 'file' ? <pre>{v.value}</pre> : <code>{v.value}</code>}</td>
+      <td class="value">
+        {v.dynamic ? (
+          <code>{`dynamic: ${v.dynamic.from} ${Object.entries(v.dynamic.config).map(([k, x]) => `${k}=${x}`).join(' ')}`}</code>
+        ) : v.value === null ? (
+          <span class="masked">hidden (internal)</span>
+        ) : v.kind === 'file' ? (
+          <pre>{v.value}</pre>
+        ) : (
+          <code>{v.value}</code>
+        )}
+      </td>
       <td>
         {v.scope === '' ? 'global' : v.scope}
         {v.overridden && ' (overridden)'}

@@ -2,6 +2,8 @@
 // and GetConfig: the same rules (a refused name is 400 with its reason, and nothing changes), the
 // same pushes to live instances, the same audit records with the console's caller.
 import type { ConfigKind } from '../../rules/config.js';
+import { maskSettings } from '../../rules/dynamic.js';
+import { dynamicConfig } from '../config/resolve.js';
 import type { VarChange } from '../store/store.js';
 import { HttpError, param, readJson, sendJson } from './http.js';
 import { checkedApp } from './read-routes.js';
@@ -18,8 +20,10 @@ async function getConfig({ parts, url, res }: RequestContext): Promise<void> {
     vars: vars.map((v) => ({
       name: v.name,
       kind: v.kind,
-      // Internal values are secrets: masked here as in `config get`.
-      value: v.kind === 'internal' ? null : v.value.toString('utf8'),
+      // Internal values are secrets: masked here as in `config get`. A dynamic var has no value
+      // here: its source type and own settings, secrets masked, as `config get` shows them.
+      value: v.kind === 'internal' || v.dynamicFrom !== undefined ? null : v.value.toString('utf8'),
+      ...(v.dynamicFrom === undefined ? {} : { dynamic: { from: v.dynamicFrom, config: maskSettings(dynamicConfig(v)) } }),
       scope: v.app,
       overridden: v.overridden,
       updatedAt: v.updatedAt,

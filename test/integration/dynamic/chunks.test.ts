@@ -56,7 +56,7 @@ it("the aws-ssm chunk, the AWS SDK inside, reads with the SDK's credential chain
   const create = await chunk('aws-ssm');
   const fake = await new FakeSsm().start();
   try {
-    fake.keys.set('AKIDCHUNK', undefined);
+    fake.keys.set('AKIDCHUNK', { secret: 's' });
     fake.put('/app/port', '8080');
     writeFileSync(path.join(dir, 'credentials'), '[default]\naws_access_key_id = AKIDCHUNK\naws_secret_access_key = s\n');
     for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
@@ -64,6 +64,7 @@ it("the aws-ssm chunk, the AWS SDK inside, reads with the SDK's credential chain
     const source = create({ endpoint: fake.url, region: 'us-east-1' }, testContext({}));
     expect((await readAll(source, [req('A', { path: '/app/port' })])).map(value)).toEqual(['8080']);
     expect(fake.signed[0].accessKeyId).toBe('AKIDCHUNK');
+    expect(fake.verified).toBe(1);
     source.close();
   } finally {
     await fake.close();

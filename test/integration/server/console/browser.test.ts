@@ -181,7 +181,7 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     expect((await rows()).entrypoint).toBe(0);
   });
 
-  it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset; a file var shows its content', async () => {
+  it('a config change made on the page restarts the app with the new value; a refused name says why; an internal value is masked and unset; a file var shows its content; a dynamic var its source and settings, masked', async () => {
     const server = await startServer();
     const ep = await launch(server);
     expect(ep.r.stdout().toString()).toContain('GREETING=\n');
@@ -234,6 +234,13 @@ describe('the console in a browser', { timeout: 60_000 }, () => {
     await p.getByRole('button', { name: 'Set', exact: true }).click();
     await expect.poll(() => p.locator('tr[data-var="conf/app.ini"] td.value pre').textContent(), { timeout: 10_000 }).toBe('[main]\nkey=value\n');
     expect(await p.locator('tr[data-var="conf/app.ini"] td').nth(1).innerText()).toBe('file');
+
+    // A dynamic var (set with the ctl): its source and settings, a secret among them masked.
+    const set = await server.ctl(['config', 'set', '--app', ep.app, '--dynamic', 'null', 'DYN', 'static_value=v', 'token=hvs.pageMustNotShowThis']);
+    expect(set.code).toBe(0);
+    await p.reload();
+    await expect.poll(() => p.locator('tr[data-var="DYN"] td.value').innerText(), { timeout: 10_000 }).toBe('dynamic: null static_value=v token=hvs.…');
+    expect(await p.content()).not.toContain('pageMustNotShowThis');
   });
 
   it('the terminal: a real shell with raw keys — 42, arrow-up, Tab completion, Ctrl-C, resize, exit status', async () => {

@@ -19,6 +19,7 @@ describe('console read routes', () => {
     expect((await server.ctl(['config', 'set', '--app', 'web', 'SHARED=w'])).code).toBe(0);
     expect((await server.ctl(['config', 'set', '--app', 'web', '--internal', 'DB_PASS=secret'])).code).toBe(0);
     expect((await server.ctl(['config', 'file-signal', '--app', 'web', 'SIGHUP'])).code).toBe(0);
+    expect((await server.ctl(['config', 'set', '--app', 'web', '--dynamic', 'vault', 'DYN', 'path=secret/data/db', 'key=/data/password', 'token=hvs.aVarsOwnSecretToken'])).code).toBe(0);
 
     const deployments = await api(server, 'GET', '/api/v1/deployments?app=web', { token });
     expect(deployments.json.deployments).toEqual([{ id: deploymentId, app: 'web', labels: { env: 'prod' }, createdAt: expect.any(Number) }]);
@@ -31,11 +32,14 @@ describe('console read routes', () => {
     const vars = (config.json.vars as Array<Record<string, unknown>>).map(({ updatedAt, ...v }) => (expect(updatedAt).toEqual(expect.any(Number)), v));
     expect(vars).toEqual([
       { name: 'DB_PASS', kind: 'internal', value: null, scope: 'web', overridden: false },
+      // A dynamic var: its source and settings as `config get` shows them, a secret masked.
+      { name: 'DYN', kind: 'static', value: null, dynamic: { from: 'vault', config: { key: '/data/password', path: 'secret/data/db', token: 'hvs.…' } }, scope: 'web', overridden: false },
       { name: 'ONLY_GLOBAL', kind: 'static', value: '1', scope: '', overridden: false },
       { name: 'SHARED', kind: 'static', value: 'w', scope: 'web', overridden: false },
       { name: 'SHARED', kind: 'static', value: 'g', scope: '', overridden: true },
     ]);
-    expect(config.text).not.toContain('secret');
+    expect(config.text).not.toContain('"secret"'); // DB_PASS's value
+    expect(config.text).not.toContain('aVarsOwnSecretToken');
     const global = await api(server, 'GET', '/api/v1/config', { token });
     expect(global.json).toMatchObject({ scope: '', fileChangeSignal: '' });
     expect((global.json.vars as Array<{ name: string }>).map((v) => v.name)).toEqual(['ONLY_GLOBAL', 'SHARED']);

@@ -147,7 +147,11 @@ describe('masking', () => {
     ['password', true],
     ['aws_secret_access_key', true],
     ['session_token', true],
+    ['http_auth', true],
+    ['CONSUL_HTTP_AUTH', true],
     ['addr', false],
+    ['auth_method', false],
+    ['auth_method_mount_path', false],
     ['role_id', false],
     ['namespace', false],
   ])('%s is a secret: %s', (key, secret) => {

@@ -2,7 +2,7 @@
 // Every bench compares against a baseline measured in the same run, so that the machine's noise
 // of the moment hits both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import net from 'node:net';
@@ -131,24 +131,20 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean);
   const ctl = path.join(root, 'bin/waypoint-ctl');
   const [cmd, argv] = nodeArgs ? [process.execPath, [...nodeArgs, path.join(root, 'dist/ctl.cjs'), ...args]] : [ctl, args];
+  // What it prints goes to a file, not a pipe: a bench that blocks its event loop (spawnSync,
+  // timeOnce) would leave a pipe unread, and the server would stall once it filled.
+  // BENCH_SERVER_OUTPUT=FILE: that file (e.g. with --trace-gc), kept.
+  const outFile = process.env.BENCH_SERVER_OUTPUT ?? path.join(dir, 'server.out');
+  const outFd = openSync(outFile, 'a');
   const proc = spawn(cmd, argv, {
     env: { ...env, ...profiling },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd, outFd],
     cwd: dir, // where --cpu-prof and heap snapshots land
   });
+  closeSync(outFd);
   let addr, httpAddr, operatorToken, created;
   let out = '';
-  // BENCH_SERVER_OUTPUT=FILE: what the server prints goes there too (e.g. with --trace-gc).
-  const copy = process.env.BENCH_SERVER_OUTPUT ? createWriteStream(process.env.BENCH_SERVER_OUTPUT, { flags: 'a' }) : undefined;
-  const onOutput = (c) => {
-    // Only until it is up (what it prints then is read here); after, a fleet's log lines would pile up.
-    if (!addr) out += c;
-    copy?.write(c);
-  };
-  proc.stdout.on('data', onOutput);
-  proc.stderr.on('data', onOutput);
   const stop = () => {
-    copy?.end();
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
@@ -156,10 +152,15 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
   const started = known ? /listening on 127\.0\.0\.1:\d+[^]*replica \S+ \(the others/ : /listening on 127\.0\.0\.1:\d+[^]*operator token \S+/;
   try {
     await new Promise((resolve, reject) => {
-      const check = () => started.test(out) && resolve();
-      proc.stdout.on('data', check);
-      proc.once('exit', (code) => reject(new Error(`waypoint-ctl server run exited ${code}: ${out}`)));
-      setTimeout(() => reject(new Error(`waypoint-ctl server run did not start in 30 s: ${out}`)), 30_000).unref();
+      const deadline = Date.now() + 30_000;
+      const check = () => {
+        out = readFileSync(outFile, 'utf8');
+        if (started.test(out)) return resolve();
+        if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`waypoint-ctl server run exited ${proc.exitCode ?? proc.signalCode}: ${out}`));
+        if (Date.now() > deadline) return reject(new Error(`waypoint-ctl server run did not start in 30 s: ${out}`));
+        setTimeout(check, 20);
+      };
+      check();
     });
     addr = /listening on (127\.0\.0\.1:\d+)/.exec(out)[1];
     httpAddr = /http listening on (127\.0\.0\.1:\d+)/.exec(out)[1];

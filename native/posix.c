@@ -280,6 +280,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"eraseEnv", NULL, erase_env, NULL, NULL, NULL, napi_default, NULL},
       {"relay", NULL, relay_output, NULL, NULL, NULL, napi_default, NULL},
       {"relayBusy", NULL, relay_busy, NULL, NULL, NULL, napi_default, NULL},
+      {"relayStats", NULL, relay_stats, NULL, NULL, NULL, napi_default, NULL},
       {"encodeLines", NULL, encode_lines, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

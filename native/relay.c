@@ -8,7 +8,19 @@
 // JavaScript reads the other (during its call only), then they swap. JavaScript sees each
 // through one Buffer made at the start, not a new one per batch: a burst of 100 MB cost
 // 100 MB of new memory for V8 to account and collect (several full GCs), and fresh pages.
+//
+// Without copies where Linux allows (a burst): tee(2) duplicates what the app wrote into a pipe
+// of the relay's own, splice(2) moves the same bytes on to our output, and capture reads its
+// copy from that pipe. One copy of each byte in this process instead of three (read, write,
+// capture's memcpy). Only for SPLICE_MIN bytes or more at once: spliced pages go on whole, so a
+// trickle of lines spliced one by one would fill our reader's pipe with nearly empty pages
+// (its capacity counts pages) where written bytes share them. Where splice does not apply
+// (our output a terminal, a file opened for appending: EINVAL), the relay reads and writes, as
+// it does for small reads, for good.
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -33,6 +45,7 @@
 // copied once written): capture then trails our output by those few ms more.
 #define NOTIFY_BYTES (256 * 1024)
 #define NOTIFY_DELAY_MS 4
+#define SPLICE_MIN (64 * 1024)
 
 struct relay {
   int from, to;
@@ -53,6 +66,8 @@ struct relay {
   int end_errno; // 0 at EOF, else the read or write error that ended the relay
   // Set while bytes read from the app wait to be written out (our reader may be stalled).
   int writing;
+  // Bytes that went to our output by splice and by write (relayStats), atomics.
+  int64_t spliced, written;
   // Two owners: the thread's side (its threadsafe function) and JavaScript's handle.
   int refs;
 };
@@ -143,10 +158,100 @@ static void keep_copy(struct relay *r, const char *p, size_t n) {
   pthread_mutex_unlock(&r->lock);
 }
 
+// Exactly `n` bytes from `fd` into `p` (they are known to be there); errno when it cannot.
+static int read_exactly(int fd, char *p, size_t n) {
+  while (n > 0) {
+    ssize_t got = read(fd, p, n);
+    if (got > 0) {
+      p += got;
+      n -= (size_t)got;
+    } else if (got == 0) {
+      return EIO; // cannot be: the bytes were counted in the pipe
+    } else if (errno != EINTR) {
+      return errno;
+    }
+  }
+  return 0;
+}
+
+// Capture's copy of `n` bytes that wait in the tee pipe: into the batch when it fits, else read
+// to count the gap's lines, as keep_copy does.
+static int keep_from_pipe(struct relay *r, int tee_out, char *scratch, size_t n) {
+  int err = 0;
+  pthread_mutex_lock(&r->lock);
+  if (r->gap_bytes == 0 && r->len + n <= r->limit) {
+    err = read_exactly(tee_out, r->bufs[r->fill] + r->len, n);
+    if (err == 0) r->len += n;
+    notify_soon_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    return err;
+  }
+  pthread_mutex_unlock(&r->lock);
+  err = read_exactly(tee_out, scratch, n);
+  if (err == 0) keep_copy(r, scratch, n); // counted as a gap there (or fits by now)
+  return err;
+}
+
+// The first `n` bytes of the app's pipe to our output by splice, waiting for room when our
+// output is non-blocking. 0, or an errno; with EINVAL (our output takes no splice) `*left` says
+// how many of the `n` were not moved, for the caller to write.
+static int splice_all(struct relay *r, size_t n, size_t *left) {
+  while (n > 0) {
+    ssize_t m = splice(r->from, NULL, r->to, NULL, n, SPLICE_F_MOVE);
+    if (m > 0) {
+      n -= (size_t)m;
+      __atomic_add_fetch(&r->spliced, m, __ATOMIC_RELAXED);
+    } else if (m < 0 && errno == EAGAIN) {
+      struct pollfd pfd = {r->to, POLLOUT, 0};
+      poll(&pfd, 1, -1);
+    } else if (m < 0 && errno == EINVAL) {
+      *left = n;
+      return EINVAL;
+    } else if (m < 0 && errno != EINTR) {
+      return errno;
+    } else if (m == 0) {
+      return EIO; // cannot be: the bytes were in the pipe
+    }
+  }
+  return 0;
+}
+
+// One gulp of SPLICE_MIN bytes or more (`avail` in the app's pipe) without copies: tee, splice,
+// then capture's copy from the tee pipe. Returns 0, an errno that ends the relay, or -1: splice
+// does not apply here (what was taken went out by write), read and write from now on.
+static int relay_spliced(struct relay *r, int tee_pipe[2], char *scratch, size_t avail) {
+  size_t want = avail < READ_BYTES ? avail : READ_BYTES;
+  ssize_t t;
+  do t = tee(r->from, tee_pipe[1], want, 0);
+  while (t < 0 && errno == EINTR);
+  if (t <= 0) return -1; // tee refused (or took nothing): nothing taken, the plain way
+  size_t left = 0;
+  __atomic_store_n(&r->writing, 1, __ATOMIC_RELEASE);
+  int err = splice_all(r, (size_t)t, &left);
+  int plain = 0;
+  if (err == EINVAL) {
+    // Our output takes no splice (a terminal, a file opened for appending): the rest of these
+    // bytes by read and write, and all that follows too.
+    plain = 1;
+    err = read_exactly(r->from, scratch, left);
+    if (err == 0) err = write_all(r->to, scratch, left);
+    if (err == 0) __atomic_add_fetch(&r->written, (int64_t)left, __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE);
+  if (err != 0) return err;
+  int kept = keep_from_pipe(r, tee_pipe[0], scratch, (size_t)t);
+  if (kept != 0) return kept;
+  return plain ? -1 : 0;
+}
+
 static void *relay_thread(void *arg) {
   struct relay *r = arg;
   char *buf = malloc(READ_BYTES);
   int err = buf ? 0 : ENOMEM;
+  // The tee pipe: capture's copy of spliced bytes waits there, one gulp at a time.
+  int tee_pipe[2] = {-1, -1};
+  int splicing = r->limit > 0 && pipe2(tee_pipe, O_CLOEXEC) == 0;
+  if (splicing) fcntl(tee_pipe[1], F_SETPIPE_SZ, READ_BYTES);
   while (err == 0) {
     int wait = wait_ms(r);
     if (wait >= 0) {
@@ -159,6 +264,13 @@ static void *relay_thread(void *arg) {
       if (ready < 0 && errno == EINTR) continue;
       // readable, or an error that read reports
     }
+    int avail = 0;
+    if (splicing && ioctl(r->from, FIONREAD, &avail) == 0 && avail >= SPLICE_MIN) {
+      int done = relay_spliced(r, tee_pipe, buf, (size_t)avail);
+      if (done == -1) splicing = 0;
+      else err = done;
+      continue;
+    }
     ssize_t n = read(r->from, buf, READ_BYTES);
     if (n == 0) break;
     if (n < 0) {
@@ -168,10 +280,13 @@ static void *relay_thread(void *arg) {
     // Our output first: the app is never held up by log capture.
     __atomic_store_n(&r->writing, 1, __ATOMIC_RELEASE);
     err = write_all(r->to, buf, (size_t)n);
+    if (err == 0) __atomic_add_fetch(&r->written, n, __ATOMIC_RELAXED);
     __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE);
     keep_copy(r, buf, (size_t)n);
   }
   free(buf);
+  if (tee_pipe[0] >= 0) close(tee_pipe[0]);
+  if (tee_pipe[1] >= 0) close(tee_pipe[1]);
   // Our reader went away (EPIPE): the app's pipe closes too, so that the app meets the
   // SIGPIPE it would have met writing there itself. At EOF it is ours to close as well.
   close(r->from);
@@ -341,5 +456,25 @@ napi_value relay_busy(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   napi_get_boolean(env, __atomic_load_n(&r->writing, __ATOMIC_ACQUIRE), &result);
+  return result;
+}
+
+// relayStats(handle): {spliced, written}, the bytes that went to our output by splice and by
+// write so far (which way the relay took: tests and benches).
+napi_value relay_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct relay *r = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || r == NULL) {
+    napi_throw_type_error(env, NULL, "relayStats(handle)");
+    return NULL;
+  }
+  napi_value result, spliced, written;
+  napi_create_object(env, &result);
+  napi_create_double(env, (double)__atomic_load_n(&r->spliced, __ATOMIC_RELAXED), &spliced);
+  napi_create_double(env, (double)__atomic_load_n(&r->written, __ATOMIC_RELAXED), &written);
+  napi_set_named_property(env, result, "spliced", spliced);
+  napi_set_named_property(env, result, "written", written);
   return result;
 }

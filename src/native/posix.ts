@@ -48,6 +48,8 @@ export interface PosixAddon {
   ): unknown;
   /** Whether the relay holds bytes it is still writing (its reader is slow). */
   relayBusy(handle: unknown): boolean;
+  /** Bytes that went to our output so far by splice (no copy) and by write (the relay's fallback). */
+  relayStats(handle: unknown): { spliced: number; written: number };
   /** Log capture's bulk line encoder (native/lines.c; LogQueue.pushLines). */
   encodeLines: LineEncoder;
 }

@@ -1,5 +1,6 @@
 // The app's output relayed by the posix addon's threads (native/relay.c): each of the app's
-// pipes is read and written to our stdout or stderr off the JavaScript thread, so the app runs at
+// pipes is moved to our stdout or stderr off the JavaScript thread (a burst by tee and splice,
+// without copies, where our output takes splice; else read and write), so the app runs at
 // the speed of whoever reads our output, whatever log capture does; capture gets a copy in
 // batches, and a count of what it had to miss when it fell behind (never the app's problem).
 import type { PosixAddon } from '../native/posix.js';
@@ -10,8 +11,13 @@ export const CAPTURE_LIMIT_BYTES = 8 * 1024 * 1024;
 
 export type NativeRelayPair = [fromFd: number, toFd: number, tap?: TapEnd];
 
+export interface NativeRelay extends Relay {
+  /** Per pair: the bytes that went to our output by splice (no copy) and by write so far. */
+  stats(): Array<{ spliced: number; written: number }>;
+}
+
 /** Starts one thread per pair; each `fromFd` is then the thread's, closed by it at the end. */
-export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitBytes = CAPTURE_LIMIT_BYTES): Relay {
+export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitBytes = CAPTURE_LIMIT_BYTES): NativeRelay {
   let lastData = Date.now();
   const handles: unknown[] = [];
   const ends = pairs.map(
@@ -46,6 +52,7 @@ export function nativeRelay(native: PosixAddon, pairs: NativeRelayPair[], limitB
         idleMs,
         deadline: Date.now() + maxMs,
       }),
+    stats: () => handles.map((h) => native.relayStats(h)),
   };
 }
 

@@ -2,7 +2,7 @@
 // directly: the output byte for byte whatever capture does, capture's copy with every gap
 // counted when it falls behind, a file as our output, and a reader that goes away.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,6 +146,84 @@ describe('the native relay', () => {
     }
     expect(at).toBe(data.length);
     expect(events.some((e) => typeof e !== 'number')).toBe(true);
+    // A file opened for writing takes splice: the burst went without copies.
+    expect(relay.stats()[0].spliced).toBeGreaterThan(0);
+  });
+
+  it('our output a pipe whose reader stalls: the burst goes by splice, byte for byte, capture the same bytes', async () => {
+    const input = path.join(dir, 'in');
+    const data = randomBytes(50 << 20);
+    writeFileSync(input, data);
+    const [ourRead, ourWrite] = posix().pipe();
+    const events: Array<Buffer | number> = [];
+    const tap: TapEnd = { tap: (chunk) => void events.push(Buffer.from(chunk)), gap: (bytes) => void events.push(bytes) };
+    const { pid, native, relay } = relayed(`cat '${input}'`, ourWrite, tap, 8 << 20);
+    // Our reader: 1 MiB at a time, resting 100 ms after every 8 MiB (the relay's splice waits).
+    const got: Buffer[] = [];
+    let total = 0;
+    const reading = withDeadline(
+      (async () => {
+        const chunk = Buffer.alloc(1 << 20);
+        for (;;) {
+          const n = await new Promise<number>((resolve, reject) => read(ourRead, chunk, 0, chunk.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+          if (n === 0) return;
+          got.push(Buffer.from(chunk.subarray(0, n)));
+          const before = total;
+          total += n;
+          if (Math.floor(before / (8 << 20)) !== Math.floor(total / (8 << 20))) await new Promise((r) => setTimeout(r, 100));
+        }
+      })(),
+      60_000,
+      'our output read to its end',
+    );
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 30_000);
+    closeSync(ourWrite); // the relay closed its side of the app's pipe; ours now ends our output
+    await reading;
+    closeSync(ourRead);
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    let at = 0;
+    for (const e of events) {
+      if (typeof e === 'number') at += e;
+      else {
+        expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
+        at += e.length;
+      }
+    }
+    expect(at).toBe(data.length);
+    const [stats] = relay.stats();
+    expect(stats.spliced + stats.written).toBe(data.length);
+    expect(stats.spliced).toBeGreaterThan(data.length / 2);
+  });
+
+  it('our output a file opened for appending (no splice there): the relay writes instead, byte for byte', async () => {
+    const input = path.join(dir, 'in');
+    const data = randomBytes(20 << 20);
+    writeFileSync(input, data);
+    const out = path.join(dir, 'out');
+    writeFileSync(out, 'before\n');
+    const outFd = openSync(out, 'a');
+    const { tap, got } = recordingTap();
+    const { pid, native, relay } = relayed(`cat '${input}'`, outFd, tap, 64 << 20);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 20_000);
+    closeSync(outFd);
+    expect(readFileSync(out).equals(Buffer.concat([Buffer.from('before\n'), data]))).toBe(true);
+    expect(got).toMatchObject({ bytes: data.length, gaps: 0, ended: true });
+    // splice refuses an O_APPEND file (EINVAL) before moving a byte: all of it was written.
+    expect(relay.stats()).toEqual([{ spliced: 0, written: data.length }]);
+  });
+
+  it('a trickle of lines is written, not spliced (spliced pages would fill our reader\'s pipe nearly empty)', async () => {
+    const out = path.join(dir, 'out');
+    const outFd = openSync(out, 'w');
+    const { tap, got } = recordingTap();
+    const { pid, native, relay } = relayed('i=0; while [ $i -lt 200 ]; do echo "line $i"; i=$((i+1)); done', outFd, tap, 1 << 20);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 10_000);
+    closeSync(outFd);
+    expect(got.lines).toBe(200);
+    expect(relay.stats()[0].spliced).toBe(0);
   });
 
   it('a line with nothing after it reaches capture within milliseconds, not at the end of the output', async () => {

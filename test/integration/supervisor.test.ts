@@ -21,6 +21,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanEnv,
+  ENTRYPOINT,
   type Exit,
   FIXTURES,
   killAll,
@@ -33,6 +34,7 @@ import {
   withDeadline,
 } from '../helpers/run.js';
 import { childPids, isRunning, killDescendants, networkSockets } from '../helpers/proc.js';
+import { closeTerminals, openTerminal } from '../helpers/terminal.js';
 
 /**
  * Connected mode with no server to reach (the app starts at once, fail-open): the app's output is
@@ -423,6 +425,22 @@ describe('relayed output, a reader that stalls', () => {
       if (reader) reader.destroy();
       else closeSync(readEnd);
     }
+  });
+});
+
+describe('relayed output, our stdout a terminal', () => {
+  afterEach(() => closeTerminals());
+
+  // Our stdin is not a terminal, so the app runs on pipes, relayed to our stdout: a terminal,
+  // which splice may not take; the relay then writes. Every byte arrives, in order (the
+  // terminal turns each \n into \r\n).
+  it('carries 2 MB of output to the terminal byte for byte, in order', { timeout: 60_000 }, async () => {
+    const file = path.join(testDir(), 'text');
+    const lines = Array.from({ length: 40_000 }, (_, i) => `${String(i).padStart(6, '0')} ${randomBytes(18).toString('base64')}\n`).join('');
+    writeFileSync(file, lines);
+    const term = openTerminal('sh', ['-c', `'${ENTRYPOINT}' cat '${file}' < /dev/null; echo "exit=$?"`], { env: cleanEnv(RELAYED), cols: 200 });
+    expect(await withDeadline(term.exited, 50_000, 'the entrypoint on a terminal')).toBe(0);
+    expect(term.output().replace(/\r\n/g, '\n')).toBe(`${lines}exit=0\n`);
   });
 });
 

@@ -61,6 +61,22 @@ function recordingTap(onFirstBatch?: () => void) {
   return { tap, got };
 }
 
+/**
+ * Capture's batches (copies) and gaps (byte counts), in the order they came, are `data` with
+ * each gap in its place, to its end.
+ */
+function expectCaptureOf(data: Buffer, events: Array<Buffer | number>): void {
+  let at = 0;
+  for (const e of events) {
+    if (typeof e === 'number') at += e;
+    else {
+      expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
+      at += e.length;
+    }
+  }
+  expect(at).toBe(data.length);
+}
+
 function reap(native: PosixAddon, pid: number): Promise<{ code: number | null; signal: number | null }> {
   return withDeadline(
     new Promise((resolve) => {
@@ -136,15 +152,7 @@ describe('the native relay', () => {
     await relay.drained(100, 20_000);
     closeSync(outFd);
     expect(readFileSync(out).equals(data)).toBe(true);
-    let at = 0;
-    for (const e of events) {
-      if (typeof e === 'number') at += e;
-      else {
-        expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
-        at += e.length;
-      }
-    }
-    expect(at).toBe(data.length);
+    expectCaptureOf(data, events);
     expect(events.some((e) => typeof e !== 'number')).toBe(true);
     // A file opened for writing takes splice: the burst went without copies.
     expect(relay.stats()[0].spliced).toBeGreaterThan(0);
@@ -182,15 +190,7 @@ describe('the native relay', () => {
     await reading;
     closeSync(ourRead);
     expect(Buffer.concat(got).equals(data)).toBe(true);
-    let at = 0;
-    for (const e of events) {
-      if (typeof e === 'number') at += e;
-      else {
-        expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
-        at += e.length;
-      }
-    }
-    expect(at).toBe(data.length);
+    expectCaptureOf(data, events);
     const [stats] = relay.stats();
     expect(stats.spliced + stats.written).toBe(data.length);
     expect(stats.spliced).toBeGreaterThan(data.length / 2);

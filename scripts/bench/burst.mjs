@@ -15,6 +15,7 @@
 // time is noise; connected, that CPU per MB of the app's output too. One more case points the
 // entrypoint at a closed port: it captures every line into its backlog (1 MiB, the oldest
 // dropped) and ships none, so the cost of capture shows apart from shipping's and the server's.
+// And one without us: the app's output through one more `cat`, the least a relay costs.
 // The reference server runs on this machine, where it takes CPU from the app (1 M lines to take
 // in); in production it runs elsewhere. So connected is measured twice: against a server at the
 // normal priority, and against a second one whose threads all run at nice 19, which gets a core
@@ -94,6 +95,9 @@ async function main() {
     const cases = [
       { name: 'the app alone', wrapper: [], env: cleanEnv() },
       ...(tini ? [{ name: '`tini -s`', wrapper: [tini, '-s', '--'], env: cleanEnv(), baseline: true }] : []),
+      // The app's output through one more `cat`: what any relay that sees every byte (ours must,
+      // to capture lines) costs the app at the least, one more party on the pipeline's cores.
+      { name: 'the app through one more `cat` (a hop, no capture)', wrapper: ['sh', '-c', '"$@" | cat', 'hop'], env: cleanEnv() },
       { name: 'entrypoint, disabled mode', wrapper: [binary], env: cleanEnv({ WAYPOINT_CEB_DISABLE: '1' }), budget: BUDGETS.disabled },
       { name: 'entrypoint, connected (shipping)', wrapper: [binary], env: cleanEnv(server.env), budget: BUDGETS.connected, account: true, perMb: true, server },
       { name: 'entrypoint, connected, the server at nice 19', wrapper: [binary], env: cleanEnv(niceServer.env), account: true, perMb: true, server: niceServer },

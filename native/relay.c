@@ -15,7 +15,7 @@
 // capture's memcpy). Only for SPLICE_MIN bytes or more at once: spliced pages go on whole, so a
 // trickle of lines spliced one by one would fill our reader's pipe with nearly empty pages
 // (its capacity counts pages) where written bytes share them. Where splice does not apply
-// (our output a terminal, a file opened for appending: EINVAL), the relay reads and writes, as
+// (EINVAL: a file opened for appending, a terminal on some kernels), the relay reads and writes, as
 // it does for small reads, for good.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -230,7 +230,7 @@ static int relay_spliced(struct relay *r, int tee_pipe[2], char *scratch, size_t
   int err = splice_all(r, (size_t)t, &left);
   int plain = 0;
   if (err == EINVAL) {
-    // Our output takes no splice (a terminal, a file opened for appending): the rest of these
+    // Our output takes no splice (a file opened for appending, some terminals): the rest of these
     // bytes by read and write, and all that follows too.
     plain = 1;
     err = read_exactly(r->from, scratch, left);

@@ -68,6 +68,9 @@ struct relay {
   int writing;
   // Bytes that went to our output by splice and by write (relayStats), atomics.
   int64_t spliced, written;
+  // The tee pipe: capture's copy of spliced bytes waits there, one gulp at a time. Made with
+  // the relay, not by its thread: our fds are all there once relay() returns. -1: no splicing.
+  int tee_pipe[2];
   // Two owners: the thread's side (its threadsafe function) and JavaScript's handle.
   int refs;
 };
@@ -237,21 +240,29 @@ static int relay_spliced(struct relay *r, int tee_pipe[2], char *scratch, size_t
     if (err == 0) err = write_all(r->to, scratch, left);
     if (err == 0) __atomic_add_fetch(&r->written, (int64_t)left, __ATOMIC_RELAXED);
   }
-  __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE);
-  if (err != 0) return err;
+  if (err != 0) {
+    __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE);
+    return err;
+  }
   int kept = keep_from_pipe(r, tee_pipe[0], scratch, (size_t)t);
+  __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE); // only once the batch holds them (relayBusy)
   if (kept != 0) return kept;
   return plain ? -1 : 0;
+}
+
+static void close_tee_pipe(struct relay *r) {
+  for (int i = 0; i < 2; i++) {
+    if (r->tee_pipe[i] >= 0) close(r->tee_pipe[i]);
+    r->tee_pipe[i] = -1;
+  }
 }
 
 static void *relay_thread(void *arg) {
   struct relay *r = arg;
   char *buf = malloc(READ_BYTES);
   int err = buf ? 0 : ENOMEM;
-  // The tee pipe: capture's copy of spliced bytes waits there, one gulp at a time.
-  int tee_pipe[2] = {-1, -1};
-  int splicing = r->limit > 0 && pipe2(tee_pipe, O_CLOEXEC) == 0;
-  if (splicing) fcntl(tee_pipe[1], F_SETPIPE_SZ, READ_BYTES);
+  int *tee_pipe = r->tee_pipe;
+  int splicing = tee_pipe[0] >= 0;
   while (err == 0) {
     int wait = wait_ms(r);
     if (wait >= 0) {
@@ -281,12 +292,11 @@ static void *relay_thread(void *arg) {
     __atomic_store_n(&r->writing, 1, __ATOMIC_RELEASE);
     err = write_all(r->to, buf, (size_t)n);
     if (err == 0) __atomic_add_fetch(&r->written, n, __ATOMIC_RELAXED);
-    __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE);
     keep_copy(r, buf, (size_t)n);
+    __atomic_store_n(&r->writing, 0, __ATOMIC_RELEASE); // only once the batch holds them (relayBusy)
   }
   free(buf);
-  if (tee_pipe[0] >= 0) close(tee_pipe[0]);
-  if (tee_pipe[1] >= 0) close(tee_pipe[1]);
+  close_tee_pipe(r);
   // Our reader went away (EPIPE): the app's pipe closes too, so that the app meets the
   // SIGPIPE it would have met writing there itself. At EOF it is ours to close as well.
   close(r->from);
@@ -407,8 +417,11 @@ napi_value relay_output(napi_env env, napi_callback_info info) {
   napi_get_value_int64(env, argv[2], &limit);
   r->limit = limit > 0 ? (size_t)limit : 0;
   pthread_mutex_init(&r->lock, NULL);
+  r->tee_pipe[0] = r->tee_pipe[1] = -1;
+  if (r->limit > 0 && pipe2(r->tee_pipe, O_CLOEXEC) == 0) fcntl(r->tee_pipe[1], F_SETPIPE_SZ, READ_BYTES);
   int made = make_buffers(env, r);
   if (made != 0) {
+    close_tee_pipe(r);
     drop_views(env, r);
     unref_relay(r);
     return fail(env, made, "relay: the capture buffers");
@@ -418,6 +431,7 @@ napi_value relay_output(napi_env env, napi_callback_info info) {
   // The relay object lives as long as the function does: freed with it, after the last call.
   __atomic_add_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
   if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, r, finalize_thread, r, call_js, &r->tsfn) != napi_ok) {
+    close_tee_pipe(r);
     drop_views(env, r);
     __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL);
     unref_relay(r);
@@ -435,6 +449,7 @@ napi_value relay_output(napi_env env, napi_callback_info info) {
   int err = pthread_create(&thread, &attr, relay_thread, r);
   pthread_attr_destroy(&attr);
   if (err != 0) {
+    close_tee_pipe(r);
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     return fail(env, err, "relay: pthread_create");
   }
@@ -454,8 +469,18 @@ napi_value relay_busy(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "relayBusy(handle)");
     return NULL;
   }
+  // Busy while bytes are being written out, and while a batch of them waits for JavaScript:
+  // once a write blocked on our slow reader ends, the batch it leaves is due a few ms later,
+  // and until it is delivered the relay is not idle (a caller waiting for quiet must not take
+  // that moment for the end of the output).
+  int busy = __atomic_load_n(&r->writing, __ATOMIC_ACQUIRE);
+  if (!busy) {
+    pthread_mutex_lock(&r->lock);
+    busy = !r->ended && (r->len > 0 || r->gap_bytes > 0 || r->notified);
+    pthread_mutex_unlock(&r->lock);
+  }
   napi_value result;
-  napi_get_boolean(env, __atomic_load_n(&r->writing, __ATOMIC_ACQUIRE), &result);
+  napi_get_boolean(env, busy, &result);
   return result;
 }
 

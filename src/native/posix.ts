@@ -46,7 +46,10 @@ export interface PosixAddon {
     copyLimitBytes: number,
     onBatch: (buffer: Buffer | null, length: number, gapBytes: number, gapLines: number, gapMidLine: boolean, ended: boolean, errno: number) => void,
   ): unknown;
-  /** Whether the relay holds bytes it is still writing (its reader is slow). */
+  /**
+   * Whether the relay holds bytes it is still writing (its reader is slow), or a batch of them
+   * not yet handed to JavaScript: not idle either way.
+   */
   relayBusy(handle: unknown): boolean;
   /** Bytes that went to our output so far by splice (no copy) and by write (the relay's fallback). */
   relayStats(handle: unknown): { spliced: number; written: number };

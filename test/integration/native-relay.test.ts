@@ -2,7 +2,7 @@
 // directly: the output byte for byte whatever capture does, capture's copy with every gap
 // counted when it falls behind, a file as our output, and a reader that goes away.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, read, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, read, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,9 +22,10 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `script` with its stdout on a pipe whose read end the relay takes, to `toFd`. */
-function relayed(script: string, toFd: number, tap: TapEnd, limitBytes: number) {
+function relayed(script: string, toFd: number, tap: TapEnd, limitBytes: number, { widePipe = false } = {}) {
   const native = posix();
   const [readFd, writeFd] = native.pipe();
+  if (widePipe) native.widenPipe(writeFd); // 1 MiB, as the entrypoint gives the app
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
   let pid: number;
   try {
@@ -38,7 +39,7 @@ function relayed(script: string, toFd: number, tap: TapEnd, limitBytes: number) 
 
 /** Capture as the log side sees it: lines, gaps' line counts, the end. */
 function recordingTap(onFirstBatch?: () => void) {
-  const got = { bytes: 0, lines: 0, gapLines: 0, gapMidLines: 0, gaps: 0, ended: false };
+  const got = { bytes: 0, lines: 0, gapBytes: 0, gapLines: 0, gapMidLines: 0, gaps: 0, ended: false };
   let first = true;
   const tap: TapEnd = {
     tap(chunk) {
@@ -49,8 +50,9 @@ function recordingTap(onFirstBatch?: () => void) {
       got.bytes += chunk.length;
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) got.lines++;
     },
-    gap(_bytes, lines, midLine) {
+    gap(bytes, lines, midLine) {
       got.gaps++;
+      got.gapBytes += bytes;
       got.gapLines += lines;
       if (midLine) got.gapMidLines++;
     },
@@ -70,7 +72,7 @@ function expectCaptureOf(data: Buffer, events: Array<Buffer | number>): void {
   for (const e of events) {
     if (typeof e === 'number') at += e;
     else {
-      expect(e.equals(data.subarray(at, at + e.length))).toBe(true);
+      expect(e.equals(data.subarray(at, at + e.length)), `capture's batch at ${at} (${e.length} bytes) is the output's bytes`).toBe(true);
       at += e.length;
     }
   }
@@ -189,11 +191,48 @@ describe('the native relay', () => {
     closeSync(ourWrite); // the relay closed its side of the app's pipe; ours now ends our output
     await reading;
     closeSync(ourRead);
-    expect(Buffer.concat(got).equals(data)).toBe(true);
+    const output = Buffer.concat(got);
+    expect(output.length).toBe(data.length);
+    expect(output.equals(data), `our output is the app's bytes (first difference at ${output.findIndex((b, i) => b !== data[i])})`).toBe(true);
     expectCaptureOf(data, events);
     const [stats] = relay.stats();
     expect(stats.spliced + stats.written).toBe(data.length);
     expect(stats.spliced).toBeGreaterThan(data.length / 2);
+  });
+
+  it('drained() waits for every byte while our reader stalls past its idle wait, again and again', async () => {
+    const input = path.join(dir, 'in');
+    const data = randomBytes(4 << 20);
+    writeFileSync(input, data);
+    const [ourRead, ourWrite] = posix().pipe();
+    const { tap } = recordingTap();
+    // The app's pipe holds 1 MiB: much of the output is still on its way when the app exits.
+    const { pid, native, relay } = relayed(`cat '${input}'`, ourWrite, tap, 8 << 20, { widePipe: true });
+    // Our reader: 64 KiB, then 120 ms of nothing (longer than drained's 100 ms idle wait), over
+    // again: each time the relay's blocked write ends, its batch waits a few ms for JavaScript.
+    const got: Buffer[] = [];
+    const reading = withDeadline(
+      (async () => {
+        const chunk = Buffer.alloc(64 << 10);
+        for (;;) {
+          const n = await new Promise<number>((resolve, reject) => read(ourRead, chunk, 0, chunk.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+          if (n === 0) return;
+          got.push(Buffer.from(chunk.subarray(0, n)));
+          await new Promise((r) => setTimeout(r, 120));
+        }
+      })(),
+      60_000,
+      'our output read to its end',
+    );
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 30_000);
+    // Resolved only once the relay had moved it all out: nothing of the app's left behind.
+    const [stats] = relay.stats();
+    expect(stats.spliced + stats.written).toBe(data.length);
+    closeSync(ourWrite);
+    await reading;
+    closeSync(ourRead);
+    expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
   it('our output a file opened for appending (no splice there): the relay writes instead, byte for byte', async () => {
@@ -261,10 +300,42 @@ describe('the native relay', () => {
     expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
     await relay.drained(100, 10_000);
     closeSync(outFd);
-    expect(got.bytes).toBe(4096 * 5000);
+    // All of it in capture's batches, or in a gap when the JavaScript thread fell behind (a
+    // splicing relay outruns it more easily on a loaded machine).
+    expect(got.bytes + got.gapBytes).toBe(4096 * 5000);
+    expect(got.bytes).toBeGreaterThan(0);
     // Batches are called for at 256 KiB, or 4 ms after their first byte: far fewer calls than
     // reads even when the writer is slowed down by a busy machine.
     expect(calls).toBeLessThan(1000);
+  });
+
+  it("opens the fds it needs (its tee pipe) before relay() returns, and closes them at its end", async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const outFd = openSync(path.join(dir, 'out'), 'w');
+    const native = posix();
+    const [readFd, writeFd] = native.pipe();
+    const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+    const pid = native.spawn('/bin/sh', ['sh', '-c', 'sleep 0.3; head -c 1000000 /dev/zero'], env, null, writeFd, 2);
+    closeSync(writeFd);
+    const before = fds();
+    const relay = nativeRelay(native, [[readFd, outFd, recordingTap().tap]], 1 << 20);
+    // Counted at once, not by the relay's thread some time later: a caller counting its fds
+    // (as exec's tests do) sees them all from the start.
+    const during = fds();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fds()).toBe(during);
+    expect(during).toBe(before + 2);
+    expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
+    await relay.drained(100, 10_000);
+    // The app's pipe (its read end was the relay's) and the tee pipe are closed.
+    await withDeadline(
+      (async () => {
+        while (fds() !== before - 1) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      5_000,
+      `the relay's fds closed (${fds()} open, ${before - 1} expected)`,
+    );
+    closeSync(outFd);
   });
 
   it('our reader gone (EPIPE): the app meets SIGPIPE, as it would writing there itself', async () => {

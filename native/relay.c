@@ -458,17 +458,24 @@ napi_value relay_output(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// relayBusy(handle): whether bytes read from the app still wait to be written to our output
-// (whoever reads it is slow): not the moment to exit.
-napi_value relay_busy(napi_env env, napi_callback_info info) {
+// The relay a handle (relay()'s result) stands for, or NULL with a TypeError thrown.
+static struct relay *relay_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   struct relay *r = NULL;
   if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || r == NULL) {
-    napi_throw_type_error(env, NULL, "relayBusy(handle)");
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
+  return r;
+}
+
+// relayBusy(handle): whether bytes read from the app still wait to be written to our output
+// (whoever reads it is slow) or to be handed to JavaScript: not the moment to exit.
+napi_value relay_busy(napi_env env, napi_callback_info info) {
+  struct relay *r = relay_arg(env, info, "relayBusy(handle)");
+  if (r == NULL) return NULL;
   // Busy while bytes are being written out, and while a batch of them waits for JavaScript:
   // once a write blocked on our slow reader ends, the batch it leaves is due a few ms later,
   // and until it is delivered the relay is not idle (a caller waiting for quiet must not take
@@ -487,14 +494,8 @@ napi_value relay_busy(napi_env env, napi_callback_info info) {
 // relayStats(handle): {spliced, written}, the bytes that went to our output by splice and by
 // write so far (which way the relay took: tests and benches).
 napi_value relay_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  struct relay *r = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || r == NULL) {
-    napi_throw_type_error(env, NULL, "relayStats(handle)");
-    return NULL;
-  }
+  struct relay *r = relay_arg(env, info, "relayStats(handle)");
+  if (r == NULL) return NULL;
   napi_value result, spliced, written;
   napi_create_object(env, &result);
   napi_create_double(env, (double)__atomic_load_n(&r->spliced, __ATOMIC_RELAXED), &spliced);

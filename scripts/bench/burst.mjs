@@ -24,7 +24,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, quantile, referenceServer, ROOT, timeOnce, which } from './lib.mjs';
+import { cleanEnv, envInt, fmtMs, markdownTable, median, processCpuMs, quantile, referenceServer, ROOT, timeOnce, which } from './lib.mjs';
 
 const LINES = envInt('BENCH_BURST_LINES', 1_000_000);
 const RUNS = envInt('BENCH_BURST_RUNS', 5);
@@ -70,13 +70,6 @@ function lineAccount(stderr) {
 /** Every thread of a process (setpriority on a pid is its main thread's alone on Linux). */
 function reniceAll(pid, nice) {
   for (const tid of readdirSync(`/proc/${pid}/task`)) os.setPriority(Number(tid), nice);
-}
-
-/** CPU ms (user + system, all threads) of a live process so far. */
-function processCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ
 }
 
 async function main() {

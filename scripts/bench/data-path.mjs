@@ -19,16 +19,8 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, freePort, markdownTable, median, ROOT, until } from './lib.mjs';
+import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, freePort, markdownTable, median, processCpuMs, ROOT, until } from './lib.mjs';
 
-const TICK_MS = 10; // USER_HZ: /proc/PID/stat counts in 1/100 s on Linux
-
-/** CPU ms (user + system, all threads) of a live process so far. */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
 
 /**
  * ms a live process's threads spent runnable but waiting for a core so far (schedstat's second
@@ -209,7 +201,7 @@ function execCat(stack, file) {
 
 async function measure(stack, once) {
   const pids = { server: stack.server.pid, entrypoint: stack.entrypoint.pid };
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)]));
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuMs(pid)]));
   const queuedBefore = Object.fromEntries(Object.entries({ ...pids, client: process.pid }).map(([k, pid]) => [k, queuedMs(pid)]));
   const self = process.cpuUsage();
   const t0 = performance.now();
@@ -221,8 +213,8 @@ async function measure(stack, once) {
     ms,
     // exec: the ctl's (this process only feeds its stdin); url: this process's, the HTTP client.
     client: r.clientMs ?? (used.user + used.system) / 1000,
-    server: cpuMs(pids.server) - before.server,
-    entrypoint: cpuMs(pids.entrypoint) - before.entrypoint,
+    server: processCpuMs(pids.server) - before.server,
+    entrypoint: processCpuMs(pids.entrypoint) - before.entrypoint,
     queued,
   };
 }

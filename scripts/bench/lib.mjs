@@ -52,6 +52,13 @@ export function timeOnce(argv, { env = process.env, cwd = ROOT } = {}) {
   return ms;
 }
 
+/** CPU ms (user + system, all threads) of a live process so far, from /proc (USER_HZ ticks). */
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /**
  * Times each case `runs` times, round-robin (case 1, case 2, ..., case 1, ...), so that every
  * case sees the same machine noise. One untimed warm-up round first (page cache, binaries

@@ -58,7 +58,6 @@ function server() {
     take((ep) => {
       ep.respond({ ':status': 200, kind: 'http', method: req.method, path: req.url, length: req.headers['content-length'] ?? '' });
       req.pipe(ep);
-      ep.once('response', () => undefined);
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       ep.pipe(res);
     });

@@ -143,6 +143,8 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
   // BENCH_SERVER_OUTPUT=FILE: that file (e.g. with --trace-gc), kept.
   const outFile = process.env.BENCH_SERVER_OUTPUT ?? path.join(dir, 'server.out');
   const outFd = openSync(outFile, 'a');
+  // A kept file may hold an earlier server's lines (its token): this one's start after them.
+  const outStart = statSync(outFile).size;
   const proc = spawn(cmd, argv, {
     env: { ...env, ...profiling },
     stdio: ['ignore', outFd, outFd],
@@ -161,7 +163,7 @@ export async function referenceServer({ extraArgs = [], databaseUrl, operatorTok
     await new Promise((resolve, reject) => {
       const deadline = Date.now() + 30_000;
       const check = () => {
-        out = readFileSync(outFile, 'utf8');
+        out = readFileSync(outFile).subarray(outStart).toString('utf8');
         if (started.test(out)) return resolve();
         if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`waypoint-ctl server run exited ${proc.exitCode ?? proc.signalCode}: ${out}`));
         if (Date.now() > deadline) return reject(new Error(`waypoint-ctl server run did not start in 30 s: ${out}`));

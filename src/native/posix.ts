@@ -52,7 +52,7 @@ export interface PosixAddon {
    */
   relayBusy(handle: unknown): boolean;
   /** Bytes that went to our output so far by splice (no copy) and by write (the relay's fallback). */
-  relayStats(handle: unknown): { spliced: number; written: number };
+  relayStats(handle: unknown): { spliced: number; written: number; reads: number };
   /** Log capture's bulk line encoder (native/lines.c; LogQueue.pushLines). */
   encodeLines: LineEncoder;
 }

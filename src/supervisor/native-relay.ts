@@ -12,8 +12,8 @@ export const CAPTURE_LIMIT_BYTES = 8 * 1024 * 1024;
 export type NativeRelayPair = [fromFd: number, toFd: number, tap?: TapEnd];
 
 export interface NativeRelay extends Relay {
-  /** Per pair: the bytes that went to our output by splice (no copy) and by write so far. */
-  stats(): Array<{ spliced: number; written: number }>;
+  /** Per pair: the bytes that went to our output by splice (no copy) and by write so far, and the reads that took them. */
+  stats(): Array<{ spliced: number; written: number; reads: number }>;
 }
 
 /** Starts one thread per pair; each `fromFd` is then the thread's, closed by it at the end. */

@@ -1,11 +1,14 @@
 // `npm run bench` (burst part): an app that writes as fast as it can, and whether we hold it
 // back. `yes <100-byte line> | head -n 1000000` into `cat >/dev/null`, medians of
-// BENCH_BURST_RUNS (default 5) interleaved rounds: the app alone, under `tini -s`, and under the
+// BENCH_BURST_RUNS (default 9) interleaved rounds: the app alone, under `tini -s`, and under the
 // entrypoint in disabled mode and connected to the reference server (shipping every line). Two
 // times per case: the app's own (from its first write to its last, as it measures itself: what
 // issue 17's budgets are about, "the app never waits for us": disabled <= 1.05x tini, connected
 // <= 1.3x tini), and the whole pipeline's (connected, it includes our final log flush, up to
-// 2 s). Connected, the lines shipped and dropped too, as the entrypoint's log accounts for them
+// 2 s). Ratios to tini come two ways: of the medians, and the median of each round's own ratio
+// (a round's runs share the machine's moment); a budget holds when both are within it, and
+// the app alone against tini shows how far two cases that add nothing differ. Connected, the
+// lines shipped and dropped too, as the entrypoint's log accounts for them
 // (its warnings: dropped in all, and not shipped at exit; shipped is the rest of the app's
 // lines), median over the runs. The entrypoint is the x64 release binary when built (npm run
 // release), else dist/waypoint-entrypoint; BENCH_BINARY=… for another. BENCH_BURST_BASELINE=…
@@ -27,7 +30,7 @@ import path from 'node:path';
 import { cleanEnv, envInt, fmtMs, markdownTable, median, processCpuMs, quantile, referenceServer, ROOT, timeOnce, which } from './lib.mjs';
 
 const LINES = envInt('BENCH_BURST_LINES', 1_000_000);
-const RUNS = envInt('BENCH_BURST_RUNS', 5);
+const RUNS = envInt('BENCH_BURST_RUNS', 9);
 const BUDGETS = { disabled: 1.05, connected: 1.3 };
 
 function entrypointBinary() {
@@ -121,8 +124,12 @@ async function main() {
         if (c.account) accounts.get(c.name).push(lineAccount(readFileSync(stderrFile, 'utf8')));
       }
     }
-    for (const list of [...app.values(), ...whole.values(), ...cpu.values(), ...serverCpu.values()]) list.sort((a, b) => a - b);
     const base = cases.find((c) => c.baseline);
+    // Each round's ratio to tini's run in the same round, before the lists are sorted: two runs
+    // of the same round share the machine's state of the moment (what else runs, the page
+    // cache, frequency), so their ratio scatters less than a ratio of medians over all rounds.
+    const paired = new Map(cases.map((c) => [c.name, base ? app.get(c.name).map((ms, i) => ms / app.get(base.name)[i]).sort((a, b) => a - b) : []]));
+    for (const list of [...app.values(), ...whole.values(), ...cpu.values(), ...serverCpu.values()]) list.sort((a, b) => a - b);
     const baseMs = base ? median(app.get(base.name)) : NaN;
     const rows = cases.map((c) => {
       const s = app.get(c.name);
@@ -132,15 +139,21 @@ async function main() {
       const cpuMs = median(cpu.get(c.name));
       const perMb = c.perMb ? (cpuMs / ((LINES * 100) / 1e6)).toFixed(1) : 'n/a';
       const serverMs = c.server ? fmtMs(median(serverCpu.get(c.name))) : 'n/a';
-      return [c.name, fmtMs(median(s)), fmtMs(quantile(s, 0.9)), base ? `${(median(s) / baseMs).toFixed(2)}×` : 'n/a', fmtMs(median(whole.get(c.name))), fmtMs(cpuMs), perMb, shipped, serverMs];
+      const ratios = base ? `${(median(s) / baseMs).toFixed(2)}× / ${median(paired.get(c.name)).toFixed(2)}×` : 'n/a';
+      return [c.name, fmtMs(median(s)), fmtMs(quantile(s, 0.9)), ratios, fmtMs(median(whole.get(c.name))), fmtMs(cpuMs), perMb, shipped, serverMs];
     });
     console.log(`\n## burst writer: ${LINES} lines of 100 bytes into cat, ${path.relative(ROOT, binary)} (ms, ${RUNS} interleaved runs)\n`);
-    console.log(markdownTable(['case', 'app median', 'app p90', 'app vs tini -s', 'whole pipeline median', 'wrapper CPU median', 'wrapper CPU ms per MB', 'lines shipped / dropped', 'server CPU median'], rows));
+    console.log(markdownTable(['case', 'app median', 'app p90', 'app vs tini -s: of medians / median of rounds', 'whole pipeline median', 'wrapper CPU median', 'wrapper CPU ms per MB', 'lines shipped / dropped', 'server CPU median'], rows));
     if (!base) console.log('\ntini is not installed (Debian: apt-get install -y tini): no ratios');
     for (const c of cases.filter((x) => x.budget && base)) {
       const ratio = median(app.get(c.name)) / baseMs;
-      console.log(`budget: ${c.name}, the app's own time ${ratio.toFixed(2)}× under tini -s, budget ≤ ${c.budget}×: ${ratio <= c.budget ? 'ok' : 'FAIL'}`);
+      const round = median(paired.get(c.name));
+      const verdict = ratio <= c.budget && round <= c.budget ? 'ok' : ratio > c.budget && round > c.budget ? 'FAIL' : 'ok by one measure only';
+      console.log(`budget: ${c.name}, the app's own time ${ratio.toFixed(2)}× under tini -s (of medians), ${round.toFixed(2)}× (median of the rounds' ratios), budget ≤ ${c.budget}×: ${verdict}`);
     }
+    // What two cases that add nothing to the app differ by: the noise a ratio here carries.
+    const alone = cases.find((c) => c.wrapper.length === 0);
+    if (base && alone) console.log(`noise: the app alone against tini -s, neither adding anything, ${(median(app.get(alone.name)) / baseMs).toFixed(2)}× / ${median(paired.get(alone.name)).toFixed(2)}×`);
   } finally {
     server.stop();
     niceServer?.stop();

@@ -4,7 +4,10 @@
 // same run, case after case:
 //   - small GETs: BENCH_URL_REQUESTS (default 5000) with BENCH_URL_CONCURRENCY (default 16) in
 //     flight, Node http with keep-alive (to the app, or to the ingress); requests/s, p50, p99;
-//   - a download of BENCH_URL_MB (default 100) MB, median of 3: MB/s.
+//   - a download of BENCH_URL_MB (default 100) MB, median of BENCH_URL_DOWNLOADS (default 5),
+//     the cases taking turns: MB/s. Issue 17's budget: ≥ 400 MB/s through the tunnel.
+// The entrypoint is the x64 release binary when built (npm run release), else
+// dist/waypoint-entrypoint; BENCH_BINARY=… for another.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -13,6 +16,9 @@ import path from 'node:path';
 import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, fmtMs, freePort, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint, until } from './lib.mjs';
 
 const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
+// What ships (npm run release), when built: the Node LTS runtime inside.
+const RELEASE = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
+const BUDGET_DOWNLOAD_MBPS = 400;
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
 const now = () => performance.now();
@@ -70,8 +76,10 @@ async function main() {
   const total = envInt('BENCH_URL_REQUESTS', 5000);
   const concurrency = envInt('BENCH_URL_CONCURRENCY', 16);
   const mb = envInt('BENCH_URL_MB', 100);
+  const rounds = envInt('BENCH_URL_DOWNLOADS', 5);
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const missing = [BINARY, CTL].filter((f) => !existsSync(f));
+  const bin = process.env.BENCH_BINARY ?? (existsSync(RELEASE) ? RELEASE : BINARY);
+  const missing = [bin, CTL].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')} (npm run build, npm run build:binary)`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-url-'));
@@ -83,8 +91,9 @@ async function main() {
   let entrypoint;
   const gets = [];
   const downloads = [];
+  let tunnelMBps = NaN;
   try {
-    entrypoint = spawn(BINARY, [process.execPath, appFile], {
+    entrypoint = spawn(bin, [process.execPath, appFile], {
       env: cleanEnv({ ...server.env, PORT: String(appPort), WAYPOINT_CEB_STOP_TIMEOUT: '1s' }),
       stdio: ['ignore', 'pipe', 'ignore'],
     });
@@ -105,11 +114,12 @@ async function main() {
 
     const bytes = mb * 1024 * 1024;
     const times = new Map(cases.map((c) => [c.name, []]));
-    for (let round = 0; round < 3; round++) for (const c of cases) times.get(c.name).push(await download(c.port, c.host, bytes));
+    for (let round = 0; round < rounds; round++) for (const c of cases) times.get(c.name).push(await download(c.port, c.host, bytes));
     const directMs = median(times.get(cases[0].name).sort((a, b) => a - b));
     for (const c of cases) {
       const ms = median(times.get(c.name).sort((a, b) => a - b));
       downloads.push([c.name, fmtMs(ms), (mb / (ms / 1000)).toFixed(0), `${(ms / directMs).toFixed(2)}×`]);
+      if (c !== cases[0]) tunnelMBps = mb / (ms / 1000);
     }
   } finally {
     await stopEntrypoint(entrypoint);
@@ -120,9 +130,11 @@ async function main() {
   out();
   out(markdownTable(['case', 'requests/s', 'p50 ms', 'p99 ms'], gets));
   out();
-  out(`## URL service: a ${mb} MB download (median of 3)`);
+  out(`## URL service: a ${mb} MB download (median of ${rounds})`);
   out();
   out(markdownTable(['case', 'ms', 'MB/s', 'time vs direct'], downloads));
+  out();
+  out(`budget (issue 17): a ${mb} MB download through the tunnel ≥ ${BUDGET_DOWNLOAD_MBPS} MB/s: ${tunnelMBps.toFixed(0)} MB/s → ${tunnelMBps >= BUDGET_DOWNLOAD_MBPS ? 'PASS' : 'FAIL'}`);
 }
 
 main().catch((err) => {

@@ -49,8 +49,8 @@
 // Interrupt moderation. An app that writes its lines one write(2) each into a pipe whose reader
 // sleeps in read(2) pays for waking that reader in its own write, once per line: 1 M lines of
 // 100 B took the app 1.25x its time into /dev/null through a reader that read at once, and
-// 0.93x through one that rested 200 us after each sizeable read (scripts/bench/logs.mjs has
-// both hops). So after a read of COALESCE_MIN bytes or more that emptied the app's pipe, the
+// 0.93x through one that rested 200 us after each sizeable read (scripts/bench/logs.mjs shows
+// the app through a plain `cat` beside it under us). So after a read of COALESCE_MIN bytes or more that emptied the app's pipe, the
 // thread rests before reading again: meanwhile the app writes into a pipe nobody waits on, and
 // the next read takes its lines by the hundred. A trickle (an interactive app, a line now and
 // then) is still read the moment it comes. The rest is short enough that a writer at 1 GB/s
@@ -533,8 +533,8 @@ napi_value relay_stats(napi_env env, napi_callback_info info) {
   napi_create_object(env, &result);
   napi_create_double(env, (double)__atomic_load_n(&r->spliced, __ATOMIC_RELAXED), &spliced);
   napi_create_double(env, (double)__atomic_load_n(&r->written, __ATOMIC_RELAXED), &written);
-  napi_set_named_property(env, result, "spliced", spliced);
   napi_create_double(env, (double)__atomic_load_n(&r->reads, __ATOMIC_RELAXED), &reads);
+  napi_set_named_property(env, result, "spliced", spliced);
   napi_set_named_property(env, result, "written", written);
   napi_set_named_property(env, result, "reads", reads);
   return result;

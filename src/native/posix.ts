@@ -51,7 +51,10 @@ export interface PosixAddon {
    * not yet handed to JavaScript: not idle either way.
    */
   relayBusy(handle: unknown): boolean;
-  /** Bytes that went to our output so far by splice (no copy) and by write (the relay's fallback). */
+  /**
+   * Bytes that went to our output so far by splice (no copy) and by write (the relay's
+   * fallback), and the reads of the app's pipe that took them (each a wake-up of the thread).
+   */
   relayStats(handle: unknown): { spliced: number; written: number; reads: number };
   /** Log capture's bulk line encoder (native/lines.c; LogQueue.pushLines). */
   encodeLines: LineEncoder;

@@ -12,7 +12,7 @@ export const CAPTURE_LIMIT_BYTES = 8 * 1024 * 1024;
 export type NativeRelayPair = [fromFd: number, toFd: number, tap?: TapEnd];
 
 export interface NativeRelay extends Relay {
-  /** Per pair: the bytes that went to our output by splice (no copy) and by write so far, and the reads that took them. */
+  /** Per pair: the bytes that went to our output by splice (no copy) and by write so far, and the reads of the app's pipe. */
   stats(): Array<{ spliced: number; written: number; reads: number }>;
 }
 

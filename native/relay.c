@@ -50,15 +50,15 @@
 // sleeps in read(2) pays for waking that reader in its own write, once per line: 1 M lines of
 // 100 B took the app 1.25x its time into /dev/null through a reader that read at once, and
 // 0.93x through one that rested 200 us after each sizeable read (scripts/bench/logs.mjs shows
-// the app through a plain `cat` beside it under us). So after a read of COALESCE_MIN bytes or more that emptied the app's pipe, the
-// thread rests before reading again: meanwhile the app writes into a pipe nobody waits on, and
-// the next read takes its lines by the hundred. A read is "sizeable" at COALESCE_MIN bytes, or
-// when its bytes were already there or came within BUSY_US of our asking: on a busy machine a
-// writer a little slower than our thread keeps every read small, each one a wake-up (the
-// relay test saw 26 651 reads for 100 000 writes in a loaded CI run with the size rule alone).
-// A trickle (an interactive app, a line now and then) is still read the moment it comes. The
-// rest is short enough that a writer at 1 GB/s fills at most half the pipe meanwhile (never
-// blocks on us), and never more than REST_MAX_US.
+// the app through a plain `cat` beside it under us). So after a sizeable read that emptied the
+// app's pipe, the thread rests before reading again: meanwhile the app writes into a pipe
+// nobody waits on, and the next read takes its lines by the hundred. A read is "sizeable" at
+// COALESCE_MIN bytes, or when its bytes were already there or came within BUSY_US of our
+// asking: on a busy machine a writer a little slower than our thread keeps every read small,
+// each one a wake-up (the relay test saw 26 651 reads for 100 000 writes in a loaded CI run
+// with the size rule alone). A trickle (an interactive app, a line now and then) is still read
+// the moment it comes. The rest is short enough that a writer at 1 GB/s fills at most half the
+// pipe meanwhile (never blocks on us), and never more than REST_MAX_US.
 #define COALESCE_MIN 4096
 #define BUSY_US 100
 #define REST_MAX_US 200

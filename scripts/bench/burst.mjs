@@ -27,17 +27,11 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, envInt, fmtMs, markdownTable, median, processCpuMs, quantile, referenceServer, ROOT, timeOnce, which } from './lib.mjs';
+import { cleanEnv, entrypointBinary, envInt, fmtMs, markdownTable, median, processCpuMs, quantile, referenceServer, ROOT, timeOnce, which } from './lib.mjs';
 
 const LINES = envInt('BENCH_BURST_LINES', 1_000_000);
 const RUNS = envInt('BENCH_BURST_RUNS', 9);
 const BUDGETS = { disabled: 1.05, connected: 1.3 };
-
-function entrypointBinary() {
-  if (process.env.BENCH_BINARY) return process.env.BENCH_BINARY;
-  const release = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
-  return existsSync(release) ? release : path.join(ROOT, 'dist/waypoint-entrypoint');
-}
 
 /**
  * The whole pipeline, as a shell runs it: `<wrapper…> sh -c 'yes … | head' | cat >/dev/null`;

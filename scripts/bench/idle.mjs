@@ -15,10 +15,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { cleanEnv, dropPageCache, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
+import { cleanEnv, dropPageCache, entrypointBinary, envInt, markdownTable, referenceServer, ROOT, stopEntrypoint } from './lib.mjs';
 
-const RELEASE_BINARY = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
-const BINARY = path.resolve(ROOT, process.env.BENCH_BINARY || (existsSync(RELEASE_BINARY) ? RELEASE_BINARY : 'dist/waypoint-entrypoint'));
+const BINARY = path.resolve(ROOT, entrypointBinary());
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const RSS_BUDGET_MIB = 48;
 const ANON_BUDGET_MIB = 12;

@@ -2,7 +2,7 @@
 // Every bench compares against a baseline measured in the same run, so that the machine's noise
 // of the moment hits both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import net from 'node:net';
@@ -30,6 +30,18 @@ export function isExecutable(file) {
 }
 
 /** `name` as found on PATH (or itself, when a path), if executable; else undefined. */
+/**
+ * The entrypoint a bench runs: BENCH_BINARY, else the x64 release binary when built (npm run
+ * release: what ships, the Node LTS runtime inside), else dist/waypoint-entrypoint, else
+ * `fallback` (when given) — the path of the last candidate when none is there, for the
+ * caller's "missing" message.
+ */
+export function entrypointBinary(fallback) {
+  if (process.env.BENCH_BINARY) return process.env.BENCH_BINARY;
+  const candidates = [path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64'), path.join(ROOT, 'dist/waypoint-entrypoint'), ...(fallback ? [fallback] : [])];
+  return candidates.find((f) => existsSync(f)) ?? candidates.at(-1);
+}
+
 export function which(name) {
   if (name.includes('/')) return isExecutable(name) ? name : undefined;
   for (const dir of (process.env.PATH ?? '').split(':')) {

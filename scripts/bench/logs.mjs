@@ -26,11 +26,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, controlClient, envInt, fmtMs, markdownTable, median, referenceServer, ROOT, which } from './lib.mjs';
+import { cleanEnv, controlClient, entrypointBinary, envInt, fmtMs, markdownTable, median, referenceServer, ROOT, which } from './lib.mjs';
 
-const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
-// What ships (npm run release), as burst.mjs measures too: the Node LTS runtime inside.
-const RELEASE = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
 const LAUNCHER = path.join(ROOT, 'bin/waypoint-entrypoint');
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 const WRITER = path.join(ROOT, 'scripts/bench/log-writer.mjs');
@@ -153,7 +150,7 @@ async function main() {
   const lines = envInt('BENCH_LINES', 1_000_000);
   const deadlineMs = envInt('BENCH_LOG_DEADLINE_MS', 30_000);
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const bin = process.env.BENCH_BINARY ?? [RELEASE, BINARY].find((f) => existsSync(f)) ?? LAUNCHER;
+  const bin = entrypointBinary(LAUNCHER);
   for (const f of [bin, CTL, path.join(ROOT, 'dist/entrypoint.cjs')]) {
     if (!existsSync(f)) throw new Error(`missing ${path.relative(ROOT, f)} (npm run build)`);
   }

@@ -13,11 +13,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, DOWNLOAD_APP_SOURCE, envInt, fmtMs, freePort, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint, until } from './lib.mjs';
+import { cleanEnv, DOWNLOAD_APP_SOURCE, entrypointBinary, envInt, fmtMs, freePort, markdownTable, median, quantile, referenceServer, ROOT, stopEntrypoint, until } from './lib.mjs';
 
-const BINARY = path.join(ROOT, 'dist/waypoint-entrypoint');
-// What ships (npm run release), when built: the Node LTS runtime inside.
-const RELEASE = path.join(ROOT, 'dist/release/waypoint-entrypoint-linux-x64');
 const BUDGET_DOWNLOAD_MBPS = 400;
 const CTL = path.join(ROOT, 'bin/waypoint-ctl');
 
@@ -78,7 +75,7 @@ async function main() {
   const mb = envInt('BENCH_URL_MB', 100);
   const rounds = envInt('BENCH_URL_DOWNLOADS', 5);
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const bin = process.env.BENCH_BINARY ?? (existsSync(RELEASE) ? RELEASE : BINARY);
+  const bin = entrypointBinary();
   const missing = [bin, CTL].filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.map((f) => path.relative(ROOT, f)).join(', ')} (npm run build, npm run build:binary)`);
 

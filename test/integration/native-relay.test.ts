@@ -79,6 +79,30 @@ function expectCaptureOf(data: Buffer, events: Array<Buffer | number>): void {
   expect(at).toBe(data.length);
 }
 
+/**
+ * Our slow reader: `fd` to its end, `chunkBytes` a read, resting `restMs(before, total)` ms
+ * after each read (`before`: the bytes read until this one); all it read, within 60 s.
+ */
+function readSlowly(fd: number, chunkBytes: number, restMs: (before: number, total: number) => number): Promise<Buffer> {
+  return withDeadline(
+    (async () => {
+      const got: Buffer[] = [];
+      const chunk = Buffer.alloc(chunkBytes);
+      for (let total = 0; ; ) {
+        const n = await new Promise<number>((resolve, reject) => read(fd, chunk, 0, chunk.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+        if (n === 0) return Buffer.concat(got);
+        got.push(Buffer.from(chunk.subarray(0, n)));
+        const before = total;
+        total += n;
+        const ms = restMs(before, total);
+        if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      }
+    })(),
+    60_000,
+    'our output read to its end',
+  );
+}
+
 function reap(native: PosixAddon, pid: number): Promise<{ code: number | null; signal: number | null }> {
   return withDeadline(
     new Promise((resolve) => {
@@ -169,29 +193,12 @@ describe('the native relay', () => {
     const tap: TapEnd = { tap: (chunk) => void events.push(Buffer.from(chunk)), gap: (bytes) => void events.push(bytes) };
     const { pid, native, relay } = relayed(`cat '${input}'`, ourWrite, tap, 8 << 20);
     // Our reader: 1 MiB at a time, resting 100 ms after every 8 MiB (the relay's splice waits).
-    const got: Buffer[] = [];
-    let total = 0;
-    const reading = withDeadline(
-      (async () => {
-        const chunk = Buffer.alloc(1 << 20);
-        for (;;) {
-          const n = await new Promise<number>((resolve, reject) => read(ourRead, chunk, 0, chunk.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
-          if (n === 0) return;
-          got.push(Buffer.from(chunk.subarray(0, n)));
-          const before = total;
-          total += n;
-          if (Math.floor(before / (8 << 20)) !== Math.floor(total / (8 << 20))) await new Promise((r) => setTimeout(r, 100));
-        }
-      })(),
-      60_000,
-      'our output read to its end',
-    );
+    const reading = readSlowly(ourRead, 1 << 20, (before, total) => (Math.floor(before / (8 << 20)) !== Math.floor(total / (8 << 20)) ? 100 : 0));
     expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
     await relay.drained(100, 30_000);
     closeSync(ourWrite); // the relay closed its side of the app's pipe; ours now ends our output
-    await reading;
+    const output = await reading;
     closeSync(ourRead);
-    const output = Buffer.concat(got);
     expect(output.length).toBe(data.length);
     expect(output.equals(data), `our output is the app's bytes (first difference at ${output.findIndex((b, i) => b !== data[i])})`).toBe(true);
     expectCaptureOf(data, events);
@@ -210,29 +217,16 @@ describe('the native relay', () => {
     const { pid, native, relay } = relayed(`cat '${input}'`, ourWrite, tap, 8 << 20, { widePipe: true });
     // Our reader: 64 KiB, then 120 ms of nothing (longer than drained's 100 ms idle wait), over
     // again: each time the relay's blocked write ends, its batch waits a few ms for JavaScript.
-    const got: Buffer[] = [];
-    const reading = withDeadline(
-      (async () => {
-        const chunk = Buffer.alloc(64 << 10);
-        for (;;) {
-          const n = await new Promise<number>((resolve, reject) => read(ourRead, chunk, 0, chunk.length, null, (err, bytes) => (err ? reject(err) : resolve(bytes))));
-          if (n === 0) return;
-          got.push(Buffer.from(chunk.subarray(0, n)));
-          await new Promise((r) => setTimeout(r, 120));
-        }
-      })(),
-      60_000,
-      'our output read to its end',
-    );
+    const reading = readSlowly(ourRead, 64 << 10, () => 120);
     expect(await reap(native, pid)).toEqual({ code: 0, signal: null });
     await relay.drained(100, 30_000);
     // Resolved only once the relay had moved it all out: nothing of the app's left behind.
     const [stats] = relay.stats();
     expect(stats.spliced + stats.written).toBe(data.length);
     closeSync(ourWrite);
-    await reading;
+    const output = await reading;
     closeSync(ourRead);
-    expect(Buffer.concat(got).equals(data)).toBe(true);
+    expect(output.equals(data)).toBe(true);
   });
 
   it('our output a file opened for appending (no splice there): the relay writes instead, byte for byte', async () => {
